@@ -1,0 +1,7 @@
+"""Outage Watchdog: a customer-side SLA monitor that turns outages into evidence."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,138 @@
+"""``watchdog outages``: outage windows with their bounds and attribution."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from watchdog.analysis import analyse
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
+from watchdog.config import Config
+from watchdog.journal import Journal
+from watchdog.model import NS, AttributedOutage, Role
+from watchdog.timefmt import duration_text, local_iso, local_text, parse_time, utc_iso
+
+
+def register(sub: Any) -> None:
+    """Add ``outages``."""
+    parser = sub.add_parser("outages", help="outage windows with bounds and attribution")
+    add_config_arg(parser)
+    parser.add_argument("--provider", metavar="P", help="only this provider")
+    parser.add_argument("--since", metavar="T", help="2026-11-01, 2026-11-01T10:00 (local), ...Z, or 7d (ago)")
+    parser.add_argument("--until", metavar="T", help="as --since")
+    parser.add_argument("--controls", action="store_true", help="also list outages of the controls")
+    add_json_arg(parser)
+    parser.set_defaults(handler=handle)
+
+
+def outage_json(a: AttributedOutage, config: Config, now_ns: int) -> dict[str, Any]:
+    """The stable JSON shape of one attributed outage (documented in the README)."""
+    o = a.outage
+    zone = config.zone
+    end = o.end_ns if o.end_ns is not None else now_ns
+    return {
+        "id": o.id,
+        "provider": a.provider,
+        "target": o.target,
+        "role": a.role.value,
+        "open": o.is_open,
+        "start_ns": o.start_ns,
+        "start": utc_iso(o.start_ns),
+        "start_local": local_iso(o.start_ns, zone),
+        "start_bounds_ns": list(o.start_bounds),
+        "confirmed_ns": o.confirmed_ns,
+        "end_ns": o.end_ns,
+        "end": utc_iso(o.end_ns),
+        "end_local": local_iso(o.end_ns, zone),
+        "end_bounds_ns": None if o.end_bounds is None else list(o.end_bounds),
+        "duration_s": round((end - o.start_ns) / NS, 3),
+        "failure": o.failure.value if o.failure else None,
+        "detail": o.detail,
+        "attribution": a.attribution.value,
+        "time_by_attribution_s": {k.value: round(v / NS, 3) for k, v in a.time_by_attribution().items()},
+        "segments": [
+            {
+                "start_ns": s.start_ns,
+                "end_ns": s.end_ns,
+                "attribution": s.attribution.value,
+                "reason": s.reason,
+            }
+            for s in a.segments
+        ],
+    }
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Analyse the journal and print."""
+    config = load_config(args)
+    now = time.time_ns()
+    try:
+        since = parse_time(args.since, config.zone, now) if args.since else None
+        until = parse_time(args.until, config.zone, now) if args.until else None
+    except ValueError as exc:
+        print(exc)
+        return EXIT_CONFIG
+    if args.provider:
+        config.provider(args.provider)  # KeyError names the known ones
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        analysis = analyse(
+            journal,
+            provider_kinds={p.id: p.kind for p in config.providers},
+            quorum=config.quorum,
+            since_ns=since,
+            until_ns=until,
+            now_ns=now,
+        )
+    items = [
+        a
+        for a in analysis.outages
+        if (args.controls or a.role is Role.PROVIDER) and (not args.provider or a.provider == args.provider)
+    ]
+    if args.json:
+        print_json(
+            {
+                "agent": config.agent.id,
+                "timezone": config.agent.timezone,
+                "generated_ns": now,
+                "since_ns": analysis.since_ns,
+                "until_ns": analysis.until_ns,
+                "outages": [outage_json(a, config, now) for a in items],
+            }
+        )
+        return EXIT_OK
+    if not items:
+        print("no outages in this window")
+        return EXIT_OK
+    rows = []
+    zone = config.zone
+    for a in items:
+        o = a.outage
+        end = o.end_ns if o.end_ns is not None else now
+        rows.append(
+            [
+                o.target,
+                local_text(o.start_ns, zone),
+                "(open)" if o.is_open else local_text(o.end_ns or 0, zone),
+                duration_text((end - o.start_ns) / NS),
+                a.attribution.value,
+                o.detail,
+            ]
+        )
+    print(table(["target", "start", "end", "duration", "attribution", "first failure"], rows))
+    print()
+    for a in items:
+        o = a.outage
+        lo, hi = o.start_bounds
+        print(f"{o.target} from {local_text(o.start_ns, zone)}:")
+        print(
+            f"  started between {local_text(lo, zone) if lo else 'unknown (no earlier success)'} "
+            f"and {local_text(hi, zone)}"
+        )
+        if o.end_bounds:
+            print(f"  ended between {local_text(o.end_bounds[0], zone)} and {local_text(o.end_bounds[1], zone)}")
+        for s in a.segments:
+            print(
+                f"  {local_text(s.start_ns, zone)} – {local_text(s.end_ns, zone)}  {s.attribution.value:<14} {s.reason}"
+            )
+    return EXIT_OK

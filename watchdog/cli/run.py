@@ -1,0 +1,35 @@
+"""``watchdog run``: the agent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from watchdog.cli import EXIT_CONFIG, add_config_arg, load_config, setup_logging
+from watchdog.config import parse_duration
+
+
+def register(sub: Any) -> None:
+    """Add ``run``."""
+    parser = sub.add_parser("run", help="run the agent: probe, detect, journal, ship, notify, serve")
+    add_config_arg(parser)
+    parser.add_argument("--for", dest="duration", metavar="DURATION", help="stop after this long (e.g. 10m)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Load the config and run until stopped."""
+    from watchdog.agent import run_agent
+
+    setup_logging(args.log_level)
+    duration = None
+    if args.duration:
+        try:
+            duration = parse_duration(args.duration)
+        except ValueError as exc:
+            print(f"--for: {exc}")
+            return EXIT_CONFIG
+    config = load_config(args)
+    return asyncio.run(run_agent(config, duration_s=duration))

@@ -1,0 +1,827 @@
+"""YAML config → frozen, validated models; every error names the file, the line and the key path.
+
+Loading works in four steps:
+
+1. read at most 1 MiB and compose it with PyYAML's *safe* loader (no Python tags, no code);
+2. walk the node tree into plain data, recording the line of every key and rejecting duplicate keys,
+   and expand ``${VAR}`` / ``${VAR:-default}`` in string values (``$$`` is a literal ``$``);
+3. validate the data with strict pydantic models (unknown keys and wrong types are errors);
+4. apply ``defaults`` to each target, validate its probe options with the probe's own model, and run the
+   cross-field rules (timeout < interval, unique names, quorum ≤ internet controls).
+
+All problems are collected and raised together as one :class:`~watchdog.errors.ConfigError`, one line
+each, in the form ``FILE:LINE: key.path: message``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from watchdog.model import ProviderKind, Role, Target
+
+MAX_CONFIG_BYTES = 1 << 20
+MAX_NODES = 100_000
+RESERVED_PROVIDER_IDS = frozenset({"lan", "internet", "line"})
+DEFAULT_CONFIG_NAMES = ("watchdog.yaml",)
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+
+
+# --------------------------------------------------------------------------------------------- values
+
+
+def parse_duration(value: Any) -> float:
+    """``"500ms"``, ``"10s"``, ``"5m"``, ``"72h"``, ``"1d"``, ``"1h30m"`` → seconds (float)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
+    text = value.strip()
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not text or pos != len(text):
+        raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds → the shortest config spelling (``30s``, ``5m``, ``500ms``, ``1h30m``)."""
+    if seconds < 1 and seconds != int(seconds):
+        return f"{round(seconds * 1000):d}ms"
+    rest = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0s"
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be longer than zero, got {value!r}")
+    return seconds
+
+
+def _clock_time(value: Any) -> dt.time:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f'YAML read this unquoted time as the number {value}; write it in quotes, e.g. "07:00"')
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value):
+        raise ValueError(f'expected a time like "07:00", got {value!r}')
+    hours, minutes = (int(x) for x in value.split(":"))
+    if (hours, minutes) == (24, 0):
+        return dt.time.max
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"no such time of day: {value!r}")
+    return dt.time(hours, minutes)
+
+
+def _zone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time zone name like Europe/Moscow, got {value!r}")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (use a tz database name like Europe/Moscow)") from exc
+    return value
+
+
+def _local_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f'expected a date and time like "2026-11-10 02:00", got {value!r}')
+
+
+Duration = Annotated[float, BeforeValidator(_positive_duration)]
+ClockTime = Annotated[dt.time, BeforeValidator(_clock_time)]
+Zone = Annotated[str, BeforeValidator(_zone)]
+LocalDateTime = Annotated[dt.datetime, BeforeValidator(_local_datetime)]
+Name = Annotated[str, Field(pattern=_NAME_RE)]
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_days(value: str) -> frozenset[int]:
+    """``Mon-Fri``, ``Mon,Wed,Fri``, ``Sat-Sun``, ``daily`` → weekday numbers (Monday = 0)."""
+    text = value.strip().lower()
+    if text in ("daily", "all", "mon-sun"):
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, _, b = part.partition("-")
+            if a.strip()[:3] not in _WEEKDAYS or b.strip()[:3] not in _WEEKDAYS:
+                raise ValueError(f"expected days like Mon-Fri or Mon,Wed,Fri, got {value!r}")
+            i, j = _WEEKDAYS.index(a.strip()[:3]), _WEEKDAYS.index(b.strip()[:3])
+            days.update(range(i, j + 1) if i <= j else [*range(i, 7), *range(j + 1)])
+        else:
+            if part[:3] not in _WEEKDAYS:
+                raise ValueError(f"expected days like Mon-Fri or Mon,Wed,Fri, got {value!r}")
+            days.add(_WEEKDAYS.index(part[:3]))
+    return frozenset(days)
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys and wrong types are errors; values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class AgentSection(Strict):
+    """The vantage point: its name, zone and where the journal lives."""
+
+    id: Name = "home"
+    timezone: Zone = "UTC"
+    data_dir: str = "./data"
+    language: Literal["en", "ru"] = "en"
+    concurrency: int = Field(64, ge=1, le=10_000)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DefaultsSection(Strict):
+    """Values every target inherits unless it sets its own."""
+
+    interval: Duration = 30.0
+    timeout: Duration = 5.0
+    failure_threshold: int = Field(3, ge=1, le=100)
+    success_threshold: int = Field(2, ge=1, le=100)
+
+
+class TargetSpec(Strict):
+    """A target as written; the kind's options go in a block named after the kind."""
+
+    name: Name
+    kind: str
+    address: str = Field(min_length=1)
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    failure_threshold: int | None = Field(None, ge=1, le=100)
+    success_threshold: int | None = Field(None, ge=1, le=100)
+    icmp: dict[str, Any] | None = None
+    tcp: dict[str, Any] | None = None
+    http: dict[str, Any] | None = None
+    dns: dict[str, Any] | None = None
+    tls: dict[str, Any] | None = None
+
+
+class ControlsSection(Strict):
+    """The customer's own line: LAN targets (the router) and independent internet anchors."""
+
+    lan: list[TargetSpec] = Field(default_factory=list)
+    internet: list[TargetSpec] = Field(default_factory=list)
+    quorum: int | None = Field(None, ge=1)
+
+    @property
+    def effective_quorum(self) -> int:
+        """The configured quorum, or a simple majority of the internet controls."""
+        if self.quorum is not None:
+            return self.quorum
+        return len(self.internet) // 2 + 1 if self.internet else 0
+
+
+class ServiceHours(Strict):
+    """When the SLA applies, in the provider's zone; ``to`` before ``from`` runs past midnight."""
+
+    days: str = "Mon-Sun"
+    from_: ClockTime = Field(dt.time(0, 0), alias="from")
+    to: ClockTime = dt.time.max
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        """Monday = 0."""
+        return parse_days(self.days)
+
+
+class MaintenanceWindow(Strict):
+    """A window the provider announced, in the provider's zone."""
+
+    from_: LocalDateTime = Field(alias="from")
+    to: LocalDateTime
+    note: str = ""
+    excluded: bool = True  # the contract lets announced maintenance out of the SLA
+    announced_at: LocalDateTime | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+class Fee(Strict):
+    """What the customer pays."""
+
+    amount: float = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    per: Literal["day", "week", "month", "quarter", "year"] = "month"
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Contract(Strict):
+    """The contract's particulars, printed in reports and letters."""
+
+    number: str = ""
+    since: dt.date | None = None
+    customer: str = ""
+    customer_address: str = ""
+    customer_email: str = ""
+    customer_phone: str = ""
+    account: str = ""
+    tariff: str = ""
+    fee: Fee | None = None
+
+
+class SlaSection(Strict):
+    """The promise: availability over a period, and how fast a fault must be put right."""
+
+    availability: float | None = Field(None, gt=0, le=100)
+    period: Literal["month", "week", "quarter", "year"] = "month"
+    restore_within: Duration | None = None
+
+    @field_validator("availability", mode="before")
+    @classmethod
+    def _availability(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Contacts(Strict):
+    """Where the provider takes claims and emergencies."""
+
+    claims_email: str = ""
+    claims_address: str = ""
+    emergency_phone: str = ""
+    support_phone: str = ""
+    website: str = ""
+    legal_name: str = ""
+
+
+class ProviderSection(Strict):
+    """A company the customer pays, its targets, contract and SLA."""
+
+    id: Name
+    name: str = ""
+    kind: ProviderKind = ProviderKind.OTHER
+    timezone: Zone | None = None
+    targets: list[TargetSpec] = Field(min_length=1)
+    service_hours: list[ServiceHours] | ServiceHours | None = None
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    contract: Contract = Field(default_factory=Contract)
+    sla: SlaSection = Field(default_factory=SlaSection)
+    compensation: list[dict[str, Any]] = Field(default_factory=list)
+    contacts: Contacts = Field(default_factory=Contacts)
+    jurisdiction: str = ""
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return ProviderKind(value)
+            except ValueError:
+                raise ValueError(f"must be one of {', '.join(k.value for k in ProviderKind)}, got {value!r}") from None
+        return value
+
+    @property
+    def hours(self) -> tuple[ServiceHours, ...]:
+        """Service-hour windows as a tuple (empty = round the clock)."""
+        if self.service_hours is None:
+            return ()
+        if isinstance(self.service_hours, ServiceHours):
+            return (self.service_hours,)
+        return tuple(self.service_hours)
+
+    @property
+    def display_name(self) -> str:
+        """The name people read."""
+        return self.name or self.id
+
+
+class NotifySection(Strict):
+    """Apprise URLs (secrets) and how messages are written."""
+
+    urls: list[SecretStr] = Field(default_factory=list)
+    language: Literal["en", "ru"] | None = None
+
+
+class InfluxSection(Strict):
+    """The InfluxDB replica for Grafana (the journal stays the record)."""
+
+    url: str
+    org: str = ""
+    bucket: str = ""
+    token: SecretStr | None = None
+    api: Literal["auto", "v2", "v1"] = "auto"
+    database: str = ""
+    retention_policy: str = ""
+    username: str = ""
+    password: SecretStr | None = None
+
+
+class WebSection(Strict):
+    """The status page; off-localhost binds need a token."""
+
+    listen: str = "127.0.0.1:8080"
+    token: SecretStr | None = None
+    hosts: list[str] = Field(default_factory=list)
+    enabled: bool = True
+
+
+class ConfigModel(Strict):
+    """The whole file."""
+
+    agent: AgentSection = Field(default_factory=AgentSection)
+    defaults: DefaultsSection = Field(default_factory=DefaultsSection)
+    controls: ControlsSection = Field(default_factory=ControlsSection)
+    providers: list[ProviderSection] = Field(default_factory=list)
+    notify: NotifySection = Field(default_factory=NotifySection)
+    influxdb: InfluxSection | None = None
+    web: WebSection = Field(default_factory=WebSection)
+
+
+# ---------------------------------------------------------------------------------------------- Config
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded config: the validated model plus the resolved targets and where it came from."""
+
+    model: ConfigModel
+    targets: tuple[Target, ...]
+    path: Path | None
+    sha256: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def agent(self) -> AgentSection:
+        """The ``agent`` section."""
+        return self.model.agent
+
+    @property
+    def providers(self) -> list[ProviderSection]:
+        """The ``providers`` section."""
+        return self.model.providers
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the journal lives (relative paths are relative to the working directory)."""
+        return Path(self.model.agent.data_dir).expanduser()
+
+    @property
+    def journal_path(self) -> Path:
+        """The SQLite journal file."""
+        return self.data_dir / "journal.sqlite3"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The agent's zone, for what people read."""
+        return ZoneInfo(self.model.agent.timezone)
+
+    def provider(self, provider_id: str) -> ProviderSection:
+        """The provider with this id; KeyError names the known ones."""
+        for provider in self.model.providers:
+            if provider.id == provider_id:
+                return provider
+        known = ", ".join(p.id for p in self.model.providers) or "none"
+        raise KeyError(f"no provider {provider_id!r} in the config (known: {known})")
+
+    def provider_zone(self, provider_id: str) -> ZoneInfo:
+        """The provider's zone (its own, else the agent's)."""
+        return ZoneInfo(self.provider(provider_id).timezone or self.model.agent.timezone)
+
+    def target(self, key: str) -> Target:
+        """The target with this key."""
+        for target in self.targets:
+            if target.key == key:
+                return target
+        raise KeyError(key)
+
+    def targets_of(self, provider_id: str) -> list[Target]:
+        """A provider's targets."""
+        return [t for t in self.targets if t.provider == provider_id]
+
+    def controls(self, role: Role) -> list[Target]:
+        """LAN or internet controls."""
+        return [t for t in self.targets if t.role is role]
+
+    @property
+    def quorum(self) -> int:
+        """Internet controls that must be up to call the line working."""
+        return self.model.controls.effective_quorum
+
+
+# -------------------------------------------------------------------------------------------- loading
+
+
+@dataclass
+class _Doc:
+    """Plain data from YAML plus the line of every key path."""
+
+    data: Any
+    lines: dict[tuple[str | int, ...], int]
+    filename: str
+
+    def line_of(self, path: tuple[str | int, ...]) -> int:
+        """The line of the deepest known prefix of ``path`` (1-based)."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """``("providers", 0, "targets", 1, "interval")`` → ``providers[0].targets[1].interval``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+class _Problems:
+    def __init__(self, doc: _Doc) -> None:
+        self.doc = doc
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, path: tuple[str | int, ...], message: str, line: int | None = None) -> None:
+        where = line if line is not None else self.doc.line_of(path)
+        self.items.append((where, f"{self.doc.filename}:{where}: {format_path(path)}: {message}"))
+
+    def lines(self) -> list[str]:
+        seen: set[str] = set()
+        out = []
+        for _, text in sorted(self.items, key=lambda item: item[0]):
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
+        return out
+
+
+class _Walker:
+    """Node tree → plain data, with lines, duplicate-key checks and ``${VAR}`` expansion."""
+
+    def __init__(self, filename: str, env: Mapping[str, str], problems: list[tuple[int, str]]) -> None:
+        self.filename = filename
+        self.env = env
+        self.problems = problems
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    key = str(key)
+                if key in out:
+                    line = key_node.start_mark.line + 1
+                    self.problems.append(
+                        (
+                            line,
+                            f"{self.filename}:{line}: {format_path((*path, key))}: "
+                            f"duplicate key (first given on line {self.lines[(*path, key)]})",
+                        )
+                    )
+                    continue
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.walk(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and "$" in value:
+            value = self.expand(value, path, node.start_mark.line + 1)
+        return value
+
+    def expand(self, text: str, path: tuple[str | int, ...], line: int) -> str:
+        def repl(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            self.problems.append(
+                (line, f"{self.filename}:{line}: {format_path(path)}: environment variable {name} is not set")
+            )
+            return ""
+
+        return _ENV_RE.sub(repl, text)
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _read_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[_Doc, list[tuple[int, str]]]:
+    problems: list[tuple[int, str]] = []
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise_config([f"{filename}:{line}: (syntax): {exc.problem or exc}"])
+    except yaml.YAMLError as exc:
+        raise_config([f"{filename}:1: (syntax): {exc}"])
+    if node is None:
+        return _Doc({}, {}, filename), problems
+    walker = _Walker(filename, env, problems)
+    try:
+        data = walker.walk(node, ())
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise_config([f"{filename}:{line}: (syntax): {exc.problem or exc} (only plain YAML is allowed)"])
+    except _TooBig:
+        raise_config([f"{filename}:1: (top level): more than {MAX_NODES} YAML nodes (alias bomb?)"])
+    if not isinstance(data, dict):
+        raise_config([f"{filename}:1: (top level): expected a mapping of sections, got {type(data).__name__}"])
+    return _Doc(data, walker.lines, filename), problems
+
+
+def raise_config(problems: list[str]) -> NoReturn:
+    """Raise a ConfigError (a helper so control flow reads as a statement)."""
+    from watchdog.errors import ConfigError
+
+    raise ConfigError(problems)
+
+
+def _pydantic_message(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind.endswith("_type") or kind == "model_type":
+        got = err.get("input")
+        return f"{msg.lower()}, got {type(got).__name__} {got!r}"[:300]
+    return msg
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model that owns the mapping at ``path`` (used to list the allowed keys)."""
+    model: Any = ConfigModel
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = None
+        for name, f in model.model_fields.items():
+            if (f.alias or name) == part:
+                field = f
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate a config file; raise ConfigError listing every problem."""
+    file = Path(path)
+    name = str(path)
+    try:
+        raw = file.read_bytes()[: MAX_CONFIG_BYTES + 1]
+    except OSError as exc:
+        raise_config([f"{name}:1: (file): cannot read: {exc.strerror or exc}"])
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise_config([f"{name}:1: (file): larger than {MAX_CONFIG_BYTES} bytes"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise_config([f"{name}:1: (file): not UTF-8 ({exc.reason} at byte {exc.start})"])
+    config = loads(text, filename=name, env=os.environ if env is None else env, path=file)
+    warnings = list(config.warnings)
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        mode = 0
+    if mode & (stat.S_IRGRP | stat.S_IROTH) and _has_secrets(config.model):
+        warnings.append(
+            f"{name}: holds secrets and is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {name}"
+        )
+    return Config(config.model, config.targets, file, config.sha256, tuple(warnings))
+
+
+def _has_secrets(model: ConfigModel) -> bool:
+    return bool(
+        model.notify.urls or (model.influxdb and (model.influxdb.token or model.influxdb.password)) or model.web.token
+    )
+
+
+def loads(
+    text: str,
+    *,
+    filename: str = "<config>",
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Config:
+    """Validate config text (see :func:`load`)."""
+    doc, problems = _read_yaml(text, filename, os.environ if env is None else env)
+    report = _Problems(doc)
+    report.items.extend(problems)
+    try:
+        model = ConfigModel.model_validate(doc.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            # pydantic adds union-member names ("list[...]", "ServiceHours") to loc; drop them
+            clean = tuple(
+                p for p in loc if isinstance(p, int) or (isinstance(p, str) and "[" not in p and not p[:1].isupper())
+            )
+            message = _pydantic_message(err)
+            if err.get("type") == "extra_forbidden":
+                owner = _model_at(clean[:-1])
+                if owner is not None:
+                    message += f" (allowed: {', '.join(_known_keys(owner))})"
+            report.add(clean, message)
+        raise_config(report.lines())
+    targets = _resolve_targets(model, report)
+    if report.items:
+        raise_config(report.lines())
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Config(model, tuple(targets), path, digest, ())
+
+
+def _target_groups(
+    model: ConfigModel,
+) -> Iterator[tuple[tuple[str | int, ...], Role, str | None, list[TargetSpec]]]:
+    yield ("controls", "lan"), Role.LAN, None, model.controls.lan
+    yield ("controls", "internet"), Role.INTERNET, None, model.controls.internet
+    for i, provider in enumerate(model.providers):
+        yield ("providers", i, "targets"), Role.PROVIDER, provider.id, provider.targets
+
+
+def _resolve_targets(model: ConfigModel, report: _Problems) -> list[Target]:
+    from probes import REGISTRY  # config is one of the two modules allowed to import probes
+
+    targets: list[Target] = []
+    seen_providers: dict[str, int] = {}
+    for i, provider in enumerate(model.providers):
+        if provider.id in RESERVED_PROVIDER_IDS:
+            report.add(("providers", i, "id"), f"{provider.id!r} is reserved for the controls; pick another id")
+        if provider.id in seen_providers:
+            report.add(
+                ("providers", i, "id"),
+                f"duplicate provider id {provider.id!r} (also providers[{seen_providers[provider.id]}])",
+            )
+        seen_providers.setdefault(provider.id, i)
+        for j, window in enumerate(provider.maintenance):
+            if window.to <= window.from_:
+                report.add(("providers", i, "maintenance", j, "to"), "must be later than 'from'")
+        for j, rule in enumerate(provider.compensation):
+            if not isinstance(rule.get("rule"), str):
+                report.add(("providers", i, "compensation", j), "each item needs a 'rule' id")
+
+    quorum = model.controls.quorum
+    if quorum is not None and quorum > len(model.controls.internet):
+        report.add(
+            ("controls", "quorum"),
+            f"quorum {quorum} is more than the {len(model.controls.internet)} internet controls configured",
+        )
+
+    defaults = model.defaults
+    kinds = sorted(REGISTRY)
+    for base, role, provider_id, specs in _target_groups(model):
+        names: dict[str, int] = {}
+        for j, spec in enumerate(specs):
+            path = (*base, j)
+            if spec.name in names:
+                report.add(
+                    (*path, "name"),
+                    f"duplicate name {spec.name!r} (also {format_path((*base, names[spec.name]))})",
+                )
+                continue
+            names[spec.name] = j
+            probe = REGISTRY.get(spec.kind)
+            if probe is None:
+                report.add((*path, "kind"), f"must be one of {', '.join(kinds)}, got {spec.kind!r}")
+                continue
+            interval = spec.interval if spec.interval is not None else defaults.interval
+            timeout = spec.timeout if spec.timeout is not None else defaults.timeout
+            if timeout >= interval:
+                key = "timeout" if spec.timeout is not None else "interval" if spec.interval is not None else "name"
+                report.add(
+                    (*path, key),
+                    f"timeout {format_duration(timeout)} must be shorter than interval {format_duration(interval)}",
+                )
+            if interval < 1.0:
+                report.add((*path, "interval"), f"interval {format_duration(interval)} is shorter than 1s")
+            for other in kinds:
+                if other != spec.kind and getattr(spec, other, None) is not None:
+                    report.add((*path, other), f"options for kind {other!r} given to a target of kind {spec.kind!r}")
+            if probe.check_address is not None:
+                problem = probe.check_address(spec.address)
+                if problem:
+                    report.add((*path, "address"), problem)
+            block = getattr(spec, spec.kind, None) or {}
+            try:
+                options = probe.options.model_validate(block)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    message = _pydantic_message(err)
+                    if err.get("type") == "extra_forbidden":
+                        message += f" (allowed: {', '.join(_known_keys(probe.options))})"
+                    report.add((*path, spec.kind, *err["loc"]), message)
+                continue
+            prefix = provider_id if role is Role.PROVIDER else role.value
+            targets.append(
+                Target(
+                    key=f"{prefix}/{spec.name}",
+                    name=spec.name,
+                    kind=spec.kind,
+                    address=spec.address,
+                    role=role,
+                    provider=provider_id,
+                    interval_s=interval,
+                    timeout_s=timeout,
+                    failure_threshold=spec.failure_threshold or defaults.failure_threshold,
+                    success_threshold=spec.success_threshold or defaults.success_threshold,
+                    options=options,
+                )
+            )
+    return targets
+
+
+def default_config_path(cwd: Path | None = None) -> Path:
+    """``./watchdog.yaml`` if it exists, else the example shipped in ``config/``."""
+    here = cwd or Path.cwd()
+    for name in DEFAULT_CONFIG_NAMES:
+        candidate = here / name
+        if candidate.exists():
+            return candidate
+    for base in (here, Path(__file__).resolve().parent.parent):
+        example = base / "config" / "example.yaml"
+        if example.exists():
+            return example
+    return here / DEFAULT_CONFIG_NAMES[0]

@@ -1,0 +1,167 @@
+"""Core value types shared by the agent, the probes, the journal, the sinks and the reports.
+
+Everything here is a frozen value with no I/O. Times are UTC nanoseconds since the epoch (``*_ns``);
+durations in code are float seconds (``*_s``). Only what people read is shown in local time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NS = 1_000_000_000
+
+
+class FailureKind(enum.StrEnum):
+    """Why a probe failed. The strings are stable: they are stored in the journal and in InfluxDB."""
+
+    RESOLVE = "resolve"  # the target's name did not resolve
+    CONNECT = "connect"  # refused, unreachable, reset
+    TIMEOUT = "timeout"  # no answer within the target's timeout
+    TLS = "tls"  # handshake, verification, or certificate too close to expiry
+    UNEXPECTED = "unexpected"  # reached, but the answer broke an expectation (status, text, rcode, loss)
+    INTERNAL = "internal"  # the agent could not probe (a bug, no ICMP permission); never blamed on the target
+
+
+class Role(enum.StrEnum):
+    """What a target stands for: a provider's service, or one of the customer's own-line controls."""
+
+    PROVIDER = "provider"
+    LAN = "lan"
+    INTERNET = "internet"
+
+
+class ProviderKind(enum.StrEnum):
+    """The kind of company the customer pays; it changes how attribution reads the controls."""
+
+    ISP = "isp"
+    BROKER = "broker"
+    BANK = "bank"
+    OTHER = "other"
+
+
+class Attribution(enum.StrEnum):
+    """Whose fault a stretch of an outage was."""
+
+    PROVIDER = "provider"  # the provider's targets failed while the customer's line was verified working
+    CUSTOMER_LINE = "customer_line"  # the customer's LAN (or, for a non-ISP provider, their internet) was down
+    INCONCLUSIVE = "inconclusive"  # the controls disagree or are too sparse to decide
+    NO_DATA = "no_data"  # the agent was not running: never counted as up or as down
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing probed. ``key`` is unique: ``<provider>/<name>``, ``lan/<name>`` or ``internet/<name>``."""
+
+    key: str
+    name: str
+    kind: str  # key into probes.REGISTRY
+    address: str
+    role: Role
+    provider: str | None  # the provider id for role=provider, else None
+    interval_s: float
+    timeout_s: float
+    failure_threshold: int = 3
+    success_threshold: int = 2
+    options: Any = None  # the probe's own frozen options model, built by watchdog.config
+
+    @property
+    def is_control(self) -> bool:
+        """True for the customer's own-line controls (LAN and internet)."""
+        return self.role is not Role.PROVIDER
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One probe run. ``latency_s`` is the measured latency when ok, the time to the verdict otherwise."""
+
+    target: str  # Target.key
+    ts_ns: int  # wall clock (UTC) when the probe started
+    ok: bool
+    latency_s: float | None
+    failure: FailureKind | None = None  # None when ok
+    detail: str = ""  # one human line: "HTTP 503", "connect 127.0.0.1:9: Connection refused"
+    metrics: Mapping[str, float] = field(default_factory=dict)  # base units: status_code, days_left, loss_ratio
+
+    @property
+    def counts(self) -> bool:
+        """False for results that say nothing about the target (the agent itself could not probe)."""
+        return self.failure is not FailureKind.INTERNAL
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A window where one target was down, found with hysteresis.
+
+    ``start`` is the first failed probe and ``start_bounds`` = (last success before it, first failure): the
+    true start lies in that interval. ``end`` is the first successful probe of the recovery and
+    ``end_bounds`` = (last failure, first success). ``id`` is the journal sequence number of its opening.
+    """
+
+    id: int
+    target: str
+    start_ns: int
+    start_bounds: tuple[int | None, int]
+    confirmed_ns: int
+    end_ns: int | None = None
+    end_bounds: tuple[int, int] | None = None
+    failure: FailureKind | None = None  # the kind of the first failure
+    detail: str = ""  # the detail of the first failure
+
+    @property
+    def is_open(self) -> bool:
+        """True while the target has not recovered."""
+        return self.end_ns is None
+
+    def duration_ns(self, now_ns: int | None = None) -> int:
+        """Duration from start to end, or to ``now_ns`` while still open."""
+        end = self.end_ns if self.end_ns is not None else now_ns
+        if end is None:
+            raise ValueError("open outage: pass now_ns")
+        return max(0, end - self.start_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of an outage with one attribution; ``reason`` says which controls decided it."""
+
+    start_ns: int
+    end_ns: int
+    attribution: Attribution
+    reason: str = ""
+
+    @property
+    def duration_ns(self) -> int:
+        """Length of the stretch."""
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True, slots=True)
+class AttributedOutage:
+    """An outage with its attribution segments (computed from the controls, never stored)."""
+
+    outage: Outage
+    provider: str | None
+    role: Role
+    segments: tuple[Segment, ...]
+
+    def time_by_attribution(self) -> dict[Attribution, int]:
+        """Nanoseconds of the outage per attribution."""
+        out: dict[Attribution, int] = {a: 0 for a in Attribution}
+        for seg in self.segments:
+            out[seg.attribution] += seg.duration_ns
+        return out
+
+    @property
+    def attribution(self) -> Attribution:
+        """The attribution that covers most of the outage (ties go to the more cautious reading)."""
+        totals = self.time_by_attribution()
+        order = [
+            Attribution.NO_DATA,
+            Attribution.INCONCLUSIVE,
+            Attribution.CUSTOMER_LINE,
+            Attribution.PROVIDER,
+        ]
+        return max(order, key=lambda a: (totals[a], -order.index(a)))

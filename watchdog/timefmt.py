@@ -1,0 +1,88 @@
+"""Time for people: UTC nanoseconds in, local time with its UTC offset out (the tz database decides)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from watchdog.config import parse_duration
+from watchdog.model import NS
+
+
+def to_datetime(ts_ns: int, zone: ZoneInfo | None = None) -> dt.datetime:
+    """UTC ns → an aware datetime in ``zone`` (UTC by default)."""
+    utc = dt.datetime.fromtimestamp(ts_ns // NS, dt.UTC).replace(microsecond=(ts_ns % NS) // 1000)
+    return utc.astimezone(zone) if zone is not None else utc
+
+
+def utc_iso(ts_ns: int | None) -> str | None:
+    """``2026-11-20T07:32:05.123Z`` (milliseconds), or None."""
+    if ts_ns is None:
+        return None
+    d = to_datetime(ts_ns)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+
+
+def local_iso(ts_ns: int | None, zone: ZoneInfo) -> str | None:
+    """``2026-11-20T10:32:05.123+03:00``, or None."""
+    if ts_ns is None:
+        return None
+    d = to_datetime(ts_ns, zone)
+    return d.isoformat(timespec="milliseconds")
+
+
+def local_text(ts_ns: int, zone: ZoneInfo, *, seconds: bool = True) -> str:
+    """``2026-11-20 10:32:05 MSK (UTC+03:00)`` — what a person reads."""
+    d = to_datetime(ts_ns, zone)
+    offset = d.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    name = d.tzname() or ""
+    shown = d.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    if name and not re.fullmatch(r"[+-]\d+", name) and name != "UTC":
+        return f"{shown} {name} ({offset})"
+    return f"{shown} ({offset})"
+
+
+def duration_text(seconds: float) -> str:
+    """``3d 4h 05m``, ``12m 30s``, ``45s``, ``0.8s``."""
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
+    s = round(seconds)
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d {hours}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {s:02d}s"
+    return f"{s}s"
+
+
+def parse_time(text: str, zone: ZoneInfo, now_ns: int) -> int:
+    """A user's time: ``2026-11-20``, ``2026-11-20T10:00``, ``...Z`` / ``+03:00``, or ``24h`` (= 24 h ago)."""
+    value = text.strip()
+    if re.fullmatch(r"(\d+(\.\d+)?(ms|s|m|h|d))+", value):
+        return now_ns - int(parse_duration(value) * NS)
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"cannot read time {text!r}: use 2026-11-20, 2026-11-20T10:00 (local), ...Z (UTC), or 24h (ago)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return to_ns(parsed)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_ns(moment: dt.datetime) -> int:
+    """An aware datetime → UTC nanoseconds, exactly (no float)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: attach a zone first")
+    delta = moment - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
