@@ -38,55 +38,18 @@ from pydantic import (
 )
 
 from watchdog.model import ProviderKind, Role, Target
+from watchdog.units import Duration, format_duration
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_NODES = 100_000
 RESERVED_PROVIDER_IDS = frozenset({"lan", "internet", "line"})
 DEFAULT_CONFIG_NAMES = ("watchdog.yaml",)
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
 # --------------------------------------------------------------------------------------------- values
-
-
-def parse_duration(value: Any) -> float:
-    """``"500ms"``, ``"10s"``, ``"5m"``, ``"72h"``, ``"1d"``, ``"1h30m"`` → seconds (float)."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
-    text = value.strip()
-    pos, total = 0, 0.0
-    for m in _DURATION_RE.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if not text or pos != len(text):
-        raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
-    return total
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds → the shortest config spelling (``30s``, ``5m``, ``500ms``, ``1h30m``)."""
-    if seconds < 1 and seconds != int(seconds):
-        return f"{round(seconds * 1000):d}ms"
-    rest = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(parts) or "0s"
-
-
-def _positive_duration(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"must be longer than zero, got {value!r}")
-    return seconds
 
 
 def _clock_time(value: Any) -> dt.time:
@@ -125,7 +88,6 @@ def _local_datetime(value: Any) -> dt.datetime:
     raise ValueError(f'expected a date and time like "2026-11-10 02:00", got {value!r}')
 
 
-Duration = Annotated[float, BeforeValidator(_positive_duration)]
 ClockTime = Annotated[dt.time, BeforeValidator(_clock_time)]
 Zone = Annotated[str, BeforeValidator(_zone)]
 LocalDateTime = Annotated[dt.datetime, BeforeValidator(_local_datetime)]

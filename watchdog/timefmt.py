@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from watchdog.config import parse_duration
+from watchdog.units import parse_duration
 from watchdog.model import NS
 
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from watchdog.cli import EXIT_CONFIG, add_config_arg, load_config, setup_logging
-from watchdog.config import parse_duration
+from watchdog.units import parse_duration
 
 
 def register(sub: Any) -> None:

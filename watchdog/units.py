@@ -1,0 +1,51 @@
+"""Durations as users write them (``500ms``, ``10s``, ``5m``, ``72h``, ``1d``, ``1h30m``) and back."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """``"500ms"``, ``"10s"``, ``"5m"``, ``"72h"``, ``"1d"``, ``"1h30m"`` → seconds (float)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
+    text = value.strip()
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not text or pos != len(text):
+        raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds → the shortest config spelling (``30s``, ``5m``, ``500ms``, ``1h30m``)."""
+    if seconds < 1 and seconds != int(seconds):
+        return f"{round(seconds * 1000):d}ms"
+    rest = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0s"
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be longer than zero, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(_positive_duration)]
+"""A pydantic field type: a duration string in, float seconds out (must be > 0)."""
