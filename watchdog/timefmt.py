@@ -6,8 +6,8 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from watchdog.units import parse_duration
 from watchdog.model import NS
+from watchdog.units import parse_duration
 
 
 def to_datetime(ts_ns: int, zone: ZoneInfo | None = None) -> dt.datetime:

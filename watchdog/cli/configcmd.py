@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json
-from watchdog.units import format_duration
 from watchdog.model import Role
+from watchdog.units import format_duration
 
 
 def register(sub: Any) -> None:
