@@ -482,6 +482,11 @@ class _Walker:
         if self.nodes > MAX_NODES:
             raise _TooBig
         self.lines.setdefault(path, node.start_mark.line + 1)
+        expected_tag = _COLLECTION_TAGS.get(type(node))
+        if expected_tag is not None and node.tag != expected_tag:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -525,6 +530,9 @@ class _Walker:
         return _ENV_RE.sub(repl, text)
 
 
+_COLLECTION_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+
+
 class _TooBig(Exception):
     pass
 
@@ -562,6 +570,28 @@ def raise_config(problems: list[str]) -> NoReturn:
     raise ConfigError(problems)
 
 
+def _is_union_tag(part: str | int) -> bool:
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
+
+
+def _matches_input_shape(data: Any, loc: tuple[str | int, ...]) -> bool:
+    """For a union of a mapping and a list, keep only errors of the branch matching what was written."""
+    node = data
+    for part in loc:
+        if _is_union_tag(part):
+            assert isinstance(part, str)
+            if isinstance(node, list) != part.startswith("list["):
+                return False
+            continue
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return True
+    return True
+
+
 def _pydantic_message(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
@@ -570,6 +600,8 @@ def _pydantic_message(err: Mapping[str, Any]) -> str:
         return "required key is missing"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
+    if kind != "value_error" and msg[:1].isupper() and msg[1:2].islower():
+        msg = msg[0].lower() + msg[1:]
     if kind.endswith("_type") or kind == "model_type":
         got = err.get("input")
         return f"{msg.lower()}, got {type(got).__name__} {got!r}"[:300]
@@ -657,10 +689,10 @@ def loads(
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if not _matches_input_shape(doc.data, loc):
+                continue  # an error from the union branch the user did not write (list vs mapping)
             # pydantic adds union-member names ("list[...]", "ServiceHours") to loc; drop them
-            clean = tuple(
-                p for p in loc if isinstance(p, int) or (isinstance(p, str) and "[" not in p and not p[:1].isupper())
-            )
+            clean = tuple(p for p in loc if not _is_union_tag(p))
             message = _pydantic_message(err)
             if err.get("type") == "extra_forbidden":
                 owner = _model_at(clean[:-1])
@@ -714,6 +746,7 @@ def _resolve_targets(model: ConfigModel, report: _Problems) -> list[Target]:
 
     defaults = model.defaults
     kinds = sorted(REGISTRY)
+    blocks = [name for name in TargetSpec.model_fields if name in ("icmp", "tcp", "http", "dns", "tls")]
     for base, role, provider_id, specs in _target_groups(model):
         names: dict[str, int] = {}
         for j, spec in enumerate(specs):
@@ -739,7 +772,7 @@ def _resolve_targets(model: ConfigModel, report: _Problems) -> list[Target]:
                 )
             if interval < 1.0:
                 report.add((*path, "interval"), f"interval {format_duration(interval)} is shorter than 1s")
-            for other in kinds:
+            for other in blocks:
                 if other != spec.kind and getattr(spec, other, None) is not None:
                     report.add((*path, other), f"options for kind {other!r} given to a target of kind {spec.kind!r}")
             if probe.check_address is not None:

@@ -33,7 +33,7 @@ def format_duration(seconds: float) -> str:
         return f"{round(seconds * 1000):d}ms"
     rest = round(seconds)
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):  # hours, as contracts say "72h"
         if rest >= size:
             parts.append(f"{rest // size}{unit}")
             rest %= size

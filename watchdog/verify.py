@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from watchdog.errors import JournalError
 from watchdog.journal import (
     EV_TARGET,
     block_hash,
@@ -91,7 +92,11 @@ def verify_journal(path: Path | str, *, expect_head: str | None = None) -> Journ
     if not Path(path).exists():
         verdict.problems.append(f"no journal at {path}")
         return verdict
-    conn = connect(path, readonly=True)
+    try:
+        conn = connect(path, readonly=True)
+    except JournalError as exc:
+        verdict.problems.append(f"the file is not a readable SQLite journal: {exc}")
+        return verdict
     try:
         return _verify(conn, verdict, expect_head)
     except sqlite3.DatabaseError as exc:

@@ -1,0 +1,218 @@
+"""The journal: rows written in order, sealed into a chain; verify names the first tampered row."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from helpers import T0, result, target
+
+from watchdog.journal import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent, Ticket
+from watchdog.model import NS, FailureKind, Role
+from watchdog.verify import verify_journal
+
+KEYS = ["broker/trading", "internet/a"]
+
+
+def build(path: Path, rows: int = 250, block: int = 100) -> Journal:
+    """A journal with two targets, `rows` results 10 s apart, one outage, sealed in blocks of `block`."""
+    journal = Journal.open(path)
+    journal.register_targets([target(KEYS[0]), target(KEYS[1], role=Role.INTERNET)], now_ns=T0)
+    items = []
+    for i in range(rows):
+        key = KEYS[i % 2]
+        items.append(result(key, i * 5, ok=not (key == KEYS[0] and 40 <= i < 60)))
+    journal.append(items)
+    opened = journal.add_event(
+        EV_OUTAGE_OPEN,
+        {
+            "start_ns": T0 + 200 * NS,
+            "last_ok_ns": T0 + 190 * NS,
+            "confirmed_ns": T0 + 220 * NS,
+            "failure": "connect",
+            "detail": "connect refused",
+        },
+        target=KEYS[0],
+        ts_ns=T0 + 220 * NS,
+    )
+    journal.add_event(
+        EV_OUTAGE_CLOSE,
+        {"end_ns": T0 + 300 * NS, "last_fail_ns": T0 + 290 * NS},
+        target=KEYS[0],
+        ref=opened,
+        ts_ns=T0 + 310 * NS,
+    )
+    journal.seal(now_ns=T0 + 2000 * NS, max_rows=block)
+    return journal
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> Path:
+    path = tmp_path / "journal.sqlite3"
+    build(path).close()
+    return path
+
+
+def tampered(journal_path: Path, tmp_path: Path, *sql: str) -> Path:
+    copy = tmp_path / "copy.sqlite3"
+    src = sqlite3.connect(journal_path)
+    dst = sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    for statement in sql:
+        dst.execute(statement)
+    dst.commit()
+    dst.close()
+    return copy
+
+
+def test_untouched_journal_verifies(journal_path: Path) -> None:
+    verdict = verify_journal(journal_path)
+    assert verdict.ok, verdict.problems
+    # 2 target events + 250 results + 2 outage events = 254 rows in blocks of 100
+    assert (verdict.rows, verdict.blocks, verdict.unsealed) == (254, 3, 0)
+
+
+def test_rows_keep_their_values(journal_path: Path) -> None:
+    with Journal.open(journal_path) as journal:
+        rows = list(journal.iter_results())
+    assert len(rows) == 250
+    seq, first = rows[0]
+    assert (seq, first.target, first.ts_ns, first.ok, first.latency_s) == (3, KEYS[0], T0, True, 0.001)
+    failed = [r for _, r in rows if not r.ok]
+    assert len(failed) == 10
+    assert (failed[0].failure, failed[0].detail) == (FailureKind.CONNECT, "connect refused")
+
+
+def test_results_window_and_target_filter(journal_path: Path) -> None:
+    with Journal.open(journal_path) as journal:
+        window = [r for _, r in journal.iter_results(T0 + 100 * NS, T0 + 200 * NS, keys=[KEYS[0]])]
+    assert [(r.ts_ns - T0) // NS for r in window] == list(range(100, 200, 10))
+
+
+def test_outages_pair_open_and_close(journal_path: Path) -> None:
+    with Journal.open(journal_path) as journal:
+        (o,) = journal.outages()
+    assert (o.target, o.start_ns, o.start_bounds, o.end_ns, o.end_bounds) == (
+        KEYS[0],
+        T0 + 200 * NS,
+        (T0 + 190 * NS, T0 + 200 * NS),
+        T0 + 300 * NS,
+        (T0 + 290 * NS, T0 + 300 * NS),
+    )
+
+
+def test_unsealed_tail_is_reported_not_failed(journal_path: Path) -> None:
+    with Journal.open(journal_path) as journal:
+        journal.append([result(KEYS[0], 5000, True)])
+    verdict = verify_journal(journal_path)
+    assert verdict.ok and verdict.unsealed == 1
+
+
+def test_tickets_let_a_close_refer_to_an_open_in_the_same_batch(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        journal.register_targets([target(KEYS[0])])
+        ticket = Ticket()
+        opened = PendingEvent(EV_OUTAGE_OPEN, T0, {"start_ns": T0, "last_ok_ns": None, "confirmed_ns": T0}, KEYS[0])
+        closed = PendingEvent(EV_OUTAGE_CLOSE, T0 + NS, {"end_ns": T0 + NS, "last_fail_ns": T0}, KEYS[0], ticket)
+        seqs = journal.append([opened, closed], tickets=[ticket, Ticket()])
+        (o,) = journal.outages()
+    assert o.id == seqs[0] and o.end_ns == T0 + NS
+
+
+@pytest.mark.parametrize(
+    ("name", "sql", "first_bad", "message"),
+    [
+        (
+            "edit a result",
+            ["UPDATE results SET failure = NULL, detail = NULL WHERE seq = 45"],
+            45,
+            "results row seq=45 (target broker/trading, 2026-09-21T14:16:50Z) does not match its seal in block 1",
+        ),
+        (
+            "edit an outage",
+            ["UPDATE events SET data = replace(data, '\"start_ns\":', '\"start_ns\":1') WHERE type = 'outage_open'"],
+            253,
+            "events row seq=253 (outage_open",
+        ),
+        (
+            "delete a row",
+            ["DELETE FROM results WHERE seq = 150"],
+            150,
+            "row seq=150 is missing (sealed in block 2 (rows 101..200)): deleted or truncated",
+        ),
+        (
+            "swap two rows",
+            [
+                "UPDATE results SET seq = -1 WHERE seq = 50",
+                "UPDATE results SET seq = 50 WHERE seq = 51",
+                "UPDATE results SET seq = 51 WHERE seq = -1",
+            ],
+            50,
+            "results row seq=50",
+        ),
+        ("truncate the tail", ["DELETE FROM results WHERE seq >= 240"], 240, "row seq=240 is missing"),
+        (
+            "remove a block",
+            ["DELETE FROM blocks WHERE no = 2"],
+            201,
+            "block 3 (rows 201..254): expected block number 2",
+        ),
+        (
+            "reorder blocks",
+            ["UPDATE blocks SET prev_hash = X'00' WHERE no = 3"],
+            201,
+            "block 3 (rows 201..254): prev_hash does not match block 2",
+        ),
+    ],
+)
+def test_tampering_is_detected_and_named(
+    journal_path: Path, tmp_path: Path, name: str, sql: list[str], first_bad: int, message: str
+) -> None:
+    verdict = verify_journal(tampered(journal_path, tmp_path, *sql))
+    assert not verdict.ok, name
+    assert verdict.first_bad_seq == first_bad, verdict.problems
+    assert verdict.problems[0].startswith(message), verdict.problems[0]
+
+
+def test_editing_the_target_lookup_is_detected(journal_path: Path, tmp_path: Path) -> None:
+    verdict = verify_journal(tampered(journal_path, tmp_path, "UPDATE targets SET key = 'lan/router' WHERE id = 1"))
+    assert verdict.problems == [
+        "targets table maps id 1 to 'lan/router' but the chained definition says 'broker/trading': "
+        "the lookup was edited"
+    ]
+
+
+def test_cutting_rows_and_seals_together_needs_a_head_held_elsewhere(journal_path: Path, tmp_path: Path) -> None:
+    head = verify_journal(journal_path).head
+    assert head is not None
+    cut = tampered(
+        journal_path,
+        tmp_path,
+        "DELETE FROM results WHERE seq > 200",
+        "DELETE FROM events WHERE seq > 200",
+        "DELETE FROM blocks WHERE no = 3",
+    )
+    assert verify_journal(cut).ok  # locally consistent: only an outside copy of the head can tell
+    verdict = verify_journal(cut, expect_head=head["hash"])
+    assert verdict.problems == [
+        f"the chain does not contain the expected head {head['hash']}: the journal was rolled back, cut short "
+        "or rebuilt since that head was recorded"
+    ]
+    assert verify_journal(journal_path, expect_head=head["hash"]).ok
+
+
+def test_not_a_journal(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    verdict = verify_journal(junk)
+    assert not verdict.ok
+    assert verdict.problems[0].startswith("the file is not a readable SQLite journal")
+
+
+def test_copy_keeps_verifying(journal_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "moved.sqlite3"
+    shutil.copy(journal_path, copy)
+    assert verify_journal(copy).ok
