@@ -26,6 +26,7 @@ from watchdog.model import NS, Attribution, ProviderKind
 from watchdog.verify import verify_journal
 
 SLACK_NS = 50_000_000
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def config_text(data_dir: Path, provider: Switch, lan: Switch, internet: list[Switch]) -> str:
@@ -178,11 +179,11 @@ async def test_kill_9_mid_outage_then_restart(tmp_path: Path, net: tuple[Switch,
             str(cfg),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            env={**os.environ, "PYTHONPATH": ROOT},
         )
 
-    async def wait_for(predicate, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(predicate, limit_s: float = 20.0) -> None:
+        deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if journal_path.exists():
                 with Journal.open(journal_path, create=False, readonly=True) as j:

@@ -15,7 +15,7 @@ from watchdog.attribution import (
 )
 from watchdog.model import NS, Attribution, ProviderKind, Role
 
-P, C, I, N = Attribution.PROVIDER, Attribution.CUSTOMER_LINE, Attribution.INCONCLUSIVE, Attribution.NO_DATA
+P, C, U, N = Attribution.PROVIDER, Attribution.CUSTOMER_LINE, Attribution.INCONCLUSIVE, Attribution.NO_DATA
 
 
 def s(x: float) -> int:
@@ -31,7 +31,8 @@ def controls(coverage: tuple[tuple[int, int], ...] = ((s(0), s(1000)),)) -> list
     ]
 
 
-def segments(provider_outage, control_outages, *, kind=ProviderKind.BROKER, coverage=((s(0), s(1000)),)):
+def segments(provider_outage, control_outages, *, kind=ProviderKind.BROKER, coverage=None):
+    coverage = coverage or ((s(0), s(1000)),)
     timeline = build_timeline((s(0), s(1000)), coverage, controls(coverage), control_outages, 2, s(1000))
     attributed = attribute(provider_outage, "broker", Role.PROVIDER, kind, timeline, s(1000))
     return [((seg.start_ns - T0) / NS, (seg.end_ns - T0) / NS, seg.attribution) for seg in attributed.segments]
@@ -54,7 +55,7 @@ def test_reason_names_the_controls() -> None:
 def test_internet_down_too_means_customer_line_with_uncertain_edges() -> None:
     lost = {k: [outage(k, 95, 105, 185, 195)] for k in ("internet/a", "internet/b", "internet/c")}
     got = segments(outage("broker/trading", 90, 100, 190, 200), lost)
-    assert got == [(100, 105, I), (105, 185, C), (185, 195, I), (195, 200, P)]
+    assert got == [(100, 105, U), (105, 185, C), (185, 195, U), (195, 200, P)]
 
 
 def test_lan_down_means_customer_line() -> None:
@@ -76,7 +77,7 @@ def test_two_internet_controls_down_lose_the_quorum() -> None:
 def test_lan_down_but_internet_up_is_inconclusive() -> None:
     # the router stops answering ICMP but the internet quorum is up: the controls disagree
     got = segments(outage("broker/trading", 90, 100, 190, 200), {"lan/router": [outage("lan/router", 0, 10, 490, 500)]})
-    assert got == [(100, 200, I)]
+    assert got == [(100, 200, U)]
     timeline = build_timeline(
         (s(0), s(1000)),
         [(s(0), s(1000))],
@@ -87,7 +88,7 @@ def test_lan_down_but_internet_up_is_inconclusive() -> None:
     )
     piece = timeline.pieces[1]
     assert (piece.lan, piece.internet) == ((0, 1, 0), (3, 0, 0))
-    assert timeline.verdict(piece, ProviderKind.BROKER)[0] is I
+    assert timeline.verdict(piece, ProviderKind.BROKER)[0] is U
 
 
 def test_agent_not_running_is_no_data() -> None:
@@ -107,7 +108,7 @@ def test_isp_internet_down_with_lan_up_is_the_isps_fault() -> None:
     assert got == [(105, 195, P)]
     with_lan_down = {**lost, "lan/router": [outage("lan/router", 90, 100, 190, 200)]}
     # the router's own recovery is uncertain between its last failure (190) and first success (200)
-    assert segments(w, with_lan_down, kind=ProviderKind.ISP) == [(105, 190, C), (190, 195, I)]
+    assert segments(w, with_lan_down, kind=ProviderKind.ISP) == [(105, 190, C), (190, 195, U)]
 
 
 def test_lost_quorum_window_needs_enough_controls_down_at_once() -> None:
