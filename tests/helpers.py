@@ -101,3 +101,70 @@ class Switch:
             await self.server.wait_closed()
             self.server = None
         self.changes.append(("down", time.time_ns()))
+
+
+class ScriptedJournal:
+    """Writes a journal from a script (runs and outages at given seconds after T0), for golden tests.
+
+    Times are seconds after ``origin_ns``; everything goes through the real Journal API.
+    """
+
+    def __init__(self, path, targets, origin_ns: int = T0) -> None:
+        from watchdog.journal import Journal
+
+        self.origin = origin_ns
+        self.journal = Journal.open(path)
+        self.journal.register_targets(targets, now_ns=origin_ns)
+        self.ids = {t.key: self.journal.target_id(t.key) for t in targets}
+        self._runs = 0
+
+    def ns(self, seconds: float) -> int:
+        return self.origin + round(seconds * NS)
+
+    def run(self, start_s: float, end_s: float | None, *, clean: bool = True) -> str:
+        from watchdog.journal import EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED
+
+        self._runs += 1
+        run_id = f"run{self._runs}"
+        self.journal.add_event(
+            EV_AGENT_START, {"run": run_id, "targets": sorted(self.ids.values())}, ts_ns=self.ns(start_s)
+        )
+        if end_s is not None:
+            if clean:
+                self.journal.add_event(EV_AGENT_STOP, {"run": run_id, "reason": "stopped"}, ts_ns=self.ns(end_s))
+            else:
+                self.journal.add_event(
+                    EV_RUN_END_RECOVERED, {"run": run_id, "last_ns": self.ns(end_s)}, ts_ns=self.ns(end_s) + NS
+                )
+        return run_id
+
+    def outage(
+        self, key: str, last_ok_s: float | None, start_s: float, last_fail_s: float | None, end_s: float | None
+    ) -> int:
+        from watchdog.journal import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
+
+        seq = self.journal.add_event(
+            EV_OUTAGE_OPEN,
+            {
+                "start_ns": self.ns(start_s),
+                "last_ok_ns": None if last_ok_s is None else self.ns(last_ok_s),
+                "confirmed_ns": self.ns(start_s),
+                "failure": "connect",
+                "detail": "connect refused",
+            },
+            target=key,
+            ts_ns=self.ns(start_s),
+        )
+        if end_s is not None:
+            self.journal.add_event(
+                EV_OUTAGE_CLOSE,
+                {"end_ns": self.ns(end_s), "last_fail_ns": self.ns(last_fail_s or start_s)},
+                target=key,
+                ref=seq,
+                ts_ns=self.ns(end_s),
+            )
+        return seq
+
+    def close(self) -> None:
+        self.journal.seal(now_ns=self.origin)
+        self.journal.close()
