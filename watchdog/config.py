@@ -333,6 +333,25 @@ class WebSection(Strict):
     enabled: bool = True
 
 
+class NtpSection(Strict):
+    """Clock accuracy: NTP servers the agent measures its offset against (owned by reports/evidence)."""
+
+    servers: list[str] = Field(default_factory=lambda: ["0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org"])
+    interval: Duration = 3600.0
+    timeout: Duration = 5.0
+    enabled: bool = True
+
+
+class Reminder(Strict):
+    """A user-declared deadline to be warned about (a card or contract expiry), owned by notifications."""
+
+    name: str = Field(min_length=1)
+    date: dt.date
+    days_before: list[int] = Field(default_factory=lambda: [30, 7, 1])
+    note: str = ""
+    provider: str | None = None
+
+
 class ConfigModel(Strict):
     """The whole file."""
 
@@ -343,6 +362,8 @@ class ConfigModel(Strict):
     notify: NotifySection = Field(default_factory=NotifySection)
     influxdb: InfluxSection | None = None
     web: WebSection = Field(default_factory=WebSection)
+    ntp: NtpSection = Field(default_factory=NtpSection)
+    reminders: list[Reminder] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------- Config
