@@ -8,9 +8,13 @@ Layout (schema version 1):
   opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
   ref, data``; ``data`` is JSON).
 * ``blocks``   seals: each block covers a contiguous range of ``seq`` (results and events share one
-  sequence) and stores ``hash = SHA-256("OWJ1" || prev_hash || no || first_seq || last_seq ||
-  row_hash...)`` plus the first 4 bytes of every row hash, so ``verify`` can name the first bad row.
-  The first ``prev_hash`` is ``SHA-256("outage-watchdog journal " || journal_id)``.
+  sequence). Rows are grouped into *streams* — one per target for results (stream id = target id),
+  stream 0 for events — and ``hash = SHA-256("OWJ1" || prev_hash || no || first_seq || last_seq ||
+  for each stream in id order: stream_id || row_count || SHA-256(its row hashes in seq order))``
+  (integers as 8-byte big-endian). A block also keeps the first 4 bytes of every row hash in seq order,
+  so ``verify`` can name the first bad row. Streams let an evidence pack prove its own rows with only a
+  stream digest for every row it leaves out. The first ``prev_hash`` is
+  ``SHA-256("outage-watchdog journal " || journal_id)``.
 * ``targets``  the id → key lookup (checked against the chained ``target`` events), ``meta`` and any
   operational tables (cursors, outboxes) that are *not* evidence and are not chained.
 
@@ -32,7 +36,7 @@ import sqlite3
 import struct
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,11 +133,30 @@ def event_row_hash(seq: int, ts_ns: int, type_: str, target: int | None, ref: in
     return hashlib.sha256(json.dumps(canon, ensure_ascii=False, separators=(",", ":")).encode()).digest()
 
 
-def block_hash(prev_hash: bytes, no: int, first_seq: int, last_seq: int, row_hashes: Iterable[bytes]) -> bytes:
-    """The seal over a contiguous run of rows."""
+EVENTS_STREAM = 0
+
+
+def stream_digests(rows: Iterable[tuple[int, bytes]]) -> dict[int, tuple[int, bytes]]:
+    """``(stream, row_hash)`` in seq order → ``{stream: (row_count, SHA-256 of its row hashes)}``."""
+    hashers: dict[int, Any] = {}
+    counts: dict[int, int] = {}
+    for stream, row_hash in rows:
+        if stream not in hashers:
+            hashers[stream] = hashlib.sha256()
+            counts[stream] = 0
+        hashers[stream].update(row_hash)
+        counts[stream] += 1
+    return {stream: (counts[stream], hashers[stream].digest()) for stream in hashers}
+
+
+def block_hash(
+    prev_hash: bytes, no: int, first_seq: int, last_seq: int, streams: Mapping[int, tuple[int, bytes]]
+) -> bytes:
+    """The seal over a contiguous run of rows, from each stream's row count and digest."""
     h = hashlib.sha256(BLOCK_LABEL + prev_hash + struct.pack(">QQQ", no, first_seq, last_seq))
-    for row in row_hashes:
-        h.update(row)
+    for stream in sorted(streams):
+        count, digest = streams[stream]
+        h.update(struct.pack(">QQ", stream, count) + digest)
     return h.digest()
 
 
@@ -483,7 +506,7 @@ class Journal:
                     )
                 hashes = [h for _, _, h, _ in chunk]
                 no += 1
-                digest = block_hash(prev, no, first, final, hashes)
+                digest = block_hash(prev, no, first, final, stream_digests((st, h) for _, _, h, st in chunk))
                 ts = [t for _, t, _, _ in chunk]
                 self.conn.execute(
                     "INSERT INTO blocks (no, first_seq, last_seq, min_ts_ns, max_ts_ns, sealed_ns, prev_hash, "
@@ -769,8 +792,8 @@ class PendingEvent:
     ref: int | Ticket | None = None
 
 
-def _rows_after(conn: sqlite3.Connection, last_seq: int) -> Iterator[tuple[int, int, bytes, str]]:
-    """``(seq, ts_ns, row_hash, table)`` for every row after ``last_seq``, merged in seq order."""
+def _rows_after(conn: sqlite3.Connection, last_seq: int) -> Iterator[tuple[int, int, bytes, int]]:
+    """``(seq, ts_ns, row_hash, stream)`` for every row after ``last_seq``, merged in seq order."""
     results = conn.execute(
         "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results WHERE seq > ? ORDER BY seq",
         (last_seq,),
@@ -778,8 +801,8 @@ def _rows_after(conn: sqlite3.Connection, last_seq: int) -> Iterator[tuple[int, 
     events = conn.execute(
         "SELECT seq, ts_ns, type, target, ref, data FROM events WHERE seq > ? ORDER BY seq", (last_seq,)
     ).fetchall()
-    merged: list[tuple[int, int, bytes, str]] = [(r[0], r[2], result_row_hash(*r), "results") for r in results] + [
-        (e[0], e[1], event_row_hash(*e), "events") for e in events
+    merged: list[tuple[int, int, bytes, int]] = [(r[0], r[2], result_row_hash(*r), int(r[1])) for r in results] + [
+        (e[0], e[1], event_row_hash(*e), EVENTS_STREAM) for e in events
     ]
     merged.sort(key=lambda row: row[0])
     return iter(merged)

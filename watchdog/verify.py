@@ -14,11 +14,13 @@ from typing import Any
 from watchdog.errors import JournalError
 from watchdog.journal import (
     EV_TARGET,
+    EVENTS_STREAM,
     block_hash,
     connect,
     event_row_hash,
     genesis_hash,
     result_row_hash,
+    stream_digests,
 )
 
 
@@ -59,11 +61,11 @@ def _utc(ts_ns: int) -> str:
     return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _merged_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, str]]:
-    """``(seq, row_hash, description)`` of every results and events row, in seq order."""
+def _merged_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, str, int]]:
+    """``(seq, row_hash, description, stream)`` of every results and events row, in seq order."""
     keys = dict(conn.execute("SELECT id, key FROM targets").fetchall())
 
-    def results() -> Iterator[tuple[int, bytes, str]]:
+    def results() -> Iterator[tuple[int, bytes, str, int]]:
         cur = conn.execute("SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results ORDER BY seq")
         while rows := cur.fetchmany(10_000):
             for r in rows:
@@ -71,13 +73,14 @@ def _merged_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, str]]:
                     int(r[0]),
                     result_row_hash(*r),
                     f"results row seq={r[0]} (target {keys.get(r[1], '#' + str(r[1]))}, {_utc(r[2])})",
+                    int(r[1]),
                 )
 
-    def events() -> Iterator[tuple[int, bytes, str]]:
+    def events() -> Iterator[tuple[int, bytes, str, int]]:
         cur = conn.execute("SELECT seq, ts_ns, type, target, ref, data FROM events ORDER BY seq")
         while rows := cur.fetchmany(10_000):
             for e in rows:
-                yield int(e[0]), event_row_hash(*e), f"events row seq={e[0]} ({e[2]}, {_utc(e[1])})"
+                yield int(e[0]), event_row_hash(*e), f"events row seq={e[0]} ({e[2]}, {_utc(e[1])})", EVENTS_STREAM
 
     return heapq.merge(results(), events(), key=lambda row: row[0])
 
@@ -139,7 +142,8 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
         if bytes(prev_hash) != prev:
             _bad(verdict, first, f"{label}: prev_hash does not match block {no - 1}: blocks reordered or replaced")
             return verdict
-        hashes: list[bytes] = []
+        hashes: list[tuple[int, bytes]] = []
+        missing = False
         digests = bytes(digests)
         for seq in range(first, last + 1):
             while pending is not None and pending[0] < seq:
@@ -147,9 +151,9 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
                 pending = next(rows, None)
             if pending is None or pending[0] != seq:
                 _bad(verdict, seq, f"row seq={seq} is missing (sealed in {label}): deleted or truncated")
-                hashes.append(b"")
+                missing = True
                 continue
-            _, row_hash, description = pending
+            _, row_hash, description, stream = pending
             pending = next(rows, None)
             if pending is not None and pending[0] == seq:
                 _bad(verdict, seq, f"seq={seq} appears twice (results and events): inserted")
@@ -157,11 +161,12 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
             i = seq - first
             if row_hash[:4] != digests[4 * i : 4 * i + 4]:
                 _bad(verdict, seq, f"{description} does not match its seal in {label}: edited or swapped")
-            hashes.append(row_hash)
+            hashes.append((stream, row_hash))
             verdict.rows += 1
         if len(digests) != 4 * (last - first + 1):
             _bad(verdict, first, f"{label}: row digest list has the wrong length")
-        if all(hashes) and block_hash(bytes(prev_hash), no, first, last, hashes) != bytes(digest):
+        streams = stream_digests(hashes)
+        if not missing and block_hash(bytes(prev_hash), no, first, last, streams) != bytes(digest):
             _bad(verdict, first, f"{label}: block hash does not match its rows: the seal was altered")
         if verdict.problems:
             return verdict
