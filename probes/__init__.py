@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from probes import tcp
+from probes import http, tcp
 from watchdog.probe import Probe
 
 REGISTRY: dict[str, Probe] = {
     "tcp": Probe(tcp.TcpOptions, tcp.probe_tcp, check_address=tcp.check_address),
+    "http": Probe(http.HttpOptions, http.probe_http, check_address=http.check_address),
 }
 
 __all__ = ["REGISTRY"]
