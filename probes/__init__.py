@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from probes import http, tcp
+from probes import dns, http, tcp
 from watchdog.probe import Probe
 
 REGISTRY: dict[str, Probe] = {
     "tcp": Probe(tcp.TcpOptions, tcp.probe_tcp, check_address=tcp.check_address),
     "http": Probe(http.HttpOptions, http.probe_http, check_address=http.check_address),
+    "dns": Probe(dns.DnsOptions, dns.probe_dns, check_address=dns.check_address),
 }
 
 __all__ = ["REGISTRY"]

@@ -244,6 +244,7 @@ async def dns_server() -> AsyncIterator[DnsResponder]:
         },
         rcodes={"broken.test": "SERVFAIL", "refused.test": "REFUSED"},
         silent={"silent.test"},
+        hangup={"hangup.test"},
         truncate_udp={"big.test"},
     )
     await responder.start()

@@ -69,13 +69,15 @@ class DnsResponder:
     """A small authoritative-style DNS server on UDP and TCP (same port), built with dnspython.
 
     ``records`` maps ``(name, type)`` to record texts; an unknown name gets NXDOMAIN, a known name with
-    another type an empty NOERROR. ``rcodes`` forces an rcode, ``silent`` names get no answer at all and
-    ``truncate_udp`` names get an empty truncated (TC) answer over UDP and the full one over TCP.
+    another type an empty NOERROR. ``rcodes`` forces an rcode, ``silent`` names get no answer at all (over
+    TCP the connection is held open; ``hangup`` names get it closed instead) and ``truncate_udp`` names get
+    an empty truncated (TC) answer over UDP and the full one over TCP.
     """
 
     records: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     rcodes: dict[str, str] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
+    hangup: set[str] = field(default_factory=set)
     truncate_udp: set[str] = field(default_factory=set)
     queries: list[tuple[str, str, str]] = field(default_factory=list)  # (transport, name, type) as received
     port: int = 0
@@ -89,7 +91,7 @@ class DnsResponder:
         name = question.name.to_text(omit_final_dot=True).lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((transport, name, rdtype))
-        if name in self.silent:
+        if name in self.silent or name in self.hangup:
             return None
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
@@ -136,9 +138,11 @@ class DnsResponder:
         try:
             while True:
                 (size,) = struct.unpack("!H", await reader.readexactly(2))
-                reply = self.answer(await reader.readexactly(size), "tcp")
+                wire = await reader.readexactly(size)
+                reply = self.answer(wire, "tcp")
                 if reply is None:
-                    await reader.read()  # silent: hold the connection until the client gives up
+                    if dns.message.from_wire(wire).question[0].name.to_text(True).lower() not in self.hangup:
+                        await reader.read()  # silent: hold the connection until the client gives up
                     return
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
