@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import os
 import socket
 import ssl
 
 from watchdog.errors import ResolveError
+
+_ERRNO_OF: dict[type[OSError], int] = {
+    ConnectionResetError: errno.ECONNRESET,
+    ConnectionRefusedError: errno.ECONNREFUSED,
+    ConnectionAbortedError: errno.ECONNABORTED,
+    BrokenPipeError: errno.EPIPE,
+}
 
 
 def os_reason(exc: OSError) -> str:
@@ -17,7 +25,12 @@ def os_reason(exc: OSError) -> str:
         return str(exc.reason or exc)
     if exc.errno and exc.errno > 0 and not isinstance(exc, socket.gaierror):
         return os.strerror(exc.errno)  # asyncio's strerror reads "Connect call failed ('127.0.0.1', 9)"
-    return exc.strerror or str(exc) or type(exc).__name__
+    if exc.strerror or str(exc):
+        return exc.strerror or str(exc)
+    for cls, code in _ERRNO_OF.items():  # asyncio raises some of these bare: ConnectionResetError()
+        if isinstance(exc, cls):
+            return os.strerror(code)
+    return type(exc).__name__
 
 
 def is_ip(host: str) -> bool:

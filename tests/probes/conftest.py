@@ -59,6 +59,34 @@ async def hangup_port() -> AsyncIterator[int]:
 
 
 @pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A TCP server that accepts and listens but never says a word."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server, port = await start_tcp_server(handle)
+    yield port
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
+async def eof_port() -> AsyncIterator[int]:
+    """A TCP server that reads what the client sends first, then closes cleanly (FIN, not reset)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.close()
+
+    server, port = await start_tcp_server(handle)
+    yield port
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
 async def garbage_port() -> AsyncIterator[int]:
     """A TCP server that answers anything with a line that is not HTTP."""
 
