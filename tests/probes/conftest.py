@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import itertools
+import json
+import os
+import shutil
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -278,3 +286,111 @@ async def dns_server() -> AsyncIterator[DnsResponder]:
     await responder.start()
     yield responder
     await responder.stop()
+
+
+# ---------------------------------------------------------------------------------- network namespaces
+
+NSRUN = Path(__file__).with_name("probe_nsrun.py")
+
+
+def netns_unavailable() -> str | None:
+    """Why the netns tests cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    if shutil.which("ip") is None:
+        return "needs iproute2's `ip`"
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"`ip netns` does not work here: {probe.stderr.strip()}"
+    return None
+
+
+@dataclass
+class NetnsPair:
+    """Two namespaces joined by a veth pair: the probe runs in ``client``, ``server`` holds the far end.
+
+    Addresses come from a private /30 assigned only inside these namespaces; nothing is routed anywhere else.
+    """
+
+    client: str
+    server: str
+    client_dev: str
+    server_dev: str
+    client_ip: str = "10.231.77.1"
+    server_ip: str = "10.231.77.2"
+    etc_dir: Path | None = None
+    helpers: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def ip(self, *args: str) -> None:
+        """Run ``ip`` (fails the test on error)."""
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+    def in_ns(self, ns: str, *args: str) -> None:
+        """Run a command inside a namespace."""
+        subprocess.run(["ip", "netns", "exec", ns, *args], check=True, capture_output=True, text=True)
+
+    def run(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Run probes in the client namespace (see probe_nsrun.py) and return their results."""
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.client, sys.executable, str(NSRUN), "run", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    def echo_responder(self, mode: str) -> None:
+        """Answer pings in the server namespace from a raw socket instead of the kernel (see probe_nsrun.py)."""
+        self.in_ns(self.server, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1")
+        helper = subprocess.Popen(
+            ["ip", "netns", "exec", self.server, sys.executable, str(NSRUN), "echo", mode],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.helpers.append(helper)
+        assert helper.stdout is not None and helper.stdout.readline().strip() == "ready"
+
+    def resolv_conf(self, text: str) -> None:
+        """Give the client namespace its own resolv.conf (`ip netns exec` mounts /etc/netns/NAME/*)."""
+        self.etc_dir = Path("/etc/netns") / self.client
+        self.etc_dir.mkdir(parents=True)
+        (self.etc_dir / "resolv.conf").write_text(text)
+
+
+_netns_serial = itertools.count()
+
+
+@pytest.fixture
+def netns() -> Iterator[NetnsPair]:
+    """Create the namespace pair with the link up; tear everything down afterwards, whatever happened."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    tag = f"{os.getpid() % 100_000}x{next(_netns_serial)}"
+    pair = NetnsPair(client=f"wdt-c{tag}", server=f"wdt-s{tag}", client_dev=f"wdc{tag}", server_dev=f"wds{tag}")
+    try:
+        pair.ip("netns", "add", pair.client)
+        pair.ip("netns", "add", pair.server)
+        pair.ip("link", "add", pair.client_dev, "netns", pair.client, "type", "veth", "peer", "name", pair.server_dev)
+        pair.ip("link", "set", pair.server_dev, "netns", pair.server)
+        pair.ip("-n", pair.client, "addr", "add", f"{pair.client_ip}/30", "dev", pair.client_dev)
+        pair.ip("-n", pair.server, "addr", "add", f"{pair.server_ip}/30", "dev", pair.server_dev)
+        for ns, dev in ((pair.client, pair.client_dev), (pair.server, pair.server_dev)):
+            pair.ip("-n", ns, "link", "set", "lo", "up")
+            pair.ip("-n", ns, "link", "set", dev, "up")
+        yield pair
+    finally:
+        for helper in pair.helpers:
+            helper.kill()
+            helper.wait()
+            if helper.stdout is not None:
+                helper.stdout.close()
+        for ns in (pair.client, pair.server):  # deleting a namespace deletes its end of the veth pair too
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        if pair.etc_dir is not None:
+            shutil.rmtree(pair.etc_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                pair.etc_dir.parent.rmdir()  # only if empty: /etc/netns may hold other namespaces' files
