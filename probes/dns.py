@@ -36,7 +36,7 @@ class DnsOptions(ProbeOptions):
     query_name: str = Field(min_length=1)
     query_type: str = "A"
     expect_rcode: str = "NOERROR"
-    expect_answer: list[str] | None = Field(None, min_length=1)
+    expect_answer: list[str] | None = Field(default=None, min_length=1)
     """Record texts that must all be in the answer (``127.0.0.1``, ``mail.example.com``)."""
     transport: Literal["udp", "tcp"] = "udp"
 
@@ -124,7 +124,7 @@ async def _udp(query: dns.message.Message, ip: str, port: int) -> dns.message.Me
     backend = dns.asyncbackend.get_default_backend()
     af = dns.inet.af_for_address(ip)
     # A connected socket: the kernel then reports an ICMP port unreachable as ConnectionRefusedError.
-    sock = await backend.make_socket(af, socket.SOCK_DGRAM, 0, None, (ip, port))
+    sock = await backend.make_socket(af, socket.SOCK_DGRAM, 0, None, (ip, port))  # type: ignore[no-untyped-call]
     async with sock:
         try:
             return await dns.asyncquery.udp(query, ip, port=port, sock=sock, raise_on_truncation=True)

@@ -33,15 +33,15 @@ class HttpOptions(ProbeOptions):
     """What to send and what the answer must look like."""
 
     method: Literal["GET", "HEAD"] = "GET"
-    expect_status: list[int] | None = Field(None, min_length=1)
+    expect_status: list[int] | None = Field(default=None, min_length=1)
     """Accepted status codes; by default any 200–399."""
-    expect_text: str | None = Field(None, min_length=1)
+    expect_text: str | None = Field(default=None, min_length=1)
     headers: dict[str, str] = Field(default_factory=dict)
     follow_redirects: bool = False
     verify_tls: bool = True
     ca_file: str | None = None
     """A PEM bundle of CAs to trust instead of the system's (a private CA)."""
-    max_body_bytes: int = Field(1 << 20, ge=0)
+    max_body_bytes: int = Field(default=1 << 20, ge=0)
 
     @field_validator("expect_status")
     @classmethod

@@ -18,9 +18,14 @@ import logging
 import re
 import time
 
-from icmplib import AsyncSocket, ICMPRequest, ICMPv4Socket, ICMPv6Socket, async_ping
-from icmplib.exceptions import ICMPError, ICMPSocketError, SocketPermissionError, TimeoutExceeded
-from icmplib.utils import unique_identifier
+from icmplib import AsyncSocket, ICMPRequest, ICMPv4Socket, ICMPv6Socket, async_ping  # type: ignore[import-untyped]
+from icmplib.exceptions import (  # type: ignore[import-untyped]
+    ICMPError,
+    ICMPSocketError,
+    SocketPermissionError,
+    TimeoutExceeded,
+)
+from icmplib.utils import unique_identifier  # type: ignore[import-untyped]
 from pydantic import Field
 
 from probes._net import is_ip, os_reason, resolve_ip
@@ -47,10 +52,10 @@ _SHARE_OF_TIMEOUT = 0.9  # leave the runner's timeout a margin so a total loss e
 class IcmpOptions(ProbeOptions):
     """How many echo requests to send, how far apart, and how much loss is still a pass."""
 
-    count: int = Field(3, ge=1, le=100)
+    count: int = Field(default=3, ge=1, le=100)
     packet_interval: Duration = 0.2
-    max_loss_ratio: float = Field(0.5, ge=0.0, le=1.0)
-    payload_size: int = Field(56, ge=0, le=65_000)
+    max_loss_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
+    payload_size: int = Field(default=56, ge=0, le=65_000)
 
 
 def check_address(address: str) -> str | None:

@@ -31,9 +31,9 @@ _DAY_S = 86_400.0
 class TlsOptions(ProbeOptions):
     """Which name to ask for, whether to verify, and how close to expiry is too close."""
 
-    server_name: str | None = Field(None, min_length=1)
+    server_name: str | None = Field(default=None, min_length=1)
     """The name sent as SNI and checked against the certificate (default: the address's host)."""
-    min_days_left: int = Field(14, ge=0)
+    min_days_left: int = Field(default=14, ge=0)
     verify: bool = True
     ca_file: str | None = None
     """A PEM bundle of CAs to trust instead of the system's (a private CA)."""
