@@ -33,6 +33,11 @@ def os_reason(exc: OSError) -> str:
     return type(exc).__name__
 
 
+def host_port(host: str, port: int | None) -> str:
+    """``host:port`` as people write it: ``[::1]:443`` for IPv6."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def is_ip(host: str) -> bool:
     """True for an IPv4 or IPv6 literal (no brackets)."""
     try:

@@ -21,7 +21,7 @@ import dns.rcode
 import dns.rdatatype
 from pydantic import Field, field_validator
 
-from probes._net import os_reason, resolve_ip
+from probes._net import host_port, os_reason, resolve_ip
 from watchdog.errors import ConnectError, ProbeTimeout, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions, split_host_port
@@ -80,7 +80,7 @@ async def probe_dns(ctx: ProbeContext, target: Target) -> Measurement:
     options: DnsOptions = target.options
     host, port = split_host_port(target.address, DEFAULT_PORT)
     ip = await resolve_ip(host)
-    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    server = host_port(host, port)
     question = f"{options.query_name} {options.query_type}"
     query = dns.message.make_query(options.query_name, options.query_type)
     t0 = time.monotonic()

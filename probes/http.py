@@ -18,7 +18,7 @@ import aiohttp
 from pydantic import Field, field_validator, model_validator
 
 import watchdog
-from probes._net import os_reason
+from probes._net import host_port, os_reason
 from watchdog.errors import ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
@@ -128,11 +128,13 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     except aiohttp.ClientConnectorDNSError as exc:
         raise ResolveError(f"resolve {exc.host}: {os_reason(exc.os_error)}") from exc
     except aiohttp.ClientConnectorCertificateError as exc:
-        raise TLSError(f"TLS {exc.host}:{exc.port}: {_cert_reason(exc.certificate_error)}") from exc
+        raise TLSError(f"TLS {host_port(exc.host, exc.port)}: {_cert_reason(exc.certificate_error)}") from exc
     except aiohttp.ClientSSLError as exc:
-        raise TLSError(f"TLS handshake with {exc.host}:{exc.port} failed: {_ssl_reason(exc.os_error)}") from exc
+        raise TLSError(
+            f"TLS handshake with {host_port(exc.host, exc.port)} failed: {_ssl_reason(exc.os_error)}"
+        ) from exc
     except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"connect {exc.host}:{exc.port}: {os_reason(exc.os_error)}") from exc
+        raise ConnectError(f"connect {host_port(exc.host, exc.port)}: {os_reason(exc.os_error)}") from exc
     except aiohttp.ServerDisconnectedError as exc:
         raise ConnectError(f"{url}: the server closed the connection without an answer") from exc
     except aiohttp.ClientOSError as exc:

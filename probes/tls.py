@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from pydantic import Field, field_validator
 
-from probes._net import os_reason
+from probes._net import host_port, os_reason
 from watchdog.errors import ConnectError, ResolveError, TLSError
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions, split_host_port
@@ -74,7 +74,7 @@ async def probe_tls(ctx: ProbeContext, target: Target) -> Measurement:
     """Connect, handshake, read the certificate's expiry; fail if it does not verify or expires too soon."""
     options: TlsOptions = target.options or TlsOptions()
     host, port = split_host_port(target.address, DEFAULT_PORT)
-    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    server = host_port(host, port)
     server_name = options.server_name or host
     context = _context(ctx, options)
     t0 = time.monotonic()

@@ -203,6 +203,9 @@ def _web_app(release: asyncio.Event) -> web.Application:
     async def loop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/loop")
 
+    async def to_ftp(request: web.Request) -> web.Response:
+        raise web.HTTPFound("ftp://127.0.0.1/pub/")
+
     async def slow(request: web.Request) -> web.Response:
         await release.wait()
         return web.Response(text="late")
@@ -220,6 +223,7 @@ def _web_app(release: asyncio.Event) -> web.Application:
             web.get("/status/{code}", status),
             web.get("/redirect", redirect),
             web.get("/loop", loop),
+            web.get("/to-ftp", to_ftp),
             web.get("/slow", slow),
             web.get("/big", big),
             web.get("/echo", echo),

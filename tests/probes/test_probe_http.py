@@ -88,6 +88,13 @@ async def test_redirect_loop(ctx: ProbeContext, http_server: WebServer) -> None:
     )
 
 
+async def test_redirect_to_non_http(ctx: ProbeContext, http_server: WebServer) -> None:
+    url = f"{http_server.base}/to-ftp"
+    result = await probe(ctx, make_target("http", url, follow_redirects=True))
+    assert (result.ok, result.failure) == (False, FailureKind.UNEXPECTED)
+    assert result.detail == f"{url}: bad redirect to ftp://127.0.0.1/pub/"
+
+
 async def test_headers_and_user_agent(ctx: ProbeContext, http_server: WebServer) -> None:
     url = f"{http_server.base}/echo"
     result = await probe(

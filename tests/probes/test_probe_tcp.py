@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from probe_servers import make_target, probe
+from probe_servers import make_target, probe, start_tcp_server
 from pydantic import ValidationError
 
 from probes import tcp
@@ -15,6 +17,23 @@ async def test_connects(ctx: ProbeContext, tcp_port: int) -> None:
     result = await probe(ctx, make_target("tcp", f"127.0.0.1:{tcp_port}"))
     assert (result.ok, result.failure, result.detail) == (True, None, f"connected to 127.0.0.1:{tcp_port}")
     assert result.latency_s is not None and 0 < result.latency_s < 1
+
+
+async def test_ipv6_detail_has_brackets(ctx: ProbeContext) -> None:
+    try:
+        server, port = await start_tcp_server(_close, "::1")
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    try:
+        result = await probe(ctx, make_target("tcp", f"[::1]:{port}"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (result.ok, result.detail) == (True, f"connected to [::1]:{port}")
+
+
+async def _close(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
 
 
 async def test_refused(ctx: ProbeContext, refused_port: int) -> None:
