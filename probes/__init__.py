@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from probes import tcp
+from probes import dns, http, icmp, tcp, tls
 from watchdog.probe import Probe
 
 REGISTRY: dict[str, Probe] = {
+    "icmp": Probe(icmp.IcmpOptions, icmp.probe_icmp, check_address=icmp.check_address, setup=icmp.setup_icmp),
     "tcp": Probe(tcp.TcpOptions, tcp.probe_tcp, check_address=tcp.check_address),
+    "http": Probe(http.HttpOptions, http.probe_http, check_address=http.check_address),
+    "dns": Probe(dns.DnsOptions, dns.probe_dns, check_address=dns.check_address),
+    "tls": Probe(tls.TlsOptions, tls.probe_tls, check_address=tls.check_address),
 }
 
 __all__ = ["REGISTRY"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 
+from probes._net import host_port, os_reason
 from watchdog.errors import ConnectError, ResolveError
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions, split_host_port
@@ -32,10 +32,9 @@ async def probe_tcp(ctx: ProbeContext, target: Target) -> Measurement:
     try:
         _reader, writer = await asyncio.open_connection(host, port)
     except socket.gaierror as exc:
-        raise ResolveError(f"resolve {host}: {exc.strerror or exc}") from exc
+        raise ResolveError(f"resolve {host}: {os_reason(exc)}") from exc
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise ConnectError(f"connect {host}:{port}: {reason}") from exc
+        raise ConnectError(f"connect {host_port(host, port)}: {os_reason(exc)}") from exc
     connect_s = time.monotonic() - t0
     peer = writer.get_extra_info("peername")
     writer.close()
@@ -43,4 +42,4 @@ async def probe_tcp(ctx: ProbeContext, target: Target) -> Measurement:
         await writer.wait_closed()
     except OSError:
         pass  # a reset while closing says nothing about reachability
-    return Measurement(latency_s=connect_s, detail=f"connected to {peer[0]}:{peer[1]}" if peer else "")
+    return Measurement(latency_s=connect_s, detail=f"connected to {host_port(peer[0], peer[1])}" if peer else "")

@@ -27,7 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 class ProbeOptions(BaseModel):
     """Base of every probe's options block (``http: {...}`` in the config): strict and frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def split_host_port(address: str, default_port: int | None = None) -> tuple[str, int]:
