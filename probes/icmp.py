@@ -29,7 +29,7 @@ from icmplib.utils import unique_identifier  # type: ignore[import-untyped]
 from pydantic import Field
 
 from probes._net import is_ip, os_reason, resolve_ip
-from watchdog.errors import ConnectError, ProbeTimeout, UnexpectedAnswer
+from watchdog.errors import CannotProbe, ConnectError, ProbeTimeout, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
 from watchdog.units import Duration
@@ -95,8 +95,8 @@ async def _privileged(ctx: ProbeContext) -> bool:
         ctx.resources[MODE_KEY] = await detect_privileged()
     mode = ctx.resources[MODE_KEY]
     if mode is None:
-        # Not the target's fault: the runner records this as an internal failure, never blamed on the target.
-        raise RuntimeError(NO_PERMISSION)
+        # Not the target's fault: recorded as an internal failure, never blamed on the target (and no traceback).
+        raise CannotProbe(NO_PERMISSION)
     return bool(mode)
 
 

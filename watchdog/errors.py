@@ -8,6 +8,7 @@
     + ProbeTimeout      (failure = timeout; the runner's own timeout raises TimeoutError instead)
     + TLSError          (failure = tls)
     + UnexpectedAnswer  (failure = unexpected)
+    + CannotProbe       (failure = internal: the agent itself cannot probe; never blamed on the target)
   x JournalError        - the journal cannot be opened or written
   x IntegrityError      - the journal or a pack failed verification
 """
@@ -70,6 +71,12 @@ class UnexpectedAnswer(ProbeError):
     """Reached, but the answer broke an expectation (status, text, rcode, loss)."""
 
     failure = FailureKind.UNEXPECTED
+
+
+class CannotProbe(ProbeError):
+    """The agent cannot probe this target at all (e.g. no ICMP permission): not the target's fault."""
+
+    failure = FailureKind.INTERNAL
 
 
 class JournalError(WatchdogError):
