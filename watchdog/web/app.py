@@ -15,7 +15,6 @@ import asyncio
 import functools
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from watchdog.config import Config, ProviderSection, split_listen
-from watchdog.model import Role
+from watchdog.model import NS, Role
 from watchdog.sla import Period, current_period, parse_period
 from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
 from watchdog.web import metrics, views
@@ -209,15 +208,15 @@ def _environment(lang: Lang, zone: ZoneInfo) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(lang.gettext, lang.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    now_offset = to_datetime(time.time_ns(), zone).strftime("%z")
 
-    def when(ts_ns: int | None, short: bool = False) -> Markup:
+    @jinja2.pass_context
+    def when(ctx: jinja2.runtime.Context, ts_ns: int | None, short: bool = False) -> Markup:
         if ts_ns is None:
             return Markup("—")
         d = to_datetime(ts_ns, zone)
         shown = d.strftime("%d.%m %H:%M" if short else "%Y-%m-%d %H:%M:%S")
         offset = d.strftime("%z")
-        if offset != now_offset:  # a DST change inside the window: say which offset this time has
+        if offset != ctx.get("now_z"):  # a DST change inside the window: say which offset this time has
             shown += f" {offset[:3]}:{offset[3:]}"
         return Markup('<time datetime="{}" title="{} · {}">{}</time>').format(
             utc_iso(ts_ns), local_text(ts_ns, zone), utc_iso(ts_ns), shown
@@ -237,9 +236,10 @@ def _render(request: web.Request, name: str, *, http_status: int = 200, **contex
     settings = request.app[SETTINGS]
     config = settings.config
     zone = config.zone
-    now_ns = time.time_ns()
+    now_ns = settings.service.clock()
     offset = to_datetime(now_ns, zone).strftime("%z")
     html = settings.env.get_template(name).render(
+        now_z=offset,
         agent=config.agent.id,
         providers_nav=[(p.id, p.display_name) for p in config.providers] if _authenticated(request) else [],
         signed_in=settings.auth is not None and _authenticated(request),
@@ -313,13 +313,13 @@ async def provider_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     service, config = settings.service, settings.config
     provider = _provider(config, request.match_info["provider"])
-    now_ns = time.time_ns()
+    now_ns = settings.service.clock()
     period = _period(provider, config, request.query.get("period"), now_ns)
     now, history, latency = await asyncio.gather(service.now(), service.history(), service.latency(provider.id))
     current = history.figures[provider.id]
     figures = current if period.label == current.period.label else await service.report(provider, period)
     pzone = config.provider_zone(provider.id)
-    prev_period = current_period(provider.sla.period, period.start_ns - 1, pzone)
+    prev_period = current_period(provider.sla.period, period.start_ns - NS, pzone)  # ns → float loses 1 ns
     next_period = current_period(provider.sla.period, period.end_ns, pzone) if period.end_ns <= now_ns else None
     data = views.provider_json(provider, now, history, config, recent=None)
     outages = views.provider_outages(history, provider.id)
@@ -388,7 +388,7 @@ async def document(request: web.Request) -> web.Response:
     if renderer is None:
         raise BadRequest(f"no document {name!r} here (available: {', '.join(settings.documents) or 'none'})", 404)
     provider = _provider(config, request.match_info["provider"])
-    period = _period(provider, config, request.query.get("period"), time.time_ns())
+    period = _period(provider, config, request.query.get("period"), settings.service.clock())
     doc_request = DocumentRequest(config, config.journal_path, provider, period, settings.lang.code)
     try:
         doc = await asyncio.to_thread(renderer, doc_request)
@@ -430,7 +430,7 @@ async def api_outages(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     config = settings.config
     q = request.query
-    now = time.time_ns()
+    now = settings.service.clock()
     try:
         since = parse_time(q["since"], config.zone, now) if q.get("since") else now - 30 * DAY_NS
         until = parse_time(q["until"], config.zone, now) if q.get("until") else None
@@ -461,7 +461,7 @@ async def api_report(request: web.Request) -> web.Response:
             raise BadRequest(f"say which provider: ?provider= one of {', '.join(p.id for p in config.providers)}")
         provider_id = config.providers[0].id
     provider = _provider(config, provider_id)
-    period = _period(provider, config, request.query.get("period"), time.time_ns())
+    period = _period(provider, config, request.query.get("period"), settings.service.clock())
     figures = await settings.service.report(provider, period)
     return web.json_response(views.report_json(provider, figures, config), dumps=_dumps)
 

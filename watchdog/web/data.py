@@ -227,12 +227,13 @@ class JournalSource:
 
     mode = "journal"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, clock: Callable[[], int] = time.time_ns) -> None:
         self.config = config
+        self.clock = clock
 
     async def now(self) -> Now:
         """Read the journal's tail in a thread."""
-        now = time.time_ns()
+        now = self.clock()
         return await read_journal(self.config.journal_path, lambda j: _journal_now(j, self.config, now))
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
@@ -394,9 +395,17 @@ class _Cached:
 class StatusService:
     """Current state plus cached journal reads; one computation per key at a time (a Pi has 4 slow cores)."""
 
-    def __init__(self, source: Source, *, cache_s: float = 5.0, max_entries: int = 64) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        cache_s: float = 5.0,
+        max_entries: int = 64,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.source = source
         self.config = source.config
+        self.clock = clock  # UTC ns; tests pass a fixed one (the live source always reads the real clock)
         self.cache_s = cache_s
         self.max_entries = max_entries
         self._cache: dict[tuple[Any, ...], _Cached] = {}
@@ -424,23 +433,23 @@ class StatusService:
 
     async def history(self) -> History:
         """The last 30 days and each provider's current period."""
-        return await self._cached(("history",), lambda j: load_history(j, self.config, time.time_ns()))
+        return await self._cached(("history",), lambda j: load_history(j, self.config, self.clock()))
 
     async def report(self, provider: ProviderSection, period: Period) -> SlaFigures:
         """One provider's figures for one period."""
         return await self._cached(
             ("report", provider.id, period.label),
-            lambda j: load_report(j, self.config, provider, period, time.time_ns()),
+            lambda j: load_report(j, self.config, provider, period, self.clock()),
         )
 
     async def latency(self, provider_id: str) -> list[LatencySeries]:
         """24 h latency of a provider's targets."""
         keys = [t.key for t in self.config.targets_of(provider_id)]
-        return await self._cached(("latency", provider_id), lambda j: load_latency(j, keys, time.time_ns()))
+        return await self._cached(("latency", provider_id), lambda j: load_latency(j, keys, self.clock()))
 
     async def analysis(self, since_ns: int | None, until_ns: int | None) -> Analysis:
         """Attributed outages over a window (for /api/v1/outages)."""
-        now = time.time_ns()
+        now = self.clock()
         return await self._cached(
             ("analysis", since_ns, until_ns),
             lambda j: analyse(

@@ -74,6 +74,8 @@ RU: dict[str, str] = {
     "Timeline": "Хронология",
     "Latency, last 24 hours": "Задержка за 24 часа",
     "median": "медиана",
+    "max": "макс.",
+    "over %(time)s of counted time": "за %(time)s учитываемого времени",
     "p95": "95-й процентиль",
     "now": "сейчас",
     "no results": "нет результатов",
@@ -138,6 +140,7 @@ RU: dict[str, str] = {
 # English singular → Russian (one, few, many) forms.
 RU_PLURALS: dict[str, tuple[str, str, str]] = {
     "%(num)d outage": ("%(num)d сбой", "%(num)d сбоя", "%(num)d сбоев"),
+    "%(num)d failed probe": ("%(num)d неудачная проверка", "%(num)d неудачные проверки", "%(num)d неудачных проверок"),
 }
 
 
