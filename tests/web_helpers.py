@@ -107,3 +107,112 @@ providers:
     sla: {{availability: 99.9}}
 web: {{listen: "127.0.0.1:{port}", refresh: 5s}}
 """
+
+
+# --------------------------------------------------------------------------------- a scripted journal
+
+SCRIPT_CONFIG = """
+agent: {{id: home-msk-1, timezone: Europe/Moscow, data_dir: "{data_dir}", language: {language}}}
+defaults: {{interval: 60s, timeout: 5s}}
+controls:
+  lan: [{{name: router, kind: tcp, address: "127.0.0.1:1"}}]
+  internet:
+    - {{name: a, kind: tcp, address: "127.0.0.1:2"}}
+    - {{name: b, kind: tcp, address: "127.0.0.1:3"}}
+    - {{name: c, kind: tcp, address: "127.0.0.1:4"}}
+  quorum: 2
+providers:
+  - id: broker
+    name: "ИТ Инвест"
+    kind: broker
+    targets: [{{name: trading, kind: tcp, address: "127.0.0.1:5"}}]
+    sla: {{availability: 99.5, period: month, restore_within: 72h}}
+  - id: bank
+    name: Example Bank
+    kind: bank
+    targets: [{{name: online, kind: http, address: "https://user:hunter2@bank.example/login"}}]
+    sla: {{availability: 99.9}}
+web:
+  listen: "127.0.0.1:8080"
+  hosts: [watchdog.home.lan]
+{extra}"""
+
+
+def script_config(data_dir: Path, *, language: str = "en", extra: str = "") -> Any:
+    """The scripted journal's config (a broker, a bank, a LAN control, three internet controls)."""
+    from watchdog.config import loads
+
+    return loads(SCRIPT_CONFIG.format(data_dir=data_dir, language=language, extra=extra), env={})
+
+
+def write_script(config: Any, origin_ns: int) -> int:
+    """One hour of results every 60 s from ``origin_ns``, two broker outages; returns the ``now`` to use.
+
+    * every target answers every 60 s at t = 0, 60, …, 3540 (latency 10 ms; the bank 20 ms);
+    * broker/trading fails t = 1200…1740 (outage 1200 → 1800, closed) and from t = 3000 on (open);
+    * a contact-log entry for the broker at t = 1500;
+    * now = t + 3630 s: the open outage has lasted 630 s.
+    """
+    from watchdog.journal import EV_AGENT_START, Journal
+    from watchdog.model import NS, FailureKind, Result
+
+    j = Journal.open(config.journal_path)
+    j.register_targets(config.targets, now_ns=origin_ns)
+    ids = sorted(j.target_id(t.key) for t in config.targets)
+    j.add_event(EV_AGENT_START, {"run": "run1", "targets": ids}, ts_ns=origin_ns)
+
+    def ns(seconds: float) -> int:
+        return origin_ns + int(seconds * NS)
+
+    def failing(t: int) -> bool:
+        return 1200 <= t < 1800 or t >= 3000
+
+    for t in range(0, 3600, 60):
+        rows = []
+        for target in config.targets:
+            if target.key == "broker/trading" and failing(t):
+                rows.append(
+                    Result(target.key, ns(t), False, 0.0002, FailureKind.CONNECT, "connect 127.0.0.1:5: refused")
+                )
+            else:
+                rows.append(Result(target.key, ns(t), True, 0.02 if target.key == "bank/online" else 0.01))
+        j.append(rows)
+    opened = j.add_event(
+        "outage_open",
+        {
+            "start_ns": ns(1200),
+            "last_ok_ns": ns(1140),
+            "confirmed_ns": ns(1320),
+            "failure": "connect",
+            "detail": "connect 127.0.0.1:5: refused",
+        },
+        target="broker/trading",
+        ts_ns=ns(1320),
+    )
+    j.add_event(
+        "outage_close",
+        {"end_ns": ns(1800), "last_fail_ns": ns(1740)},
+        target="broker/trading",
+        ref=opened,
+        ts_ns=ns(1860),
+    )
+    j.add_event(
+        "contact",
+        {"provider": "broker", "channel": "phone", "ref": "T-4711", "note": "support says it is my router"},
+        ts_ns=ns(1500),
+    )
+    j.add_event(
+        "outage_open",
+        {
+            "start_ns": ns(3000),
+            "last_ok_ns": ns(2940),
+            "confirmed_ns": ns(3120),
+            "failure": "connect",
+            "detail": "connect 127.0.0.1:5: refused",
+        },
+        target="broker/trading",
+        ts_ns=ns(3120),
+    )
+    j.seal(now_ns=ns(3600))
+    j.close()
+    return ns(3630)

@@ -392,7 +392,7 @@ class Journal:
         def __exit__(self, exc_type: object, *rest: object) -> None:
             if exc_type is None:
                 self.conn.execute("COMMIT")
-            else:
+            elif self.conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL; keep that error
                 self.conn.execute("ROLLBACK")
 
     def transaction(self) -> Journal._Tx:

@@ -282,7 +282,8 @@ async def overview(request: web.Request) -> web.Response:
     """The overview page."""
     settings = request.app[SETTINGS]
     service, config = settings.service, settings.config
-    now, history = await asyncio.gather(service.now(), service.history())
+    now = await service.now()
+    history = await service.history(now)
     status = views.status_json(now, history, config)
     recent = sorted((o for p in status["providers"] for o in p["outages"]), key=lambda o: o["start_ns"], reverse=True)[
         : views.RECENT_OUTAGES
@@ -315,7 +316,8 @@ async def provider_page(request: web.Request) -> web.Response:
     provider = _provider(config, request.match_info["provider"])
     now_ns = settings.service.clock()
     period = _period(provider, config, request.query.get("period"), now_ns)
-    now, history, latency = await asyncio.gather(service.now(), service.history(), service.latency(provider.id))
+    now = await service.now()
+    history, latency = await asyncio.gather(service.history(now), service.latency(provider.id))
     current = history.figures[provider.id]
     figures = current if period.label == current.period.label else await service.report(provider, period)
     pzone = config.provider_zone(provider.id)
@@ -421,7 +423,8 @@ def _charset(content_type: str) -> str | None:
 async def api_status(request: web.Request) -> web.Response:
     """``/api/v1/status``."""
     settings = request.app[SETTINGS]
-    now, history = await asyncio.gather(settings.service.now(), settings.service.history())
+    now = await settings.service.now()
+    history = await settings.service.history(now)
     return web.json_response(views.status_json(now, history, settings.config), dumps=_dumps)
 
 
@@ -469,7 +472,8 @@ async def api_report(request: web.Request) -> web.Response:
 async def metrics_handler(request: web.Request) -> web.Response:
     """``/metrics`` in the Prometheus text format."""
     settings = request.app[SETTINGS]
-    now, history = await asyncio.gather(settings.service.now(), settings.service.history())
+    now = await settings.service.now()
+    history = await settings.service.history(now)
     body = await asyncio.to_thread(metrics.render, settings.config, now, history)
     return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 

@@ -431,9 +431,14 @@ class StatusService:
             _LOGGER.debug("journal read key=%s took_s=%.3f", key[0], time.monotonic() - started)
             return value
 
-    async def history(self) -> History:
-        """The last 30 days and each provider's current period."""
-        return await self._cached(("history",), lambda j: load_history(j, self.config, self.clock()))
+    async def history(self, now: Now | None = None) -> History:
+        """The last 30 days and each provider's current period.
+
+        With ``now``, the cached copy is used only if it knows the same open outages as ``now`` does, so a
+        page never shows a target down without its outage (or an outage the board has already closed).
+        """
+        opened = frozenset((t.target.key, t.outage.id) for t in now.targets if t.outage) if now else None
+        return await self._cached(("history", opened), lambda j: load_history(j, self.config, self.clock()))
 
     async def report(self, provider: ProviderSection, period: Period) -> SlaFigures:
         """One provider's figures for one period."""
