@@ -227,14 +227,22 @@ class JournalSource:
 
     mode = "journal"
 
-    def __init__(self, config: Config, *, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(self, config: Config, *, clock: Callable[[], int] = time.time_ns, cache_s: float = 2.0) -> None:
         self.config = config
         self.clock = clock
+        self.cache_s = cache_s  # the journal's tail is ~50 ms to read on a big journal: share it between requests
+        self._last: tuple[float, Now] | None = None
+        self._lock = asyncio.Lock()
 
     async def now(self) -> Now:
-        """Read the journal's tail in a thread."""
-        now = self.clock()
-        return await read_journal(self.config.journal_path, lambda j: _journal_now(j, self.config, now))
+        """Read the journal's tail in a thread (at most once per ``cache_s``)."""
+        async with self._lock:
+            if self._last is not None and time.monotonic() - self._last[0] < self.cache_s:
+                return self._last[1]
+            now = self.clock()
+            value = await read_journal(self.config.journal_path, lambda j: _journal_now(j, self.config, now))
+            self._last = (time.monotonic(), value)
+            return value
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while the journal can be opened and read."""
