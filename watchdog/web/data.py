@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from watchdog.analysis import Analysis, analyse, coverage
+from watchdog.analysis import Analysis, analyse, coverage, stall_intervals
 from watchdog.attribution import Interval, intersect
 from watchdog.config import Config, ProviderSection
 from watchdog.detector import State
@@ -300,8 +300,11 @@ def load_history(journal: Journal, config: Config, now_ns: int) -> History:
     figures = {p.id: compute(analysis, p, periods[p.id], config.provider_zone(p.id)) for p in config.providers}
     ids = {info.key: info.id for info in journal.targets().values()}
     window = [(since, now_ns)]
+    runs, stalls = journal.runs(), stall_intervals(journal)  # read once for every target
     cov = {
-        t.key: tuple(intersect(coverage(journal, now_ns, ids[t.key]), window)) if t.key in ids else ()
+        t.key: tuple(intersect(coverage(journal, now_ns, ids[t.key], runs=runs, stalls=stalls), window))
+        if t.key in ids
+        else ()
         for t in config.targets
     }
     contacts = tuple(journal.events([EV_CONTACT]))
