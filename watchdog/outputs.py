@@ -6,9 +6,11 @@ This is the one place where outputs are wired in; each factory reads its own con
 from __future__ import annotations
 
 from watchdog.agent import SinkFactory
+from watchdog.influx.exporter import influx_sink
 
 
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
     factories: list[SinkFactory] = []
+    factories.append(influx_sink)  # the InfluxDB exporter (None without an `influxdb:` section)
     return factories
