@@ -238,11 +238,13 @@ class V2StandIn(FakeInflux):
 
 
 class HungServer:
-    """Accepts TCP connections and never answers; counts connections opened and closed by the client."""
+    """Answers ``GET /ping`` like InfluxDB 1.x, then accepts every other request and never answers it;
+    counts the connections the client opened and closed."""
 
     def __init__(self) -> None:
         self.opened = 0
         self.closed = 0
+        self.writes = 0
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -254,8 +256,17 @@ class HungServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.opened += 1
         try:
-            while await reader.read(65536):  # swallow the request, say nothing, until the client hangs up
-                pass
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"GET /ping"):
+                    self.writes += 1
+                    while await reader.read(65536):  # swallow the request, say nothing, until the client hangs up
+                        pass
+                    return
+                writer.write(b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.6.7~rc0\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
         finally:
             self.closed += 1
             writer.close()

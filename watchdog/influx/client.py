@@ -14,6 +14,7 @@ build header (2.x, 3.x, Cloud) means v2.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import email.utils
 import json
@@ -169,10 +170,12 @@ class V1Writer:
         self.params = {"db": settings.database, "precision": "ns"}
         if settings.retention_policy:
             self.params["rp"] = settings.retention_policy
-        self.auth = None
+        self.headers = {"Content-Type": "text/plain; charset=utf-8"}
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else ""
-            self.auth = aiohttp.BasicAuth(settings.username, password)
+            # a header, not ?u=&p= in the URL: URLs end up in logs and error messages
+            credentials = base64.b64encode(f"{settings.username}:{password}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {credentials}"
 
     async def write(self, body: bytes) -> None:
         """POST the points; 204 means accepted."""
@@ -181,8 +184,7 @@ class V1Writer:
                 f"{self.settings.url}/write",
                 params=self.params,
                 data=body,
-                auth=self.auth,
-                headers={"Content-Type": "text/plain; charset=utf-8"},
+                headers=self.headers,
                 ssl=_ssl(self.settings),
                 timeout=_timeout(self.settings),
             ) as resp:
@@ -200,7 +202,7 @@ class V1Writer:
             async with self.session.post(
                 f"{self.settings.url}/query",
                 data={"q": query},
-                auth=self.auth,
+                headers={k: v for k, v in self.headers.items() if k == "Authorization"},
                 ssl=_ssl(self.settings),
                 timeout=_timeout(self.settings),
             ) as resp:

@@ -540,7 +540,7 @@ class InfluxExporter(Sink):
         if self.state != "destination_missing":
             self._failing_since = self._failing_since or time.monotonic()
             _LOGGER.error(
-                "InfluxDB has no such database/bucket; retrying every %.0fs, rows stay in the journal "
+                "InfluxDB has no such database/bucket; retrying every %.1fs, rows stay in the journal "
                 "url=%s destination=%s error=%s",
                 self.settings.max_backoff,
                 self.settings.url,
