@@ -245,11 +245,15 @@ class V2Writer:
 
     async def write(self, body: bytes) -> None:
         """POST the points through ``WriteApiAsync`` (no batching, no retries: the exporter owns both)."""
+        from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.rest import ApiException
 
         try:
             await self.write_api.write(
-                bucket=self.settings.bucket, org=self.settings.org or "-", record=body, write_precision="ns"
+                bucket=self.settings.bucket,
+                org=self.settings.org or "-",
+                record=body,
+                write_precision=WritePrecision.NS,
             )
         except ApiException as exc:
             status = int(exc.status or 0)

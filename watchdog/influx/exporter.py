@@ -89,7 +89,7 @@ def backoff_s(attempt: int, cap_s: float, rng: random.Random, retry_after_s: flo
     and never shorter than the server's ``Retry-After``."""
     base = min(cap_s, FIRST_BACKOFF_S * 2 ** min(attempt - 1, 30))
     delay = base / 2 + rng.random() * base / 2
-    return max(delay, retry_after_s) if retry_after_s is not None else delay
+    return float(max(delay, retry_after_s)) if retry_after_s is not None else float(delay)
 
 
 class InfluxExporter(Sink):

@@ -32,7 +32,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from influxdb_client import Point, WritePrecision
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
 
 from watchdog.config import Config
 from watchdog.journal import (
@@ -88,7 +89,7 @@ def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, Any], t
     for key, value in fields.items():
         point.field(key, _text(value) if isinstance(value, str) else value)
     point.time(ts_ns, WritePrecision.NS)
-    text = point.to_line_protocol()
+    text = str(point.to_line_protocol())
     if not text:
         raise ValueError(f"a {measurement} point at {ts_ns} has no fields")
     return text
