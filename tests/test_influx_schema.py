@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from watchdog.config import loads
 from watchdog.influx.exporter import exporter_name
@@ -107,3 +108,18 @@ def test_identity_tags_come_from_the_config_and_our_tags_win() -> None:
     assert exporter_name(config.model.influxdb) == "influxdb:http://127.0.0.1:8086/wd"
     schema = Schema({**identity_tags(config), "target": "spoof"})
     assert ",target=lan/router" in schema.probe(ROUTER, TS, 1, None, None, None)
+
+
+def test_the_exporter_is_wired_in_only_when_configured(tmp_path: Path) -> None:
+    from watchdog.influx.exporter import InfluxExporter, influx_sink
+    from watchdog.outputs import default_sink_factories
+    from watchdog.sinks import AgentContext
+    from watchdog.state import Board
+    from watchdog.writer import JournalWriter
+
+    assert influx_sink in default_sink_factories()
+    writer = JournalWriter(tmp_path / "journal.sqlite3")  # never opened: the factory only reads the config
+    plain = loads("agent: {id: a}\n", env={})
+    assert influx_sink(AgentContext(plain, Board.for_targets((), 0), writer)) is None
+    with_influx = loads("influxdb: {url: 'http://127.0.0.1:8086', database: wd}\n", env={})
+    assert isinstance(influx_sink(AgentContext(with_influx, Board.for_targets((), 0), writer)), InfluxExporter)

@@ -115,7 +115,7 @@ class InfluxExporter(Sink):
         self._periodic_task: asyncio.Task[None] | None = None
         self._created_database = False
         # what the exporter knows about itself (read by tests, the heartbeat and logs)
-        self.state = "starting"  # starting | ok | failing | destination_missing | auth_failed | stopped
+        self.state = "starting"  # starting | ok | failing | error | destination_missing | auth_failed | stopped
         self.cursor = 0
         self.exported_rows = 0
         self.dead_letters = 0
@@ -182,6 +182,8 @@ class InfluxExporter(Sink):
 
     async def _run(self) -> None:
         while True:
+            if self._closing.is_set() and self.state != "ok":
+                return  # shutting down while the server is away: the backlog waits in the journal
             self._wake.clear()  # before reading: a row written after this wakes the idle wait
             try:
                 if self._writer is None:
