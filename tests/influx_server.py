@@ -77,6 +77,21 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
 [subscriber]
   enabled = false
+
+[ifql]
+  enabled = false
+
+[[graphite]]
+  enabled = false
+
+[[collectd]]
+  enabled = false
+
+[[opentsdb]]
+  enabled = false
+
+[[udp]]
+  enabled = false
 """,
             encoding="utf-8",
         )
