@@ -143,14 +143,10 @@ class Schema:
                     fields[key] = float(value)
         return line(PROBE, self.target_tags(info), fields, ts_ns)
 
-    def outage(self, attributed: AttributedOutage, info: TargetInfo | None, now_ns: int) -> str:
-        """An ``outage`` point at the outage's start; open outages run to ``now_ns``."""
+    def outage(self, attributed: AttributedOutage, info: TargetInfo, now_ns: int) -> str:
+        """An ``outage`` point at the outage's start (the target's own series tags); open ones run to ``now_ns``."""
         o = attributed.outage
-        role = attributed.role.value
-        if info is not None:
-            tags = self.target_tags(info)
-        else:
-            tags = self._tags(provider=_provider_tag(attributed.provider, role), target=o.target, role=role)
+        tags = self.target_tags(info)
         end = o.end_ns if o.end_ns is not None else now_ns
         by = attributed.time_by_attribution()
         fields: dict[str, Any] = {
