@@ -21,6 +21,7 @@ from helpers import Switch
 from watchdog.agent import Agent
 from watchdog.analysis import analyse
 from watchdog.config import loads
+from watchdog.errors import JournalError
 from watchdog.journal import Journal
 from watchdog.model import NS, Attribution, ProviderKind
 from watchdog.verify import verify_journal
@@ -185,10 +186,12 @@ async def test_kill_9_mid_outage_then_restart(tmp_path: Path, net: tuple[Switch,
     async def wait_for(predicate, limit_s: float = 20.0) -> None:
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
-            if journal_path.exists():
+            try:
                 with Journal.open(journal_path, create=False, readonly=True) as j:
                     if predicate(j):
                         return
+            except JournalError:
+                pass  # not created yet, or the agent is creating it right now
             await asyncio.sleep(0.2)
         raise AssertionError("timed out waiting for the journal")
 

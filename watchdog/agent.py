@@ -321,6 +321,7 @@ class Agent:
         agent_ctx = AgentContext(config, self.board, self.writer, self.run_id)
         sinks = [s for f in self.sink_factories if (s := f(agent_ctx)) is not None]
         self.fanout = Fanout(sinks)
+        agent_ctx.publish = self.fanout.publish
         await self.fanout.start()
         self.fanout.publish(AgentEvent("started", {"run": self.run_id, "recovered": recovered}))
 

@@ -36,6 +36,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from watchdog.model import ProviderKind, Role, Target
@@ -323,6 +324,32 @@ class InfluxSection(Strict):
     retention_policy: str = ""
     username: str = ""
     password: SecretStr | None = None
+    batch_size: int = Field(5000, ge=1, le=100_000)  # points per write request
+    timeout: Duration = 10.0  # one HTTP request, connect to answer
+    flush_interval: Duration = 1.0  # new rows gather this long before a write (one request, one cursor commit)
+    max_backoff: Duration = 60.0  # cap of the retry wait (a server's Retry-After may ask for longer)
+    heartbeat_interval: Duration = 30.0  # how often the agent measurement (backlog, lag) is written
+    sla_interval: Duration = 300.0  # how often the sla measurement and open outages are recomputed
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if re.match(r"https?://[^/?#]*@", value):
+            raise ValueError("credentials do not belong in the URL: use token, or username and password")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"expected an http:// or https:// URL like http://localhost:8086, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _destination(self) -> InfluxSection:
+        if self.api == "v2" and not self.bucket:
+            raise ValueError("api v2 needs bucket (and org and token for InfluxDB 2.x)")
+        if self.api == "v1" and not self.database:
+            raise ValueError("api v1 needs database")
+        if self.api == "auto" and not (self.bucket or self.database):
+            raise ValueError("say where to write: bucket (InfluxDB 2.x/3.x/Cloud) or database (InfluxDB 1.x)")
+        return self
 
 
 WEB_TOKEN_MIN_CHARS = 16

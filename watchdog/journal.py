@@ -285,7 +285,13 @@ class Journal:
         conn = connect(file, readonly=readonly)
         try:
             if not readonly:
-                conn.executescript(SCHEMA)
+                # the whole schema and the journal's identity appear in one transaction: a reader never
+                # sees half a journal
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("COMMIT")
                 row = conn.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
                 if row is None:
                     conn.execute("BEGIN IMMEDIATE")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +43,20 @@ class AgentEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def _no_publish(event: AgentEvent) -> None:
+    """Where AgentEvents go before the fan-out exists (and in contexts built without one)."""
+
+
 @dataclass
 class AgentContext:
-    """What sinks may use: the config, the live board, and the journal writer."""
+    """What sinks may use: the config, the live board, the journal writer, and a way to raise AgentEvents."""
 
     config: Config
     board: Board
     writer: JournalWriter
     run_id: str = ""
+    # hands an AgentEvent to every sink (the agent points it at its fan-out), e.g. an exporter's alert
+    publish: Callable[[AgentEvent], None] = _no_publish
 
 
 class Sink:

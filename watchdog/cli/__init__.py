@@ -67,9 +67,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _commands() -> list[ModuleType]:
-    from watchdog.cli import check, configcmd, outages, run, serve, verify
+    from watchdog.cli import check, configcmd, outages, run, serve, status, verify
 
-    return [run, check, configcmd, outages, verify, serve]
+    return [run, check, configcmd, outages, verify, status, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,73 @@
+"""``watchdog status``: how far each exporter (the InfluxDB copy) is behind the journal."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
+from watchdog.influx.exporter import exporter_name
+from watchdog.influx.tail import ExporterStatus, exporter_status
+from watchdog.journal import Journal
+from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
+
+
+def register(sub: Any) -> None:
+    """Add ``status``."""
+    parser = sub.add_parser("status", help="exporters: cursor, backlog rows, lag and dead letters")
+    add_config_arg(parser)
+    add_json_arg(parser)
+    parser.set_defaults(handler=handle)
+
+
+def status_json(s: ExporterStatus, configured: set[str], now_ns: int, config: Any) -> dict[str, Any]:
+    """The stable JSON shape of one exporter (documented in the README)."""
+    return {
+        "name": s.name,
+        "configured": s.name in configured,
+        "cursor": s.cursor,
+        "updated_ns": s.updated_ns,
+        "updated": utc_iso(s.updated_ns),
+        "updated_local": local_iso(s.updated_ns, config.zone),
+        "backlog_rows": s.backlog.rows,
+        "oldest_unexported_ns": s.backlog.oldest_ts_ns,
+        "lag_s": round(s.backlog.lag_s(now_ns), 3),
+        "dead_letters": s.dead_letters,
+    }
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Read the journal's cursors and print them."""
+    config = load_config(args)
+    configured = {exporter_name(config.model.influxdb)} if config.model.influxdb is not None else set()
+    now = time.time_ns()
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        statuses = exporter_status(journal, sorted(configured))
+    if args.json:
+        print_json(
+            {
+                "agent": config.agent.id,
+                "journal": str(config.journal_path),
+                "generated_ns": now,
+                "exporters": [status_json(s, configured, now, config) for s in statuses],
+            }
+        )
+        return EXIT_OK
+    if not statuses:
+        print("no exporters: add an influxdb section to the config to copy the journal to InfluxDB")
+        return EXIT_OK
+    rows = []
+    for s in statuses:
+        rows.append(
+            [
+                s.name + ("" if s.name in configured else " (not in the config)"),
+                s.cursor,
+                s.backlog.rows,
+                duration_text(s.backlog.lag_s(now)),
+                s.dead_letters,
+                "never" if s.updated_ns is None else local_text(s.updated_ns, config.zone),
+            ]
+        )
+    print(table(["exporter", "cursor", "backlog rows", "lag", "dead letters", "last export"], rows))
+    return EXIT_OK
