@@ -146,10 +146,8 @@ def test_defaults_follow_jurisdiction_and_kind_and_can_be_switched_off() -> None
 
 
 def test_entries_are_checked_at_config_load_with_lines() -> None:
-    text = (
-        RU_ISP
-        % "\n      - {rule: sla.tiered, tiers: [[99.0, 25], [99.5, 10]]}\n      - rule: ru.zozpp.28.5\n        count: half\n"
-    )
+    entries = "\n      - {rule: sla.tiered, tiers: [[99.0, 25], [99.5, 10]]}\n      - rule: ru.zozpp.28.5\n"
+    text = RU_ISP % (entries + "        count: half\n")
     with pytest.raises(ConfigError) as caught:
         loads(text, filename="w.yaml", env={})
     assert caught.value.problems == [
