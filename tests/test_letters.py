@@ -143,7 +143,8 @@ def test_broker_down_for_days_in_trading_hours(tmp_path: Path) -> None:
     assert (deadline.registration_by, deadline.answer_by) == (dt.date(2026, 11, 23), dt.date(2026, 12, 14))
     text = render(letter, "md")
     assert lines_with(text, "Расчёт:") == [
-        f"Расчёт: {rub('300,00')} × 6 мес. = **{rub('1 800,00')}**. Округление: до копейки, половина округляется вверх."
+        f"Расчёт: {rub('300,00')} × 6 мес. = **{rub('1 800,00')}**. Округление: до копейки (цента) — "
+        "наименьшей единицы валюты, половина округляется вверх."
     ]
     assert_required_parts(
         text,
@@ -256,8 +257,8 @@ def test_tiered_sla_credit(tmp_path: Path) -> None:
     text = render(letter, "md")
     assert lines_with(text, "Calculation:") == [
         "Calculation: US$40.00 × 25% = **US$10.00**; availability for the period was 98.699% against a commitment of "
-        "99.9%; below the 99% threshold the credit is 25%. Rounding: to the cent, halves rounded up; availability is "
-        "compared unrounded. Basis: section 3.2 of the contract."
+        "99.9%; below the 99% threshold the credit is 25%. Rounding: to the currency's smallest unit (cent, penny, "
+        "kopek), halves rounded up; availability is compared unrounded. Basis: section 3.2 of the contract."
     ]
     assert_required_parts(
         text,
@@ -356,3 +357,26 @@ def test_money_and_escaping_per_locale() -> None:
     assert en.money(Money(Decimal("41.36"), "GBP")) == "£41.36"
     assert en.money(Money(Decimal("600.00"), "RUB")) == f"600.00{NB}RUB"
     assert md_escape("a|b *c* <d> ivan_petrov@mail.ru _x_") == r"a\|b \*c\* \<d\> ivan_petrov@mail.ru \_x\_"
+
+
+@pytest.mark.parametrize(
+    ("kind", "lang", "title", "deadline"),
+    [
+        ("bank", "ru", "# ЗАЯВЛЕНИЕ (ПРЕТЕНЗИЯ)", "не позднее 14.12.2026"),
+        ("other", "ru", "# ПРЕТЕНЗИЯ", "не позднее 20.12.2026"),
+        ("broker", "en", "# Complaint: ИТ Инвест outages, November 2026", "by 14 December 2026"),
+    ],
+)
+def test_every_template_renders(tmp_path: Path, kind: str, lang: str, title: str, deadline: str) -> None:
+    """The variants the seed cases do not reach: a bank, another provider, an English letter to a broker."""
+    case = broker_case(tmp_path)
+    config = loads(BROKER_CONFIG.replace("kind: broker", f"kind: {kind}"), env={})
+    with Journal.open(case.journal, create=False, readonly=True) as journal:
+        request = LetterRequest("broker", "2026-11", lang, dt.date(2026, 11, 20), contacts=case.contacts)  # type: ignore[arg-type]
+        letter = build_letter(config, journal, request, now_ns=case.now_ns)
+    text = render(letter, "md")
+    assert title in text and deadline in text and "Д-123/45" in text
+    assert (f"1{NB}800,00" if lang == "ru" else "1,800.00") in text
+    if kind == "bank":
+        assert "финансовый уполномоченный (Федеральный закон от 04.06.2018 № 123-ФЗ" in text
+    render(letter, "html")

@@ -660,7 +660,7 @@ DEADLINES: Mapping[str, Callable[[_Context, RuleUse], DeadlineResult]] = {
 
 def calendar_for(rulebook: Rulebook, jurisdiction: str) -> WorkCalendar | None:
     """The working-day calendar of a jurisdiction code (None when the provider names none)."""
-    found = rulebook.jurisdiction(jurisdiction) if jurisdiction.strip() else None
+    found = rulebook.jurisdiction(jurisdiction)
     return None if found is None else WorkCalendar(found.calendar.country, found.calendar.subdiv)
 
 

@@ -141,8 +141,7 @@ class Letter:
 
     lang: Lang
     template: str
-    locale: str
-    zone: ZoneInfo
+    fmt: Formatter
     context: Mapping[str, Any]
     figures: SlaFigures
     assessment: Assessment
@@ -369,13 +368,12 @@ def build_letter(
         total_loss=loss,
         include_unverified=request.include_unverified,
     )
-    jurisdiction = book.jurisdiction(provider.jurisdiction) if provider.jurisdiction.strip() else None
+    jurisdiction = book.jurisdiction(provider.jurisdiction)
     locale = "ru_RU" if request.lang == "ru" else (jurisdiction.locale_en if jurisdiction else "en_GB")
-    words = load_words(request.lang)
-    fmt = Formatter(request.lang, locale, zone, words)
+    fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
     context = _context(config, provider, period, figures, assessment, request, fmt, book)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
-    return Letter(request.lang, template, locale, zone, context, figures, assessment, book)
+    return Letter(request.lang, template, fmt, context, figures, assessment, book)
 
 
 def _check_attachments(request: LetterRequest) -> None:
@@ -533,7 +531,6 @@ def _context(
     rows = _rows(figures, request.contacts)
     first_report = next((r for row in rows for r in row.refs), None)
     fee = provider.contract.fee
-    jurisdiction = book.jurisdiction(provider.jurisdiction) if provider.jurisdiction.strip() else None
     return {
         "lang": request.lang,
         "br": "  ",
@@ -542,7 +539,6 @@ def _context(
         "contacts_of": provider.contacts,
         "fee": Money(Decimal(str(fee.amount)), fee.currency).rounded() if fee else None,
         "fee_per": fee.per if fee else None,
-        "jurisdiction": jurisdiction.name.get(request.lang) if jurisdiction else "",
         "period": {
             "label": period.label,
             "first": first_day,
@@ -565,7 +561,6 @@ def _context(
         "measurement": _measurement(config, provider, request.clock_offset_ms),
         "items": [i for i in items if not i.optional],
         "optional_items": [i for i in items if i.optional],
-        "totals": list(assessment.totals(optional=False).values()),
         "all_totals": _sum_all(assessment),
         "deadline": _deadline(assessment, provider.kind, fmt),
         "legal": _legal(assessment, provider.kind, request.lang),
@@ -629,9 +624,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
 
 def render(letter: Letter, fmt: Format = "md") -> str:
     """The letter as Markdown or as a standalone HTML page."""
-    words = load_words(letter.lang)
-    formatter = Formatter(letter.lang, letter.locale, letter.zone, words)
-    env = _environment(formatter)
+    env = _environment(letter.fmt)
     try:
         template = env.get_template(letter.template)
         parts = {part: template.render(**letter.context, part=part) for part in ("draft", "header", "body", "notes")}
