@@ -225,6 +225,13 @@ class _Context:
             return Skipped("", "fee_period", {"per": fee.per, "period": self.figures.period.label})
         return Money(amount * months / per_months, fee.currency)
 
+    def base(self, use: RuleUse) -> Money | Skipped:
+        """The amount a rule works on: its ``fee_param`` when given (a price, a charge), else the period's fee."""
+        name = use.rule.fee_param
+        if name is not None and use.params.get(name) is not None and self.currency is not None:
+            return self.money(use.params[name])
+        return self.period_fee()
+
     def monthly_fee(self) -> Money | Skipped:
         """The fee per month (from a monthly, quarterly or yearly fee)."""
         fee = self.provider.contract.fee
@@ -375,11 +382,7 @@ def _late(ctx: _Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident,
 def _delay_penalty(ctx: _Context, use: RuleUse) -> Result:
     if ctx.provider.sla.restore_within is None:
         return Skipped(use.rule.id, "no_restore_within")
-    price: Money | Skipped
-    if use.params.get("price") is not None and ctx.currency is not None:
-        price = ctx.money(use.params["price"])
-    else:
-        price = ctx.period_fee()
+    price = ctx.base(use)
     if isinstance(price, Skipped):
         return price
     unit = str(use.rule.constants["unit"])
@@ -544,11 +547,7 @@ def _tiered(ctx: _Context, use: RuleUse) -> Result:
     f = ctx.figures
     if f.counted_s <= 0:
         return Skipped(use.rule.id, "no_counted_time")
-    base: Money | Skipped
-    if use.params.get("base") is not None and ctx.currency is not None:
-        base = ctx.money(use.params["base"])
-    else:
-        base = ctx.period_fee()
+    base = ctx.base(use)
     if isinstance(base, Skipped):
         return base
     availability = _HUNDRED * (1 - _dec(f.downtime_s) / _dec(f.counted_s))

@@ -83,17 +83,8 @@ def _decimal(value: Any) -> Any:
     return value
 
 
-def _kind(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return ProviderKind(value)
-        except ValueError:
-            raise ValueError(f"must be one of {', '.join(k.value for k in ProviderKind)}, got {value!r}") from None
-    return value
-
-
 Dec = Annotated[Decimal, BeforeValidator(_decimal)]
-Kind = Annotated[ProviderKind, BeforeValidator(_kind)]
+Kind = Annotated[ProviderKind, Field(strict=False)]  # "isp" in YAML → ProviderKind.ISP
 
 
 class _Strict(BaseModel):
