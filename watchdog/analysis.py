@@ -51,13 +51,30 @@ def run_intervals(runs: Sequence[Run], now_ns: int) -> list[Interval]:
     return union((r.start_ns, r.end_ns if r.end_ns is not None else now_ns) for r in runs)
 
 
-def coverage(journal: Journal, now_ns: int, target_id: int | None = None) -> list[Interval]:
-    """When the agent ran (and, with ``target_id``, probed that target and could), minus stalls."""
-    runs = journal.runs()
+def coverage(
+    journal: Journal,
+    now_ns: int,
+    target_id: int | None = None,
+    *,
+    runs: Sequence[Run] | None = None,
+    stalls: Sequence[Interval] | None = None,
+) -> list[Interval]:
+    """When the agent ran (and, with ``target_id``, probed that target and could), minus stalls.
+
+    ``runs`` and ``stalls`` may be passed in when already read, to spare the queries.
+    """
+    if runs is None:
+        runs = journal.runs()
     if target_id is not None:
         runs = [r for r in runs if target_id in r.target_ids and target_id not in r.data.get("unusable", ())]
-    stalls = [(int(e.data["from_ns"]), int(e.data["to_ns"])) for e in journal.events([EV_STALL])]
+    if stalls is None:
+        stalls = stall_intervals(journal)
     return subtract(run_intervals(runs, now_ns), union(stalls))
+
+
+def stall_intervals(journal: Journal) -> list[Interval]:
+    """When the agent was running but stalled (suspended, event loop blocked)."""
+    return union((int(e.data["from_ns"]), int(e.data["to_ns"])) for e in journal.events([EV_STALL]))
 
 
 def analyse(
@@ -75,18 +92,20 @@ def analyse(
     infos = journal.targets()
     by_key = {info.key: info for info in infos.values()}
     all_outages = journal.outages()
+    runs = journal.runs()
+    stalls = stall_intervals(journal)
     since = since_ns
     if since is None:
-        starts = [o.start_ns for o in all_outages] + [r.start_ns for r in journal.runs()]
+        starts = [o.start_ns for o in all_outages] + [r.start_ns for r in runs]
         since = min(starts, default=until)
 
     def overlaps(o: Outage) -> bool:
         end = o.end_ns if o.end_ns is not None else now
         return o.start_ns < until and end > since
 
-    cov = coverage(journal, now)
+    cov = coverage(journal, now, runs=runs, stalls=stalls)
     controls = [
-        ControlInfo(info.key, Role(info.role), tuple(coverage(journal, now, info.id)))
+        ControlInfo(info.key, Role(info.role), tuple(coverage(journal, now, info.id, runs=runs, stalls=stalls)))
         for info in infos.values()
         if info.role in (Role.LAN, Role.INTERNET)
     ]

@@ -126,7 +126,8 @@ class LineTimeline:
             return Attribution.NO_DATA, "the agent was not running"
         lan_up, lan_down, _lan_unknown = piece.lan
         net_up, net_down, _net_unknown = piece.internet
-        reason = f"LAN {lan_up}/{self.lan_total} up, internet {net_up}/{self.internet_total} up (quorum {self.quorum})"
+        lan_text = f"LAN {lan_up}/{self.lan_total} up" if self.lan_total else "no LAN control"
+        reason = f"{lan_text}, internet {net_up}/{self.internet_total} up (quorum {self.quorum})"
         n, q = self.internet_total, self.quorum
         net_ok = n > 0 and net_up >= q
         net_lost = n > 0 and net_down > n - q

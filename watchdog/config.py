@@ -34,6 +34,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -327,13 +328,79 @@ class InfluxSection(Strict):
     password: SecretStr | None = None
 
 
+WEB_TOKEN_MIN_CHARS = 16
+_LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``127.0.0.1:8080``, ``[::1]:8080``, ``0.0.0.0:8080`` → (host, port); ValueError says what is wrong."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", value.strip())
+    if m is None:
+        raise ValueError(f"expected host:port like 127.0.0.1:8080 or [::1]:8080, got {value!r}")
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range (0-65535)")
+    return host, port
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: addresses only this machine can reach."""
+    import ipaddress
+
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class WebSection(Strict):
     """The status page; off-localhost binds need a token."""
 
-    listen: str = "127.0.0.1:8080"
+    # the token comes first so the ``listen`` check below can see it
     token: SecretStr | None = None
-    hosts: list[str] = Field(default_factory=list)
+    listen: str = "127.0.0.1:8080"
+    hosts: list[str] = Field(default_factory=list)  # Host names allowed besides localhost (DNS-rebinding guard)
     enabled: bool = True
+    language: Literal["en", "ru"] | None = None  # the page's language; default: agent.language
+    refresh: Duration = 30.0  # how often an open page reloads its data
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < WEB_TOKEN_MIN_CHARS:
+            raise ValueError(
+                f"too short: use at least {WEB_TOKEN_MIN_CHARS} random characters (e.g. from: openssl rand -hex 16)"
+            )
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str, info: ValidationInfo) -> str:
+        host, _port = split_listen(value)
+        if not is_loopback_host(host) and info.data.get("token") is None:
+            raise ValueError(
+                f"{host} is reachable from other machines, so the status page needs a valid token: "
+                "set web.token (e.g. token: ${WATCHDOG_WEB_TOKEN}) or listen on 127.0.0.1"
+            )
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?", name):
+                raise ValueError(f"expected a host name or address (optionally with :port), got {name!r}")
+        return value
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, value: float) -> float:
+        if value < 5.0:
+            raise ValueError(f"refresh {format_duration(value)} is shorter than 5s")
+        return value
 
 
 class NtpSection(Strict):

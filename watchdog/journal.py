@@ -392,7 +392,7 @@ class Journal:
         def __exit__(self, exc_type: object, *rest: object) -> None:
             if exc_type is None:
                 self.conn.execute("COMMIT")
-            else:
+            elif self.conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL; keep that error
                 self.conn.execute("ROLLBACK")
 
     def transaction(self) -> Journal._Tx:
@@ -669,22 +669,15 @@ class Journal:
         out.sort(key=lambda o: (o.start_ns, o.id))
         return out
 
-    def runs(self, now_ns: int | None = None) -> list[Run]:
+    def runs(self) -> list[Run]:
         """Agent runs in order; a crashed run ends at its last record (``run_end_recovered``)."""
-        events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED, EV_ALIVE])
+        events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED])
         runs: dict[str, dict[str, Any]] = {}
         order: list[str] = []
         for e in events:
             run_id = e.data.get("run", "")
             if e.type == EV_AGENT_START:
-                runs[run_id] = {
-                    "seq": e.seq,
-                    "start": e.ts_ns,
-                    "end": None,
-                    "clean": False,
-                    "data": e.data,
-                    "alive": e.ts_ns,
-                }
+                runs[run_id] = {"seq": e.seq, "start": e.ts_ns, "end": None, "clean": False, "data": e.data}
                 order.append(run_id)
             elif run_id in runs:
                 if e.type == EV_AGENT_STOP:
@@ -692,24 +685,19 @@ class Journal:
                     runs[run_id]["clean"] = True
                 elif e.type == EV_RUN_END_RECOVERED:
                     runs[run_id]["end"] = int(e.data["last_ns"])
-                elif e.type == EV_ALIVE:
-                    runs[run_id]["alive"] = max(runs[run_id]["alive"], e.ts_ns)
         out = []
         for i, run_id in enumerate(order):
             r = runs[run_id]
             end = r["end"]
             if end is None and i < len(order) - 1:
-                end = r["alive"]  # crashed and never recovered (should not happen): last heartbeat
+                # crashed and never recovered (an older agent, or a copy taken mid-crash): its last heartbeat
+                nxt = runs[order[i + 1]]["seq"]
+                row = self.conn.execute(
+                    "SELECT max(ts_ns) FROM events WHERE type = ? AND seq > ? AND seq < ?", (EV_ALIVE, r["seq"], nxt)
+                ).fetchone()
+                end = int(row[0]) if row[0] is not None else r["start"]
             out.append(
-                Run(
-                    r["seq"],
-                    run_id,
-                    r["start"],
-                    end,
-                    r["clean"],
-                    tuple(r["data"].get("targets", ())),
-                    r["data"],
-                )
+                Run(r["seq"], run_id, r["start"], end, r["clean"], tuple(r["data"].get("targets", ())), r["data"])
             )
         return out
 

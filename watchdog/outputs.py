@@ -10,5 +10,8 @@ from watchdog.agent import SinkFactory
 
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
+    from watchdog.web import web_sink
+
     factories: list[SinkFactory] = []
+    factories.append(web_sink)  # the status page (web.enabled)
     return factories

@@ -67,9 +67,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _commands() -> list[ModuleType]:
-    from watchdog.cli import check, complaint, configcmd, outages, run, verify
+    from watchdog.cli import check, complaint, configcmd, outages, run, serve, verify
 
-    return [run, check, configcmd, outages, verify, complaint]
+    return [run, check, configcmd, outages, verify, serve, complaint]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,479 @@
+"""What the status page shows, gathered from the live board or from the journal alone.
+
+Two sources give the *current* state: :class:`LiveSource` reads the running agent's ``Board`` (same
+event loop, no I/O); :class:`JournalSource` rebuilds a board from the journal's latest results and open
+outages (``watchdog serve``). *History* (timelines, outages with attribution, SLA figures, latency,
+contact log) always comes from the journal, through a read-only connection in a worker thread, so the
+event loop that probes is never blocked; :class:`StatusService` caches it for a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from watchdog.analysis import Analysis, analyse, coverage, stall_intervals
+from watchdog.attribution import Interval, intersect
+from watchdog.config import Config, ProviderSection
+from watchdog.detector import State
+from watchdog.journal import Event, Head, Journal
+from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
+from watchdog.sla import Period, SlaFigures, compute, current_period
+from watchdog.state import Board, LineStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DAY_NS = 86_400 * NS
+HISTORY_DAYS = 30
+LATENCY_BUCKETS = 96  # 15-minute buckets over 24 h
+EV_CONTACT = "contact"  # written by `watchdog contact add` (the contact-log part)
+
+# A target's state, worst first: what a provider's state is made of.
+STATES = ("down", "failing", "stale", "unknown", "up")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetNow:
+    """One target right now: its state and what the last probe said."""
+
+    target: Target
+    state: str  # one of STATES
+    last_state: str  # what the latest data said, even when it is stale
+    last: Result | None
+    last_ok_ns: int | None
+    outage: Outage | None
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """The current state of every target and of the customer's line."""
+
+    now_ns: int
+    mode: str  # "live" (the agent's board) or "journal" (watchdog serve)
+    agent_running: bool
+    last_record_ns: int | None
+    targets: tuple[TargetNow, ...]
+    line: LineStatus
+    journal_error: str | None = None  # set while the agent cannot write its journal
+
+    def provider_targets(self, provider_id: str) -> list[TargetNow]:
+        """One provider's targets."""
+        return [t for t in self.targets if t.target.provider == provider_id]
+
+    def controls(self) -> list[TargetNow]:
+        """LAN then internet controls."""
+        order = {Role.LAN: 0, Role.INTERNET: 1}
+        return sorted((t for t in self.targets if t.target.is_control), key=lambda t: order[t.target.role])
+
+    def provider_state(self, provider_id: str) -> str:
+        """The worst state among a provider's targets."""
+        states = {t.state for t in self.provider_targets(provider_id)}
+        return next((s for s in STATES if s in states), "unknown")
+
+
+def stale_after_ns(target: Target) -> int:
+    """How old a target's last result may be before the page stops trusting it (two missed probes)."""
+    return int((2 * target.interval_s + target.timeout_s + 5.0) * NS)
+
+
+def target_now(
+    target: Target,
+    state: State,
+    last: Result | None,
+    last_ok_ns: int | None,
+    outage: Outage | None,
+    now_ns: int,
+    running: bool,
+) -> TargetNow:
+    """Derive the shown state from the detector's state and the last result."""
+    if state is State.DOWN:
+        last_state = "down"
+    elif last is None or last.failure is FailureKind.INTERNAL:
+        last_state = "unknown"
+    elif not last.ok:
+        last_state = "failing"
+    else:
+        last_state = "up"
+    fresh = running and last is not None and now_ns - last.ts_ns <= stale_after_ns(target)
+    if last is None and running:
+        shown = "unknown"
+    elif not fresh:
+        shown = "stale"
+    else:
+        shown = last_state
+    return TargetNow(target, shown, last_state, last, last_ok_ns, outage)
+
+
+def line_state(now: Now) -> str:
+    """``ok`` (LAN up, internet quorum up), ``down`` (enough controls failing to rule the line out),
+    ``uncertain`` (anything between), or ``unknown`` (no control has fresh data)."""
+    line = now.line
+    controls = now.controls()
+    known = [t for t in controls if t.state in ("up", "down", "failing")]
+    if not known:
+        return "unknown"
+    lan_down = sum(1 for t in known if t.target.role is Role.LAN and t.state != "up")
+    internet_down = sum(1 for t in known if t.target.role is Role.INTERNET and t.state != "up")
+    quorum_lost = line.internet_total > 0 and internet_down > line.internet_total - line.quorum
+    if quorum_lost or (lan_down and not line.internet_ok):
+        return "down"
+    if line.lan_ok and line.internet_ok and all(t.state == "up" for t in controls if t.target.role is Role.LAN):
+        return "ok"
+    return "uncertain"
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+class Source(Protocol):
+    """Where the current state comes from."""
+
+    mode: str
+    config: Config
+
+    async def now(self) -> Now:
+        """The current state."""
+        ...
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details) for /healthz."""
+        ...
+
+
+@dataclass
+class AgentHealth:
+    """What the web sink learns from the agent's fan-out: results arriving, journal failing, stopping."""
+
+    started_mono: float = field(default_factory=time.monotonic)
+    last_result_mono: float | None = None
+    journal_error: str | None = None
+    stopping: bool = False
+
+
+class LiveSource:
+    """The running agent's board (read on the event loop; it is only ever changed there)."""
+
+    mode = "live"
+
+    def __init__(self, config: Config, board: Board, health: AgentHealth) -> None:
+        self.config = config
+        self.board = board
+        self.agent = health
+        # the scheduler is alive while some target reports within its own stale limit
+        self.alive_within_s = max(stale_after_ns(t) for t in config.targets) / NS if config.targets else 60.0
+
+    async def now(self) -> Now:
+        """Snapshot the board."""
+        now = time.time_ns()
+        running = not self.agent.stopping
+        targets = tuple(
+            target_now(s.target, s.state, s.last, s.last_ok_ns, s.outage, now, running)
+            for s in self.board.targets.values()
+        )
+        last = max((s.last.ts_ns for s in self.board.targets.values() if s.last is not None), default=None)
+        return Now(now, self.mode, running, last, targets, self.board.line(), self.agent.journal_error)
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while results keep arriving and the journal accepts them."""
+        mono = time.monotonic()
+        since = self.agent.last_result_mono if self.agent.last_result_mono is not None else self.agent.started_mono
+        quiet_s = mono - since
+        problems = []
+        if self.agent.stopping:
+            problems.append("the agent is stopping")
+        if quiet_s > self.alive_within_s:
+            problems.append(f"no probe result for {quiet_s:.0f}s (scheduler stalled?)")
+        if self.agent.journal_error:
+            problems.append(f"journal not writable: {self.agent.journal_error}")
+        return not problems, {
+            "mode": self.mode,
+            "seconds_since_last_result": None if self.agent.last_result_mono is None else round(quiet_s, 3),
+            "problems": problems,
+        }
+
+
+def _journal_now(journal: Journal, config: Config, now_ns: int) -> Now:
+    """Rebuild the board from the journal: latest results, open outages, and whether a run is going on."""
+    keys = [t.key for t in config.targets]
+    restored = journal.restore(keys)
+    runs = journal.runs()
+    running = bool(runs) and runs[-1].end_ns is None
+    board = Board.for_targets(config.targets, config.quorum)
+    for key, status in board.targets.items():
+        status.last = restored.last_result.get(key)
+        status.last_ok_ns = restored.last_ok_ns.get(key)
+        status.outage = restored.open_outages.get(key)
+        if status.outage is not None:
+            status.state = State.DOWN
+        elif status.last_ok_ns is not None:
+            status.state = State.UP
+    last = max((r.ts_ns for r in restored.last_result.values()), default=None)
+    targets = tuple(
+        target_now(s.target, s.state, s.last, s.last_ok_ns, s.outage, now_ns, running) for s in board.targets.values()
+    )
+    return Now(now_ns, "journal", running, last, targets, board.line())
+
+
+class JournalSource:
+    """The journal alone (``watchdog serve``): the current state is its latest results and open outages."""
+
+    mode = "journal"
+
+    def __init__(self, config: Config, *, clock: Callable[[], int] = time.time_ns, cache_s: float = 2.0) -> None:
+        self.config = config
+        self.clock = clock
+        self.cache_s = cache_s  # the journal's tail is ~50 ms to read on a big journal: share it between requests
+        self._last: tuple[float, Now] | None = None
+        self._lock = asyncio.Lock()
+
+    async def now(self) -> Now:
+        """Read the journal's tail in a thread (at most once per ``cache_s``)."""
+        async with self._lock:
+            if self._last is not None and time.monotonic() - self._last[0] < self.cache_s:
+                return self._last[1]
+            now = self.clock()
+            value = await read_journal(self.config.journal_path, lambda j: _journal_now(j, self.config, now))
+            self._last = (time.monotonic(), value)
+            return value
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while the journal can be opened and read."""
+        try:
+            head = await read_journal(self.config.journal_path, lambda j: j.head())
+        except Exception as exc:
+            return False, {"mode": self.mode, "problems": [f"journal not readable: {exc}"]}
+        return True, {"mode": self.mode, "head": None if head is None else head.as_dict(), "problems": []}
+
+
+async def read_journal(path: Path, fn: Callable[[Journal], T]) -> T:
+    """Run ``fn`` on a read-only connection in a worker thread (never on the event loop)."""
+
+    def work() -> T:
+        with Journal.open(path, create=False, readonly=True) as journal:
+            return fn(journal)
+
+    return await asyncio.to_thread(work)
+
+
+# --------------------------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class History:
+    """The last 30 days from the journal: attributed outages, per-target coverage, SLA figures, contacts."""
+
+    now_ns: int
+    since_ns: int
+    analysis: Analysis
+    figures: Mapping[str, SlaFigures]  # provider id → current period so far
+    target_coverage: Mapping[str, tuple[Interval, ...]]  # target key → when it was probed (within the window)
+    contacts: tuple[Event, ...]
+    head: Head | None
+
+
+def provider_kinds(config: Config) -> dict[str, Any]:
+    """provider id → kind, as analyse() wants it."""
+    return {p.id: p.kind for p in config.providers}
+
+
+def load_history(journal: Journal, config: Config, now_ns: int) -> History:
+    """Analyse the journal over the last 30 days and each provider's current period (runs in a thread)."""
+    since = now_ns - HISTORY_DAYS * DAY_NS
+    periods = {p.id: current_period(p.sla.period, now_ns, config.provider_zone(p.id)) for p in config.providers}
+    lo = min([since, *(period.start_ns for period in periods.values())])
+    analysis = analyse(
+        journal,
+        provider_kinds=provider_kinds(config),
+        quorum=config.quorum,
+        since_ns=lo,
+        until_ns=now_ns,
+        now_ns=now_ns,
+    )
+    figures = {p.id: compute(analysis, p, periods[p.id], config.provider_zone(p.id)) for p in config.providers}
+    ids = {info.key: info.id for info in journal.targets().values()}
+    window = [(since, now_ns)]
+    runs, stalls = journal.runs(), stall_intervals(journal)  # read once for every target
+    cov = {
+        t.key: tuple(intersect(coverage(journal, now_ns, ids[t.key], runs=runs, stalls=stalls), window))
+        if t.key in ids
+        else ()
+        for t in config.targets
+    }
+    contacts = tuple(journal.events([EV_CONTACT]))
+    return History(now_ns, since, analysis, figures, cov, contacts, journal.head())
+
+
+def load_report(journal: Journal, config: Config, provider: ProviderSection, period: Period, now_ns: int) -> SlaFigures:
+    """SLA figures of one provider over one period (to now, for the period in progress)."""
+    analysis = analyse(
+        journal,
+        provider_kinds=provider_kinds(config),
+        quorum=config.quorum,
+        since_ns=period.start_ns,
+        until_ns=period.end_ns,
+        now_ns=now_ns,
+    )
+    return compute(analysis, provider, period, config.provider_zone(provider.id))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyBucket:
+    """Latency of one target over one bucket of time (successful probes only)."""
+
+    start_ns: int
+    median_s: float | None
+    max_s: float | None
+    probes: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySeries:
+    """A target's latency over the last 24 h in equal buckets, with overall figures."""
+
+    key: str
+    since_ns: int
+    bucket_ns: int
+    buckets: tuple[LatencyBucket, ...]
+    median_s: float | None
+    p95_s: float | None
+    probes: int
+    failures: int
+
+
+def load_latency(journal: Journal, keys: list[str], now_ns: int, buckets: int = LATENCY_BUCKETS) -> list[LatencySeries]:
+    """24 h of results for some targets, bucketed (runs in a thread)."""
+    since = now_ns - DAY_NS
+    width = DAY_NS // buckets
+    ok: dict[str, list[list[float]]] = {k: [[] for _ in range(buckets)] for k in keys}
+    counts: dict[str, list[list[int]]] = {k: [[0, 0] for _ in range(buckets)] for k in keys}
+    for _seq, r in journal.iter_results(since, now_ns, keys):
+        i = min(buckets - 1, (r.ts_ns - since) // width)
+        counts[r.target][i][0] += 1
+        if r.ok and r.latency_s is not None:
+            ok[r.target][i].append(r.latency_s)
+        elif r.counts and not r.ok:
+            counts[r.target][i][1] += 1
+    out = []
+    for key in keys:
+        series = []
+        every: list[float] = []
+        for i in range(buckets):
+            values = ok[key][i]
+            every.extend(values)
+            series.append(
+                LatencyBucket(
+                    since + i * width,
+                    statistics.median(values) if values else None,
+                    max(values) if values else None,
+                    counts[key][i][0],
+                    counts[key][i][1],
+                )
+            )
+        p95 = statistics.quantiles(every, n=20, method="inclusive")[18] if len(every) >= 2 else None
+        out.append(
+            LatencySeries(
+                key,
+                since,
+                width,
+                tuple(series),
+                statistics.median(every) if every else None,
+                p95,
+                sum(c[0] for c in counts[key]),
+                sum(c[1] for c in counts[key]),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------- service
+
+
+@dataclass
+class _Cached:
+    at: float
+    value: Any
+
+
+class StatusService:
+    """Current state plus cached journal reads; one computation per key at a time (a Pi has 4 slow cores)."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        cache_s: float = 5.0,
+        max_entries: int = 64,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.source = source
+        self.config = source.config
+        self.clock = clock  # UTC ns; tests pass a fixed one (the live source always reads the real clock)
+        self.cache_s = cache_s
+        self.max_entries = max_entries
+        self._cache: dict[tuple[Any, ...], _Cached] = {}
+        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+
+    async def now(self) -> Now:
+        """The current state (not cached: the live board is free to read)."""
+        return await self.source.now()
+
+    async def _cached(self, key: tuple[Any, ...], fn: Callable[[Journal], T]) -> T:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit.at < self.cache_s:
+                return hit.value  # type: ignore[no-any-return]
+            started = time.monotonic()
+            value = await read_journal(self.config.journal_path, fn)
+            if len(self._cache) >= self.max_entries:
+                oldest = min(self._cache, key=lambda k: self._cache[k].at)
+                del self._cache[oldest]
+                self._locks.pop(oldest, None)
+            self._cache[key] = _Cached(time.monotonic(), value)
+            _LOGGER.debug("journal read key=%s took_s=%.3f", key[0], time.monotonic() - started)
+            return value
+
+    async def history(self, now: Now | None = None) -> History:
+        """The last 30 days and each provider's current period.
+
+        With ``now``, the cached copy is used only if it knows the same open outages as ``now`` does, so a
+        page never shows a target down without its outage (or an outage the board has already closed).
+        """
+        opened = frozenset((t.target.key, t.outage.id) for t in now.targets if t.outage) if now else None
+        return await self._cached(("history", opened), lambda j: load_history(j, self.config, self.clock()))
+
+    async def report(self, provider: ProviderSection, period: Period) -> SlaFigures:
+        """One provider's figures for one period."""
+        return await self._cached(
+            ("report", provider.id, period.label),
+            lambda j: load_report(j, self.config, provider, period, self.clock()),
+        )
+
+    async def latency(self, provider_id: str) -> list[LatencySeries]:
+        """24 h latency of a provider's targets."""
+        keys = [t.key for t in self.config.targets_of(provider_id)]
+        return await self._cached(("latency", provider_id), lambda j: load_latency(j, keys, self.clock()))
+
+    async def analysis(self, since_ns: int | None, until_ns: int | None) -> Analysis:
+        """Attributed outages over a window (for /api/v1/outages)."""
+        now = self.clock()
+        return await self._cached(
+            ("analysis", since_ns, until_ns),
+            lambda j: analyse(
+                j,
+                provider_kinds=provider_kinds(self.config),
+                quorum=self.config.quorum,
+                since_ns=since_ns,
+                until_ns=until_ns,
+                now_ns=now,
+            ),
+        )

@@ -1,0 +1,133 @@
+"""``/metrics`` in the Prometheus text format, for users who scrape instead of using InfluxDB.
+
+Each app has its own ``CollectorRegistry`` (no global state). The handler gathers the current state and
+the cached history first (async), then renders a registry whose collector yields exactly that data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from watchdog.config import Config
+from watchdog.model import NS
+from watchdog.web.data import STATES, History, Now, line_state
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Snapshot(Collector):
+    """Yields the metrics of one (now, history) pair."""
+
+    def __init__(self, config: Config, now: Now, history: History) -> None:
+        self.config = config
+        self.now = now
+        self.history = history
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families (names carry their units)."""
+        now, config = self.now, self.config
+        labels = ["agent", "provider", "target", "role"]
+        up = GaugeMetricFamily(
+            "watchdog_target_up", "1 when the target's state is up, 0 when down or failing", labels=labels
+        )
+        state = GaugeMetricFamily(
+            "watchdog_target_state", "1 for the target's current state", labels=[*labels, "state"]
+        )
+        latency = GaugeMetricFamily(
+            "watchdog_target_latency_seconds", "latency of the target's last successful probe", labels=labels
+        )
+        last = GaugeMetricFamily(
+            "watchdog_target_last_probe_timestamp_seconds", "when the target was last probed (UTC)", labels=labels
+        )
+        down_since = GaugeMetricFamily(
+            "watchdog_target_outage_start_timestamp_seconds", "start of the target's open outage (UTC)", labels=labels
+        )
+        agent = config.agent.id
+        for t in now.targets:
+            values = [agent, t.target.provider or "", t.target.key, t.target.role.value]
+            for s in STATES:
+                state.add_metric([*values, s], 1.0 if t.state == s else 0.0)
+            if t.state in ("up", "down", "failing"):
+                up.add_metric(values, 1.0 if t.state == "up" else 0.0)
+            if t.last is not None:
+                last.add_metric(values, t.last.ts_ns / NS)
+                if t.last.ok and t.last.latency_s is not None:
+                    latency.add_metric(values, t.last.latency_s)
+            if t.outage is not None:
+                down_since.add_metric(values, t.outage.start_ns / NS)
+        yield from (up, state, latency, last, down_since)
+
+        line = GaugeMetricFamily("watchdog_line_controls_up", "controls answering now", labels=["agent", "role"])
+        line.add_metric([agent, "lan"], now.line.lan_up)
+        line.add_metric([agent, "internet"], now.line.internet_up)
+        yield line
+        total = GaugeMetricFamily("watchdog_line_controls", "controls configured", labels=["agent", "role"])
+        total.add_metric([agent, "lan"], now.line.lan_total)
+        total.add_metric([agent, "internet"], now.line.internet_total)
+        yield total
+        yield GaugeMetricFamily(
+            "watchdog_line_quorum", "internet controls needed to call the line working", value=now.line.quorum
+        )
+        ok = GaugeMetricFamily(
+            "watchdog_line_ok", "1 when the LAN is up and the internet quorum is met", labels=["agent"]
+        )
+        ok.add_metric([agent], 1.0 if line_state(now) == "ok" else 0.0)
+        yield ok
+
+        plabels = ["agent", "provider", "period"]
+        avail = GaugeMetricFamily(
+            "watchdog_provider_availability_ratio", "availability over counted time so far this period", labels=plabels
+        )
+        target = GaugeMetricFamily(
+            "watchdog_provider_sla_target_ratio", "the SLA's availability promise", labels=plabels
+        )
+        downtime = GaugeMetricFamily(
+            "watchdog_provider_downtime_seconds", "counted provider downtime so far this period", labels=plabels
+        )
+        counted = GaugeMetricFamily(
+            "watchdog_provider_counted_seconds", "counted time so far this period", labels=plabels
+        )
+        coverage = GaugeMetricFamily(
+            "watchdog_provider_coverage_ratio", "share of the period so far with data", labels=plabels
+        )
+        breached = GaugeMetricFamily(
+            "watchdog_provider_sla_breached", "1 when availability is below the SLA", labels=plabels
+        )
+        open_outages = GaugeMetricFamily(
+            "watchdog_provider_open_outages", "outages of the provider's targets open now", labels=["agent", "provider"]
+        )
+        for p in config.providers:
+            f = self.history.figures[p.id]
+            values = [agent, p.id, f.period.label]
+            if f.availability is not None:
+                avail.add_metric(values, f.availability / 100.0)
+            if f.target is not None:
+                target.add_metric(values, f.target / 100.0)
+            if f.breached is not None:
+                breached.add_metric(values, 1.0 if f.breached else 0.0)
+            downtime.add_metric(values, f.downtime_s)
+            counted.add_metric(values, f.counted_s)
+            coverage.add_metric(values, f.coverage)
+            open_outages.add_metric([agent, p.id], sum(1 for t in now.provider_targets(p.id) if t.outage is not None))
+        yield from (avail, target, downtime, counted, coverage, breached, open_outages)
+
+        running = GaugeMetricFamily(
+            "watchdog_agent_running", "1 while the agent runs (live, or per the journal)", labels=["agent", "mode"]
+        )
+        running.add_metric([agent, now.mode], 1.0 if now.agent_running else 0.0)
+        yield running
+        if now.mode == "live":
+            yield GaugeMetricFamily(
+                "watchdog_journal_writable", "1 while the journal accepts rows", value=0.0 if now.journal_error else 1.0
+            )
+
+
+def render(config: Config, now: Now, history: History) -> bytes:
+    """The exposition text for one snapshot, through a registry that lives only for this scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(config, now, history))
+    return generate_latest(registry)

@@ -1,0 +1,86 @@
+"""The status page inside ``watchdog run``: a sink that serves the agent's live board while the agent runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from watchdog.config import split_listen
+from watchdog.model import Result
+from watchdog.sinks import AgentContext, AgentEvent, Sink
+from watchdog.web.app import create_app
+from watchdog.web.data import AgentHealth, LiveSource, StatusService
+from watchdog.web.documents import Documents, default_documents
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving ``app``; return the runner and the port actually bound (port 0 picks one)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = port
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            bound = int(address[1])
+            break
+    return runner, bound
+
+
+class WebSink(Sink):
+    """Starts the status page with the agent and stops it at shutdown; learns liveness from the fan-out."""
+
+    name = "web"
+
+    def __init__(self, ctx: AgentContext, *, documents: Documents | None = None, cache_s: float = 5.0) -> None:
+        self.ctx = ctx
+        self.health = AgentHealth()
+        self.source = LiveSource(ctx.config, ctx.board, self.health)
+        self.app = create_app(
+            StatusService(self.source, cache_s=cache_s),
+            documents=default_documents() if documents is None else documents,
+        )
+        self.runner: web.AppRunner | None = None
+        self.host, self.port = split_listen(ctx.config.model.web.listen)
+
+    async def start(self) -> None:
+        """Bind and serve (a bind failure disables this sink only; the agent keeps probing)."""
+        self.runner, self.port = await start_site(self.app, self.host, self.port)
+        _LOGGER.info(
+            "status page listening url=http://%s:%d/", f"[{self.host}]" if ":" in self.host else self.host, self.port
+        )
+
+    async def on_result(self, result: Result, seq: int | None) -> None:
+        """A result arrived: the scheduler is alive."""
+        self.health.last_result_mono = time.monotonic()
+
+    async def on_agent(self, event: AgentEvent) -> None:
+        """Track the journal failing or recovering, and the agent stopping."""
+        if event.type == "journal_failing":
+            self.health.journal_error = str(event.data.get("message", "failing"))
+        elif event.type == "journal_recovered":
+            self.health.journal_error = None
+        elif event.type == "stopping":
+            self.health.stopping = True
+
+    async def aclose(self) -> None:
+        """Stop serving."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+            _LOGGER.info("status page stopped")
+
+
+def web_sink(ctx: AgentContext) -> Sink | None:
+    """The factory ``watchdog run`` uses: a WebSink unless ``web.enabled`` is false."""
+    if not ctx.config.model.web.enabled:
+        return None
+    return WebSink(ctx)
