@@ -23,7 +23,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -41,6 +41,9 @@ from pydantic import (
 
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.units import Duration, format_duration
+
+if TYPE_CHECKING:
+    from watchdog.rulebook import Rulebook
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_NODES = 100_000
@@ -839,6 +842,7 @@ def _resolve_targets(model: ConfigModel, report: _Problems) -> list[Target]:
 
     targets: list[Target] = []
     seen_providers: dict[str, int] = {}
+    rulebook: Rulebook | None = None
     for i, provider in enumerate(model.providers):
         if provider.id in RESERVED_PROVIDER_IDS:
             report.add(("providers", i, "id"), f"{provider.id!r} is reserved for the controls; pick another id")
@@ -851,9 +855,13 @@ def _resolve_targets(model: ConfigModel, report: _Problems) -> list[Target]:
         for j, window in enumerate(provider.maintenance):
             if window.to <= window.from_:
                 report.add(("providers", i, "maintenance", j, "to"), "must be later than 'from'")
-        for j, rule in enumerate(provider.compensation):
-            if not isinstance(rule.get("rule"), str):
-                report.add(("providers", i, "compensation", j), "each item needs a 'rule' id")
+        if provider.compensation or provider.jurisdiction.strip():
+            # the rule catalogue owns these keys: each entry is checked against its rule's parameters
+            from watchdog.rulebook import ProviderFacts, load_rulebook
+
+            rulebook = rulebook or load_rulebook()
+            for path, message in rulebook.check(provider.compensation, ProviderFacts.of(provider)):
+                report.add(("providers", i, *path), message)
 
     quorum = model.controls.quorum
     if quorum is not None and quorum > len(model.controls.internet):

@@ -67,9 +67,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _commands() -> list[ModuleType]:
-    from watchdog.cli import check, configcmd, outages, run, serve, status, verify
+    from watchdog.cli import check, complaint, configcmd, outages, run, serve, status, verify
 
-    return [run, check, configcmd, outages, verify, status, serve]
+    return [run, check, configcmd, outages, verify, status, serve, complaint]
 
 
 def build_parser() -> argparse.ArgumentParser:

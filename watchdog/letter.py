@@ -1,0 +1,676 @@
+"""Complaint letters: the context a letter needs, built from the journal, and its Markdown and HTML renderings.
+
+:func:`build_letter` takes the config, a provider id, a period, the journal, the contact log and the list
+of attachments (name, SHA-256) and computes everything a letter states: the outage table, the SLA figures
+(:func:`watchdog.sla.compute`), the claim items and deadlines (:func:`watchdog.compensation.assess`) and
+how the customer's own line was verified. :func:`render` turns it into Markdown or HTML through the Jinja2
+templates in ``watchdog/templates/complaint_*`` (ru: ISP, broker, bank, other; en: UK ISP, generic).
+
+Words live in the templates, the rule files and ``watchdog/locale/letter.*.yaml``; dates, numbers, money
+and plurals are formatted per locale with Babel ("154,84 ₽", "8 суток 3 ч"). HTML is made from the same
+Markdown by markdown-it-py with raw HTML disabled, so text from the config or the contact log can never
+become markup. Every rendered letter is checked against the banned citations of the rulebook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import jinja2
+import yaml
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_symbol
+from markdown_it import MarkdownIt
+
+from watchdog import __version__
+from watchdog.analysis import analyse
+from watchdog.compensation import (
+    Assessment,
+    Breakdown,
+    ContactEntry,
+    Duration,
+    Instant,
+    Money,
+    Percent,
+    assess,
+    total_loss_intervals,
+)
+from watchdog.config import Config, ProviderSection, ServiceHours
+from watchdog.errors import WatchdogError
+from watchdog.journal import Journal
+from watchdog.model import ProviderKind, Role, Target
+from watchdog.rulebook import Rule, Rulebook, load_rulebook
+from watchdog.sla import Period, SlaFigures, compute, parse_period
+from watchdog.timefmt import to_datetime
+
+Lang = Literal["ru", "en"]
+Format = Literal["md", "html"]
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+TEMPLATE_PREFIX = "complaint_"
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+class LetterError(WatchdogError):
+    """A letter cannot be built or rendered (bad input, a banned citation, a template error)."""
+
+
+# ------------------------------------------------------------------------------------------ request
+
+
+@dataclass(frozen=True)
+class LetterRequest:
+    """What the customer asks for: which provider and period, in which language, dated when, with what."""
+
+    provider_id: str
+    period: str  # 2026-11, 2026-Q4, 2026-11-01..2026-11-15 (see watchdog.sla.parse_period)
+    lang: Lang
+    sent_on: dt.date
+    contacts: tuple[ContactEntry, ...] = ()
+    attachments: tuple[tuple[str, str], ...] = ()  # (file name, SHA-256 hex): stage B feeds the evidence pack
+    manifest_sha256: str | None = None
+    clock_offset_ms: float | None = None  # the worst NTP offset measured in the period, if known
+    include_unverified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One probed target as the letter describes it."""
+
+    kind: str
+    address: str
+    interval_s: float
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """How the windows were measured and how the customer's own line was verified."""
+
+    version: str
+    agent: str
+    provider_targets: tuple[Probe, ...]
+    lan: tuple[Probe, ...]
+    internet: tuple[Probe, ...]
+    quorum: int
+    failure_threshold: int
+    success_threshold: int
+    max_interval_s: float
+    clock_offset_ms: float | None
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One line of the outage table."""
+
+    no: int
+    start: Instant
+    end: Instant
+    duration: Duration
+    downtime: Duration
+    restore_excess: Duration | None
+    refs: tuple[ContactEntry, ...]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One money demand as printed."""
+
+    rule: Rule
+    title: str
+    demand: str
+    formula: str
+    amount: Money
+    explain: str
+    rounding: str
+    clause: str
+    optional: bool
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A built letter: the template to use, its context, and the figures and assessment behind it."""
+
+    lang: Lang
+    template: str
+    fmt: Formatter
+    context: Mapping[str, Any]
+    figures: SlaFigures
+    assessment: Assessment
+    rulebook: Rulebook
+
+
+# ---------------------------------------------------------------------------------------- formatting
+
+
+def md_escape(text: str) -> str:
+    """Text from config or the contact log, made inert in Markdown (one line, specials escaped).
+
+    Values never start a line in the templates, so line-start markers (``-``, ``1.``) need no escape.
+    """
+    out = " ".join(str(text).split())
+    out = re.sub(r"([\\`*\[\]<>|#&])", r"\\\1", out)
+    return re.sub(r"(?<![0-9A-Za-zА-Яа-яЁё])_|_(?![0-9A-Za-zА-Яа-яЁё])", r"\\_", out)
+
+
+class Formatter:
+    """Dates, instants, numbers, money, durations and plurals for one letter locale and zone."""
+
+    def __init__(self, lang: Lang, locale: str, zone: ZoneInfo, words: Mapping[str, Any]) -> None:
+        self.lang = lang
+        self.locale = Locale.parse(locale)
+        self.zone = zone
+        self.words = words
+
+    def money(self, value: Money) -> str:
+        """``154,84 ₽``, ``£41.36``, ``600.00 RUB`` (the code where the locale has no symbol)."""
+        if get_currency_symbol(value.currency, self.locale) == value.currency:
+            return f"{format_decimal(value.amount, '#,##0.00', locale=self.locale)}\xa0{value.currency}"
+        return str(format_currency(value.amount, value.currency, locale=self.locale))
+
+    def number(self, value: Decimal | int | float) -> str:
+        """Every digit the value carries, in the locale's separators."""
+        return str(format_decimal(value, locale=self.locale, decimal_quantization=False))
+
+    def percent(self, value: Percent) -> str:
+        """``3 %`` / ``3%``, ``98,699 %``."""
+        return str(format_percent(value.value / 100, locale=self.locale, decimal_quantization=False))
+
+    def date(self, value: dt.date, *, long: bool = False) -> str:
+        """``02.10.2026`` / ``2 Oct 2026``; ``long``: ``2 октября 2026 г.`` / ``2 October 2026``."""
+        return str(format_date(value, self.words["date_long" if long else "date"], locale=self.locale))
+
+    def month(self, value: dt.date) -> str:
+        """``октябрь 2026`` / ``October 2026``."""
+        return str(format_date(value, self.words["month"], locale=self.locale))
+
+    def instant(self, value: Instant | int) -> str:
+        """Local time with its offset: ``02.10.2026 20:15:00 (UTC+03:00)``; open ones say so."""
+        ns = value if isinstance(value, int) else value.ns
+        moment = to_datetime(ns, self.zone)
+        offset = moment.strftime("%z")
+        name = moment.tzname() or ""
+        label = f"{name} " if name.isalpha() and name != "UTC" else ""  # MSK, GMT, BST; never "+03"
+        when = format_datetime(moment, self.words["datetime"], locale=self.locale)
+        text = f"{when} {label}(UTC{offset[:3]}:{offset[3:]})"
+        if isinstance(value, Instant) and value.still_open:
+            return str(self.words["still_open"]).format(at=text)
+        return text
+
+    def utc(self, value: Instant | int) -> str:
+        """``02.10.2026 17:15:00 UTC``."""
+        ns = value if isinstance(value, int) else value.ns
+        return f"{format_datetime(to_datetime(ns), self.words['datetime'], locale=self.locale)} UTC"
+
+    def both(self, value: Instant) -> str:
+        """Local time with offset, then UTC in brackets."""
+        if value.still_open:
+            return self.instant(value)
+        return f"{self.instant(value)} [{self.utc(value)}]"
+
+    def plural(self, count: int, *forms: str) -> str:
+        """The form for ``count``: ru takes (one, few, many), en takes (one, other)."""
+        category = self.locale.plural_form(abs(count))
+        order = ["one", "few", "many"] if self.lang == "ru" else ["one", "other"]
+        index = order.index(category) if category in order else len(order) - 1
+        return forms[min(index, len(forms) - 1)]
+
+    def duration(self, value: Duration | float) -> str:
+        """``7 суток 22 ч 30 мин`` / ``7 days 22 h 30 min``; seconds only under an hour."""
+        seconds = value.seconds if isinstance(value, Duration) else value
+        units = self.words["units"]
+        total = round(seconds) if seconds < 3600 else round(seconds / 60) * 60
+        if isinstance(value, Duration) and value.in_hours and total >= 3600:
+            hours, minutes = divmod(total // 60, 60)
+            return f"{hours}\xa0{units['hour']}" + (f" {minutes}\xa0{units['minute']}" if minutes else "")
+        days, rest = divmod(total, 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        parts = []
+        if days:
+            forms = units["day"]
+            names = [forms["one"], forms.get("few", forms.get("other")), forms.get("many", forms.get("other"))]
+            if self.lang != "ru":
+                names = [forms["one"], forms["other"]]
+            parts.append(f"{days}\xa0{self.plural(days, *names)}")
+        if hours:
+            parts.append(f"{hours}\xa0{units['hour']}")
+        if minutes:
+            parts.append(f"{minutes}\xa0{units['minute']}")
+        if secs or not parts:
+            parts.append(f"{secs}\xa0{units['second']}")
+        return " ".join(parts)
+
+    def every(self, seconds: float) -> str:
+        """``с интервалом 30 с`` / ``every 30 s``."""
+        return str(self.words["every"]).format(interval=self.duration(seconds))
+
+    def hours(self, windows: Sequence[ServiceHours]) -> str:
+        """Service hours: ``пн–пт 07:00–23:50`` / ``Mon–Fri 07:00–23:50``."""
+        names = self.words["weekdays"]
+        out = []
+        for w in windows:
+            days = sorted(w.weekdays)
+            runs: list[list[int]] = []
+            for d in days:
+                if runs and d == runs[-1][-1] + 1:
+                    runs[-1].append(d)
+                else:
+                    runs.append([d])
+            label = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}" for r in runs)
+            end = "24:00" if w.to == dt.time.max else w.to.strftime("%H:%M")
+            out.append(f"{label} {w.from_.strftime('%H:%M')}–{end}")
+        return "; ".join(out)
+
+    def contact(self, value: ContactEntry) -> str:
+        """``телефон, № 123456``."""
+        channel = self.words["channels"].get(value.channel, value.channel)
+        return f"{channel}, {value.ref}" if value.ref else str(channel)
+
+    def value(self, value: Any) -> str:
+        """Any formula input, by its type."""
+        if isinstance(value, Money):
+            return self.money(value)
+        if isinstance(value, Percent):
+            return self.percent(value)
+        if isinstance(value, Instant):
+            return self.instant(value)
+        if isinstance(value, Duration):
+            return self.duration(value)
+        if isinstance(value, Breakdown):
+            return " + ".join(f"{self.money(m)} × {n}" for m, n in value.parts)
+        if isinstance(value, ContactEntry):
+            return md_escape(self.contact(value))
+        if isinstance(value, dt.datetime):
+            raise TypeError("pass instants as Instant")
+        if isinstance(value, dt.date):
+            return self.date(value)
+        if isinstance(value, bool):
+            raise TypeError("no booleans in formulas")
+        if isinstance(value, Decimal | int):
+            return self.number(value)
+        return md_escape(str(value))
+
+    def fill(self, text: str, inputs: Mapping[str, Any]) -> str:
+        """A rule's phrase with its ``{placeholders}`` replaced by formatted inputs."""
+
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in inputs:
+                raise LetterError(f"the phrase {text!r} needs {{{name}}}, which the calculation did not give")
+            return self.value(inputs[name])
+
+        return _PLACEHOLDER_RE.sub(one, text)
+
+
+def load_words(lang: Lang) -> dict[str, Any]:
+    """The locale word file for ``lang``."""
+    data = yaml.safe_load((LOCALE_DIR / f"letter.{lang}.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+# ------------------------------------------------------------------------------------------ building
+
+
+def template_for(lang: Lang, kind: ProviderKind, jurisdiction: str) -> str:
+    """The template of a letter: by language, provider kind and (for English ISP letters) the UK."""
+    if lang == "ru":
+        variant = {ProviderKind.ISP: "isp", ProviderKind.BROKER: "broker", ProviderKind.BANK: "bank"}.get(kind, "other")
+        return f"{TEMPLATE_PREFIX}ru_{variant}.md.j2"
+    if kind is ProviderKind.ISP and jurisdiction.strip().upper().startswith("UK"):
+        return f"{TEMPLATE_PREFIX}en_uk_isp.md.j2"
+    return f"{TEMPLATE_PREFIX}en_generic.md.j2"
+
+
+def build_letter(
+    config: Config,
+    journal: Journal,
+    request: LetterRequest,
+    *,
+    now_ns: int,
+    rulebook: Rulebook | None = None,
+) -> Letter:
+    """Analyse the journal for the provider and period and assemble everything the letter states."""
+    provider = config.provider(request.provider_id)
+    zone = config.provider_zone(provider.id)
+    try:
+        period = parse_period(request.period, zone)
+    except ValueError as exc:
+        raise LetterError(str(exc)) from None
+    _check_attachments(request)
+    book = rulebook or load_rulebook()
+    analysis = analyse(
+        journal,
+        provider_kinds={p.id: p.kind for p in config.providers},
+        quorum=config.quorum,
+        since_ns=period.start_ns,
+        until_ns=period.end_ns,
+        now_ns=now_ns,
+    )
+    figures = compute(analysis, provider, period, zone)
+    loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
+    assessment = assess(
+        figures,
+        provider,
+        book,
+        sent_on=request.sent_on,
+        zone=zone,
+        contacts=request.contacts,
+        total_loss=loss,
+        include_unverified=request.include_unverified,
+    )
+    jurisdiction = book.jurisdiction(provider.jurisdiction)
+    locale = "ru_RU" if request.lang == "ru" else (jurisdiction.locale_en if jurisdiction else "en_GB")
+    fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
+    context = _context(config, provider, period, figures, assessment, request, fmt, book)
+    template = template_for(request.lang, provider.kind, provider.jurisdiction)
+    return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _check_attachments(request: LetterRequest) -> None:
+    for name, digest in request.attachments:
+        if not name.strip():
+            raise LetterError("an attachment has no file name")
+        if not _SHA256_RE.match(digest):
+            raise LetterError(f"attachment {name!r}: SHA-256 must be 64 lowercase hex digits, got {digest!r}")
+    if request.manifest_sha256 is not None and not _SHA256_RE.match(request.manifest_sha256):
+        raise LetterError(f"manifest SHA-256 must be 64 lowercase hex digits, got {request.manifest_sha256!r}")
+
+
+def _probe(target: Target) -> Probe:
+    return Probe(target.kind, target.address, target.interval_s)
+
+
+def _measurement(config: Config, provider: ProviderSection, clock_offset_ms: float | None) -> Measurement:
+    own = config.targets_of(provider.id)
+    lan, internet = config.controls(Role.LAN), config.controls(Role.INTERNET)
+    everything = [*own, *lan, *internet]
+    return Measurement(
+        version=__version__,
+        agent=config.agent.id,
+        provider_targets=tuple(_probe(t) for t in own),
+        lan=tuple(_probe(t) for t in lan),
+        internet=tuple(_probe(t) for t in internet),
+        quorum=config.quorum,
+        failure_threshold=max((t.failure_threshold for t in everything), default=3),
+        success_threshold=max((t.success_threshold for t in everything), default=2),
+        max_interval_s=max((t.interval_s for t in everything), default=0.0),
+        clock_offset_ms=clock_offset_ms,
+    )
+
+
+def _rows(figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[IncidentRow]:
+    rows = []
+    counted = [i for i in figures.incidents if i.downtime_s > 0]
+    for no, inc in enumerate(counted, start=1):
+        end_ns = inc.end_ns if inc.end_ns is not None else figures.now_ns
+        refs = tuple(c for c in contacts if inc.start_ns <= c.at_ns < end_ns)
+        excess = Duration(inc.restore_excess_s) if inc.restore_excess_s else None
+        rows.append(
+            IncidentRow(
+                no=no,
+                start=Instant(inc.start_ns),
+                end=Instant(end_ns, still_open=inc.end_ns is None),
+                duration=Duration(inc.duration_s),
+                downtime=Duration(inc.downtime_s),
+                restore_excess=excess,
+                refs=refs,
+            )
+        )
+    return rows
+
+
+def _items(assessment: Assessment, fmt: Formatter) -> list[ItemView]:
+    lang = fmt.lang
+    out = []
+    for item in assessment.items:
+        rule = item.rule
+        inputs = dict(item.inputs) | {"amount": item.amount}
+        assert rule.demand is not None and rule.rounding is not None
+        explain = fmt.fill(rule.explain[item.explain].get(lang), inputs) if item.explain else ""
+        out.append(
+            ItemView(
+                rule=rule,
+                title=rule.title.get(lang),
+                demand=fmt.fill(rule.demand.get(lang), inputs),
+                formula=fmt.fill(rule.formula[item.formula].get(lang), inputs),
+                amount=item.amount,
+                explain=explain,
+                rounding=rule.rounding.get(lang),
+                clause=md_escape(item.use.clause),
+                optional=item.optional,
+                warning=rule.warning.get(lang) if rule.warning and (item.optional or item.contested) else None,
+            )
+        )
+    return out
+
+
+def _legal(assessment: Assessment, kind: ProviderKind, lang: Lang) -> list[str]:
+    lines: list[str] = []
+    for rule in assessment.rules:
+        extra = rule.basis_by_kind.get(kind)
+        if extra is not None and extra.get(lang) not in lines:
+            lines.append(extra.get(lang))
+        if rule.legal_basis is not None and rule.legal_basis.get(lang) not in lines:
+            lines.append(rule.legal_basis.get(lang))
+    return lines
+
+
+def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dict[str, Any] | None:
+    if not assessment.deadlines:
+        return None
+    d = assessment.deadlines[0]
+    rule = d.rule
+    escalation = rule.escalation.get(kind.value) or rule.escalation.get("*")
+    return {
+        "rule": rule,
+        "answer_by": d.answer_by,
+        "registration_by": d.registration_by,
+        "text": fmt.fill(rule.explain[d.explain].get(fmt.lang), d.inputs),
+        "escalation": escalation.get(fmt.lang) if escalation else None,
+        "calendar": d.calendar,
+    }
+
+
+def _notes(assessment: Assessment, request: LetterRequest, fmt: Formatter, book: Rulebook) -> dict[str, Any]:
+    """What the customer must check before sending: sources, warnings, what was left out and why."""
+    words = fmt.words
+    lang = fmt.lang
+    sources = []
+    for rule in assessment.rules:
+        sources.append(
+            {
+                "title": rule.title.get(lang),
+                "id": rule.id,
+                "version": rule.version,
+                "confidence": words["confidence"][rule.confidence],
+                "verified_on": rule.verified_on,
+                "urls": [md_escape(u) for u in rule.source_url],
+            }
+        )
+    warnings = []
+    for item in assessment.items:
+        if item.rule.warning is not None and item.rule.warning.get(lang) not in warnings:
+            warnings.append(item.rule.warning.get(lang))
+    skipped = []
+    for s in assessment.skipped:
+        found = book.rules.get(s.rule_id)
+        title = found.title.get(lang) if found else s.rule_id
+        params = {k: (words["when"].get(v, v) if k == "when" else v) for k, v in s.params.items() if v is not None}
+        reason = fmt.fill(str(words["skip"][s.reason]), params)
+        skipped.append({"title": title, "id": s.rule_id, "reason": reason})
+    notices = [fmt.fill(str(words["notices"][n.key]), n.params) for n in assessment.notices]
+    return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
+
+
+def _context(
+    config: Config,
+    provider: ProviderSection,
+    period: Period,
+    figures: SlaFigures,
+    assessment: Assessment,
+    request: LetterRequest,
+    fmt: Formatter,
+    book: Rulebook,
+) -> dict[str, Any]:
+    zone = fmt.zone
+    first_day = to_datetime(period.start_ns, zone).date()
+    last_day = to_datetime(period.end_ns - 1, zone).date()
+    items = _items(assessment, fmt)
+    counted = [i for i in figures.incidents if i.downtime_s > 0]
+    excluded = [i for i in figures.incidents if i.downtime_s <= 0]
+    rows = _rows(figures, request.contacts)
+    first_report = next((r for row in rows for r in row.refs), None)
+    fee = provider.contract.fee
+    return {
+        "lang": request.lang,
+        "br": "  ",
+        "provider": provider,
+        "contract": provider.contract,
+        "contacts_of": provider.contacts,
+        "fee": Money(Decimal(str(fee.amount)), fee.currency).rounded() if fee else None,
+        "fee_per": fee.per if fee else None,
+        "period": {
+            "label": period.label,
+            "first": first_day,
+            "last": last_day,
+            "is_month": bool(re.fullmatch(r"\d{4}-\d{2}", period.label)),
+        },
+        "zone": str(zone.key),
+        "sent_on": request.sent_on,
+        "now": Instant(figures.now_ns),
+        "partial": figures.now_ns < period.end_ns,
+        "rows": rows,
+        "counted": counted,
+        "excluded": excluded,
+        "excluded_s": sum(i.duration_s for i in excluded),
+        "first_report": first_report,
+        "figures": figures,
+        "availability": None if figures.availability is None else _percent(figures),
+        "coverage": Percent((Decimal(repr(figures.coverage)) * 100).quantize(Decimal("0.1"), rounding=ROUND_DOWN)),
+        "target": None if figures.target is None else Percent(Decimal(repr(figures.target)).normalize()),
+        "measurement": _measurement(config, provider, request.clock_offset_ms),
+        "items": [i for i in items if not i.optional],
+        "optional_items": [i for i in items if i.optional],
+        "all_totals": _sum_all(assessment),
+        "deadline": _deadline(assessment, provider.kind, fmt),
+        "legal": _legal(assessment, provider.kind, request.lang),
+        "clauses": [i.clause for i in items if i.clause],
+        "contacts": sorted(request.contacts, key=lambda c: c.at_ns),
+        "attachments": [{"name": md_escape(n), "sha256": h} for n, h in request.attachments],
+        "manifest_sha256": request.manifest_sha256,
+        "notes": _notes(assessment, request, fmt, book),
+    }
+
+
+def _percent(figures: SlaFigures) -> Percent:
+    """Availability shown to three decimals, cut (never rounded up past a threshold it missed)."""
+    assert figures.availability is not None
+    exact = Decimal(100) * (1 - Decimal(repr(figures.downtime_s)) / Decimal(repr(figures.counted_s)))
+    return Percent(exact.quantize(Decimal("0.001"), rounding=ROUND_DOWN))
+
+
+def _sum_all(assessment: Assessment) -> list[Money]:
+    both = assessment.totals(optional=False)
+    for currency, money in assessment.totals(optional=True).items():
+        prev = both.get(currency)
+        both[currency] = money if prev is None else Money(prev.amount + money.amount, currency)
+    return list(both.values())
+
+
+# ----------------------------------------------------------------------------------------- rendering
+
+
+def _environment(fmt: Formatter) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("watchdog", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # the output is Markdown: config and log text goes through |md; HTML comes from markdown-it
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    filters: dict[str, Callable[..., str]] = {
+        "md": md_escape,
+        "money": fmt.money,
+        "num": fmt.number,
+        "pct": fmt.percent,
+        "date": fmt.date,
+        "long_date": lambda d: fmt.date(d, long=True),
+        "month": fmt.month,
+        "local": fmt.instant,
+        "utc": fmt.utc,
+        "both": fmt.both,
+        "dur": fmt.duration,
+        "hdur": lambda seconds: fmt.duration(Duration(seconds, in_hours=True)),
+        "plural": fmt.plural,
+        "contact": lambda c: md_escape(fmt.contact(c)),
+        "every": fmt.every,
+        "hours": fmt.hours,
+        "word": lambda key, group: fmt.words[group].get(key, key),
+    }
+    env.filters.update(filters)
+    return env
+
+
+def render(letter: Letter, fmt: Format = "md") -> str:
+    """The letter as Markdown or as a standalone HTML page."""
+    env = _environment(letter.fmt)
+    try:
+        template = env.get_template(letter.template)
+        parts = {part: template.render(**letter.context, part=part) for part in ("draft", "header", "body", "notes")}
+    except jinja2.TemplateError as exc:
+        raise LetterError(f"template {letter.template}: {exc}") from exc
+    markdown = "\n".join(p.strip("\n") + "\n" for p in parts.values() if p.strip())
+    problems = letter.rulebook.lint(markdown)
+    if problems:
+        raise LetterError("the letter cites something it must not: " + "; ".join(problems))
+    if fmt == "md":
+        return markdown
+    converter = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+    shell = env.get_template(f"{TEMPLATE_PREFIX}shell.html.j2")
+    return shell.render(
+        lang=letter.lang,
+        title=_title(markdown),
+        draft=converter.render(parts["draft"]),
+        header=converter.render(parts["header"]),
+        body=converter.render(parts["body"]),
+        notes=converter.render(parts["notes"]),
+    )
+
+
+def _title(markdown: str) -> str:
+    for line in markdown.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip().replace("\\", "")
+    return "letter"
+
+
+def write(letter: Letter, path: Path) -> None:
+    """Write ``letter.md`` or ``letter.html`` (by the file's suffix)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".md", ".html", ".htm"):
+        raise LetterError(f"{path}: write .md or .html (PDF comes with the evidence pack)")
+    text = render(letter, "md" if suffix == ".md" else "html")
+    path.write_text(text, encoding="utf-8")
+
+
+__all__ = [
+    "Formatter",
+    "Letter",
+    "LetterError",
+    "LetterRequest",
+    "build_letter",
+    "render",
+    "template_for",
+    "write",
+]
