@@ -67,9 +67,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _commands() -> list[ModuleType]:
-    from watchdog.cli import check, configcmd, contact, outages, report, run, verify
+    from watchdog.cli import check, configcmd, contact, evidence, outages, report, run, verify
 
-    return [run, check, configcmd, outages, report, verify, contact]
+    return [run, check, configcmd, outages, report, evidence, verify, contact]
 
 
 def build_parser() -> argparse.ArgumentParser:
