@@ -236,12 +236,14 @@ def _check_chain(zf: zipfile.ZipFile, chain: dict[str, Any], verdict: PackVerdic
             if int(sid) in included or int(sid) in streams:
                 verdict.add(f"{label}: stream {sid} is both carried and left out")
             streams[int(sid)] = (int(count), bytes.fromhex(digest))
-        rows = sum(c for c, _ in streams.values())
-        if rows != last - first + 1:
+        rows, size = sum(c for c, _ in streams.values()), last - first + 1
+        if rows < size:
             verdict.add(
-                f"{label}: {last - first + 1 - rows:+d} rows missing from results.csv/events.csv "
-                f"({rows} of {last - first + 1} accounted for): rows were removed or added"
+                f"{label}: {size - rows} row(s) missing from results.csv/events.csv "
+                f"({rows} of {size} accounted for): rows were removed"
             )
+        elif rows > size:
+            verdict.add(f"{label}: {rows - size} row(s) more than the block holds: rows were added")
         if block_hash(prev_hash, no, first, last, streams) != bytes.fromhex(b["hash"]):
             verdict.add(f"{label}: the rows in results.csv and events.csv do not reproduce its hash")
         prev = bytes.fromhex(b["hash"])
