@@ -75,7 +75,7 @@ class LatencySeries:
 
 
 def _num(ts_ns: int, zone: ZoneInfo) -> float:
-    return float(mdates.date2num(dt.datetime.fromtimestamp(ts_ns / NS, zone)))
+    return float(mdates.date2num(dt.datetime.fromtimestamp(ts_ns / NS, zone)))  # type: ignore[no-untyped-call]
 
 
 def _bars(intervals: Sequence[Interval], zone: ZoneInfo) -> list[tuple[float, float]]:
@@ -137,9 +137,9 @@ def timeline_png(
     lat.grid(color="#dddddd", linewidth=0.6)
     if latency:
         lat.legend(fontsize=7, loc="upper right", ncol=4, frameon=False)
-    locator = mdates.AutoDateLocator(tz=zone, maxticks=12)
+    locator = mdates.AutoDateLocator(tz=zone, maxticks=12)  # type: ignore[no-untyped-call]
     lat.xaxis.set_major_locator(locator)
-    lat.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=zone))
+    lat.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
     lat.tick_params(axis="both", labelsize=8)
     lat.set_xlabel(f"local time, {zone.key}", fontsize=8)
     buf = io.BytesIO()

@@ -112,7 +112,7 @@ def _ntp_bytes(ts_ns: int) -> bytes:
 
 def _ntp_ns(raw: bytes) -> int:
     seconds, fraction = struct.unpack("!II", raw)
-    return (seconds - NTP_UNIX_DELTA_S) * NS + (fraction * NS >> 32)
+    return (int(seconds) - NTP_UNIX_DELTA_S) * NS + (int(fraction) * NS >> 32)
 
 
 def _short_ns(value: int) -> int:
@@ -176,13 +176,14 @@ async def query(server: str, timeout_s: float = 5.0) -> ClockSample:
         async with asyncio.timeout(timeout_s):
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
             family, _, _, _, sockaddr = infos[0]
-            address = f"[{sockaddr[0]}]:{sockaddr[1]}" if family == socket.AF_INET6 else f"{sockaddr[0]}:{sockaddr[1]}"
+            ip, ip_port = str(sockaddr[0]), int(sockaddr[1])
+            address = f"[{ip}]:{ip_port}" if family == socket.AF_INET6 else f"{ip}:{ip_port}"
             # t1 goes out as the transmit timestamp with random low bits, so a forged answer must guess it
             t1 = time.time_ns()
             mono1 = time.monotonic_ns()
             transmit = _ntp_bytes(t1)[:6] + secrets.token_bytes(2)
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _Client(transmit), remote_addr=(sockaddr[0], sockaddr[1]), family=family
+                lambda: _Client(transmit), remote_addr=(ip, ip_port), family=family
             )
             try:
                 transport.sendto(build_request(transmit))

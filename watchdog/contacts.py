@@ -71,10 +71,11 @@ def add_contact(
     now = time.time_ns() if now_ns is None else now_ns
     at = now if at_ns is None else at_ns
     check_entry(channel, note, at, now)
-    data = {"provider": provider, "channel": channel, "ref": ref.strip(), "note": note.strip(), "at_ns": at}
+    ref, note = ref.strip(), note.strip()
+    data = {"provider": provider, "channel": channel, "ref": ref, "note": note, "at_ns": at}
     seq = journal.add_event(EV_CONTACT, data, ts_ns=now)
     journal.seal(now_ns=now)
-    return Contact(seq, now, at, provider, channel, data["ref"], data["note"])
+    return Contact(seq, now, at, provider, channel, ref, note)
 
 
 def from_event(seq: int, ts_ns: int, data: dict[str, Any]) -> Contact:

@@ -139,7 +139,7 @@ def _spans(event: Any, runs: Sequence[Any], window: Interval) -> bool:
     for run in runs:
         if run.seq == event.seq:
             end = run.end_ns if run.end_ns is not None else window[1]
-            return run.start_ns < window[0] < end
+            return bool(run.start_ns < window[0] < end)
     return False
 
 
