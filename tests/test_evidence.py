@@ -149,6 +149,7 @@ def test_pack_contents(made: tuple[Path, Path], tmp_path: Path, capsys: pytest.C
 
     html = files["summary.html"].decode()
     assert "<h2>This evidence pack</h2>" in html and manifest["files"]["events.csv"]["sha256"] in html
+    assert '<img src="timeline.png"' in html  # the chart beside it in the zip
 
     assert main(["verify", str(pack)]) == 0
     assert "OK — 10 files match manifest.json" in capsys.readouterr().out
