@@ -200,3 +200,34 @@ def test_summary_worst_offset_unsynced_stretches_and_steps() -> None:
     assert s.steps == ((T1 + 5500 * NS, 2 * NS),)
     empty = summarize([], [(T1, T1 + 100 * NS)], (T1, T1 + 100 * NS))
     assert (empty.samples, empty.worst_offset, empty.unsynced_s, empty.max_gap_s) == (0, None, 100.0, None)
+
+
+async def test_a_crashing_query_is_journaled_not_fatal(tmp_path: Path) -> None:
+    server = await NtpResponder(offset_s=0.5).start()
+    config = loads(
+        f'agent: {{data_dir: "{tmp_path}"}}\nntp: {{servers: ["{server.address}", "127.0.0.1:9"], timeout: 1s}}',
+        env={},
+    )
+
+    async def flaky(address: str, timeout_s: float) -> object:
+        if address == "127.0.0.1:9":
+            raise RuntimeError("boom")  # a bug in the client, not an NTP failure
+        return await query(address, timeout_s)
+
+    writer = JournalWriter(config.journal_path)
+    await writer.open()
+    try:
+        sink = ClockSink(AgentContext(config, Board.for_targets((), 1), writer), config.model.ntp, query_fn=flaky)
+        samples = await sink.measure_round()
+    finally:
+        await writer.aclose()
+        server.close()
+    assert len(samples) == 1 and sink.synced is True
+    with Journal.open(config.journal_path) as journal:
+        data = [e.data for e in journal.events([EV_CLOCK_SAMPLE])]
+    assert data[1] == {
+        "ok": False,
+        "server": "127.0.0.1:9",
+        "error": "internal: RuntimeError: boom",
+        "interval_s": 3600.0,
+    }

@@ -222,8 +222,19 @@ class ClockSink(Sink):
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
+        failing = False
         while True:
-            await self.measure_round()
+            try:
+                await self.measure_round()
+            except Exception:
+                # a bug here must not end clock checks for good: log once, try again next round
+                if not failing:
+                    _LOGGER.exception("clock measurement round failed (retrying every interval)")
+                failing = True
+            else:
+                if failing:
+                    _LOGGER.info("clock measurement works again")
+                failing = False
             due += self.section.interval
             await asyncio.sleep(max(0.0, due - loop.time()))
 

@@ -55,7 +55,7 @@ from watchdog.journal import (
     event_row_hash,
     result_row_hash,
 )
-from watchdog.model import NS, AttributedOutage
+from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.report import Report, build_report, render, report_json
 from watchdog.sla import Period
 from watchdog.timefmt import local_iso, utc_iso
@@ -253,6 +253,9 @@ def clock_rows(events: Iterable[tuple[int, int, str, str]], period: Period, zone
     return csv_bytes(CLOCK_COLUMNS, rows)
 
 
+_ATTRIBUTION_COLUMNS = (Attribution.PROVIDER, Attribution.CUSTOMER_LINE, Attribution.INCONCLUSIVE, Attribution.NO_DATA)
+
+
 def _outage_row(a: AttributedOutage, zone: ZoneInfo, as_of_ns: int) -> list[Any]:
     o = a.outage
     end = o.end_ns if o.end_ns is not None else as_of_ns
@@ -270,10 +273,7 @@ def _outage_row(a: AttributedOutage, zone: ZoneInfo, as_of_ns: int) -> list[Any]
         utc_iso(o.end_bounds[0]) if o.end_bounds else None,
         f"{(end - o.start_ns) / NS:.3f}",
         a.attribution.value,
-        *(
-            f"{by[k] / NS:.3f}"
-            for k in sorted(by, key=lambda k: ["provider", "customer_line", "inconclusive", "no_data"].index(k.value))
-        ),
+        *(f"{by[k] / NS:.3f}" for k in _ATTRIBUTION_COLUMNS),
         o.failure.value if o.failure else None,
         o.detail,
     ]
