@@ -257,3 +257,25 @@ def test_verify_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
         zf.writestr("note.txt", "added later")
     assert main(["verify", str(extra)]) == 1
     assert "note.txt: not listed in manifest.json (added to the pack)" in capsys.readouterr().out
+
+
+def test_contact_logged_after_the_period_is_carried(tmp_path: Path) -> None:
+    """The customer writes the call down two weeks later: the pack carries the events up to that entry."""
+    from watchdog.contacts import add_contact
+
+    text = config_text(tmp_path / "data")
+    config = loads(text, env=env())
+    write_history(config)
+    with Journal.open(config.journal_path) as journal:
+        late = add_contact(
+            journal, provider="broker", channel="visit", note="офис", at_ns=msk(3, 16), now_ns=msk(20, 0)
+        )
+        build_pack(journal, config, "broker", PERIOD, tmp_path / "p.zip", now_ns=msk(21, 0), config_text=text)
+    verdict = verify_pack(tmp_path / "p.zip")
+    assert verdict.ok, verdict.problems
+    files = read(tmp_path / "p.zip")
+    notes = [c["note"] for c in rows(files["contacts.csv"])]
+    assert notes == ["Звонок в поддержку: «проблемы на стороне биржи»", "офис", "claim sent"]
+    assert max(int(r["seq"]) for r in rows(files["results.csv"])) < late.seq  # no results past the period's blocks
+    last = json.loads(files["manifest.json"])["chain"]["blocks"][-1]
+    assert last["first_seq"] <= late.seq <= last["last_seq"] and "0" not in last["omitted"]

@@ -340,17 +340,22 @@ class Block:
     digests: bytes
 
 
-def covered_blocks(conn: sqlite3.Connection, start_ns: int, end_ns: int) -> list[Block]:
-    """The contiguous run of blocks from the first to the last one holding a row with ts in [start, end)."""
+def covered_blocks(conn: sqlite3.Connection, start_ns: int, end_ns: int, also_seqs: Sequence[int] = ()) -> list[Block]:
+    """The contiguous run of blocks holding every row with ts in [start, end) and the rows ``also_seqs``."""
     row = conn.execute(
         "SELECT min(no), max(no) FROM blocks WHERE max_ts_ns >= ? AND min_ts_ns < ?", (start_ns, end_ns)
     ).fetchone()
-    if row[0] is None:
+    nos = [int(n) for n in row if n is not None]
+    for seq in also_seqs:
+        found = conn.execute("SELECT no FROM blocks WHERE first_seq <= ? AND last_seq >= ?", (seq, seq)).fetchone()
+        if found is not None:
+            nos.append(int(found[0]))
+    if not nos:
         return []
     cur = conn.execute(
         "SELECT no, first_seq, last_seq, min_ts_ns, max_ts_ns, prev_hash, hash, digests FROM blocks "
         "WHERE no BETWEEN ? AND ? ORDER BY no",
-        (row[0], row[1]),
+        (min(nos), max(nos)),
     )
     return [
         Block(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), bytes(r[5]), bytes(r[6]), bytes(r[7])) for r in cur
@@ -426,7 +431,10 @@ def build_pack(
     }
     keys = {t.id: t.key for t in infos.values()}
     roles = {t.id: t.role for t in infos.values()}
-    blocks = covered_blocks(conn, per.start_ns, report.as_of_ns)
+    period_blocks = covered_blocks(conn, per.start_ns, report.as_of_ns)
+    # a contact logged after the fact sits in a later block: carry the events up to it (results stay out)
+    blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [c.seq for c in report.contacts])
+    results_until = period_blocks[-1].no if period_blocks else 0
     tmp = Path(tempfile.mkdtemp(prefix="watchdog-pack-"))
     try:
         files: dict[str, bytes | Path] = {}
@@ -462,7 +470,7 @@ def build_pack(
                         )
                     hashers.setdefault(stream, hashlib.sha256()).update(h)
                     counts[stream] = counts.get(stream, 0) + 1
-                    if kind == "r" and stream in included:
+                    if kind == "r" and stream in included and b.no <= results_until:
                         seq_, target, ts, lat, failure, detail, metrics = row
                         res.row(
                             [
@@ -518,7 +526,7 @@ def build_pack(
                         "omitted": {
                             str(s): [c, d.hex()]
                             for s, (c, d) in sorted(streams.items())
-                            if s != EVENTS_STREAM and s not in included
+                            if s != EVENTS_STREAM and (s not in included or b.no > results_until)
                         },
                     }
                 )

@@ -233,7 +233,7 @@ def _check_chain(zf: zipfile.ZipFile, chain: dict[str, Any], verdict: PackVerdic
                 verdict.results += 1
         streams = {s: (counts[s], hashers[s].digest()) for s in hashers}
         for sid, (count, digest) in b["omitted"].items():
-            if int(sid) in included or int(sid) in streams:
+            if int(sid) in streams:
                 verdict.add(f"{label}: stream {sid} is both carried and left out")
             streams[int(sid)] = (int(count), bytes.fromhex(digest))
         rows, size = sum(c for c, _ in streams.values()), last - first + 1
