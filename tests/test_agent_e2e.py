@@ -47,6 +47,7 @@ providers:
     kind: broker
     targets:
       - {{name: trading, kind: tcp, address: "{provider.address}"}}
+ntp: {{enabled: false}}  # the default servers are public pools; tests never leave loopback
 """
 
 

@@ -438,6 +438,15 @@ class NtpSection(Strict):
     timeout: Duration = 5.0
     enabled: bool = True
 
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        from watchdog.clock import split_server  # the client owns the address syntax
+
+        for server in value:
+            split_server(server)
+        return value
+
 
 class Reminder(Strict):
     """A user-declared deadline to be warned about (a card or contract expiry), owned by notifications."""

@@ -6,6 +6,7 @@ This is the one place where outputs are wired in; each factory reads its own con
 from __future__ import annotations
 
 from watchdog.agent import SinkFactory
+from watchdog.clock import clock_sink_factory
 from watchdog.influx.exporter import influx_sink
 
 
@@ -16,4 +17,5 @@ def default_sink_factories() -> list[SinkFactory]:
     factories: list[SinkFactory] = []
     factories.append(web_sink)  # the status page (web.enabled)
     factories.append(influx_sink)  # the InfluxDB exporter (None without an `influxdb:` section)
+    factories.append(clock_sink_factory)  # clock accuracy against NTP (ntp:)
     return factories

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from watchdog.analysis import Analysis
 from watchdog.attribution import Interval, intersect, subtract, total, union
-from watchdog.config import ProviderSection, ServiceHours
+from watchdog.config import MaintenanceWindow, ProviderSection, ServiceHours
 from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.timefmt import to_ns
 
@@ -126,17 +126,17 @@ def service_intervals(hours: Sequence[ServiceHours], period: Period, zone: ZoneI
     return intersect(union(out), [(period.start_ns, period.end_ns)])
 
 
+def window_interval(window: MaintenanceWindow, zone: ZoneInfo) -> Interval:
+    """One maintenance window (local times in the provider's zone unless an offset is given) in UTC ns."""
+    start, end = window.from_, window.to
+    start = start if start.tzinfo else start.replace(tzinfo=zone)
+    end = end if end.tzinfo else end.replace(tzinfo=zone)
+    return to_ns(start), to_ns(end)
+
+
 def maintenance_intervals(provider: ProviderSection, zone: ZoneInfo, *, excluded_only: bool = True) -> list[Interval]:
     """Announced maintenance windows (local times in the provider's zone) as UTC intervals."""
-    out = []
-    for window in provider.maintenance:
-        if excluded_only and not window.excluded:
-            continue
-        start, end = window.from_, window.to
-        start = start if start.tzinfo else start.replace(tzinfo=zone)
-        end = end if end.tzinfo else end.replace(tzinfo=zone)
-        out.append((to_ns(start), to_ns(end)))
-    return union(out)
+    return union(window_interval(w, zone) for w in provider.maintenance if w.excluded or not excluded_only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,9 +67,21 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _commands() -> list[ModuleType]:
-    from watchdog.cli import check, complaint, configcmd, outages, run, serve, status, verify
+    from watchdog.cli import (
+        check,
+        complaint,
+        configcmd,
+        contact,
+        evidence,
+        outages,
+        report,
+        run,
+        serve,
+        status,
+        verify,
+    )
 
-    return [run, check, configcmd, outages, verify, status, serve, complaint]
+    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

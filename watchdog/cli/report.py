@@ -1,0 +1,68 @@
+"""``watchdog report``: the SLA report of one provider over one period (text, JSON or HTML)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json
+from watchdog.journal import Journal
+from watchdog.report import build_report, render, report_json
+from watchdog.sla import current_period
+from watchdog.timefmt import parse_time
+
+
+def register(sub: Any) -> None:
+    """Add ``report``."""
+    parser = sub.add_parser("report", help="SLA report: availability, downtime, incidents, coverage, breach, clock")
+    add_config_arg(parser)
+    parser.add_argument("--provider", metavar="P", required=True, help="the provider's id")
+    parser.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="2026-11 (month), 2026-W47, 2026-Q4, 2026, 2026-11-01..2026-11-15 (default: the SLA's current period)",
+    )
+    parser.add_argument("--format", choices=("text", "json", "html"), default="text", help="output format")
+    add_json_arg(parser)
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of the terminal")
+    parser.add_argument("--now", metavar="T", help="compute as of this time (default: now)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Build and print (or write) the report."""
+    config = load_config(args)
+    try:
+        provider = config.provider(args.provider)
+    except KeyError as exc:
+        print(exc.args[0])
+        return EXIT_CONFIG
+    zone = config.provider_zone(provider.id)
+    now = time.time_ns()
+    try:
+        if args.now:
+            now = parse_time(args.now, zone, now)
+        period = args.period or current_period(provider.sla.period, now, zone).label
+        with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+            report = build_report(journal, config, provider.id, period, now)
+    except ValueError as exc:
+        print(exc)
+        return EXIT_CONFIG
+    fmt = "json" if args.json else args.format
+    if fmt == "json" and not args.output:
+        print_json(report_json(report))
+        return EXIT_OK
+    if fmt == "json":
+        import json
+
+        text = json.dumps(report_json(report), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    else:
+        text = render(report, "report.html.j2" if fmt == "html" else "report.txt.j2")
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return EXIT_OK

@@ -1,0 +1,62 @@
+"""The evidence pack's PDF summary, drawn with fpdf2 from a Jinja2 template of simple HTML.
+
+fpdf2 is pure Python and embeds a subset of a TrueType font, so Cyrillic renders wherever the pack is
+opened. The font is the DejaVu Sans that matplotlib ships (already a dependency for the chart), so no
+system font is needed. The creation date is the report's "as of" time, so the same input gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from fpdf import FPDF
+from fpdf.fonts import TextStyle
+
+from watchdog.model import NS
+from watchdog.report import Report, environment, report_json
+
+FONT = "DejaVu"
+
+
+def _font_dir() -> Path:
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def summary_pdf(report: Report, pack: dict[str, Any], png: bytes) -> bytes:
+    """The summary as PDF: figures, incidents, outages, clock, contacts, method, the pack's files, the chart."""
+    data = report_json(report)
+    env = environment(report.zone)
+    method = env.get_template("method.txt.j2").render(r=data).strip()
+    html = env.get_template("summary.pdf.html.j2").render(r=data, method=method, pack=pack)
+    pdf = FPDF(format="A4")
+    pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
+    fonts = _font_dir()
+    for style, name in (
+        ("", "DejaVuSans"),
+        ("B", "DejaVuSans-Bold"),
+        ("I", "DejaVuSans-Oblique"),
+        ("BI", "DejaVuSans-BoldOblique"),
+    ):
+        pdf.add_font(FONT, style, str(fonts / f"{name}.ttf"))
+    pdf.set_title(f"SLA report: {data['provider']['name']}, {data['period']['label']}")
+    pdf.set_author(data["agent"])
+    pdf.set_margins(14, 14, 14)
+    pdf.set_auto_page_break(True, 14)
+    pdf.set_font(FONT, size=8.5)
+    pdf.add_page()
+    styles = {
+        "h1": TextStyle(font_family=FONT, font_size_pt=15, font_style="B", t_margin=2, b_margin=2),
+        "h2": TextStyle(font_family=FONT, font_size_pt=11.5, font_style="B", t_margin=5, b_margin=2),
+        "h3": TextStyle(font_family=FONT, font_size_pt=9.5, font_style="B", t_margin=3, b_margin=1),
+    }
+    pdf.write_html(html, font_family=FONT, tag_styles=styles, table_line_separators=True)
+    pdf.add_page(orientation="L")
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 8, f"Timeline: {data['provider']['name']}, {data['period']['label']}", new_x="LMARGIN", new_y="NEXT")
+    pdf.image(io.BytesIO(png), w=pdf.epw)
+    return bytes(pdf.output())
