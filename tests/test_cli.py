@@ -157,3 +157,9 @@ def test_verify_journal(tmp_path: Path, listening: int, capsys: pytest.CaptureFi
     assert main(["verify", "--journal", str(tmp_path / "data" / "journal.sqlite3"), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False and data["first_bad_seq"] == 5
+
+
+def test_unknown_provider_is_a_usage_error(tmp_path: Path, listening: int, capsys: pytest.CaptureFixture[str]) -> None:
+    path = scripted(tmp_path, listening)
+    assert main(["outages", "-c", str(path), "--provider", "brokr"]) == 2
+    assert capsys.readouterr().err == "no provider 'brokr' in the config (known: bank)\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -74,7 +75,11 @@ def handle(args: argparse.Namespace) -> int:
         print(exc)
         return EXIT_CONFIG
     if args.provider:
-        config.provider(args.provider)  # KeyError names the known ones
+        try:
+            config.provider(args.provider)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return EXIT_CONFIG
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         analysis = analyse(
             journal,

@@ -240,7 +240,7 @@ class Schema:
 
 def _seconds(data: Mapping[str, Any], name: str) -> float | None:
     """``<name>_s`` or ``<name>_ns`` from an event's data, in seconds."""
-    for key, scale in ((f"{name}_s", 1.0), (f"{name}_ns", 1e-9), (f"{name}_bound_s", 1.0)):
+    for key, scale in ((f"{name}_s", 1.0), (f"{name}_ns", 1e-9), (f"{name}_bound_s", 1.0), (f"{name}_bound_ns", 1e-9)):
         value = data.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value) * scale
