@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -35,6 +36,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from watchdog.model import ProviderKind, Role, Target
@@ -303,11 +305,111 @@ class ProviderSection(Strict):
         return self.name or self.id
 
 
-class NotifySection(Strict):
-    """Apprise URLs (secrets) and how messages are written."""
+NOTIFY_CATEGORIES = ("outage", "line", "sla", "expiry", "digest", "agent")
 
-    urls: list[SecretStr] = Field(default_factory=list)
+
+def _notify_tag(value: str) -> str:
+    # Apprise reads "2:tag" as a priority and "tag:3" as a retry count, so our tags are plain names.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", value):
+        raise ValueError(f"a tag is a lowercase name (a-z, 0-9, '_', '-'; up to 32 characters), got {value!r}")
+    return value
+
+
+NotifyTag = Annotated[str, AfterValidator(_notify_tag)]
+
+
+def _apprise_url(value: SecretStr) -> SecretStr:
+    """Let Apprise itself parse the URL now, so a typo is a config error and not a silent failure later."""
+    text = value.get_secret_value().strip()
+    if not text:
+        return value  # "${TELEGRAM_URL:-}" left empty: that channel is off
+    import apprise  # only configs with notification URLs pay for the import
+
+    if apprise.Apprise.instantiate(text, asset=apprise.AppriseAsset(secure_logging=True)) is None:
+        scheme = text.partition("://")[0] if "://" in text else ""
+        shown = f"{scheme}://…" if re.fullmatch(r"[A-Za-z0-9+.-]{1,20}", scheme) else "this URL"
+        # never echo the URL: it holds the secret
+        raise ValueError(f"Apprise cannot use {shown} (unknown service or missing parts; see the Apprise wiki)")
+    return value
+
+
+AppriseUrl = Annotated[SecretStr, AfterValidator(_apprise_url)]
+
+
+def _url_item(value: Any) -> Any:
+    """A plain string in ``notify.urls`` is a URL with no name and no tags."""
+    return {"url": value} if isinstance(value, str) else value
+
+
+class NotifyUrl(Strict):
+    """One Apprise URL with a name (shown in logs and the outbox instead of the URL) and its Apprise tags."""
+
+    url: AppriseUrl
+    name: Name | None = None
+    tags: list[NotifyTag] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NotifyChannel:
+    """A configured notification channel: its name, its URL (a secret) and its Apprise tags."""
+
+    name: str
+    url: SecretStr
+    tags: tuple[str, ...]
+
+
+class NotifySection(Strict):
+    """Apprise URLs (secrets), who gets which message (Apprise tags), and how messages are written and retried."""
+
+    urls: list[Annotated[NotifyUrl, BeforeValidator(_url_item)]] = Field(default_factory=list)
     language: Literal["en", "ru"] | None = None
+    routes: dict[str, list[NotifyTag]] = Field(default_factory=dict)
+    flap_window: Duration = 1800.0
+    digest_at: ClockTime | None = dt.time(9, 0)
+    tls_warn_days: list[Annotated[int, Field(ge=0, le=365)]] = Field(default_factory=lambda: [30, 14, 7, 1])
+    timeout: Duration = 10.0
+    patient_timeout: Duration = 60.0
+    retry_min: Duration = 5.0
+    retry_max: Duration = 30.0
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for category in value:
+            if category not in NOTIFY_CATEGORIES:
+                raise ValueError(f"unknown message category {category!r} (categories: {', '.join(NOTIFY_CATEGORIES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> NotifySection:
+        if self.retry_max < self.retry_min:
+            raise ValueError(
+                f"retry_max {format_duration(self.retry_max)} is shorter than "
+                f"retry_min {format_duration(self.retry_min)}"
+            )
+        if self.patient_timeout < self.timeout:
+            raise ValueError(
+                f"patient_timeout {format_duration(self.patient_timeout)} is shorter than "
+                f"timeout {format_duration(self.timeout)}"
+            )
+        seen: set[str] = set()
+        for channel in self.channels(include_empty=True):
+            if channel.name in seen:
+                raise ValueError(f"two notification URLs are named {channel.name!r}; names must be unique")
+            seen.add(channel.name)
+        return self
+
+    def channels(self, *, include_empty: bool = False) -> list[NotifyChannel]:
+        """The channels in config order; a URL without a name is ``url1``, ``url2``… by position."""
+        out = []
+        for i, item in enumerate(self.urls, start=1):
+            if include_empty or item.url.get_secret_value().strip():
+                out.append(NotifyChannel(item.name or f"url{i}", item.url, tuple(item.tags)))
+        return out
+
+    def route(self, category: str) -> list[str]:
+        """The Apprise tags a category goes to (default: the tag named after the category)."""
+        return list(self.routes.get(category, [category]))
 
 
 class InfluxSection(Strict):
@@ -343,13 +445,16 @@ class NtpSection(Strict):
 
 
 class Reminder(Strict):
-    """A user-declared deadline to be warned about (a card or contract expiry), owned by notifications."""
+    """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date)."""
 
     name: str = Field(min_length=1)
     date: dt.date
-    days_before: list[int] = Field(default_factory=lambda: [30, 7, 1])
+    days_before: list[Annotated[int, Field(ge=0, le=3660)]] = Field(default_factory=lambda: [30, 7, 1])
     note: str = ""
     provider: str | None = None
+    kind: Literal["reminder", "complaint_answer"] = "reminder"  # complaint_answer: the provider must reply by date
+    ref: str = ""  # e.g. the complaint's number
+    sent: dt.date | None = None  # complaint_answer: when the complaint was sent
 
 
 class ConfigModel(Strict):
