@@ -57,10 +57,16 @@ class FlapFolder:
     def __init__(self, window_s: float) -> None:
         self.window_ns = round(window_s * 1e9)
         self._windows: dict[str, _Window] = {}
+        self._ready: list[Summary] = []  # windows that ran out between two calls of due()
 
     def opened(self, subject: str, outage_id: int, start_ns: int, now_ns: int) -> bool:
         """An outage opened; True when it is to be told now."""
         window = self._windows.get(subject)
+        if window is not None and now_ns - window.start_ns >= self.window_ns:
+            summary = self._close(subject, window, now_ns)
+            if summary is not None:
+                self._ready.append(summary)
+            window = self._windows.get(subject)  # a summary that left an outage open starts a new window
         if window is None:
             self._windows[subject] = _Window(now_ns, outage_id)
             return True
@@ -83,7 +89,7 @@ class FlapFolder:
 
     def due(self, now_ns: int) -> list[Summary]:
         """Close the windows that have run out; return the summaries of those that folded anything."""
-        out = []
+        out, self._ready = self._ready, []
         for subject, window in list(self._windows.items()):
             if now_ns - window.start_ns >= self.window_ns:
                 summary = self._close(subject, window, now_ns)
@@ -93,7 +99,7 @@ class FlapFolder:
 
     def flush(self, now_ns: int) -> list[Summary]:
         """Close every window now (at shutdown): nothing folded may go untold."""
-        out = []
+        out, self._ready = self._ready, []
         for subject, window in list(self._windows.items()):
             summary = self._close(subject, window, now_ns)
             if summary is not None:
