@@ -67,9 +67,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _commands() -> list[ModuleType]:
-    from watchdog.cli import check, configcmd, outages, run, verify
+    from watchdog.cli import check, configcmd, notify, outages, run, verify
 
-    return [run, check, configcmd, outages, verify]
+    return [run, check, configcmd, outages, verify, notify]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,7 +99,6 @@ class NotifySink(Sink):
         self._last_sla_check = -math.inf
         self._last_deadline_check = -math.inf
         self._journal_failing_since: int | None = None
-        self._stopping = False
         self._progress = asyncio.Event()  # set after every attempt (shutdown waits on it)
 
     # ------------------------------------------------------------------------------------- lifecycle
@@ -126,7 +125,6 @@ class NotifySink(Sink):
 
     async def aclose(self) -> None:
         """Tell what flap windows folded, write what the journal refused, give delivery a moment, stop."""
-        self._stopping = True
         for summary in self.folder.flush(self.clock()):
             await self._queue_summary(summary)
         await self.outbox.flush()
