@@ -319,26 +319,22 @@ NotifyTag = Annotated[str, AfterValidator(_notify_tag)]
 
 
 def _apprise_url(value: SecretStr) -> SecretStr:
-    """Let Apprise itself parse the URL now, so a typo is a config error and not a silent failure later."""
+    """The URL's scheme must be a service Apprise knows; the rest is checked when the notifier loads it."""
     text = value.get_secret_value().strip()
     if not text:
         return value  # "${TELEGRAM_URL:-}" left empty: that channel is off
-    import apprise  # only configs with notification URLs pay for the import
+    from apprise.manager_plugins import NotificationManager  # only configs with URLs pay for the import
 
-    if apprise.Apprise.instantiate(text, asset=apprise.AppriseAsset(secure_logging=True)) is None:
-        scheme = text.partition("://")[0] if "://" in text else ""
-        shown = f"{scheme}://…" if re.fullmatch(r"[A-Za-z0-9+.-]{1,20}", scheme) else "this URL"
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if not re.fullmatch(r"[a-z0-9+.-]{1,32}", scheme):
         # never echo the URL: it holds the secret
-        raise ValueError(f"Apprise cannot use {shown} (unknown service or missing parts; see the Apprise wiki)")
+        raise ValueError("not an Apprise URL (expected service://…, e.g. tgram://…, mailto://…, json://…)")
+    if scheme not in NotificationManager():
+        raise ValueError(f"Apprise has no service {scheme}://… (see the Apprise wiki for the services it knows)")
     return value
 
 
 AppriseUrl = Annotated[SecretStr, AfterValidator(_apprise_url)]
-
-
-def _url_item(value: Any) -> Any:
-    """A plain string in ``notify.urls`` is a URL with no name and no tags."""
-    return {"url": value} if isinstance(value, str) else value
 
 
 class NotifyUrl(Strict):
@@ -361,7 +357,8 @@ class NotifyChannel:
 class NotifySection(Strict):
     """Apprise URLs (secrets), who gets which message (Apprise tags), and how messages are written and retried."""
 
-    urls: list[Annotated[NotifyUrl, BeforeValidator(_url_item)]] = Field(default_factory=list)
+    urls: list[AppriseUrl] = Field(default_factory=list)  # every message goes to these
+    channels: list[NotifyUrl] = Field(default_factory=list)  # named URLs with Apprise tags, for routing
     language: Literal["en", "ru"] | None = None
     routes: dict[str, list[NotifyTag]] = Field(default_factory=dict)
     flap_window: Duration = 1800.0
@@ -393,19 +390,18 @@ class NotifySection(Strict):
                 f"timeout {format_duration(self.timeout)}"
             )
         seen: set[str] = set()
-        for channel in self.channels(include_empty=True):
+        for channel in self.all_channels(include_empty=True):
             if channel.name in seen:
                 raise ValueError(f"two notification URLs are named {channel.name!r}; names must be unique")
             seen.add(channel.name)
         return self
 
-    def channels(self, *, include_empty: bool = False) -> list[NotifyChannel]:
-        """The channels in config order; a URL without a name is ``url1``, ``url2``… by position."""
-        out = []
-        for i, item in enumerate(self.urls, start=1):
-            if include_empty or item.url.get_secret_value().strip():
-                out.append(NotifyChannel(item.name or f"url{i}", item.url, tuple(item.tags)))
-        return out
+    def all_channels(self, *, include_empty: bool = False) -> list[NotifyChannel]:
+        """``urls`` (named ``url1``, ``url2``… by position, no tags), then ``channels`` (``channel1``… unnamed)."""
+        out = [NotifyChannel(f"url{i}", url, ()) for i, url in enumerate(self.urls, start=1)]
+        for i, item in enumerate(self.channels, start=1):
+            out.append(NotifyChannel(item.name or f"channel{i}", item.url, tuple(item.tags)))
+        return [c for c in out if include_empty or c.url.get_secret_value().strip()]
 
     def route(self, category: str) -> list[str]:
         """The Apprise tags a category goes to (default: the tag named after the category)."""
@@ -795,7 +791,10 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
 
 def _has_secrets(model: ConfigModel) -> bool:
     return bool(
-        model.notify.urls or (model.influxdb and (model.influxdb.token or model.influxdb.password)) or model.web.token
+        model.notify.urls
+        or model.notify.channels
+        or (model.influxdb and (model.influxdb.token or model.influxdb.password))
+        or model.web.token
     )
 
 

@@ -27,7 +27,7 @@ agent: {{id: home, timezone: Europe/Moscow, data_dir: "{data_dir}"}}
 providers:
   - {{id: broker, name: Broker, targets: [{{name: trading, kind: tcp, address: "127.0.0.1:5"}}]}}
 notify:
-  urls:
+  channels:
     - {{url: "{phone.url("p", user="u", password=SECRET)}", name: phone}}
     - {{url: "{mail.url("m")}", name: mail, tags: [mail]}}
   routes: {{digest: [mail], agent: [all]}}

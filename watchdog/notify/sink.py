@@ -59,7 +59,7 @@ class _LineEpisode:
 
 def notify_sink(ctx: AgentContext) -> NotifySink | None:
     """The sink factory for ``watchdog run``: a notifier when the config names at least one URL."""
-    if not ctx.config.model.notify.channels():
+    if not ctx.config.model.notify.all_channels():
         return None
     return NotifySink(ctx)
 
