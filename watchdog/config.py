@@ -329,7 +329,7 @@ def _apprise_url(value: SecretStr) -> SecretStr:
     if not re.fullmatch(r"[a-z0-9+.-]{1,32}", scheme):
         # never echo the URL: it holds the secret
         raise ValueError("not an Apprise URL (expected service://…, e.g. tgram://…, mailto://…, json://…)")
-    if scheme not in NotificationManager():
+    if scheme not in NotificationManager():  # type: ignore[no-untyped-call]
         raise ValueError(f"Apprise has no service {scheme}://… (see the Apprise wiki for the services it knows)")
     return value
 

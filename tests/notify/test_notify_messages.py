@@ -45,7 +45,14 @@ def secs(ts_ns: int) -> float:
 
 
 def config_text(
-    data_dir: Path, rx: Receiver, language: str, *, isp: bool = False, extra: str = "", digest: str = "null"
+    data_dir: Path,
+    rx: Receiver,
+    language: str,
+    *,
+    isp: bool = False,
+    extra: str = "",
+    digest: str = "null",
+    broker_extra: str = "",
 ) -> str:
     name = "Broker" if language == "en" else "ИТ Инвест"
     isp_block = (
@@ -78,6 +85,7 @@ providers:
       - {{name: cert, kind: tcp, address: "broker.example.ru:443"}}
     sla: {{availability: 99.5, period: month, restore_within: 72h}}
     contacts: {{emergency_phone: "+7 495 000-00-00", support_phone: "+7 495 111-11-11"}}
+{broker_extra}
 {isp_block}
 notify:
   urls: ["{rx.url()}"]
@@ -123,11 +131,23 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[object]:
     made: list[tuple[NotifySink, JournalWriter, Receiver]] = []
 
     async def make(
-        language: str, script=None, *, isp: bool = False, extra: str = "", digest: str = "null", now: int = NOW
+        language: str,
+        script=None,
+        *,
+        isp: bool = False,
+        extra: str = "",
+        digest: str = "null",
+        broker_extra: str = "",
+        now: int = NOW,
     ) -> Rig:
         rx = Receiver()
         await rx.up()
-        config = loads(config_text(tmp_path / language, rx, language, isp=isp, extra=extra, digest=digest), env={})
+        config = loads(
+            config_text(
+                tmp_path / language, rx, language, isp=isp, extra=extra, digest=digest, broker_extra=broker_extra
+            ),
+            env={},
+        )
         scripted = ScriptedJournal(config.journal_path, config.targets, origin_ns=ORIGIN)
         scripted.run(0, None)
         if script is not None:
@@ -245,6 +265,21 @@ async def test_outage_while_the_customers_line_is_down_names_the_failed_controls
         "Emergency desk: +7 495 000-00-00\n"
         "— home-msk-1, 10:44 MSK, ref outage-open/77"
     )
+
+
+async def test_outage_in_announced_maintenance_and_outside_service_hours(make_rig) -> None:
+    broker_extra = """    service_hours: {days: Mon-Fri, from: "07:00", to: "23:50"}
+    maintenance: [{from: "2026-11-21 02:00", to: "2026-11-21 04:00", note: "announced on the broker's site"}]"""
+    rig = await make_rig("en", broker_extra=broker_extra, now=at(21, 2, 34, 30))  # a Saturday night
+    await rig.sink.on_outage(rig.notice("opened", "broker/trading", trading_outage(88, at(21, 2, 30))))
+    ((title, body),) = await rig.received(1)
+    assert title == "Broker: `trading` unreachable"
+    assert body.splitlines()[3:5] == [
+        "It is inside maintenance Broker announced (02:00:00–04:00:00 MSK: announced on the broker's site): "
+        "by the contract it does not count against the SLA.",
+        "It is outside the service hours: recorded, but not counted against the SLA.",
+    ]
+    assert body.endswith("— home-msk-1, 02:34 MSK, ref outage-open/88")
 
 
 # ------------------------------------------------------------------------------------- the line

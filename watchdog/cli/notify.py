@@ -45,7 +45,7 @@ def handle_test(args: argparse.Namespace) -> int:
     try:
         words = Words(section.language or config.agent.language, config.zone)
         wanted = None if args.category is None else set(channels.routes.get(args.category, []))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for ch in channels.channels:
             if wanted is not None and ch.name not in wanted:
                 continue
@@ -108,7 +108,7 @@ def handle_outbox(args: argparse.Namespace) -> int:
     except JournalError as exc:
         print(f"error: {exc}")
         return EXIT_DOWN
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": e.id,
             "key": e.key,

@@ -225,7 +225,7 @@ def build_channels(section: NotifySection, specs: list[NotifyChannel] | None = N
     for spec in specs if specs is not None else section.all_channels():
         raw = spec.url.get_secret_value().strip()
         tags = set(spec.tags) or {ALWAYS_TAG}
-        service = apprise.Apprise.instantiate(raw, asset=shared, tag=tags)
+        service: Any = apprise.Apprise.instantiate(raw, asset=shared, tag=tags)
         if service is None:
             problems.append(f"channel {spec.name}: Apprise could not load its URL; it is skipped")
             secrets.add(raw)

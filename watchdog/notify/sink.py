@@ -39,6 +39,8 @@ from watchdog.notify.fold import FlapFolder, Summary
 from watchdog.notify.outbox import Entry, Message, Outbox
 from watchdog.notify.words import Words, local_date
 from watchdog.sinks import AgentContext, AgentEvent, OutageNotice, Sink
+from watchdog.sla import Period, service_intervals
+from watchdog.timefmt import to_ns
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -251,10 +253,31 @@ class NotifySink(Sink):
             quorum=line.quorum,
             failing=[names.get(k, k) for k in line.failing],
             detail=outage.detail,
+            maintenance=self._maintenance_at(provider, outage.start_ns),
+            off_hours=not self._in_service_hours(provider, outage.start_ns),
             restore=restore,
             restore_by=None if restore is None else outage.start_ns + round(restore * NS),
             emergency=provider.contacts.emergency_phone or provider.contacts.support_phone,
         )
+
+    def _maintenance_at(self, provider: ProviderSection, ts_ns: int) -> dict[str, Any] | None:
+        """The announced maintenance window (provider's zone) that ``ts_ns`` falls in, if any."""
+        zone = self.config.provider_zone(provider.id)
+        for window in provider.maintenance:
+            start = to_ns(window.from_ if window.from_.tzinfo else window.from_.replace(tzinfo=zone))
+            end = to_ns(window.to if window.to.tzinfo else window.to.replace(tzinfo=zone))
+            if start <= ts_ns < end:
+                return {"start": start, "end": end, "note": window.note, "excluded": window.excluded}
+        return None
+
+    def _in_service_hours(self, provider: ProviderSection, ts_ns: int) -> bool:
+        """True when the SLA applies at ``ts_ns`` (always, without service hours)."""
+        if not provider.hours:
+            return True
+        zone = self.config.provider_zone(provider.id)
+        day = local_date(ts_ns, zone)
+        around = Period("day", ts_ns - 2 * 86400 * NS, ts_ns + 2 * 86400 * NS, str(day))
+        return any(a <= ts_ns < b for a, b in service_intervals(provider.hours, around, zone))
 
     async def _provider_closed(self, notice: OutageNotice) -> None:
         outage, target = notice.outage, notice.target
