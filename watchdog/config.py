@@ -337,17 +337,9 @@ def _apprise_url(value: SecretStr) -> SecretStr:
 AppriseUrl = Annotated[SecretStr, AfterValidator(_apprise_url)]
 
 
-class NotifyUrl(Strict):
-    """One Apprise URL with a name (shown in logs and the outbox instead of the URL) and its Apprise tags."""
-
-    url: AppriseUrl
-    name: Name | None = None
-    tags: list[NotifyTag] = Field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class NotifyChannel:
-    """A configured notification channel: its name, its URL (a secret) and its Apprise tags."""
+    """A notification channel: its name (``url1``…: logs and the outbox never show the URL), URL and tags."""
 
     name: str
     url: SecretStr
@@ -357,8 +349,8 @@ class NotifyChannel:
 class NotifySection(Strict):
     """Apprise URLs (secrets), who gets which message (Apprise tags), and how messages are written and retried."""
 
-    urls: list[AppriseUrl] = Field(default_factory=list)  # every message goes to these
-    channels: list[NotifyUrl] = Field(default_factory=list)  # named URLs with Apprise tags, for routing
+    urls: list[AppriseUrl] = Field(default_factory=list)  # the channels: url1, url2, … by position
+    tags: dict[str, list[NotifyTag]] = Field(default_factory=dict)  # Apprise tags per URL, e.g. {url2: [mail]}
     language: Literal["en", "ru"] | None = None
     routes: dict[str, list[NotifyTag]] = Field(default_factory=dict)
     flap_window: Duration = 1800.0
@@ -389,18 +381,16 @@ class NotifySection(Strict):
                 f"patient_timeout {format_duration(self.patient_timeout)} is shorter than "
                 f"timeout {format_duration(self.timeout)}"
             )
-        seen: set[str] = set()
-        for channel in self.all_channels(include_empty=True):
-            if channel.name in seen:
-                raise ValueError(f"two notification URLs are named {channel.name!r}; names must be unique")
-            seen.add(channel.name)
+        names = [f"url{i}" for i in range(1, len(self.urls) + 1)]
+        for name in self.tags:
+            if name not in names:
+                known = f"url1…url{len(names)}" if names else "none: notify.urls is empty"
+                raise ValueError(f"tags: {name!r} names no URL (the URLs are {known}, by position)")
         return self
 
     def all_channels(self, *, include_empty: bool = False) -> list[NotifyChannel]:
-        """``urls`` (named ``url1``, ``url2``… by position, no tags), then ``channels`` (``channel1``… unnamed)."""
-        out = [NotifyChannel(f"url{i}", url, ()) for i, url in enumerate(self.urls, start=1)]
-        for i, item in enumerate(self.channels, start=1):
-            out.append(NotifyChannel(item.name or f"channel{i}", item.url, tuple(item.tags)))
+        """One channel per URL, named ``url1``, ``url2``… by position (an empty URL is left out)."""
+        out = [NotifyChannel(f"url{i}", url, tuple(self.tags.get(f"url{i}", ()))) for i, url in enumerate(self.urls, 1)]
         return [c for c in out if include_empty or c.url.get_secret_value().strip()]
 
     def route(self, category: str) -> list[str]:
@@ -791,10 +781,7 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
 
 def _has_secrets(model: ConfigModel) -> bool:
     return bool(
-        model.notify.urls
-        or model.notify.channels
-        or (model.influxdb and (model.influxdb.token or model.influxdb.password))
-        or model.web.token
+        model.notify.urls or (model.influxdb and (model.influxdb.token or model.influxdb.password)) or model.web.token
     )
 
 

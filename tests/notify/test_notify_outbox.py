@@ -27,9 +27,8 @@ agent: {{id: home, timezone: Europe/Moscow, data_dir: "{data_dir}"}}
 providers:
   - {{id: broker, name: Broker, targets: [{{name: trading, kind: tcp, address: "127.0.0.1:5"}}]}}
 notify:
-  channels:
-    - {{url: "{phone.url("p", user="u", password=SECRET)}", name: phone}}
-    - {{url: "{mail.url("m")}", name: mail, tags: [mail]}}
+  urls: ["{phone.url("p", user="u", password=SECRET)}", "{mail.url("m")}"]
+  tags: {{url2: [mail]}}
   routes: {{digest: [mail], agent: [all]}}
   digest_at: null
   retry_min: 200ms
@@ -55,12 +54,12 @@ async def test_routing_by_tags_and_channels_that_fail_on_their_own(tmp_path: Pat
         assert sink.channels is not None
         # a URL without tags gets everything (Apprise's "always"); "all" reaches every URL
         assert sink.channels.routes == {
-            "outage": ["phone"],
-            "line": ["phone"],
-            "sla": ["phone"],
-            "expiry": ["phone"],
-            "digest": ["phone", "mail"],
-            "agent": ["phone", "mail"],
+            "outage": ["url1"],
+            "line": ["url1"],
+            "sla": ["url1"],
+            "expiry": ["url1"],
+            "digest": ["url1", "url2"],
+            "agent": ["url1", "url2"],
         }
         await sink.on_agent(AgentEvent("journal_failing", {"message": "disk full"}))
         await wait_until(lambda: len(phone.received) == 1)
@@ -100,7 +99,7 @@ async def test_outbox_keeps_messages_in_memory_while_the_journal_refuses_writes(
     conn = sqlite3.connect(config.journal_path)
     rows = conn.execute("SELECT key, channel, delivered_ns IS NOT NULL FROM notify_outbox ORDER BY id").fetchall()
     conn.close()
-    assert [(channel, delivered) for _, channel, delivered in rows] == [("phone", 1), ("mail", 1)]
+    assert [(channel, delivered) for _, channel, delivered in rows] == [("url1", 1), ("url2", 1)]
 
 
 async def test_cli_notify_test_and_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,13 +113,13 @@ async def test_cli_notify_test_and_outbox(tmp_path: Path, capsys: pytest.Capture
         out = json.loads(capsys.readouterr().out)
         assert code == 1 and out["ok"] is False
         assert [(c["channel"], c["ok"], c["error"]) for c in out["channels"]] == [
-            ("phone", True, None),
-            ("mail", False, "refused or failed"),
+            ("url1", True, None),
+            ("url2", False, "refused or failed"),
         ]
         assert out["channels"][0]["url"].startswith("json://u:****@127.0.0.1:")
         (got,) = phone.received
         assert got.title == "Outage Watchdog: test message"
-        assert got.body == "Test message from home to channel phone. If you can read this, notifications reach you."
+        assert got.body == "Test message from home to channel url1. If you can read this, notifications reach you."
 
         config = loads(cfg.read_text(), env={})
         sink, writer = await start(config)
@@ -131,7 +130,7 @@ async def test_cli_notify_test_and_outbox(tmp_path: Path, capsys: pytest.Capture
         code = await asyncio.to_thread(main, ["notify", "outbox", "-c", str(cfg), "--json"])
         out = json.loads(capsys.readouterr().out)
         assert code == 0
-        assert [(e["channel"], e["attempts"] > 0, e["delivered_ns"]) for e in out["entries"]] == [("mail", True, None)]
+        assert [(e["channel"], e["attempts"] > 0, e["delivered_ns"]) for e in out["entries"]] == [("url2", True, None)]
         assert out["pending"] == 1
         code = await asyncio.to_thread(main, ["notify", "outbox", "-c", str(cfg), "--all"])
         text = capsys.readouterr().out
