@@ -693,3 +693,80 @@ async def test_restart_after_an_unclean_stop(make_rig, language: str) -> None:
         AgentEvent("started", {"run": "run-2", "recovered": {"run": "run-1", "last_ns": at(20, 2, 13)}})
     )
     assert await rig.received(1) == [RESTARTED[language]]
+
+
+EXPORTER = {
+    "en": [
+        (
+            "Watchdog: InfluxDB export failing",
+            "Since 10:44 MSK the agent cannot write to InfluxDB (1,204 rows waiting). Grafana falls behind; "
+            "nothing is lost: the rows stay in the journal and go out when InfluxDB answers.",
+        ),
+        (
+            "Watchdog: InfluxDB export works again",
+            "InfluxDB answers again after 12 min; 1,204 waiting rows are being sent now.",
+        ),
+        (
+            "Watchdog: InfluxDB refused the agent's credentials",
+            "InfluxDB refused the agent's token or password (HTTP 401): export stopped. Fix influxdb.token "
+            "(or username/password) and restart the agent; the rows stay in the journal.",
+        ),
+        (
+            "Watchdog: InfluxDB bucket or database missing",
+            "InfluxDB has no such bucket or database: export is retried, the rows stay in the journal. "
+            "Create it, or fix influxdb.bucket / influxdb.database.",
+        ),
+        (
+            "Watchdog: InfluxDB refused 3 points",
+            "InfluxDB refused 3 points (HTTP 400); they are kept aside (the dead-letter table) and the rows stay "
+            "in the journal.",
+        ),
+    ],
+    "ru": [
+        (
+            "Watchdog: экспорт в InfluxDB не работает",
+            "С 10:44 MSK агент не может писать в InfluxDB (ждут отправки строк: 1\u00a0204). Grafana отстаёт; "
+            "ничего не теряется: строки остаются в журнале и уйдут, когда InfluxDB ответит.",
+        ),
+        (
+            "Watchdog: экспорт в InfluxDB снова работает",
+            "InfluxDB снова отвечает после 12 мин перерыва; отправляются накопившиеся строки: 1\u00a0204.",
+        ),
+        (
+            "Watchdog: InfluxDB не принял учётные данные агента",
+            "InfluxDB отклонил токен или пароль агента (HTTP 401): экспорт остановлен. Исправьте influxdb.token "
+            "(или username/password) и перезапустите агента; строки остаются в журнале.",
+        ),
+        (
+            "Watchdog: в InfluxDB нет такого bucket или базы",
+            "В InfluxDB нет такого bucket или базы данных: экспорт повторяется, строки остаются в журнале. "
+            "Создайте их или исправьте influxdb.bucket / influxdb.database.",
+        ),
+        (
+            "Watchdog: InfluxDB отклонил 3 точки",
+            "InfluxDB отклонил 3 точки (HTTP 400); они отложены (таблица dead-letter), строки остаются в журнале.",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_influx_exporter_alerts(make_rig, language: str) -> None:
+    """The exporter (issue 5) raises these AgentEvents through AgentContext.publish; shapes as it sends them."""
+    events = [
+        AgentEvent("influx_export_failing", {"exporter": "influx", "error": "HTTP 503", "backlog_rows": 1204}),
+        AgentEvent("influx_export_recovered", {"exporter": "influx", "down_s": 735.2, "backlog_rows": 1204}),
+        AgentEvent("influx_auth_failed", {"exporter": "influx", "url": "http://127.0.0.1:8086", "status": 401}),
+        AgentEvent("influx_destination_missing", {"exporter": "influx", "url": "http://127.0.0.1:8086"}),
+        AgentEvent("influx_dead_letters", {"exporter": "influx", "points": 3, "seqs": [4, 5], "status": 400}),
+    ]
+    rig = await make_rig(language)
+    for i, event in enumerate(events):
+        rig.clock.now_ns = NOW + i * NS  # distinct keys, same minute
+        await rig.sink.on_agent(event)
+    got = await rig.received(len(events))
+    footer = {"en": "— home-msk-1, 10:44 MSK, ref ", "ru": "— home-msk-1, 10:44 MSK, ссылка "}[language]
+    assert [(t, b.rsplit("\n", 1)[0]) for t, b in got] == EXPORTER[language]
+    assert [b.rsplit("\n", 1)[1] for _, b in got] == [
+        f"{footer}{e.type.replace('_', '-')}/{NOW + i * NS}" for i, e in enumerate(events)
+    ]

@@ -50,6 +50,14 @@ DEADLINE_CHECK_S = 3600.0
 SETTLE_S = 5.0  # at shutdown, how long delivery may still run for what is due
 REACH_FAILURES = (FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.RESOLVE)
 LINE = "line"
+# the InfluxDB exporter (issue 5) raises these through AgentContext.publish: template, Apprise type
+EXPORTER_EVENTS = {
+    "influx_export_failing": ("influx_failing", "failure"),
+    "influx_export_recovered": ("influx_recovered", "success"),
+    "influx_auth_failed": ("influx_auth_failed", "failure"),
+    "influx_destination_missing": ("influx_destination_missing", "failure"),
+    "influx_dead_letters": ("influx_dead_letters", "warning"),
+}
 
 
 @dataclasses.dataclass
@@ -161,7 +169,7 @@ class NotifySink(Sink):
             await self._check_line(notice)
 
     async def on_agent(self, event: AgentEvent) -> None:
-        """The journal failing or recovering; a start after an unclean stop."""
+        """The journal failing or recovering; a start after an unclean stop; the InfluxDB exporter's alerts."""
         now = self.clock()
         if event.type == "journal_failing":
             self._journal_failing_since = now
@@ -195,6 +203,21 @@ class NotifySink(Sink):
                     length=(now - start) / NS,
                 )
             await self._check_line(None)
+        elif event.type in EXPORTER_EVENTS:
+            template, notify_type = EXPORTER_EVENTS[event.type]
+            d = event.data
+            # only counts and statuses: an exporter's error text is not ours to forward
+            await self._queue(
+                template,
+                f"{event.type.replace('_', '-')}/{now}",
+                "agent",
+                notify_type,
+                since=now,
+                backlog=d.get("backlog_rows"),
+                down=d.get("down_s"),
+                status=d.get("status"),
+                points=d.get("points", 0),
+            )
 
     async def on_result(self, result: Result, seq: int | None) -> None:
         """Watch the customer's line (retry at once when it returns) and certificate expiry."""
