@@ -58,6 +58,8 @@ notify:
   urls: ["{rx.url("hook", user="watchdog", password=CANARY)}"]
   digest_at: null
 {notify}
+ntp: {{enabled: false}}   # the default names public NTP servers: tests reach only loopback
+web: {{enabled: false}}   # no status page on a fixed port
 """
 
 
