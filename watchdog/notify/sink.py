@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
 import math
 import time
@@ -105,7 +106,7 @@ class NotifySink(Sink):
         self._line: _LineEpisode | None = None
         self._line_ok: bool | None = None
         self._seen: set[str] = set()  # keys queued or found queued this run
-        self._digest_day: Any = None
+        self._digest_day: dt.date | None = None
         self._last_sla_check = -math.inf
         self._last_deadline_check = -math.inf
         self._journal_failing_since: int | None = None
@@ -225,10 +226,12 @@ class NotifySink(Sink):
         if target is None:
             return
         controls = [s for s in self.ctx.board.targets.values() if s.target.is_control]
-        # a reading of the line needs every control to have answered once
+        # a reading of the line needs every control to have answered once; the last answers decide (not
+        # the hysteresis): this only says "try sending now", so the first good probe is reason enough
         if target.is_control and all(s.last is not None for s in controls):
-            line = self.ctx.board.line()
-            ok = line.lan_ok and (line.internet_ok or line.internet_total == 0)
+            lan = [s.last.ok for s in controls if s.target.role is Role.LAN and s.last is not None]
+            net = [s.last.ok for s in controls if s.target.role is Role.INTERNET and s.last is not None]
+            ok = all(lan) and (not net or sum(net) >= self.config.quorum)
             if ok and self._line_ok is False:
                 _LOGGER.info("line is back, retrying queued notifications now")
                 self._retry_all_now()
