@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -308,11 +309,97 @@ class ProviderSection(Strict):
         return self.name or self.id
 
 
-class NotifySection(Strict):
-    """Apprise URLs (secrets) and how messages are written."""
+NOTIFY_CATEGORIES = ("outage", "line", "sla", "expiry", "digest", "agent")
 
-    urls: list[SecretStr] = Field(default_factory=list)
+
+def _notify_tag(value: str) -> str:
+    # Apprise reads "2:tag" as a priority and "tag:3" as a retry count, so our tags are plain names.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", value):
+        raise ValueError(f"a tag is a lowercase name (a-z, 0-9, '_', '-'; up to 32 characters), got {value!r}")
+    return value
+
+
+NotifyTag = Annotated[str, AfterValidator(_notify_tag)]
+
+
+def _apprise_url(value: SecretStr) -> SecretStr:
+    """The URL's scheme must be a service Apprise knows; the rest is checked when the notifier loads it."""
+    text = value.get_secret_value().strip()
+    if not text:
+        return value  # "${TELEGRAM_URL:-}" left empty: that channel is off
+    from apprise.manager_plugins import NotificationManager  # only configs with URLs pay for the import
+
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if not re.fullmatch(r"[a-z0-9+.-]{1,32}", scheme):
+        # never echo the URL: it holds the secret
+        raise ValueError("not an Apprise URL (expected service://…, e.g. tgram://…, mailto://…, json://…)")
+    if scheme not in NotificationManager():  # type: ignore[no-untyped-call]
+        raise ValueError(f"Apprise has no service {scheme}://… (see the Apprise wiki for the services it knows)")
+    return value
+
+
+AppriseUrl = Annotated[SecretStr, AfterValidator(_apprise_url)]
+
+
+@dataclass(frozen=True)
+class NotifyChannel:
+    """A notification channel: its name (``url1``…: logs and the outbox never show the URL), URL and tags."""
+
+    name: str
+    url: SecretStr
+    tags: tuple[str, ...]
+
+
+class NotifySection(Strict):
+    """Apprise URLs (secrets), who gets which message (Apprise tags), and how messages are written and retried."""
+
+    urls: list[AppriseUrl] = Field(default_factory=list)  # the channels: url1, url2, … by position
+    tags: dict[str, list[NotifyTag]] = Field(default_factory=dict)  # Apprise tags per URL, e.g. {url2: [mail]}
     language: Literal["en", "ru"] | None = None
+    routes: dict[str, list[NotifyTag]] = Field(default_factory=dict)
+    flap_window: Duration = 1800.0
+    digest_at: ClockTime | None = dt.time(9, 0)
+    tls_warn_days: list[Annotated[int, Field(ge=0, le=365)]] = Field(default_factory=lambda: [30, 14, 7, 1])
+    timeout: Duration = 10.0
+    patient_timeout: Duration = 60.0
+    retry_min: Duration = 5.0
+    retry_max: Duration = 30.0
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for category in value:
+            if category not in NOTIFY_CATEGORIES:
+                raise ValueError(f"unknown message category {category!r} (categories: {', '.join(NOTIFY_CATEGORIES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> NotifySection:
+        if self.retry_max < self.retry_min:
+            raise ValueError(
+                f"retry_max {format_duration(self.retry_max)} is shorter than "
+                f"retry_min {format_duration(self.retry_min)}"
+            )
+        if self.patient_timeout < self.timeout:
+            raise ValueError(
+                f"patient_timeout {format_duration(self.patient_timeout)} is shorter than "
+                f"timeout {format_duration(self.timeout)}"
+            )
+        names = [f"url{i}" for i in range(1, len(self.urls) + 1)]
+        for name in self.tags:
+            if name not in names:
+                known = f"url1…url{len(names)}" if names else "none: notify.urls is empty"
+                raise ValueError(f"tags: {name!r} names no URL (the URLs are {known}, by position)")
+        return self
+
+    def all_channels(self, *, include_empty: bool = False) -> list[NotifyChannel]:
+        """One channel per URL, named ``url1``, ``url2``… by position (an empty URL is left out)."""
+        out = [NotifyChannel(f"url{i}", url, tuple(self.tags.get(f"url{i}", ()))) for i, url in enumerate(self.urls, 1)]
+        return [c for c in out if include_empty or c.url.get_secret_value().strip()]
+
+    def route(self, category: str) -> list[str]:
+        """The Apprise tags a category goes to (default: the tag named after the category)."""
+        return list(self.routes.get(category, [category]))
 
 
 class InfluxSection(Strict):
@@ -449,13 +536,16 @@ class NtpSection(Strict):
 
 
 class Reminder(Strict):
-    """A user-declared deadline to be warned about (a card or contract expiry), owned by notifications."""
+    """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date)."""
 
     name: str = Field(min_length=1)
     date: dt.date
-    days_before: list[int] = Field(default_factory=lambda: [30, 7, 1])
+    days_before: list[Annotated[int, Field(ge=0, le=3660)]] = Field(default_factory=lambda: [30, 7, 1])
     note: str = ""
     provider: str | None = None
+    kind: Literal["reminder", "complaint_answer"] = "reminder"  # complaint_answer: the provider must reply by date
+    ref: str = ""  # e.g. the complaint's number
+    sent: dt.date | None = None  # complaint_answer: when the complaint was sent
 
 
 class ConfigModel(Strict):
@@ -704,22 +794,30 @@ def _is_union_tag(part: str | int) -> bool:
     return isinstance(part, str) and ("[" in part or part[:1].isupper())
 
 
-def _matches_input_shape(data: Any, loc: tuple[str | int, ...]) -> bool:
-    """For a union of a mapping and a list, keep only errors of the branch matching what was written."""
-    node = data
+def _clean_loc(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The key path a user wrote, from a pydantic error location.
+
+    Pydantic puts union-member names ("list[ServiceHours]", "ServiceHours") into locations; a part that
+    is a key actually present in the input is always a key (``tags: {Region: …}`` stays in the path).
+    Returns None for an error from the union branch the user did not write (a list vs a mapping).
+    """
+    node: Any = data
+    out: list[str | int] = []
     for part in loc:
-        if _is_union_tag(part):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif _is_union_tag(part):
             assert isinstance(part, str)
-            if isinstance(node, list) != part.startswith("list["):
-                return False
-            continue
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
+            if node is not None and isinstance(node, list) != part.startswith("list["):
+                return None
         else:
-            return True
-    return True
+            out.append(part)  # a missing key, or below a value that is not a container
+            node = None
+    return tuple(out)
 
 
 def _pydantic_message(err: Mapping[str, Any]) -> str:
@@ -819,10 +917,9 @@ def loads(
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
-            if not _matches_input_shape(doc.data, loc):
+            clean = _clean_loc(doc.data, loc)
+            if clean is None:
                 continue  # an error from the union branch the user did not write (list vs mapping)
-            # pydantic adds union-member names ("list[...]", "ServiceHours") to loc; drop them
-            clean = tuple(p for p in loc if not _is_union_tag(p))
             message = _pydantic_message(err)
             if err.get("type") == "extra_forbidden":
                 owner = _model_at(clean[:-1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from watchdog.agent import SinkFactory
 from watchdog.clock import clock_sink_factory
 from watchdog.influx.exporter import influx_sink
+from watchdog.notify.sink import notify_sink
 
 
 def default_sink_factories() -> list[SinkFactory]:
@@ -18,4 +19,5 @@ def default_sink_factories() -> list[SinkFactory]:
     factories.append(web_sink)  # the status page (web.enabled)
     factories.append(influx_sink)  # the InfluxDB exporter (None without an `influxdb:` section)
     factories.append(clock_sink_factory)  # clock accuracy against NTP (ntp:)
+    factories.append(notify_sink)  # notifications (issue 6): None without notify.urls
     return factories

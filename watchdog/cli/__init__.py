@@ -73,6 +73,7 @@ def _commands() -> list[ModuleType]:
         configcmd,
         contact,
         evidence,
+        notify,
         outages,
         report,
         run,
@@ -81,7 +82,7 @@ def _commands() -> list[ModuleType]:
         verify,
     )
 
-    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve]
+    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve, notify]
 
 
 def build_parser() -> argparse.ArgumentParser:
