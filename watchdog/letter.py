@@ -56,6 +56,7 @@ Format = Literal["md", "html"]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 TEMPLATE_PREFIX = "complaint_"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+LOW_COVERAGE = 0.9  # below this share of the period with data, the notes say what the gaps do to the figures
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _PLACEHOLDER_MD_RE = re.compile(r"\\\[([^\]\\]+)\\\]")  # \[ФИО\] as the templates' v() macro writes a missing value
 
@@ -242,6 +243,8 @@ class Formatter:
         """``7 суток 22 ч 30 мин`` / ``7 days 22 h 30 min``; seconds only under an hour."""
         seconds = value.seconds if isinstance(value, Duration) else value
         units = self.words["units"]
+        if 0 < seconds < 10 and round(seconds, 1) != round(seconds):  # "0,2 с", never "0 с" for a real span
+            return f"{self.number(Decimal(repr(round(seconds, 1))))}\xa0{units['second']}"
         total = round(seconds) if seconds < 3600 else round(seconds / 60) * 60
         if isinstance(value, Duration) and value.in_hours and total >= 3600:
             hours, minutes = divmod(total // 60, 60)
@@ -501,7 +504,9 @@ def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dic
     }
 
 
-def _notes(assessment: Assessment, request: LetterRequest, fmt: Formatter, book: Rulebook) -> dict[str, Any]:
+def _notes(
+    assessment: Assessment, figures: SlaFigures, request: LetterRequest, fmt: Formatter, book: Rulebook
+) -> dict[str, Any]:
     """What the customer must check before sending: sources, warnings, what was left out and why."""
     words = fmt.words
     lang = fmt.lang
@@ -529,6 +534,15 @@ def _notes(assessment: Assessment, request: LetterRequest, fmt: Formatter, book:
         reason = fmt.fill(str(words["skip"][s.reason]), params)
         skipped.append({"title": title, "id": s.rule_id, "reason": reason})
     notices = [fmt.fill(str(words["notices"][n.key]), n.params) for n in assessment.notices]
+    if figures.availability is not None and figures.coverage < LOW_COVERAGE:
+        # availability is over counted time only; say what it is if the time without data counts as service
+        whole = Decimal(repr(figures.counted_s)) + Decimal(repr(figures.no_data_s))
+        share = Decimal(100) * (1 - Decimal(repr(figures.downtime_s)) / whole)
+        params = {
+            "coverage": _coverage(figures.coverage),
+            "availability": Percent(share.quantize(Decimal("0.001"), rounding=ROUND_DOWN)),
+        }
+        notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
     return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
 
 
@@ -574,6 +588,7 @@ def _context(
         "excluded": excluded,
         "excluded_s": sum(i.duration_s for i in excluded),
         "first_report": first_report,
+        "restore_late": any(r.restore_excess for r in rows),
         "figures": figures,
         "availability": None if figures.availability is None else _percent(figures),
         "coverage": _coverage(figures.coverage),
@@ -595,7 +610,7 @@ def _context(
             "files": [_attachment(n, h, fmt) for n, h in request.pack.files],
         },
         "manifest_sha256": request.manifest_sha256,
-        "notes": _notes(assessment, request, fmt, book),
+        "notes": _notes(assessment, figures, request, fmt, book),
     }
 
 

@@ -71,7 +71,11 @@ class _Doc(FPDF):
             self.cell(0, 5, self.words.notes_footer, align="C")
         else:
             pages = self.words.page.format(page=self.page_no(), pages=self.letter_pages or "?")
-            self.cell(self.epw * 0.75, 5, self.words.footer, align="L")
+            room = self.epw - self.get_string_width(pages) - 6
+            text = self.words.footer
+            while text and self.get_string_width(text) > room:  # a long title is cut, never run into the page no.
+                text = text[:-2] + "…"
+            self.cell(room, 5, text, align="L")
             self.cell(0, 5, pages, align="R")
         self.set_text_color(0, 0, 0)
 
@@ -398,11 +402,14 @@ def _column_widths(pdf: FPDF, rows: Sequence[Sequence[str]]) -> tuple[float, ...
     columns = len(rows[0])
     minimum = [0.0] * columns
     wanted = [0.0] * columns
-    for row in rows:
+    family, size = pdf.font_family, pdf.font_size_pt
+    for r, row in enumerate(rows):
+        pdf.set_font(family, "B" if r == 0 else "", size)  # the heading row is set in bold, which runs wider
         for c, text in enumerate(row[:columns]):
             words = text.split() or [""]
             minimum[c] = max(minimum[c], max(pdf.get_string_width(w) for w in words) + 3)
             wanted[c] = max(wanted[c], pdf.get_string_width(text) + 3)
+    pdf.set_font(family, "", size)
     total = pdf.epw
     if sum(wanted) <= total:
         return tuple(w for w in wanted)

@@ -72,6 +72,7 @@ def _commands() -> list[ModuleType]:
         complaint,
         configcmd,
         contact,
+        demo,
         evidence,
         outages,
         report,
@@ -81,7 +82,7 @@ def _commands() -> list[ModuleType]:
         verify,
     )
 
-    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve]
+    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
