@@ -20,6 +20,7 @@ import pytest
 
 from watchdog.cli import main
 from watchdog.config import load
+from watchdog.evidence import chart_window
 from watchdog.journal import Journal
 from watchdog.report import build_report, report_json
 
@@ -61,7 +62,11 @@ def test_the_broker_outage_is_the_providers_and_the_local_one_is_the_customers(d
     config = load(out / "watchdog.yaml", env={})
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         pack_period = json.loads(zipfile.ZipFile(out / "evidence-broker.zip").read("manifest.json"))["period"]
-        data = report_json(build_report(journal, config, "broker", pack_period["label"]))
+        report = build_report(journal, config, "broker", pack_period["label"])
+        data = report_json(report)
+    # a minute of data in a month: the pack's chart shows that minute (padded), not a hairline on the month
+    lo, hi = chart_window(report)
+    assert (pack_period["start_ns"], pack_period["end_ns"]) != (lo, hi) and hi - lo < 120 * 10**9
     incidents = data["incidents"]
     assert [i["attribution"] for i in incidents] == ["provider", "customer_line"]
     scene1, scene2 = incidents

@@ -141,7 +141,9 @@ def timeline_png(
         lat.legend(fontsize=7, loc="upper right", ncol=4, frameon=False)
     locator = mdates.AutoDateLocator(tz=zone, maxticks=12)  # type: ignore[no-untyped-call]
     lat.xaxis.set_major_locator(locator)
-    lat.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    span_s = (window[1] - window[0]) / NS
+    ticks = "%d %b\n%H:%M" if span_s > 3 * 3600 else "%H:%M\n%d %b" if span_s > 600 else "%H:%M:%S\n%d %b"
+    lat.xaxis.set_major_formatter(mdates.DateFormatter(ticks, tz=zone))  # type: ignore[no-untyped-call]
     lat.tick_params(axis="both", labelsize=8)
     lat.set_xlabel(f"local time, {zone.key}", fontsize=8)
     buf = io.BytesIO()
