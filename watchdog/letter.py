@@ -543,6 +543,7 @@ def _notes(
             "availability": Percent(share.quantize(Decimal("0.001"), rounding=ROUND_DOWN)),
         }
         notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
+    notices = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notices]  # each a sentence
     return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
 
 
