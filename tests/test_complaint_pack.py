@@ -278,3 +278,23 @@ def test_the_clock_statement_gives_the_worst_offset_of_the_period(tmp_path: Path
         "Часы узла наблюдения сверялись с сервером точного времени (NTP) ntp.example.net — 2 раза за период; "
         "наибольшее расхождение — 2,4 мс, то есть намного меньше интервала между проверками (30 с)."
     ) in text
+
+
+def test_the_signature_never_stands_alone_on_a_page(tmp_path: Path) -> None:
+    """Wherever the page break falls, the date and signature keep some of the letter above them."""
+    import datetime as _dt
+
+    from watchdog.letterpdf import PdfText, letter_pdf
+
+    words = PdfText("ru", "ПРЕТЕНЗИЯ", "Иванов", "ПРЕТЕНЗИЯ", "стр. {page} из {pages}", "заметки", "{pages}", "1", True)
+    closing = "\n\n1 ноября 2026 г.\n\n\\_\\_\\_ / Иванов Иван Иванович /\n"
+    on_second = 0
+    for lines in range(33, 36):  # the signature alone on page 2, then the date with it
+        body = "# ПРЕТЕНЗИЯ\n\n" + "\n\n".join(f"Абзац {n} письма." for n in range(1, lines + 1)) + closing
+        path = tmp_path / f"{lines}.pdf"
+        path.write_bytes(letter_pdf({"body": body}, words, created=_dt.datetime(2026, 11, 1, tzinfo=_dt.UTC)))
+        pages = [pdf_text(path, first=n, last=n) for n in range(1, pdf_pages(path) + 1)]
+        (signed,) = [p for p in pages if "/ Иванов Иван Иванович /" in p]
+        assert "Абзац" in signed, f"{lines} paragraphs: the signature page has no letter text"
+        on_second += pages.index(signed) == 1
+    assert on_second  # a page break fell inside the closing at least once: the rule was exercised

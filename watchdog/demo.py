@@ -480,6 +480,7 @@ class Narrator(Sink):
     name = "demo"
     started: float = 0.0
     out: Callable[[str], None] = print
+    targets: int = 0  # how many the agent watches: "all 10 targets" instead of ten names
     notices: list[OutageNotice] = field(default_factory=list)
 
     async def on_outage(self, notice: OutageNotice) -> None:
@@ -498,12 +499,15 @@ class Narrator(Sink):
             if not mine:
                 continue
             keys = ", ".join(n.target.key for n in mine)
+            if self.targets and len({n.target.key for n in mine}) == self.targets:
+                keys = f"all {self.targets} targets"
             line = mine[0].line
             where = f"LAN {line.lan_up}/{line.lan_total} up, internet {line.internet_up}/{line.internet_total} up"
             if event == "opened":
                 self.say(f"  agent: outage confirmed for {keys} ({where} at that moment)")
             else:
-                took = ", ".join(f"{n.outage.duration_ns() / NS:.1f}s" for n in mine)
+                spans = sorted(n.outage.duration_ns() / NS for n in mine)
+                took = f"{spans[0]:.1f}s" if spans[-1] - spans[0] < 0.05 else f"{spans[0]:.1f}–{spans[-1]:.1f}s"
                 self.say(f"  agent: recovered {keys} (down {took})")
 
 
@@ -619,7 +623,7 @@ async def run_demo(
         config_path.write_text(config_text(world, out, interval_s, language), encoding="utf-8")
         config = load(config_path, env={})
         _intro(world, config, say)
-        narrator = Narrator(out=say)
+        narrator = Narrator(out=say, targets=len(config.targets))
         from watchdog.outputs import default_sink_factories
 
         agent = Agent(config, sink_factories=[*default_sink_factories(), lambda _ctx: narrator])
@@ -715,26 +719,35 @@ def _documents(config: Config, out: Path, started: float, say: Callable[[str], N
 
 
 def _summary(
-    r: DemoResult, data: dict[str, Any], pack_files: int, rows: int, blocks: int, say: Callable[..., None]
+    r: DemoResult, data: dict[str, Any], pack_files: int, rows: int, blocks: int, say: Callable[[str], None]
 ) -> None:
     from watchdog.timefmt import duration_text
 
     f = data["figures"]
     here = Path.cwd()
-    rel = {k: p.relative_to(here) if p.is_relative_to(here) else p for k, p in r.files.items()}
+
+    def show(path: Path) -> Path:
+        return path.relative_to(here) if path.is_relative_to(here) else path
+
     ok = {True: "OK", False: "FAILED"}
+    whole = f["counted_s"] + f["no_data_s"]
+    over_month = 100 * (1 - f["downtime_s"] / whole) if whole else 100.0
+    listing = [
+        ("report-broker.txt, .html", f"the broker's SLA report for {r.period}"),
+        ("evidence-broker.zip", f"the evidence pack: verify {ok[r.pack_ok]} ({pack_files} files, hashes and chain)"),
+        ("complaint-broker-ru.pdf, .md, .html", "the complaint to the broker in Russian (обращение-претензия)"),
+        ("complaint-broker-en.pdf, .md, .html", "the same complaint in English"),
+        (
+            str(r.journal.relative_to(r.out.resolve())),
+            f"the journal: verify {ok[r.journal_ok]} ({rows} rows, {blocks} blocks)",
+        ),
+        ("watchdog.yaml", "the config the demo ran with (every address on loopback)"),
+    ]
+    width = max(len(name) for name, _ in listing) + 3
     say("")
-    say(f"Done in {r.elapsed_s:.0f}s. Everything is in {r.out}/:")
-    say(f"  {rel['report.txt']}, .html   the broker's SLA report for {r.period}")
-    say(
-        f"  {rel['pack']}      the evidence pack: verify {ok[r.pack_ok]} ({pack_files} files, every hash and the chain)"
-    )
-    say(f"  {rel['ru.pdf']}, .md, .html   the complaint to the broker in Russian (обращение-претензия)")
-    say(f"  {rel['en.pdf']}, .md, .html   the same complaint in English")
-    say(
-        f"  {r.journal.relative_to(here) if r.journal.is_relative_to(here) else r.journal}"
-        f"   the journal: verify {ok[r.journal_ok]} ({rows} rows in {blocks} sealed blocks)"
-    )
+    say(f"Done in {r.elapsed_s:.0f}s. Everything is in {show(r.out)}/:")
+    for name, what in listing:
+        say(f"  {name.ljust(width)}{what}")
     say("")
     say("What you are looking at:")
     say(
@@ -749,14 +762,15 @@ def _summary(
     )
     say(
         "  - The letters list every pack file with its SHA-256, your call from the contact log, the clock check"
-        " and each demand with its formula; the last page of each PDF holds notes for you, not for the broker."
+        " and each demand with its formula; the last pages of each PDF are notes for you, not for the broker."
     )
     say(
-        f"  - The demo watched for a minute, so the month's figures rest on a minute of data (coverage "
-        f"{f['coverage'] * 100:.4f} %) and the claim is the engine's answer to that; running all month, the same"
-        " outage would cost the broker far less. The NTP server and certificates are the demo's own."
+        f"  - The month's figures rest on the {duration_text(f['counted_s'])} the demo watched (coverage "
+        f"{f['coverage'] * 100:.4f} %): over that time availability is {f['availability']:.2f} % and the engine"
+        f" claims accordingly. Over the whole month the same outage is {over_month:.4f} %, and the letters'"
+        " notes say so; in real use the agent runs all month. The NTP server and certificates are the demo's own."
     )
     say("")
-    say(f"Next: watchdog report -c {r.config} --provider broker     (the same figures in the terminal)")
-    say(f"      watchdog serve -c {r.config}                       (the status page, with download links)")
-    say(f"      watchdog verify {r.files['pack']}   ·   watchdog verify --journal {r.journal}")
+    say(f"Next: watchdog report -c {show(r.config)} --provider broker   (the same figures in the terminal)")
+    say(f"      watchdog serve -c {show(r.config)}   (the status page, with the documents to download)")
+    say(f"      watchdog verify {show(r.files['pack'])}   and   watchdog verify --journal {show(r.journal)}")

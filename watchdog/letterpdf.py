@@ -62,6 +62,7 @@ class _Doc(FPDF):
         self.words = text
         self.letter_pages = letter_pages
         self.in_notes = False
+        self.writer = _Writer(self)
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -80,18 +81,57 @@ class _Doc(FPDF):
         self.set_text_color(0, 0, 0)
 
 
+KEEP_ABOVE_MM = 15.0  # the closing (date, signature) needs at least this much of the letter above it on its page
+
+
 def letter_pdf(parts: Mapping[str, str], text: PdfText, *, created: dt.datetime) -> bytes:
-    """Render the letter's Markdown parts (``header``, ``body``, ``notes``) to PDF bytes."""
-    draft, letter_pages = _render(parts, text, created, letter_pages=0)  # the first pass counts the letter's pages
-    for font in draft.fonts.values():  # output() would close them; this pass is never output
-        close = getattr(font, "close", None)
-        if close is not None:
-            close()
-    pdf, _ = _render(parts, text, created, letter_pages=letter_pages)
+    """Render the letter's Markdown parts (``header``, ``body``, ``notes``) to PDF bytes.
+
+    The first pass counts the letter's pages (for "page N of M") and finds where the closing falls; when
+    the date and signature would open a page with (next to) nothing of the letter above them, the second
+    pass starts that page one block or list item earlier, so a signature never sits on a page of its own.
+    """
+    draft, letter_pages = _render(parts, text, created, letter_pages=0)
+    _close_fonts(draft)
+    keep = _keep_closing(draft)
+    if keep is not None:  # moving a block may change the page count: count again
+        again, letter_pages = _render(parts, text, created, letter_pages=0, break_at=keep)
+        _close_fonts(again)
+    pdf, _ = _render(parts, text, created, letter_pages=letter_pages, break_at=keep)
     return bytes(pdf.output())
 
 
-def _render(parts: Mapping[str, str], text: PdfText, created: dt.datetime, *, letter_pages: int) -> tuple[_Doc, int]:
+def _close_fonts(pdf: FPDF) -> None:
+    """A layout pass is never output, and output() is what closes the font files: close them here."""
+    for font in pdf.fonts.values():
+        close = getattr(font, "close", None)
+        if close is not None:
+            close()
+
+
+def _keep_closing(draft: _Doc) -> int | None:
+    """The mark to start a new page at, when the closing would stand (nearly) alone at the top of a page."""
+    writer = draft.writer
+    if len(writer.closing) != 2:
+        return None
+    (date_mark, date_page, date_y), (_, sign_page, _) = writer.closing
+    if date_page == sign_page and date_y - draft.t_margin >= KEEP_ABOVE_MM:
+        return None  # date and signature together, under enough of the letter
+    # the last block (or list item) before the date that starts on an earlier page goes over with them
+    before = [m for m in writer.marks if m[0] < date_mark and m[1] < sign_page]
+    if not before or before[-1][2] <= draft.t_margin + 1:  # moving it would only move a whole page along
+        return None
+    return before[-1][0]
+
+
+def _render(
+    parts: Mapping[str, str],
+    text: PdfText,
+    created: dt.datetime,
+    *,
+    letter_pages: int,
+    break_at: int | None = None,
+) -> tuple[_Doc, int]:
     pdf = _Doc(text, letter_pages)
     pdf.set_creation_date(created)
     pdf.set_title(text.title)
@@ -109,6 +149,7 @@ def _render(parts: Mapping[str, str], text: PdfText, created: dt.datetime, *, le
     pdf.add_page()
     md = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
     writer = _Writer(pdf)
+    pdf.writer = writer
     if parts.get("header", "").strip():
         left = pdf.l_margin
         if text.parties_right:
@@ -117,7 +158,13 @@ def _render(parts: Mapping[str, str], text: PdfText, created: dt.datetime, *, le
         writer.blocks(md.parse(parts["header"]), size=BODY_PT - 0.5)
         pdf.set_left_margin(left)
         pdf.set_x(left)
-    writer.blocks(md.parse(parts.get("body", "")), size=BODY_PT)
+    body = md.parse(parts.get("body", ""))
+    starts = [i for i, t in enumerate(body) if t.level == 0 and t.nesting != -1]  # where top-level blocks open
+    writer.break_at = break_at
+    writer.closing_tokens = tuple(starts[-2:]) if len(starts) >= 3 else ()  # the date, then the signature
+    writer.marking = True
+    writer.blocks(body, size=BODY_PT)
+    writer.marking = False
     pages = pdf.page_no()
     notes = parts.get("notes", "").strip()
     if notes:
@@ -139,6 +186,22 @@ class _Writer:
         self.pdf = pdf
         self.size = BODY_PT
         self.after_title = False
+        # page-break bookkeeping for the body: each top-level block and list item is a numbered mark
+        self.marking = False
+        self.depth = 0
+        self.marks: list[tuple[int, int, float]] = []  # (mark, page, y at its start)
+        self.break_at: int | None = None  # start a new page at this mark
+        self.closing_tokens: tuple[int, ...] = ()
+        self.closing: list[tuple[int, int, float]] = []  # (mark, page, y) of the date and of the signature
+
+    def mark(self) -> None:
+        """A place a page may start at: recorded, and the page started there when asked to."""
+        if not self.marking or self.depth > 1:
+            return
+        no = len(self.marks)
+        if no == self.break_at and self.pdf.get_y() > self.pdf.t_margin + 1:
+            self.pdf.add_page()
+        self.marks.append((no, self.pdf.page_no(), self.pdf.get_y()))
 
     # ---------------------------------------------------------------------------------- fonts
 
@@ -164,7 +227,16 @@ class _Writer:
         self.size = size
         i = 0
         while i < len(tokens):
+            closing = self.marking and self.depth == 0 and i in self.closing_tokens
+            if self.depth == 0:
+                self.mark()
+            start = (len(self.marks) - 1, self.pdf.page_no(), self.pdf.get_y())
             i = self.block(tokens, i)
+            if closing:
+                mark, page, y = start
+                if self.pdf.page_no() != page:  # it broke onto the next page: that is where it stands
+                    page, y = self.pdf.page_no(), self.pdf.t_margin
+                self.closing.append((mark, page, y))
 
     def block(self, tokens: Sequence[Token], i: int) -> int:
         """Draw the block starting at ``tokens[i]``; return the index after it."""
@@ -276,6 +348,8 @@ class _Writer:
                 j += 1
                 continue
             item_end = _skip(tokens, j)
+            self.depth += 1
+            self.mark()  # a top-level list's items are places a page may start at
             marker = f"{number}." if ordered else "•"
             number += 1
             if pdf.will_page_break(self.line_mm() * 2):
@@ -298,6 +372,7 @@ class _Writer:
                     k = self.block(tokens, k)
             pdf.set_left_margin(left)
             pdf.set_x(left)
+            self.depth -= 1
             j = item_end
         pdf.ln(self.line_mm() * 0.35)
         return end
