@@ -72,6 +72,7 @@ def _commands() -> list[ModuleType]:
         complaint,
         configcmd,
         contact,
+        demo,
         evidence,
         notify,
         outages,
@@ -82,7 +83,7 @@ def _commands() -> list[ModuleType]:
         verify,
     )
 
-    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve, notify]
+    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve, notify, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
