@@ -116,3 +116,17 @@ def test_the_demo_leaves_other_directories_alone(tmp_path: Path, capsys: pytest.
     assert "is not empty and was not made by `watchdog demo`" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert main(["demo", "--interval", "500ms"]) == 2  # configs allow 1 s at the shortest
+
+
+def test_the_phone_gets_the_story_right(demo: tuple[Path, str]) -> None:
+    """Real Apprise json:// delivery to the demo's own receiver: scene 1 blames the broker, scene 2 the home line."""
+    out, printed = demo
+    text = (out / "notifications.txt").read_text(encoding="utf-8")
+    blocks = [b for b in text.split("\n\n") if b.strip()]
+    titles = [b.splitlines()[0].split("] ", 1)[1] for b in blocks]
+    assert titles[:2] == ["Демо-Брокер: `trading` unreachable", "Демо-Брокер: `web` failing"]
+    assert "Your line is fine: 4/4 controls up." in blocks[0]
+    assert "Your home network is down" in titles
+    assert "Your line is back" in titles
+    assert "counts against Демо-Телеком" not in text  # everything went down at once: not the ISP's doing
+    assert f"the {len(blocks)} messages your phone got" in printed

@@ -322,6 +322,40 @@ def make_pki(names: list[str], addresses: list[str], workdir: Path) -> Pki:
     return Pki(ca.public_bytes(serialization.Encoding.PEM), context)
 
 
+class Inbox:
+    """The customer's phone: an Apprise ``json://`` receiver on loopback that keeps every message it gets."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.messages: list[tuple[int, dict[str, Any]]] = []
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The Apprise URL the agent notifies."""
+        return f"json://127.0.0.1:{self.port}/inbox"
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        self.messages.append((time.time_ns(), await request.json()))
+        return web.Response(text="ok")
+
+    async def up(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/inbox", self._receive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def down(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
 # ---------------------------------------------------------------------------------------------- world
 
 
@@ -337,6 +371,7 @@ class World:
     isp_web: WebService
     bank: WebService
     ntp: UdpService
+    inbox: Inbox
     web_port: int = 0
 
     def controls(self) -> list[Service]:
@@ -371,9 +406,11 @@ async def open_world(workdir: Path) -> tuple[World, Pki]:
         isp_web=WebService(hosts[20], {"/": (200, "<html><body>Личный кабинет абонента</body></html>")}),
         bank=WebService(hosts[30], {"/login": (200, bank_home)}, pki.server),
         ntp=UdpService("127.0.0.1", ntp_answer),
+        inbox=Inbox(),
     )
     for service in world.everything():
         await service.up()
+    await world.inbox.up()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a free port for the status page
         s.bind(("127.0.0.1", 0))
         world.web_port = s.getsockname()[1]
@@ -386,6 +423,7 @@ async def close_world(world: World) -> None:
         await service.down()
         if isinstance(service, WebService):
             await service.close()
+    await world.inbox.down()
 
 
 # --------------------------------------------------------------------------------------------- config
@@ -467,6 +505,7 @@ providers:
     jurisdiction: RU
 ntp: {{servers: ["{w.ntp.address}"], interval: {max(5000, 10 * ms)}ms, timeout: 1s}}
 web: {{listen: "127.0.0.1:{w.web_port}", refresh: 5s}}
+notify: {{urls: ["{w.inbox.url}"], language: {language}, retry_min: 1s, retry_max: 5s}}
 """
 
 
@@ -594,6 +633,7 @@ class DemoResult:
     journal_ok: bool
     figures: dict[str, Any]
     elapsed_s: float
+    notifications: int = 0
 
 
 def prepare(out: Path) -> None:
@@ -646,7 +686,7 @@ async def run_demo(
     finally:
         await close_world(world)
         shutil.rmtree(work, ignore_errors=True)
-    return await asyncio.to_thread(_documents, config, out, started, say)
+    return await asyncio.to_thread(_documents, config, out, started, say, list(world.inbox.messages))
 
 
 def _intro(world: World, config: Config, say: Callable[[str], None]) -> None:
@@ -660,7 +700,25 @@ def _intro(world: World, config: Config, say: Callable[[str], None]) -> None:
     say(f"  status page while it runs: http://127.0.0.1:{w.web_port}/")
 
 
-def _documents(config: Config, out: Path, started: float, say: Callable[[str], None]) -> DemoResult:
+def _notifications(messages: list[tuple[int, dict[str, Any]]], config: Config, path: Path) -> None:
+    """What the customer's phone received, in the order it came, with the local time it came."""
+    from watchdog.timefmt import local_text
+
+    lines = []
+    for at_ns, payload in messages:
+        lines.append(f"{local_text(at_ns, config.zone)}  [{payload.get('type', '')}] {payload.get('title', '')}")
+        lines.extend(f"    {line}" for line in str(payload.get("message", "")).splitlines())
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _documents(
+    config: Config,
+    out: Path,
+    started: float,
+    say: Callable[[str], None],
+    messages: list[tuple[int, dict[str, Any]]] | None = None,
+) -> DemoResult:
     """Report, pack and letters from the journal the agent left, then both verifiers."""
     from watchdog.claim import write_complaint
     from watchdog.evidence import build_pack
@@ -700,6 +758,8 @@ def _documents(config: Config, out: Path, started: float, say: Callable[[str], N
                     pack=pack,
                 )
                 files[f"{lang}.{suffix}"] = path
+    files["notifications"] = out / "notifications.txt"
+    _notifications(messages or [], config, files["notifications"])
     pack_verdict = verify_pack(pack)
     journal_verdict = verify_journal(config.journal_path)
     data = report_json(report)
@@ -713,6 +773,7 @@ def _documents(config: Config, out: Path, started: float, say: Callable[[str], N
         journal_ok=journal_verdict.ok,
         figures=data["figures"],
         elapsed_s=time.monotonic() - started,
+        notifications=len(messages or []),
     )
     _summary(result, data, pack_verdict.files, journal_verdict.rows, journal_verdict.blocks, say)
     return result
@@ -740,6 +801,10 @@ def _summary(
         (
             str(r.journal.relative_to(r.out.resolve())),
             f"the journal: verify {ok[r.journal_ok]} ({rows} rows, {blocks} blocks)",
+        ),
+        (
+            "notifications.txt",
+            f"the {r.notifications} messages your phone got (Apprise json:// to the demo's own receiver)",
         ),
         ("watchdog.yaml", "the config the demo ran with (every address on loopback)"),
     ]
