@@ -199,6 +199,22 @@ class TargetInfo:
     failure_threshold: int
     success_threshold: int
 
+    @classmethod
+    def from_event(cls, d: dict[str, Any]) -> TargetInfo:
+        """From a ``target`` event's data."""
+        return cls(
+            id=int(d["id"]),
+            key=d["key"],
+            kind=d["kind"],
+            address=d["address"],
+            role=d["role"],
+            provider=d.get("provider"),
+            interval_s=float(d["interval_s"]),
+            timeout_s=float(d["timeout_s"]),
+            failure_threshold=int(d["failure_threshold"]),
+            success_threshold=int(d["success_threshold"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -529,19 +545,8 @@ class Journal:
         """Every target the journal has defined, by id (latest definition wins)."""
         out: dict[int, TargetInfo] = {}
         for (data,) in self.conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TARGET,)):
-            d = json.loads(data)
-            out[int(d["id"])] = TargetInfo(
-                id=int(d["id"]),
-                key=d["key"],
-                kind=d["kind"],
-                address=d["address"],
-                role=d["role"],
-                provider=d.get("provider"),
-                interval_s=float(d["interval_s"]),
-                timeout_s=float(d["timeout_s"]),
-                failure_threshold=int(d["failure_threshold"]),
-                success_threshold=int(d["success_threshold"]),
-            )
+            info = TargetInfo.from_event(json.loads(data))
+            out[info.id] = info
         return out
 
     def target_keys(self) -> dict[int, str]:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config
+from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
 from watchdog.journal import Journal
 from watchdog.letter import SUFFIXES, Lang, LetterRequest, build_letter, render
 from watchdog.sla import parse_period
@@ -75,11 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     from watchdog.claim import ClaimError, read_pack, write_complaint
 
     config = load_config(args)
-    try:
-        provider = config.provider(args.provider)
-    except KeyError as exc:
-        print(exc.args[0], file=sys.stderr)
-        return EXIT_CONFIG
+    provider = provider_of(config, args.provider)
     zone = config.provider_zone(provider.id)
     try:
         period = parse_period(args.period, zone)
