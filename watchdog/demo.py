@@ -505,7 +505,7 @@ providers:
     jurisdiction: RU
 ntp: {{servers: ["{w.ntp.address}"], interval: {max(5000, 10 * ms)}ms, timeout: 1s}}
 web: {{listen: "127.0.0.1:{w.web_port}", refresh: 5s}}
-notify: {{urls: ["{w.inbox.url}"], language: {language}, retry_min: 1s, retry_max: 5s}}
+notify: {{urls: ["{w.inbox.url}"], language: {language}, retry_min: 1s, retry_max: 5s, digest_at: null}}
 """
 
 
