@@ -390,9 +390,16 @@ class Journal:
             return self.conn
 
         def __exit__(self, exc_type: object, *rest: object) -> None:
+            # After SQLITE_FULL (and some I/O errors) SQLite has already rolled the transaction back: a
+            # ROLLBACK then fails with "no transaction is active" and would hide the real error.
             if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:  # a failed COMMIT must not leave the next BEGIN stuck
+                        self.conn.execute("ROLLBACK")
+                    raise
+            elif self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
 
     def transaction(self) -> Journal._Tx:
