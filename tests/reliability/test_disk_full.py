@@ -29,6 +29,8 @@ from watchdog.sinks import AgentEvent, Sink
 from watchdog.verify import verify_journal
 from watchdog.writer import JournalWriter
 
+pytestmark = pytest.mark.slow
+
 TARGETS = 20
 UNLIMITED_PAGES = 1_073_741_823
 
