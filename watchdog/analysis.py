@@ -51,9 +51,15 @@ def run_intervals(runs: Sequence[Run], now_ns: int) -> list[Interval]:
     return union((r.start_ns, r.end_ns if r.end_ns is not None else now_ns) for r in runs)
 
 
-def coverage(journal: Journal, now_ns: int, target_id: int | None = None) -> list[Interval]:
-    """When the agent ran (and, with ``target_id``, probed that target and could), minus stalls."""
-    runs = journal.runs()
+def coverage(
+    journal: Journal, now_ns: int, target_id: int | None = None, *, runs: Sequence[Run] | None = None
+) -> list[Interval]:
+    """When the agent ran (and, with ``target_id``, probed that target and could), minus stalls.
+
+    Pass ``runs`` (``journal.runs()``) when computing coverage for several targets: reading them is the
+    costly part.
+    """
+    runs = journal.runs() if runs is None else runs
     if target_id is not None:
         runs = [r for r in runs if target_id in r.target_ids and target_id not in r.data.get("unusable", ())]
     stalls = [(int(e.data["from_ns"]), int(e.data["to_ns"])) for e in journal.events([EV_STALL])]
@@ -75,18 +81,19 @@ def analyse(
     infos = journal.targets()
     by_key = {info.key: info for info in infos.values()}
     all_outages = journal.outages()
+    runs = journal.runs()
     since = since_ns
     if since is None:
-        starts = [o.start_ns for o in all_outages] + [r.start_ns for r in journal.runs()]
+        starts = [o.start_ns for o in all_outages] + [r.start_ns for r in runs]
         since = min(starts, default=until)
 
     def overlaps(o: Outage) -> bool:
         end = o.end_ns if o.end_ns is not None else now
         return o.start_ns < until and end > since
 
-    cov = coverage(journal, now)
+    cov = coverage(journal, now, runs=runs)
     controls = [
-        ControlInfo(info.key, Role(info.role), tuple(coverage(journal, now, info.id)))
+        ControlInfo(info.key, Role(info.role), tuple(coverage(journal, now, info.id, runs=runs)))
         for info in infos.values()
         if info.role in (Role.LAN, Role.INTERNET)
     ]

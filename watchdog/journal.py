@@ -678,7 +678,9 @@ class Journal:
 
     def runs(self, now_ns: int | None = None) -> list[Run]:
         """Agent runs in order; a crashed run ends at its last record (``run_end_recovered``)."""
-        events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED, EV_ALIVE])
+        # Heartbeats (one a minute, half a million a year) are read only for a run that has no end,
+        # and then as one aggregate: decoding them all made every report scan the whole journal.
+        events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED])
         runs: dict[str, dict[str, Any]] = {}
         order: list[str] = []
         for e in events:
@@ -699,14 +701,17 @@ class Journal:
                     runs[run_id]["clean"] = True
                 elif e.type == EV_RUN_END_RECOVERED:
                     runs[run_id]["end"] = int(e.data["last_ns"])
-                elif e.type == EV_ALIVE:
-                    runs[run_id]["alive"] = max(runs[run_id]["alive"], e.ts_ns)
         out = []
         for i, run_id in enumerate(order):
             r = runs[run_id]
             end = r["end"]
-            if end is None and i < len(order) - 1:
-                end = r["alive"]  # crashed and never recovered (should not happen): last heartbeat
+            if end is None and i < len(order) - 1:  # crashed and never recovered (should not happen)
+                row = self.conn.execute(
+                    "SELECT max(ts_ns) FROM events WHERE type = ? AND seq > ? AND seq < ? "
+                    "AND json_extract(data, '$.run') = ?",
+                    (EV_ALIVE, r["seq"], runs[order[i + 1]]["seq"], run_id),
+                ).fetchone()
+                end = max(r["alive"], row[0] or 0)  # its last heartbeat
             out.append(
                 Run(
                     r["seq"],
