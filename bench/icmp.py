@@ -90,7 +90,10 @@ def run(suite: Suite, *, full: bool) -> None:
         hosts = loopback_hosts(n, second_octet=0)
         peer = run_fping(hosts, warmup_s, duration_s)
         peer_us = peer["cpu_s"] / max(1, peer["probes"]) * 1e6
-        suite.note(f"N={n}: fping -i {peer['gap_ms']} ms, {peer['probes']} replies in the window")
+        suite.note(
+            f"N={n}: fping -i {peer['gap_ms']} ms, {peer['probes']} replies in the window "
+            f"({peer['probes'] / peer['window_s']:,.0f} probes/s of the {n:,} asked)"
+        )
         spec = {
             "targets": [{"kind": "icmp", "address": h, "options": {"count": 1}} for h in hosts],
             "interval_s": 1.0,

@@ -18,6 +18,7 @@ Outages of three intervals or more must all be found; shorter ones are found wit
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import tempfile
 import time
@@ -126,6 +127,7 @@ def _contains(lo: int | None, hi: int, truth: int) -> bool:
 def run(suite: Suite, *, full: bool, seed: int | None = None) -> None:
     """Measure B4."""
     seed = seed if seed is not None else random.SystemRandom().randrange(1 << 32)
+    logging.getLogger("watchdog").setLevel(logging.ERROR)  # the agent runs in this process: no outage chatter
     duration_s = 600.0 if full else 120.0
     suite.note(
         f"seed {seed} (rerun with `python -m bench --only outage_window --seed {seed}`); I = {INTERVAL_S:g} s, "

@@ -316,7 +316,9 @@ def build_journal(path: Path, days: int, seed: int = SEED) -> dict[str, Any]:
     journal.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     journal.close()
     tmp.rename(path)
-    return {**counts, "seconds": time.monotonic() - t0, "start_ns": start_ns, "end_ns": end_ns}
+    built = {**counts, "seconds": time.monotonic() - t0, "start_ns": start_ns, "end_ns": end_ns}
+    path.with_suffix(".json").write_text(json.dumps(built))  # how it was built, reported when the file is reused
+    return built
 
 
 def generate_report(journal: Path, config: Any, period_label: str) -> list[Any]:
@@ -355,6 +357,29 @@ def _measure(journal: str, period: str) -> dict[str, Any]:
     }
 
 
+def _text_by_kind(path: Path, sample_rows: int = 2_000_000) -> str:
+    """Average detail and metrics text per result, by probe kind, over the first rows: where the bytes go."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        kinds = {
+            int(tid): json.loads(data)["kind"]
+            for tid, data in conn.execute("SELECT target, data FROM events WHERE type = 'target'")
+        }
+        totals: dict[str, list[float]] = {}
+        for tid, n, detail, metrics in conn.execute(
+            "SELECT target, count(*), avg(length(detail)), avg(coalesce(length(metrics), 0)) FROM results "
+            "WHERE seq < ? GROUP BY target",
+            (sample_rows,),
+        ):
+            t = totals.setdefault(kinds[tid], [0, 0.0, 0.0])
+            t[0] += n
+            t[1] += detail * n
+            t[2] += metrics * n
+    finally:
+        conn.close()
+    return "; ".join(f"{k} detail {d / n:.0f} B + metrics {m / n:.0f} B" for k, (n, d, m) in sorted(totals.items()))
+
+
 def _journal_bytes(path: Path) -> dict[str, float]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -371,11 +396,14 @@ def run(suite: Suite, *, full: bool) -> None:
     path = journal_path(days)
     if path.exists():
         suite.note(f"journal: cached {path.relative_to(ROOT)} ({days} days, seed {SEED})")
+        sidecar = path.with_suffix(".json")
+        written = json.loads(sidecar.read_text()) if sidecar.exists() else None
     else:
         suite.note(f"journal: generating {days} days of 10 s results for 20 targets (seed {SEED}), cached afterwards")
         written = build_journal(path, days)
+    if written is not None:
         suite.add(
-            "journal generation through Journal.append/seal",
+            "journal generation through Journal.append/seal (when the file was built)",
             written["results"] / written["seconds"],
             "results/s",
             note=(
@@ -394,7 +422,12 @@ def run(suite: Suite, *, full: bool) -> None:
         "≤ 40 B",
         per_result <= 40,
     )
-    suite.add("results table bytes per result", sizes.get("table:results", 0) / sizes["results"], "B")
+    suite.add(
+        "results table bytes per result",
+        sizes.get("table:results", 0) / sizes["results"],
+        "B",
+        note=f"text per result by kind: {_text_by_kind(path)}",
+    )
     suite.add("seal blocks bytes per result", sizes.get("table:blocks", 0) / sizes["results"], "B")
     suite.add(
         "events table + index bytes per result",
