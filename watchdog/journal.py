@@ -412,9 +412,16 @@ class Journal:
             return self.conn
 
         def __exit__(self, exc_type: object, *rest: object) -> None:
+            # After SQLITE_FULL (and some I/O errors) SQLite has already rolled the transaction back: a
+            # ROLLBACK then fails with "no transaction is active" and would hide the real error.
             if exc_type is None:
-                self.conn.execute("COMMIT")
-            elif self.conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL; keep that error
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:  # a failed COMMIT must not leave the next BEGIN stuck
+                        self.conn.execute("ROLLBACK")
+                    raise
+            elif self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
 
     def transaction(self) -> Journal._Tx:
@@ -682,6 +689,8 @@ class Journal:
 
     def runs(self) -> list[Run]:
         """Agent runs in order; a crashed run ends at its last record (``run_end_recovered``)."""
+        # Heartbeats (one a minute, half a million a year) are read only for a run that has no end,
+        # and then as one aggregate: decoding them all made every report scan the whole journal.
         events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED])
         runs: dict[str, dict[str, Any]] = {}
         order: list[str] = []
