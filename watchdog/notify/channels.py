@@ -14,8 +14,9 @@ own service without racing another send, (b) a send stuck on a dead line occupie
 a shared pool, and (c) nothing joins the thread at interpreter exit, so a hung send never delays the
 agent's shutdown (a thread pool's workers are joined).
 
-Secrets: only ``url(privacy=True)`` is ever logged, and a :class:`SecretFilter` on the ``apprise`` and
-``urllib3`` loggers scrubs every part of a URL that Apprise itself masks in its privacy form.
+Secrets: a notification URL is shown only as its scheme and the host part of Apprise's privacy form
+(``json://127.0.0.1:8080/…``; a path can hold a webhook token, which Apprise does not mask), and a
+:class:`SecretFilter` on the ``apprise`` and ``urllib3`` loggers scrubs every other part of the URL.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ class SecretFilter(logging.Filter):
     at DEBUG.
     """
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], *, quiet: bool = False) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.quiet = quiet  # drop Apprise records below ERROR even when watchdog.notify is at DEBUG
 
     def scrub(self, text: str) -> str:
         """Replace every secret with ``****``."""
@@ -61,7 +63,11 @@ class SecretFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "apprise" and record.levelno < logging.ERROR and not _LOGGER.isEnabledFor(logging.DEBUG):
+        if (
+            record.name == "apprise"
+            and record.levelno < logging.ERROR
+            and (self.quiet or not _LOGGER.isEnabledFor(logging.DEBUG))
+        ):
             return False
         message = record.getMessage()
         scrubbed = self.scrub(message)
@@ -83,8 +89,17 @@ class SecretFilter(logging.Filter):
             logging.getLogger(name).removeFilter(self)
 
 
+def shown_url(privacy_url: str) -> str:
+    """What logs and screens show of a channel: the scheme and host of Apprise's privacy form, no path or query."""
+    scheme, sep, rest = privacy_url.partition("://")
+    if not sep:
+        return "…"
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return f"{scheme}://{host}" + ("/…" if len(rest) > len(host) and rest[len(host) :].strip("/") else "")
+
+
 def secret_parts(raw_url: str, privacy_url: str) -> set[str]:
-    """The pieces of a URL that Apprise masks in its privacy form (tokens, passwords), plus the URL itself."""
+    """The pieces of a URL not shown by :func:`shown_url` (tokens, passwords, webhook paths), plus the URL."""
     out = {raw_url}
     shown = urllib.parse.unquote(privacy_url)
     for piece in re.split(r"[/:@?&=#,;]+", raw_url):
@@ -225,12 +240,17 @@ def build_channels(section: NotifySection, specs: list[NotifyChannel] | None = N
     for spec in specs if specs is not None else section.all_channels():
         raw = spec.url.get_secret_value().strip()
         tags = set(spec.tags) or {ALWAYS_TAG}
-        service: Any = apprise.Apprise.instantiate(raw, asset=shared, tag=tags)
+        loading = SecretFilter(secret_parts(raw, ""), quiet=True)  # Apprise logs the whole URL as it loads it
+        loading.install()
+        try:
+            service: Any = apprise.Apprise.instantiate(raw, asset=shared, tag=tags)
+        finally:
+            loading.remove()
         if service is None:
             problems.append(f"channel {spec.name}: Apprise could not load its URL; it is skipped")
             secrets.add(raw)
             continue
-        privacy = str(service.url(privacy=True))
+        privacy = shown_url(str(service.url(privacy=True)))
         secrets |= secret_parts(raw, privacy)
         router.add(service)
         own = apprise.Apprise(asset=shared)
