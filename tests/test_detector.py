@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from helpers import T0, result, target
 
 from watchdog.detector import Closed, Detector, Opened, State
@@ -98,3 +100,21 @@ def test_restored_open_outage_closes_once() -> None:
 def test_thresholds_come_from_the_target() -> None:
     d = Detector(target(KEY, failure_threshold=1, success_threshold=1))
     assert [i for i, _ in feed(d, "SFSFS")] == [1, 2, 3, 4]
+
+
+def test_the_steady_clock_of_the_first_failure_and_first_success_travels_with_the_outage() -> None:
+    """The wall clock jumps an hour mid-outage; the steady readings still say 40 s (the close carries both)."""
+    d = Detector(target(KEY))
+    seen = []
+    for i, ok in enumerate("SFFFFSS"):
+        jump = 3600 if i >= 4 else 0
+        r = dataclasses.replace(result(KEY, i * 10.0 + jump, ok == "S"), steady_ns=i * 10 * NS)
+        t = d.observe(r)
+        if isinstance(t, Opened):
+            d.bind(t, outage_id=7)
+        if t is not None:
+            seen.append(t)
+    opened, closed = seen
+    assert isinstance(opened, Opened) and opened.start_steady_ns == 10 * NS
+    assert isinstance(closed, Closed) and (closed.start_steady_ns, closed.end_steady_ns) == (10 * NS, 50 * NS)
+    assert closed.outage.duration_ns() == 3640 * NS  # the wall clock's view, which Journal.outages corrects

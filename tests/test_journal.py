@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import T0, result, target
 
-from watchdog.journal import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent, Ticket
+from watchdog.journal import EV_CLOCK_STEP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent, Ticket
 from watchdog.model import NS, FailureKind, Role
 from watchdog.verify import verify_journal
 
@@ -120,6 +120,43 @@ def test_tickets_let_a_close_refer_to_an_open_in_the_same_batch(tmp_path: Path) 
         seqs = journal.append([opened, closed], tickets=[ticket, Ticket()])
         (o,) = journal.outages()
     assert o.id == seqs[0] and o.end_ns == T0 + NS
+
+
+def _stepped_outage(path: Path, open_data: dict[str, object], close_data: dict[str, object]) -> tuple[int, int, int]:
+    """An outage whose first failure is at T0 + 10 s on the old clock; the clock steps +1 h; it ends 30 s later."""
+    with Journal.open(path) as journal:
+        journal.register_targets([target(KEYS[0])], now_ns=T0)
+        start = T0 + 10 * NS
+        opened = journal.add_event(
+            EV_OUTAGE_OPEN,
+            {"start_ns": start, "last_ok_ns": start - NS, "confirmed_ns": start + NS, **open_data},
+            target=KEYS[0],
+            ts_ns=start + NS,
+        )
+        journal.add_event(EV_CLOCK_STEP, {"step_ns": 3600 * NS, "at_ns": start + 3605 * NS}, ts_ns=start + 3605 * NS)
+        end = start + 3600 * NS + 30 * NS
+        journal.add_event(
+            EV_OUTAGE_CLOSE,
+            {"end_ns": end, "last_fail_ns": end - NS, **close_data},
+            target=KEYS[0],
+            ref=opened,
+            ts_ns=end,
+        )
+        (o,) = journal.outages()
+    return o.start_ns - T0, o.start_bounds[0] - T0 if o.start_bounds[0] else 0, o.duration_ns()
+
+
+def test_a_clock_step_inside_an_outage_is_taken_out_of_its_duration(tmp_path: Path) -> None:
+    """Steady readings on the close decide; without them the journaled clock_step events do."""
+    steady = {"start_steady_ns": 5 * NS, "end_steady_ns": 35 * NS, "boot_id": "b1"}
+    by_steady = _stepped_outage(tmp_path / "a.sqlite3", {"boot_id": "b1"}, steady)
+    by_events = _stepped_outage(tmp_path / "b.sqlite3", {}, {})
+    shifted = (3610 * NS, 3609 * NS, 30 * NS)  # the start side moved into the end's clock
+    assert by_steady == shifted and by_events == shifted
+    other_boot = _stepped_outage(tmp_path / "c.sqlite3", {"boot_id": "b0"}, steady)
+    assert other_boot == shifted  # readings of different boots do not compare: the events decide
+    no_step = {"start_steady_ns": 5 * NS, "end_steady_ns": 5 * NS + 3630 * NS, "boot_id": "b1"}
+    assert _stepped_outage(tmp_path / "d.sqlite3", {"boot_id": "b1"}, no_step) == (10 * NS, 9 * NS, 3630 * NS)
 
 
 @pytest.mark.parametrize(

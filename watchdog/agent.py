@@ -40,7 +40,7 @@ from watchdog.journal import (
     Journal,
     Ticket,
 )
-from watchdog.model import NS, Result, Target
+from watchdog.model import NS, Result, Target, boot_id
 from watchdog.probe import ProbeContext
 from watchdog.scheduler import ScheduleStats, run_target, stagger_offsets
 from watchdog.sinks import AgentContext, AgentEvent, Fanout, OutageNotice, Sink
@@ -136,6 +136,7 @@ class Agent:
         self.duration_s = duration_s
         self.install_signal_handlers = install_signal_handlers
         self.run_id = uuid.uuid4().hex
+        self.boot_id = boot_id()
         self.writer = JournalWriter(config.journal_path, on_state=self._journal_state)
         self.board = Board.for_targets(config.targets, config.quorum)
         self.handle = AgentHandle(config, self.board, self.writer, self.run_id)
@@ -162,6 +163,7 @@ class Agent:
                         "failure": transition.failure.value if transition.failure else None,
                         "detail": transition.detail,
                         "failures": transition.failures,
+                        **self._steady("start_steady_ns", transition.start_steady_ns),
                     },
                     target=target.key,
                 )
@@ -187,6 +189,8 @@ class Agent:
                         "end_ns": closed.end_ns,
                         "last_fail_ns": closed.end_bounds[0] if closed.end_bounds else None,
                         "successes": transition.successes,
+                        **self._steady("start_steady_ns", transition.start_steady_ns),
+                        **self._steady("end_steady_ns", transition.end_steady_ns),
                     },
                     target=target.key,
                     ref=ref,
@@ -207,6 +211,12 @@ class Agent:
             self.fanout.publish(
                 AgentEvent("journal_failing" if degraded else "journal_recovered", {"message": message})
             )
+
+    def _steady(self, name: str, value: int | None) -> dict[str, Any]:
+        """A steady-clock reading for an outage event, with the boot it belongs to (nothing if unknown)."""
+        if value is None or not self.boot_id:
+            return {}
+        return {name: value, "boot_id": self.boot_id}
 
     # ------------------------------------------------------------------------------------ monitor
 

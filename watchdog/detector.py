@@ -34,6 +34,7 @@ class Opened:
     failure: FailureKind | None
     detail: str
     failures: int
+    start_steady_ns: int | None = None  # the steady clock at the first failure (see Result.steady_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class Closed:
 
     outage: Outage  # the closed outage, with end and end_bounds set
     successes: int
+    start_steady_ns: int | None = None  # the steady clock at the first failure and the first success: their
+    end_steady_ns: int | None = None  # difference is the duration even if the wall clock stepped meanwhile
 
 
 Transition = Opened | Closed
@@ -67,6 +70,7 @@ class Detector:
         self.ok_streak: list[Result] = []
         self.pending_open = False
         self._recovery_last_fail: int | None = None
+        self._start_steady: int | None = None
 
     def observe(self, result: Result) -> Transition | None:
         """Count a result; return a transition when it tips the target into a new state."""
@@ -95,6 +99,7 @@ class Detector:
             failure=first.failure,
             detail=first.detail,
             failures=len(self.fail_streak),
+            start_steady_ns=first.steady_ns,
         )
 
     def _success(self, result: Result) -> Closed | None:
@@ -126,10 +131,11 @@ class Detector:
             detail=self.outage.detail,
         )
         successes = len(self.ok_streak)
+        start_steady, self._start_steady = self._start_steady, None
         self.outage = None
         self.state = State.UP
         self.ok_streak.clear()
-        return Closed(closed, successes)
+        return Closed(closed, successes, start_steady, first.steady_ns)
 
     def bind(self, opened: Opened, outage_id: int) -> Outage:
         """Record that ``opened`` was journaled as ``outage_id``; the target is now DOWN."""
@@ -142,6 +148,7 @@ class Detector:
             failure=opened.failure,
             detail=opened.detail,
         )
+        self._start_steady = opened.start_steady_ns
         self.state = State.DOWN
         self.pending_open = False
         self.fail_streak = self.fail_streak[-1:]

@@ -279,6 +279,24 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+STEADY_TOLERANCE_NS = 100_000_000  # wall and steady clocks disagree by more than this only after a step
+
+
+def _clock_shift(opened: dict[str, Any], close: Event | None, open_seq: int, steps: list[tuple[int, int]]) -> int:
+    """How far the wall clock stepped between an outage's first failure and its end (or now, while open)."""
+    if close is not None:
+        c = close.data
+        if (
+            "start_steady_ns" in c
+            and "end_steady_ns" in c
+            and c.get("boot_id") == opened.get("boot_id", c.get("boot_id"))
+        ):
+            wall = int(c["end_ns"]) - int(opened["start_ns"])
+            skew = wall - (int(c["end_steady_ns"]) - int(c["start_steady_ns"]))
+            return skew if abs(skew) > STEADY_TOLERANCE_NS else 0
+    return sum(step for seq, step in steps if seq > open_seq and (close is None or seq < close.seq))
+
+
 class Journal:
     """Synchronous access to one journal file. Use one instance per thread."""
 
@@ -660,10 +678,17 @@ class Journal:
         ]
 
     def outages(self, keys: Iterable[str] | None = None) -> list[Outage]:
-        """Every outage (open ones have ``end_ns = None``), ordered by start."""
+        """Every outage (open ones have ``end_ns = None``), ordered by start.
+
+        Times are as journaled, except when the wall clock stepped during an outage: then its start side
+        (start, start bounds, confirmation) is moved into the clock of its end, so that its duration is
+        the time that really passed — taken from the steady clock readings of its first failure and first
+        success when the close carries them, else from the ``clock_step`` events journaled in between.
+        """
         names = self.target_keys()
         wanted = None if keys is None else set(keys)
         closes = {e.ref: e for e in self.events([EV_OUTAGE_CLOSE])}
+        steps = [(e.seq, int(e.data["step_ns"])) for e in self.events([EV_CLOCK_STEP])]
         out = []
         for e in self.events([EV_OUTAGE_OPEN]):
             key = names.get(e.target or -1, f"#{e.target}")
@@ -671,13 +696,15 @@ class Journal:
                 continue
             close = closes.get(e.seq)
             d = e.data
+            shift = _clock_shift(d, close, e.seq, steps)
+            last_ok = d.get("last_ok_ns")
             out.append(
                 Outage(
                     id=e.seq,
                     target=key,
-                    start_ns=int(d["start_ns"]),
-                    start_bounds=(d.get("last_ok_ns"), int(d["start_ns"])),
-                    confirmed_ns=int(d["confirmed_ns"]),
+                    start_ns=int(d["start_ns"]) + shift,
+                    start_bounds=(None if last_ok is None else int(last_ok) + shift, int(d["start_ns"]) + shift),
+                    confirmed_ns=int(d["confirmed_ns"]) + shift,
                     end_ns=None if close is None else int(close.data["end_ns"]),
                     end_bounds=None if close is None else (int(close.data["last_fail_ns"]), int(close.data["end_ns"])),
                     failure=FailureKind(d["failure"]) if d.get("failure") else None,

@@ -7,6 +7,7 @@ durations in code are float seconds (``*_s``). Only what people read is shown in
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,23 @@ class Target:
         return self.role is not Role.PROVIDER
 
 
+def steady_ns() -> int:
+    """A clock that wall-clock steps do not move and that counts suspend (CLOCK_BOOTTIME where there is one)."""
+    return time.clock_gettime_ns(_STEADY)
+
+
+_STEADY = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
+def boot_id() -> str:
+    """This boot's id (Linux); steady readings compare only within one boot. Empty where unknown."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """One probe run. ``latency_s`` is the measured latency when ok, the time to the verdict otherwise."""
@@ -84,6 +102,8 @@ class Result:
     failure: FailureKind | None = None  # None when ok
     detail: str = ""  # one human line: "HTTP 503", "connect 127.0.0.1:9: Connection refused"
     metrics: Mapping[str, float] = field(default_factory=dict)  # base units: status_code, days_left, loss_ratio
+    # CLOCK_BOOTTIME when the probe started: immune to wall-clock steps; kept in memory, not journaled
+    steady_ns: int | None = field(default=None, compare=False)
 
     @property
     def counts(self) -> bool:

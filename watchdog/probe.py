@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from watchdog.errors import ProbeError
-from watchdog.model import FailureKind, Result, Target
+from watchdog.model import FailureKind, Result, Target, steady_ns
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
     """Run one probe under the target's timeout; always return a Result, never raise (except cancel)."""
     ts_ns = time.time_ns()
+    steady = steady_ns()
     t0 = time.monotonic()
     try:
         async with asyncio.timeout(target.timeout_s):
@@ -117,6 +118,7 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
         return Result(
             target=target.key,
             ts_ns=ts_ns,
+            steady_ns=steady,
             ok=False,
             latency_s=time.monotonic() - t0,
             failure=exc.failure,
@@ -127,6 +129,7 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
         return Result(
             target=target.key,
             ts_ns=ts_ns,
+            steady_ns=steady,
             ok=False,
             latency_s=time.monotonic() - t0,
             failure=FailureKind.TIMEOUT,
@@ -137,6 +140,7 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
         return Result(
             target=target.key,
             ts_ns=ts_ns,
+            steady_ns=steady,
             ok=False,
             latency_s=time.monotonic() - t0,
             failure=FailureKind.INTERNAL,
@@ -146,6 +150,7 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
     return Result(
         target=target.key,
         ts_ns=ts_ns,
+        steady_ns=steady,
         ok=True,
         latency_s=elapsed if measured.latency_s is None else float(measured.latency_s),
         failure=None,
