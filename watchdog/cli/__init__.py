@@ -69,6 +69,7 @@ def setup_logging(level: str = "INFO") -> None:
 def _commands() -> list[ModuleType]:
     from watchdog.cli import (
         check,
+        collective,
         complaint,
         configcmd,
         contact,
@@ -82,7 +83,21 @@ def _commands() -> list[ModuleType]:
         verify,
     )
 
-    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve, notify]
+    return [
+        run,
+        check,
+        configcmd,
+        outages,
+        report,
+        evidence,
+        complaint,
+        contact,
+        verify,
+        status,
+        serve,
+        notify,
+        collective,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
