@@ -222,3 +222,46 @@ def test_tampered_and_forged_packs_are_rejected(world: dict[str, object], tmp_pa
     )
     assert w["start"]["local"] == "2026-09-21T23:20:00.000+00:00" and w["line_down"] == ["hh-e"]
     assert doc["names"] == ["isp", "rostelecom"]
+
+
+def test_text_csv_html_and_chart(world: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["collective", "--provider", "isp", "--alias", "rostelecom", "--period", UTC_DAYS, "-k", "3"]
+    args += ["--packs", str(world["packs"]), "--now", "2026-09-22T02:00Z", "--tz", "UTC"]
+    assert main([*args, "--chart", str(tmp_path / "chart.png")]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "1. 2026-09-21 23:20:00 (UTC+00:00) – 2026-09-22 00:03:20 (UTC+00:00) (43m 20s): confirmed by 5 of 5 agents "
+        "reporting at that time (2026-09-21 23:51:40 (UTC+00:00))\n"
+        "   UTC 2026-09-21T23:20:00.000Z – 2026-09-22T00:03:20.000Z\n"
+        "   confirmed during the window by 5 of 5 agents with data: hh-a, hh-b, hh-c, hh-d, hh-e\n"
+        "   own line down (excluded): hh-e; inconclusive: hh-e\n"
+    ) in text
+    assert "10 evidence packs in" in text and ": 10 used, 0 rejected, 0 skipped" in text
+    png = (tmp_path / "chart.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert main([*args, "--csv", "-o", str(tmp_path / "report.csv")]) == 0
+    windows = (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert windows[1] == (
+        "1,2026-09-21T23:20:00.000Z,2026-09-21T23:20:00.000+00:00,2026-09-22T00:03:20.000Z,"
+        "2026-09-22T00:03:20.000+00:00,2600.000,5,5,2026-09-21T23:51:40.000Z,hh-a hh-b hh-c hh-d hh-e,"
+        "hh-a hh-b hh-c hh-d hh-e,hh-e,hh-e"
+    )
+    agents = (tmp_path / "report-agents.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert agents[5] == (
+        "hh-e,region=msk,rostelecom,isp,0.076923,7200.000,4200.000,1590.000,1390.000,20.000,1,"
+        "hh-e-2026-09-21.zip hh-e-2026-09-22.zip"
+    )
+
+    assert main([*args, "--format", "html", "-o", str(tmp_path / "report.html")]) == 0
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<b>confirmed by 5 of 5 agents reporting at that time</b>" in html
+    assert 'src="data:image/png;base64,iVBORw0KGgo' in html and "<script" not in html
+
+    # bad usage: exit 2 with the reason
+    assert main([*args[:-2], "--tz", "Mars/Olympus"]) == 2
+    assert main(["collective", "--provider", "is p", "--period", UTC_DAYS, "--packs", str(tmp_path)]) == 2
+    assert main(["collective", "--provider", "isp", "--period", "2099-01", "--packs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown time zone 'Mars/Olympus'" in err and "'is p' is not a provider name" in err
+    assert "the period 2099-01 has not started yet" in err

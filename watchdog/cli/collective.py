@@ -138,7 +138,8 @@ def handle(args: argparse.Namespace) -> int:
         if settings is None:
             return _usage("--influx needs an influxdb section in the config (url, and database or bucket)")
         read = asyncio.run(read_timelines(settings, names, window, where=where))
-        timelines, found, problems = read.timelines, read.names, read.problems
+        timelines, problems = read.timelines, read.problems
+        found = sorted({t.provider for t in timelines})
         source = {
             "kind": "influxdb",
             "url": settings.url,
