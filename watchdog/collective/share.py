@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from watchdog.config import Config, Contract
+from watchdog.config import Config, Contract, InfluxSection
 from watchdog.influx.exporter import InfluxExporter, exporter_name
 from watchdog.influx.schema import Schema
 from watchdog.sinks import AgentContext, Sink
@@ -144,8 +144,13 @@ def share_sink(ctx: AgentContext) -> Sink | None:
         share.influxdb,
         schema=SharedSchema(identity),
         name="influxdb-share",
-        cursor_name="share:" + exporter_name(share.influxdb),
+        cursor_name=shared_exporter_name(share.influxdb),
     )
+
+
+def shared_exporter_name(settings: InfluxSection) -> str:
+    """The advocate's exporter's cursor: its own, even if it names the same server as ``influxdb:``."""
+    return "share:" + exporter_name(settings)
 
 
 def report_config(config: Config) -> Config:
