@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from collective_helpers import ORIGIN, households
+from influx_server import free_port
 
 from watchdog.analysis import analyse
 from watchdog.cli import main
@@ -265,3 +266,14 @@ def test_text_csv_html_and_chart(world: dict[str, object], tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "unknown time zone 'Mars/Olympus'" in err and "'is p' is not a provider name" in err
     assert "the period 2099-01 has not started yet" in err
+
+    # --influx: without an influxdb section it is a usage error; an InfluxDB that does not answer is exit 1
+    port = free_port()
+    advocate = tmp_path / "advocate.yaml"
+    advocate.write_text("agent: {timezone: UTC}\n", encoding="utf-8")
+    influx = ["collective", "-c", str(advocate), "--provider", "isp", "--period", UTC_DAYS, "--influx"]
+    assert main(influx) == 2
+    assert "--influx needs an influxdb section in the config" in capsys.readouterr().err
+    advocate.write_text(f'influxdb: {{url: "http://127.0.0.1:{port}", database: x, timeout: 2s}}\n', encoding="utf-8")
+    assert main(influx) == 1
+    assert f"error: ping http://127.0.0.1:{port}: ClientConnectorError" in capsys.readouterr().err
