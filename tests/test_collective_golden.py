@@ -194,6 +194,11 @@ def test_tampered_and_forged_packs_are_rejected(world: dict[str, object], tmp_pa
     start_row = next(r for r in m2["chain"]["prologue"] if r[2] == "agent_start")
     start_row[1] -= 3600 * NS
     rezip(day2, folder / "zz-forged-prologue.zip", {"manifest.json": json.dumps(m2).encode()})
+    # a prologue row given twice (each copy matches its seal): the replay refuses it
+    with zipfile.ZipFile(day2) as zf:
+        m3 = json.loads(zf.read("manifest.json"))
+    m3["chain"]["prologue"].append(m3["chain"]["prologue"][-1])
+    rezip(day2, folder / "zz-doubled-prologue.zip", {"manifest.json": json.dumps(m3).encode()})
     assert manifest["chain"]["prologue"] == []  # a first-day pack starts at the journal's first block
 
     out = tmp_path / "report.json"
@@ -201,7 +206,10 @@ def test_tampered_and_forged_packs_are_rejected(world: dict[str, object], tmp_pa
     assert main([*args, "-k", "3", "--now", "2026-09-22T02:00Z", "--json", "-o", str(out), "--tz", "UTC"]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     rejected = {r["path"]: r["reasons"] for r in doc["rejected"]}
-    assert sorted(rejected) == ["zz-forged-prologue.zip", "zz-tampered.zip"]
+    assert sorted(rejected) == ["zz-doubled-prologue.zip", "zz-forged-prologue.zip", "zz-tampered.zip"]
+    assert rejected["zz-doubled-prologue.zip"] == [
+        "manifest.json or prologue unusable: IntegrityError: UNIQUE constraint failed: events.seq"
+    ]
     assert any("events.csv: its SHA-256 differs" in r for r in rejected["zz-tampered.zip"])
     assert any("does not match its seal: the row was edited" in r for r in rejected["zz-tampered.zip"])
     assert rejected["zz-forged-prologue.zip"] == [
@@ -210,9 +218,9 @@ def test_tampered_and_forged_packs_are_rejected(world: dict[str, object], tmp_pa
     assert doc["source"] == {
         "kind": "packs",
         "folder": str(folder),
-        "packs": 12,
+        "packs": 13,
         "used": 10,
-        "rejected": 2,
+        "rejected": 3,
         "skipped": 0,
     }
     [w] = doc["windows"]

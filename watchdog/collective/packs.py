@@ -23,6 +23,7 @@ import csv
 import functools
 import io
 import json
+import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -100,6 +101,17 @@ def load_pack(path: Path, names: Sequence[str], window: Interval, where: Mapping
         if len(verdict.problems) > MAX_REASONS:
             reasons += (f"... and {len(verdict.problems) - MAX_REASONS} more",)
         return PackOutcome(str(path), "rejected", reasons)
+    try:
+        return _use(path, names, window, where)
+    except _Unusable as exc:
+        return PackOutcome(str(path), "rejected", (str(exc),))
+    except (KeyError, TypeError, ValueError, AttributeError, sqlite3.Error) as exc:
+        # the pack verified, so what does not fit is in its manifest's own fields (or its prologue)
+        return PackOutcome(str(path), "rejected", (f"manifest.json or prologue unusable: {type(exc).__name__}: {exc}",))
+
+
+def _use(path: Path, names: Sequence[str], window: Interval, where: Mapping[str, str]) -> PackOutcome:
+    """A verified pack → its timeline, or why it is skipped; _Unusable when it cannot be recomputed."""
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
         share = manifest.get("share") or {}
@@ -118,13 +130,10 @@ def load_pack(path: Path, names: Sequence[str], window: Interval, where: Mapping
         hi = min(window[1], int(period["end_ns"]), int(manifest["as_of_ns"]))
         if hi <= lo:
             return _with(base, reasons=("its period does not overlap the report's",))
-        try:
-            rows = list(_event_rows(zf))
-            prologue = _prologue(manifest, rows)
-            kind, quorum = _provider_facts(zf, [*prologue, *rows], local)
-            spans = _spans(prologue, rows, local, kind, quorum, (lo, hi))
-        except _Unusable as exc:
-            return _with(base, status="rejected", reasons=(str(exc),))
+        rows = list(_event_rows(zf))
+        prologue = _prologue(manifest, rows)
+        kind, quorum = _provider_facts(zf, [*prologue, *rows], local)
+        spans = _spans(prologue, rows, local, kind, quorum, (lo, hi))
     timeline = AgentTimeline(agent, tags, shared, kind.value, spans, (path.name,))
     return _with(base, status="used", timeline=timeline)
 
