@@ -2,7 +2,7 @@
 
 A month of scripted history for an ISP and its controls (N short outages of the provider plus N of the
 internet anchors), through the real journal; then build_letter (analysis, SLA figures, the compensation
-engine) and render to Markdown and HTML. Prints figures; asserts nothing about speed.
+engine) and render to Markdown, HTML and PDF. Prints figures; asserts nothing about speed.
 
     .venv/bin/python bench/complaint_letter.py [OUTAGES]
 """
@@ -25,7 +25,7 @@ from helpers import ScriptedJournal, target  # noqa: E402
 from watchdog.compensation import ContactEntry  # noqa: E402
 from watchdog.config import loads  # noqa: E402
 from watchdog.journal import Journal  # noqa: E402
-from watchdog.letter import LetterRequest, build_letter, render  # noqa: E402
+from watchdog.letter import LetterRequest, build_letter, render, render_pdf  # noqa: E402
 from watchdog.rulebook import load_rulebook  # noqa: E402
 from watchdog.timefmt import to_ns  # noqa: E402
 
@@ -78,11 +78,17 @@ def main() -> None:
         t3 = time.perf_counter()
         html = render(letter, "html")
         t4 = time.perf_counter()
+        render_pdf(letter)  # the first PDF loads fpdf2 and the fonts
+        t5 = time.perf_counter()
+        pdf = render_pdf(letter)
+        t6 = time.perf_counter()
     print(f"outages in the month: {outages} provider + {outages // 2 + outages % 2} line windows")
     print(f"rulebook load:        {1000 * (t1 - t0):8.1f} ms ({len(book.rules)} rules)")
     print(f"build_letter:         {1000 * (t2 - t1):8.1f} ms (analysis, SLA figures, compensation engine)")
     print(f"render markdown:      {1000 * (t3 - t2):8.1f} ms ({len(md.encode())} bytes)")
     print(f"render html:          {1000 * (t4 - t3):8.1f} ms ({len(html.encode())} bytes)")
+    print(f"render pdf (first):   {1000 * (t5 - t4):8.1f} ms (imports fpdf2, loads the fonts)")
+    print(f"render pdf:           {1000 * (t6 - t5):8.1f} ms ({len(pdf)} bytes)")
     print(f"claims: {[(i.rule.id, str(i.amount.amount)) for i in letter.assessment.items]}")
 
 

@@ -48,6 +48,7 @@ providers:
     targets:
       - {{name: trading, kind: tcp, address: "{provider.address}"}}
 ntp: {{enabled: false}}  # the default servers are public pools; tests never leave loopback
+web: {{enabled: false}}  # no fixed port shared between tests
 """
 
 
@@ -171,8 +172,10 @@ async def test_kill_9_mid_outage_then_restart(tmp_path: Path, net: tuple[Switch,
     cfg.write_text(config_text(tmp_path / "data", provider, lan, internet))
     journal_path = tmp_path / "data" / "journal.sqlite3"
 
+    started: list[asyncio.subprocess.Process] = []
+
     async def start_agent() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "watchdog",
@@ -183,6 +186,8 @@ async def test_kill_9_mid_outage_then_restart(tmp_path: Path, net: tuple[Switch,
             stderr=asyncio.subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": ROOT},
         )
+        started.append(process)
+        return process
 
     async def wait_for(predicate, limit_s: float = 20.0) -> None:
         deadline = time.monotonic() + limit_s
@@ -196,6 +201,18 @@ async def test_kill_9_mid_outage_then_restart(tmp_path: Path, net: tuple[Switch,
             await asyncio.sleep(0.2)
         raise AssertionError("timed out waiting for the journal")
 
+    try:
+        await kill_9_then_restart(start_agent, wait_for, provider)
+    finally:
+        for process in started:  # never leave an agent behind, whatever failed
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    check_after_kill_9(tmp_path, journal_path)
+
+
+async def kill_9_then_restart(start_agent, wait_for, provider: Switch) -> None:
+    """Start, wait for an outage, kill -9 mid-outage, restart, recover, stop cleanly."""
     first = await start_agent()
     await wait_for(lambda j: sum(1 for _ in j.iter_results()) >= 10)
     await provider.down()
@@ -212,6 +229,9 @@ async def test_kill_9_mid_outage_then_restart(tmp_path: Path, net: tuple[Switch,
     second.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(second.wait(), 15) == 0
 
+
+def check_after_kill_9(tmp_path: Path, journal_path: Path) -> None:
+    """The journal verifies, the outage was resumed and closed once, the crashed run ends at its last record."""
     verdict = verify_journal(journal_path)
     assert verdict.ok, verdict.problems
     assert verdict.unsealed == 0

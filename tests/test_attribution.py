@@ -55,7 +55,9 @@ def test_reason_names_the_controls() -> None:
 def test_internet_down_too_means_customer_line_with_uncertain_edges() -> None:
     lost = {k: [outage(k, 95, 105, 185, 195)] for k in ("internet/a", "internet/b", "internet/c")}
     got = segments(outage("broker/trading", 90, 100, 190, 200), lost)
-    assert got == [(100, 105, U), (105, 185, C), (185, 195, U), (195, 200, P)]
+    # the controls answer again from 195, the provider's target only at its next probe (200): that last
+    # stretch is not counted against the provider, because the line was down when the target last failed
+    assert got == [(100, 105, U), (105, 185, C), (185, 195, U), (195, 200, U)]
 
 
 def test_lan_down_means_customer_line() -> None:
@@ -131,3 +133,12 @@ def test_open_outage_runs_to_now() -> None:
 def test_interval_helpers() -> None:
     assert union([(5, 7), (1, 3), (2, 4), (7, 8)]) == [(1, 4), (5, 8)]
     assert subtract([(0, 10), (20, 30)], [(2, 3), (8, 22), (29, 40)]) == [(0, 2), (3, 8), (22, 29)]
+
+
+def test_a_recovery_tail_counts_only_when_the_line_was_fine_at_the_last_failure() -> None:
+    # the line was fine throughout: the whole outage, tail included, is the provider's
+    assert segments(outage("broker/trading", 90, 100, 190, 200), {}) == [(100, 200, P)]
+    # the line came back at 150 and the target failed once more at 170 while the line was fine: all counted
+    lost = {k: [outage(k, 95, 100, 140, 150)] for k in ("internet/a", "internet/b", "internet/c")}
+    got = segments(outage("broker/trading", 95, 100, 170, 180), lost)
+    assert got == [(100, 140, C), (140, 150, U), (150, 180, P)]

@@ -33,10 +33,10 @@ def test_complaint_writes_markdown_and_html(setup: Path, tmp_path: Path, capsys:
     args = ["complaint", "-c", str(setup), "--provider", "isp", "--period", "2026-10", "--lang", "ru"]
     assert main([*args, "--date", "2026-11-02", "-o", str(out), "--attach", str(contract)]) == 0
     printed = capsys.readouterr().out
-    assert printed == f"wrote {out} (complaint_ru_isp.md.j2; claimed: {Decimal('153.63')} RUB)\n"
+    assert printed.startswith(f"wrote {out} (complaint_ru_isp.md.j2; claimed: {Decimal('153.63')} RUB)\n")
     text = out.read_text(encoding="utf-8")
     assert "= **153,63\xa0₽**" in text and "= **90,00\xa0₽**" in text
-    assert f"2. contract.pdf — SHA-256: `{digest}`" in text
+    assert f"3. contract.pdf — SHA-256: `{digest}`" in text  # after the contract copy and the evidence pack
     page = tmp_path / "letter.html"
     assert main([*args, "--date", "2026-11-02", "-o", str(page)]) == 0
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
@@ -46,8 +46,8 @@ def test_complaint_usage_errors(setup: Path, tmp_path: Path, capsys: pytest.Capt
     base = ["complaint", "-c", str(setup), "--period", "2026-10"]
     assert main([*base, "--provider", "bank"]) == 2
     assert "no provider 'bank' in the config (known: isp)" in capsys.readouterr().err
-    assert main([*base, "--provider", "isp", "-o", str(tmp_path / "letter.pdf")]) == 2
-    assert "write .md or .html" in capsys.readouterr().err
+    assert main([*base, "--provider", "isp", "-o", str(tmp_path / "letter.txt")]) == 2
+    assert "write .md, .html or .pdf" in capsys.readouterr().err
     assert main(["complaint", "-c", str(setup), "--provider", "isp", "--period", "Oct"]) == 2
     assert "cannot read period 'Oct'" in capsys.readouterr().err
     assert main([*base, "--provider", "isp", "--attach", str(tmp_path / "missing.pdf")]) == 2

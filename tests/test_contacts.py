@@ -99,7 +99,8 @@ def test_bad_entries_are_refused(
 ) -> None:
     cfg = str(write_config(tmp_path))
     assert main(["contact", "add", "-c", cfg, "--channel", "chat", *extra]) == 2
-    assert message in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert message in printed.out + printed.err
     journal = tmp_path / "data" / "journal.sqlite3"
     if journal.exists():
         with Journal.open(journal) as j:

@@ -99,7 +99,7 @@ def test_cli_formats(made: tuple[Path, Config], tmp_path: Path, capsys: pytest.C
         assert main([*args[:-2], "--period", "2099-01"]) == 2
         assert "has not started yet" in capsys.readouterr().out
         assert main([*args[:-4], "--provider", "nope"]) == 2
-        assert "no provider 'nope'" in capsys.readouterr().out
+        assert "no provider 'nope'" in capsys.readouterr().err
     finally:
         for key in env():
             os.environ.pop(key, None)

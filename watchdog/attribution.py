@@ -326,9 +326,43 @@ def internet_lost_windows(
     return group_windows(LINE_INTERNET, internet_outages, need, now_ns)
 
 
+TAIL_REASON = "recovered between two probes, and the line was not verified working at the last failure"
+
+
 def attribute(
     outage: Outage, provider: str | None, role: Role, kind: ProviderKind, timeline: LineTimeline, now_ns: int
 ) -> AttributedOutage:
-    """Cut an outage into attribution segments."""
+    """Cut an outage into attribution segments.
+
+    Between the target's last failure and its first success the target itself recovered at some unknown
+    moment. That stretch counts against the provider only if the line was verified working when the target
+    last failed; otherwise (the whole line came back at once, say) it is ``inconclusive``.
+    """
     end = outage.end_ns if outage.end_ns is not None else now_ns
-    return AttributedOutage(outage, provider, role, timeline.segments(outage.start_ns, end, kind))
+    segments = timeline.segments(outage.start_ns, end, kind)
+    if outage.end_bounds is not None and segments:
+        last_fail = outage.end_bounds[0]
+        at_last_fail = next(
+            (s.attribution for s in segments if s.start_ns <= last_fail < s.end_ns),
+            segments[-1].attribution if last_fail >= segments[-1].end_ns else segments[0].attribution,
+        )
+        if at_last_fail is not Attribution.PROVIDER:
+            segments = _downgrade_tail(segments, last_fail)
+    return AttributedOutage(outage, provider, role, segments)
+
+
+def _downgrade_tail(segments: tuple[Segment, ...], last_fail: int) -> tuple[Segment, ...]:
+    """Provider stretches after ``last_fail`` become inconclusive (cut at ``last_fail``)."""
+    out: list[Segment] = []
+    for s in segments:
+        if s.attribution is not Attribution.PROVIDER or s.end_ns <= last_fail:
+            out.append(s)
+            continue
+        if s.start_ns < last_fail:
+            out.append(Segment(s.start_ns, last_fail, s.attribution, s.reason))
+        tail = Segment(max(s.start_ns, last_fail), s.end_ns, Attribution.INCONCLUSIVE, TAIL_REASON)
+        if out and out[-1].attribution is tail.attribution and out[-1].reason == tail.reason:
+            out[-1] = Segment(out[-1].start_ns, tail.end_ns, tail.attribution, tail.reason)
+        else:
+            out.append(tail)
+    return tuple(out)

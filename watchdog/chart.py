@@ -128,18 +128,22 @@ def timeline_png(
     ]
     bands.legend(handles=legend, loc="upper left", bbox_to_anchor=(0, -0.02), ncol=8, fontsize=7, frameon=False)
     bands.tick_params(axis="x", labelbottom=False)
+    plotted = 0
     for key in sorted(latency):
         xs, ys = latency[key].points()
         if xs:
             lat.plot([_num(x, zone) for x in xs], ys, linewidth=0.8, label=key)
+            plotted += 1
     lat.set_ylabel("latency, ms (mean per bin)", fontsize=8)
     lat.set_ylim(bottom=0)
     lat.grid(color="#dddddd", linewidth=0.6)
-    if latency:
+    if plotted:  # no legend without a line: a target down all period has no latency to plot
         lat.legend(fontsize=7, loc="upper right", ncol=4, frameon=False)
     locator = mdates.AutoDateLocator(tz=zone, maxticks=12)  # type: ignore[no-untyped-call]
     lat.xaxis.set_major_locator(locator)
-    lat.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    span_s = (window[1] - window[0]) / NS
+    ticks = "%d %b\n%H:%M" if span_s > 3 * 3600 else "%H:%M\n%d %b" if span_s > 600 else "%H:%M:%S\n%d %b"
+    lat.xaxis.set_major_formatter(mdates.DateFormatter(ticks, tz=zone))  # type: ignore[no-untyped-call]
     lat.tick_params(axis="both", labelsize=8)
     lat.set_xlabel(f"local time, {zone.key}", fontsize=8)
     buf = io.BytesIO()

@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from watchdog import __version__
-from watchdog.attribution import Interval, intersect, subtract, union
+from watchdog.attribution import Interval, intersect, subtract, total, union
 from watchdog.chart import LatencySeries, Row, timeline_png
 from watchdog.clock import EV_CLOCK_SAMPLE
 from watchdog.config import Config
@@ -76,7 +76,7 @@ from watchdog.journal import (
 from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.report import Report, build_report, render, report_json
 from watchdog.sla import Period
-from watchdog.timefmt import local_iso, utc_iso
+from watchdog.timefmt import local_iso, to_datetime, utc_iso
 
 if TYPE_CHECKING:
     from watchdog.collective.share import SharedIdentity
@@ -534,9 +534,8 @@ def build_pack(
     tmp = Path(tempfile.mkdtemp(prefix="watchdog-pack-"))
     try:
         files: dict[str, bytes | Path] = {}
-        latency = {
-            keys[i]: LatencySeries.empty(per.start_ns, per.end_ns) for i in sorted(included) if roles[i] == "provider"
-        }
+        view = chart_window(report)
+        latency = {keys[i]: LatencySeries.empty(*view) for i in sorted(included) if roles[i] == "provider"}
         res = _StreamCsv(tmp / "results.csv", RESULT_COLUMNS)
         evs = _StreamCsv(tmp / "events.csv", EVENT_COLUMNS)
         event_rows: list[tuple[int, int, str, str]] = []
@@ -799,9 +798,27 @@ def _environment(report: Report, config: Config, agent: str | None = None) -> di
     }
 
 
+ZOOM_BELOW = 0.1  # data over less than this share of the period: the chart shows where the data is
+
+
+def chart_window(report: Report) -> Interval:
+    """The chart's time axis: the period, or (data over under a tenth of it) the stretch with data, padded.
+
+    A week of monitoring in a month is still drawn over the month; a one-minute run (the demo, a first
+    try) would be a hairline on a month's axis, so the chart is zoomed onto it and its title says so.
+    """
+    per = report.period
+    covered = intersect(union(report.analysis.coverage), [(per.start_ns, report.as_of_ns)])
+    if not covered or total(covered) >= ZOOM_BELOW * (per.end_ns - per.start_ns):
+        return per.start_ns, per.end_ns
+    lo, hi = covered[0][0], covered[-1][1]
+    pad = max((hi - lo) // 20, NS)
+    return max(per.start_ns, lo - pad), min(per.end_ns, hi + pad)
+
+
 def _chart(report: Report, latency: dict[str, LatencySeries]) -> bytes:
     per, zone, now = report.period, report.zone, report.as_of_ns
-    window = (per.start_ns, per.end_ns)
+    window = chart_window(report)
     analysis = report.analysis
     rows = []
     keys = [t.key for t in report.targets] + (["line/internet"] if report.provider.kind.value == "isp" else [])
@@ -831,4 +848,8 @@ def _chart(report: Report, latency: dict[str, LatencySeries]) -> bytes:
     attribution = {k: intersect(union(v), [window]) for k, v in attribution.items()}
     maintenance = [(m["start"]["ns"], m["end"]["ns"]) for m in report_json(report)["maintenance"]]
     title = f"{report.provider.display_name} — {per.label} ({zone.key})"
+    if window != (per.start_ns, per.end_ns):
+        first, last = to_datetime(window[0], zone), to_datetime(window[1], zone)
+        until = last.strftime("%H:%M:%S" if first.date() == last.date() else "%Y-%m-%d %H:%M:%S")
+        title += f"; data only {first:%Y-%m-%d %H:%M:%S}–{until}, shown alone"
     return timeline_png(title, window, zone, rows, attribution, maintenance, latency)

@@ -199,6 +199,22 @@ class TargetInfo:
     failure_threshold: int
     success_threshold: int
 
+    @classmethod
+    def from_event(cls, d: dict[str, Any]) -> TargetInfo:
+        """From a ``target`` event's data."""
+        return cls(
+            id=int(d["id"]),
+            key=d["key"],
+            kind=d["kind"],
+            address=d["address"],
+            role=d["role"],
+            provider=d.get("provider"),
+            interval_s=float(d["interval_s"]),
+            timeout_s=float(d["timeout_s"]),
+            failure_threshold=int(d["failure_threshold"]),
+            success_threshold=int(d["success_threshold"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -396,9 +412,16 @@ class Journal:
             return self.conn
 
         def __exit__(self, exc_type: object, *rest: object) -> None:
+            # After SQLITE_FULL (and some I/O errors) SQLite has already rolled the transaction back: a
+            # ROLLBACK then fails with "no transaction is active" and would hide the real error.
             if exc_type is None:
-                self.conn.execute("COMMIT")
-            elif self.conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL; keep that error
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:  # a failed COMMIT must not leave the next BEGIN stuck
+                        self.conn.execute("ROLLBACK")
+                    raise
+            elif self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
 
     def transaction(self) -> Journal._Tx:
@@ -529,19 +552,8 @@ class Journal:
         """Every target the journal has defined, by id (latest definition wins)."""
         out: dict[int, TargetInfo] = {}
         for (data,) in self.conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TARGET,)):
-            d = json.loads(data)
-            out[int(d["id"])] = TargetInfo(
-                id=int(d["id"]),
-                key=d["key"],
-                kind=d["kind"],
-                address=d["address"],
-                role=d["role"],
-                provider=d.get("provider"),
-                interval_s=float(d["interval_s"]),
-                timeout_s=float(d["timeout_s"]),
-                failure_threshold=int(d["failure_threshold"]),
-                success_threshold=int(d["success_threshold"]),
-            )
+            info = TargetInfo.from_event(json.loads(data))
+            out[info.id] = info
         return out
 
     def target_keys(self) -> dict[int, str]:
@@ -677,6 +689,8 @@ class Journal:
 
     def runs(self) -> list[Run]:
         """Agent runs in order; a crashed run ends at its last record (``run_end_recovered``)."""
+        # Heartbeats (one a minute, half a million a year) are read only for a run that has no end,
+        # and then as one aggregate: decoding them all made every report scan the whole journal.
         events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED])
         runs: dict[str, dict[str, Any]] = {}
         order: list[str] = []

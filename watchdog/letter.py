@@ -56,7 +56,9 @@ Format = Literal["md", "html"]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 TEMPLATE_PREFIX = "complaint_"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+LOW_COVERAGE = 0.9  # below this share of the period with data, the notes say what the gaps do to the figures
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_PLACEHOLDER_MD_RE = re.compile(r"\\\[([^\]\\]+)\\\]")  # \[ФИО\] as the templates' v() macro writes a missing value
 
 
 class LetterError(WatchdogError):
@@ -64,6 +66,15 @@ class LetterError(WatchdogError):
 
 
 # ------------------------------------------------------------------------------------------ request
+
+
+@dataclass(frozen=True)
+class PackRef:
+    """The evidence pack a letter comes with: the zip's name and SHA-256, and every file in it with its SHA-256."""
+
+    name: str
+    sha256: str
+    files: tuple[tuple[str, str], ...]  # (file name, SHA-256 hex) in the pack's order, manifest.json left out
 
 
 @dataclass(frozen=True)
@@ -75,10 +86,13 @@ class LetterRequest:
     lang: Lang
     sent_on: dt.date
     contacts: tuple[ContactEntry, ...] = ()
-    attachments: tuple[tuple[str, str], ...] = ()  # (file name, SHA-256 hex): stage B feeds the evidence pack
-    manifest_sha256: str | None = None
+    attachments: tuple[tuple[str, str], ...] = ()  # (file name, SHA-256 hex): files the customer adds
+    manifest_sha256: str | None = None  # SHA-256 of the pack's manifest.json
     clock_offset_ms: float | None = None  # the worst NTP offset measured in the period, if known
     include_unverified: bool = False
+    pack: PackRef | None = None  # the evidence pack: listed as one attachment with its files nested
+    clock_samples: int = 0  # successful NTP measurements in the period
+    clock_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,8 @@ class Measurement:
     success_threshold: int
     max_interval_s: float
     clock_offset_ms: float | None
+    clock_samples: int = 0
+    clock_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,6 +243,8 @@ class Formatter:
         """``7 суток 22 ч 30 мин`` / ``7 days 22 h 30 min``; seconds only under an hour."""
         seconds = value.seconds if isinstance(value, Duration) else value
         units = self.words["units"]
+        if 0 < seconds < 10 and round(seconds, 1) != round(seconds):  # "0,2 с", never "0 с" for a real span
+            return f"{self.number(Decimal(repr(round(seconds, 1))))}\xa0{units['second']}"
         total = round(seconds) if seconds < 3600 else round(seconds / 60) * 60
         if isinstance(value, Duration) and value.in_hours and total >= 3600:
             hours, minutes = divmod(total // 60, 60)
@@ -377,7 +395,10 @@ def build_letter(
 
 
 def _check_attachments(request: LetterRequest) -> None:
-    for name, digest in request.attachments:
+    files = list(request.attachments)
+    if request.pack is not None:
+        files += [(request.pack.name, request.pack.sha256), *request.pack.files]
+    for name, digest in files:
         if not name.strip():
             raise LetterError("an attachment has no file name")
         if not _SHA256_RE.match(digest):
@@ -390,7 +411,7 @@ def _probe(target: Target) -> Probe:
     return Probe(target.kind, target.address, target.interval_s)
 
 
-def _measurement(config: Config, provider: ProviderSection, clock_offset_ms: float | None) -> Measurement:
+def _measurement(config: Config, provider: ProviderSection, request: LetterRequest) -> Measurement:
     own = config.targets_of(provider.id)
     lan, internet = config.controls(Role.LAN), config.controls(Role.INTERNET)
     everything = [*own, *lan, *internet]
@@ -404,7 +425,9 @@ def _measurement(config: Config, provider: ProviderSection, clock_offset_ms: flo
         failure_threshold=max((t.failure_threshold for t in everything), default=3),
         success_threshold=max((t.success_threshold for t in everything), default=2),
         max_interval_s=max((t.interval_s for t in everything), default=0.0),
-        clock_offset_ms=clock_offset_ms,
+        clock_offset_ms=request.clock_offset_ms,
+        clock_samples=request.clock_samples,
+        clock_servers=tuple(md_escape(s) for s in request.clock_servers),
     )
 
 
@@ -481,7 +504,9 @@ def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dic
     }
 
 
-def _notes(assessment: Assessment, request: LetterRequest, fmt: Formatter, book: Rulebook) -> dict[str, Any]:
+def _notes(
+    assessment: Assessment, figures: SlaFigures, request: LetterRequest, fmt: Formatter, book: Rulebook
+) -> dict[str, Any]:
     """What the customer must check before sending: sources, warnings, what was left out and why."""
     words = fmt.words
     lang = fmt.lang
@@ -509,6 +534,16 @@ def _notes(assessment: Assessment, request: LetterRequest, fmt: Formatter, book:
         reason = fmt.fill(str(words["skip"][s.reason]), params)
         skipped.append({"title": title, "id": s.rule_id, "reason": reason})
     notices = [fmt.fill(str(words["notices"][n.key]), n.params) for n in assessment.notices]
+    if figures.availability is not None and figures.coverage < LOW_COVERAGE:
+        # availability is over counted time only; say what it is if the time without data counts as service
+        whole = Decimal(repr(figures.counted_s)) + Decimal(repr(figures.no_data_s))
+        share = Decimal(100) * (1 - Decimal(repr(figures.downtime_s)) / whole)
+        params = {
+            "coverage": _coverage(figures.coverage),
+            "availability": Percent(share.quantize(Decimal("0.001"), rounding=ROUND_DOWN)),
+        }
+        notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
+    notices = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notices]  # each a sentence
     return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
 
 
@@ -554,11 +589,12 @@ def _context(
         "excluded": excluded,
         "excluded_s": sum(i.duration_s for i in excluded),
         "first_report": first_report,
+        "restore_late": any(r.restore_excess for r in rows),
         "figures": figures,
         "availability": None if figures.availability is None else _percent(figures),
-        "coverage": Percent((Decimal(repr(figures.coverage)) * 100).quantize(Decimal("0.1"), rounding=ROUND_DOWN)),
+        "coverage": _coverage(figures.coverage),
         "target": None if figures.target is None else Percent(Decimal(repr(figures.target)).normalize()),
-        "measurement": _measurement(config, provider, request.clock_offset_ms),
+        "measurement": _measurement(config, provider, request),
         "items": [i for i in items if not i.optional],
         "optional_items": [i for i in items if i.optional],
         "all_totals": _sum_all(assessment),
@@ -566,10 +602,31 @@ def _context(
         "legal": _legal(assessment, provider.kind, request.lang),
         "clauses": [i.clause for i in items if i.clause],
         "contacts": sorted(request.contacts, key=lambda c: c.at_ns),
-        "attachments": [{"name": md_escape(n), "sha256": h} for n, h in request.attachments],
+        "attachments": [_attachment(n, h, fmt) for n, h in request.attachments],
+        "pack": None
+        if request.pack is None
+        else {
+            "name": md_escape(request.pack.name),
+            "sha256": request.pack.sha256,
+            "files": [_attachment(n, h, fmt) for n, h in request.pack.files],
+        },
         "manifest_sha256": request.manifest_sha256,
-        "notes": _notes(assessment, request, fmt, book),
+        "notes": _notes(assessment, figures, request, fmt, book),
     }
+
+
+def _attachment(name: str, digest: str, fmt: Formatter) -> dict[str, str]:
+    """One attached file: its name, SHA-256 and, for the evidence pack's files, what it holds."""
+    return {"name": md_escape(name), "sha256": digest, "desc": str(fmt.words["files"].get(name, ""))}
+
+
+def _coverage(share: float) -> Percent:
+    """Coverage to 0.1 %, cut; under 0.1 % two significant digits, so a short run never reads as "0 %"."""
+    value = Decimal(repr(share)) * 100
+    if value == 0 or value >= Decimal("0.1"):
+        return Percent(value.quantize(Decimal("0.1"), rounding=ROUND_DOWN))
+    digits = -value.adjusted() + 1  # 0.0023 → adjusted() = -3 → 4 decimals → 0.0023
+    return Percent(value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN))
 
 
 def _percent(figures: SlaFigures) -> Percent:
@@ -622,20 +679,31 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
     return env
 
 
-def render(letter: Letter, fmt: Format = "md") -> str:
-    """The letter as Markdown or as a standalone HTML page."""
+def _parts(letter: Letter) -> tuple[dict[str, str], str]:
+    """The letter's Markdown parts (draft, header, body, notes) and the whole, checked for banned citations."""
     env = _environment(letter.fmt)
     try:
         template = env.get_template(letter.template)
-        parts = {part: template.render(**letter.context, part=part) for part in ("draft", "header", "body", "notes")}
+        parts = {part: template.render(**letter.context, part=part) for part in ("draft", "header", "body")}
+        # what the customer still has to fill in: the notes name every [placeholder] left in the letter
+        found = _PLACEHOLDER_MD_RE.findall(parts["header"] + parts["body"])
+        placeholders = list(dict.fromkeys(f"[{hint}]" for hint in found))
+        parts["notes"] = template.render(**letter.context, part="notes", placeholders=placeholders)
     except jinja2.TemplateError as exc:
         raise LetterError(f"template {letter.template}: {exc}") from exc
     markdown = "\n".join(p.strip("\n") + "\n" for p in parts.values() if p.strip())
     problems = letter.rulebook.lint(markdown)
     if problems:
         raise LetterError("the letter cites something it must not: " + "; ".join(problems))
+    return parts, markdown
+
+
+def render(letter: Letter, fmt: Format = "md") -> str:
+    """The letter as Markdown or as a standalone HTML page."""
+    parts, markdown = _parts(letter)
     if fmt == "md":
         return markdown
+    env = _environment(letter.fmt)
     converter = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
     shell = env.get_template(f"{TEMPLATE_PREFIX}shell.html.j2")
     return shell.render(
@@ -655,11 +723,45 @@ def _title(markdown: str) -> str:
     return "letter"
 
 
+def render_pdf(letter: Letter) -> bytes:
+    """The letter as PDF: the same Markdown laid out for print, the notes on pages of their own."""
+    from watchdog.letterpdf import PdfText, letter_pdf  # fpdf2 and the fonts load only for PDF letters
+
+    parts, markdown = _parts(letter)
+    words = letter.fmt.words["pdf"]
+    contract = letter.context["contract"]
+    title = _title(markdown)
+    footer = [title]
+    if contract.number:
+        footer.append(str(words["contract"]).format(number=contract.number))
+    if contract.customer:
+        footer.append(contract.customer)
+    text = PdfText(
+        lang=letter.lang,
+        title=title,
+        author=contract.customer or letter.context["measurement"].agent,
+        footer=" · ".join(footer),
+        page=str(words["page"]),
+        notes_footer=str(words["notes_footer"]),
+        notes_banner=str(words["banner"]),
+        notes_banner_one=str(words["banner_one"]),
+        parties_right=letter.lang == "ru",
+    )
+    created = to_datetime(letter.figures.now_ns)
+    return letter_pdf(parts, text, created=created)
+
+
+SUFFIXES = (".md", ".html", ".htm", ".pdf")
+
+
 def write(letter: Letter, path: Path) -> None:
-    """Write ``letter.md`` or ``letter.html`` (by the file's suffix)."""
+    """Write ``letter.md``, ``letter.html`` or ``letter.pdf`` (by the file's suffix)."""
     suffix = path.suffix.lower()
-    if suffix not in (".md", ".html", ".htm"):
-        raise LetterError(f"{path}: write .md or .html (PDF comes with the evidence pack)")
+    if suffix not in SUFFIXES:
+        raise LetterError(f"{path}: write .md, .html or .pdf")
+    if suffix == ".pdf":
+        path.write_bytes(render_pdf(letter))
+        return
     text = render(letter, "md" if suffix == ".md" else "html")
     path.write_text(text, encoding="utf-8")
 
@@ -669,8 +771,10 @@ __all__ = [
     "Letter",
     "LetterError",
     "LetterRequest",
+    "PackRef",
     "build_letter",
     "render",
+    "render_pdf",
     "template_for",
     "write",
 ]

@@ -23,7 +23,8 @@ from watchdog.report import Report, environment, report_json
 FONT = "DejaVu"
 
 
-def _font_dir() -> Path:
+def font_dir() -> Path:
+    """Where matplotlib keeps its DejaVu fonts (Sans, Serif, Mono; all with Cyrillic)."""
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
@@ -35,7 +36,7 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes) -> bytes:
     html = env.get_template("summary.pdf.html.j2").render(r=data, method=method, pack=pack)
     pdf = FPDF(format="A4")
     pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
-    fonts = _font_dir()
+    fonts = font_dir()
     for style, name in (
         ("", "DejaVuSans"),
         ("B", "DejaVuSans-Bold"),

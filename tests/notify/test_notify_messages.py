@@ -8,6 +8,7 @@ MSK (12 min)" is the same on every run; the agent's scheduling and Apprise's sen
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -357,6 +358,48 @@ async def test_isp_outage_is_worded_as_the_isps(make_rig) -> None:
         "Written when it happened; if your line was down, it was sent once the line was back.\n"
         "— home-msk-1, 10:44 MSK, ref line-down/600"
     )
+
+
+async def test_internet_down_waits_for_the_router_before_blaming_the_isp(make_rig) -> None:
+    """When the whole line drops at once the router may not have been probed since: no verdict until it is."""
+    rig = await make_rig("en", isp=True)
+    start = at(20, 10, 30)
+    router = rig.board.targets["lan/router"]
+    router.last = Result("lan/router", start - 5 * NS, True, 0.01)  # its last answer predates the trouble
+    for i, key in enumerate(("internet/cloudflare", "internet/google")):
+        o = control_outage(key, 700 + i, start + i * NS)
+        rig.set_down(key, o)
+        await rig.sink.on_outage(rig.notice("opened", key, o))
+    await asyncio.sleep(0.5)
+    assert rig.rx.received == []  # quorum lost, but the router has not answered since: not the ISP yet
+    # the router is probed now and fails: its outage opens, and the message is about the customer's own line
+    failed = Result("lan/router", start + 3 * NS, False, 0.5, FailureKind.CONNECT, "connect: refused")
+    router.last = failed
+    await rig.sink.on_result(failed, None)
+    assert rig.rx.received == []
+    lan = control_outage("lan/router", 710, start + 3 * NS)
+    rig.set_down("lan/router", lan)
+    await rig.sink.on_outage(rig.notice("opened", "lan/router", lan))
+    ((title, body),) = await rig.received(1)
+    assert title == "Your home network is down"
+    assert "This counts against HomeNet" not in body
+
+
+async def test_internet_down_with_the_router_answering_since_is_the_isps(make_rig) -> None:
+    rig = await make_rig("en", isp=True)
+    start = at(20, 10, 30)
+    router = rig.board.targets["lan/router"]
+    router.last = Result("lan/router", start - 5 * NS, True, 0.01)
+    for i, key in enumerate(("internet/cloudflare", "internet/google")):
+        o = control_outage(key, 720 + i, start + i * NS)
+        rig.set_down(key, o)
+        await rig.sink.on_outage(rig.notice("opened", key, o))
+    answered = Result("lan/router", start + 4 * NS, True, 0.01)
+    router.last = answered
+    await rig.sink.on_result(answered, None)
+    ((title, body),) = await rig.received(1)
+    assert title == "HomeNet: internet down"
+    assert "This counts against HomeNet." in body
 
 
 # ------------------------------------------------------------------------------------- flapping

@@ -16,10 +16,22 @@ from types import ModuleType
 from typing import Any
 
 from watchdog import __version__
-from watchdog.config import Config, default_config_path, load
+from watchdog.config import Config, ProviderSection, default_config_path, load
 from watchdog.errors import ConfigError, WatchdogError
 
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
+
+
+class UsageError(WatchdogError):
+    """The command line asks for something that is not there (exit 2, message on stderr)."""
+
+
+def provider_of(config: Config, provider_id: str) -> ProviderSection:
+    """The provider named on the command line; UsageError names the known ones."""
+    try:
+        return config.provider(provider_id)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +85,7 @@ def _commands() -> list[ModuleType]:
         complaint,
         configcmd,
         contact,
+        demo,
         evidence,
         notify,
         outages,
@@ -97,6 +110,7 @@ def _commands() -> list[ModuleType]:
         serve,
         notify,
         collective,
+        demo,
     ]
 
 
@@ -120,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         return handler(args)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     except ConfigError as exc:
         print("bad config:", file=sys.stderr)
         for problem in exc.problems:

@@ -1,4 +1,9 @@
-"""``watchdog complaint``: a complaint draft (Markdown or HTML) for one provider and period, from the journal."""
+"""``watchdog complaint``: a complaint draft (Markdown, HTML or PDF) for one provider and period, with its pack.
+
+With ``-o`` the evidence pack is written beside the letter (``letter.pdf`` → ``letter-evidence.zip``)
+unless ``--pack`` names an existing one, which is verified first; the letter lists every file of the
+pack with its SHA-256 and takes its contact log, clock statement and "as of" time from it.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +15,49 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, load_config
+from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
 from watchdog.journal import Journal
-from watchdog.letter import LetterRequest, build_letter, render, write
+from watchdog.letter import SUFFIXES, Lang, LetterRequest, build_letter, render
 from watchdog.sla import parse_period
-from watchdog.timefmt import to_datetime
+from watchdog.timefmt import parse_time, to_datetime
 
 
 def register(sub: Any) -> None:
     """Add ``complaint``."""
-    parser = sub.add_parser("complaint", help="draft a complaint letter (Markdown or HTML) with the compensation due")
+    parser = sub.add_parser(
+        "complaint", help="draft a complaint letter (Markdown, HTML or PDF) with the compensation due and its evidence"
+    )
     add_config_arg(parser)
     parser.add_argument("--provider", metavar="P", required=True, help="the provider's id")
     parser.add_argument("--period", metavar="PERIOD", required=True, help="2026-11, 2026-Q4, 2026-11-01..2026-11-15")
     parser.add_argument("--lang", choices=["ru", "en"], help="the letter's language (default: agent.language)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="letter.md or letter.html (default: Markdown on stdout)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="letter.md, letter.html or letter.pdf, with letter-evidence.zip beside it (default: Markdown on stdout)",
+    )
+    parser.add_argument(
+        "--pack", metavar="PACK.zip", help="list this evidence pack (verified first) instead of writing a new one"
+    )
     parser.add_argument(
         "--date", metavar="YYYY-MM-DD", help="the letter's date (default: today in the provider's zone)"
+    )
+    parser.add_argument(
+        "--now", metavar="T", help="compute as of this time (default: now, or the period's end; with --pack: its time)"
     )
     parser.add_argument(
         "--attach",
         metavar="FILE",
         action="append",
         default=[],
-        help="a file to list under attachments with its SHA-256",
+        help="a file of your own to list under attachments with its SHA-256 (a copy of the contract, a receipt)",
     )
     parser.add_argument(
         "--include-unverified", action="store_true", help="also apply rules marked unverified (you answer for them)"
+    )
+    parser.add_argument(
+        "--no-seal", action="store_true", help="do not seal the journal's newest rows first (read-only journals)"
     )
     parser.set_defaults(handler=handle)
 
@@ -50,16 +71,14 @@ def _sha256(path: Path) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Build the letter from the journal and write it."""
+    """Build or verify the pack, then write the letter that lists it (or print a Markdown preview)."""
+    from watchdog.claim import ClaimError, read_pack, write_complaint
+
     config = load_config(args)
-    try:
-        provider = config.provider(args.provider)
-    except KeyError as exc:
-        print(exc.args[0], file=sys.stderr)
-        return EXIT_CONFIG
+    provider = provider_of(config, args.provider)
     zone = config.provider_zone(provider.id)
     try:
-        parse_period(args.period, zone)
+        period = parse_period(args.period, zone)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
@@ -69,9 +88,22 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"cannot read --date {args.date!r}: use YYYY-MM-DD", file=sys.stderr)
         return EXIT_CONFIG
+    if args.now:
+        try:
+            now = parse_time(args.now, zone, now)
+        except ValueError as exc:
+            print(f"--now: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    if now <= period.start_ns:
+        print(f"the period {period.label} has not started by --now", file=sys.stderr)
+        return EXIT_CONFIG
     output = Path(args.output) if args.output else None
-    if output is not None and output.suffix.lower() not in (".md", ".html", ".htm"):
-        print(f"{output}: write .md or .html (PDF comes with the evidence pack)", file=sys.stderr)
+    if output is not None and output.suffix.lower() not in SUFFIXES:
+        print(f"{output}: write .md, .html or .pdf", file=sys.stderr)
+        return EXIT_CONFIG
+    pack = Path(args.pack) if args.pack else None
+    if pack is not None and not pack.is_file():
+        print(f"--pack {args.pack}: no such file", file=sys.stderr)
         return EXIT_CONFIG
     attachments = []
     for name in args.attach:
@@ -80,22 +112,83 @@ def handle(args: argparse.Namespace) -> int:
             print(f"--attach {name}: no such file", file=sys.stderr)
             return EXIT_CONFIG
         attachments.append((path.name, _sha256(path)))
-    request = LetterRequest(
-        provider_id=provider.id,
-        period=args.period,
-        lang=args.lang or config.agent.language,
-        sent_on=sent_on,
-        attachments=tuple(attachments),
-        include_unverified=args.include_unverified,
-    )
+    lang: Lang = args.lang or config.agent.language
+    try:
+        if output is None:
+            return _preview(args, config, provider.id, lang, sent_on, now, pack, tuple(attachments))
+        with Journal.open(config.journal_path, create=False, readonly=args.no_seal or pack is not None) as journal:
+            if pack is None and not args.no_seal:
+                journal.seal()  # the pack holds sealed rows only; safe alongside a running agent
+            if pack is not None and args.now:
+                facts = read_pack(pack)
+                if min(now, period.end_ns) != facts.as_of_ns:
+                    print(f"--now differs from the time {pack} was made at; leave --now out", file=sys.stderr)
+                    return EXIT_CONFIG
+            done = write_complaint(
+                config,
+                journal,
+                provider_id=provider.id,
+                period=args.period,
+                lang=lang,
+                sent_on=sent_on,
+                output=output,
+                now_ns=now,
+                pack=pack,
+                attachments=tuple(attachments),
+                include_unverified=args.include_unverified,
+            )
+    except ClaimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DOWN
+    _notes(done.letter.context["notes"]["skipped"])
+    totals = ", ".join(f"{m.amount} {m.currency}" for m in done.letter.assessment.totals(optional=False).values())
+    print(f"wrote {output} ({done.letter.template}; claimed: {totals or 'nothing'})")
+    verb = "wrote" if done.pack_built else "listed"
+    print(f"{verb} {done.pack.path}: {len(done.pack.ref.files)} files, manifest SHA-256 {done.pack.manifest_sha256}")
+    if done.pack_built:
+        print(f"  send the letter and {done.pack.path.name} together; anyone can check the pack with:")
+        print(f"  watchdog verify {done.pack.path}")
+    return EXIT_OK
+
+
+def _notes(skipped: list[dict[str, Any]]) -> None:
+    for item in skipped:
+        print(f"note: {item['id']} not applied: {item['reason']}", file=sys.stderr)
+
+
+def _preview(
+    args: argparse.Namespace,
+    config: Any,
+    provider_id: str,
+    lang: Lang,
+    sent_on: dt.date,
+    now: int,
+    pack: Path | None,
+    attachments: tuple[tuple[str, str], ...],
+) -> int:
+    """No ``-o``: the letter as Markdown on stdout; a pack is listed only when given with ``--pack``."""
+    from watchdog.claim import journal_contacts, read_pack
+
+    facts = read_pack(pack) if pack is not None else None
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
-        letter = build_letter(config, journal, request, now_ns=now)
-    for skipped in letter.context["notes"]["skipped"]:
-        print(f"note: {skipped['id']} not applied: {skipped['reason']}", file=sys.stderr)
-    if output is None:
-        sys.stdout.write(render(letter, "md"))
-        return EXIT_OK
-    write(letter, output)
-    totals = ", ".join(f"{m.amount} {m.currency}" for m in letter.assessment.totals(optional=False).values())
-    print(f"wrote {output} ({letter.template}; claimed: {totals or 'nothing'})")
+        period = parse_period(args.period, config.provider_zone(provider_id))
+        request = LetterRequest(
+            provider_id=provider_id,
+            period=args.period,
+            lang=lang,
+            sent_on=sent_on,
+            attachments=attachments,
+            include_unverified=args.include_unverified,
+            contacts=facts.contacts if facts else journal_contacts(journal, provider_id, period),
+            manifest_sha256=facts.manifest_sha256 if facts else None,
+            clock_offset_ms=facts.clock_offset_ms if facts else None,
+            clock_samples=facts.clock_samples if facts else 0,
+            clock_servers=facts.clock_servers if facts else (),
+            pack=facts.ref if facts else None,
+        )
+        letter = build_letter(config, journal, request, now_ns=facts.as_of_ns if facts else now)
+    _notes(letter.context["notes"]["skipped"])
+    if facts is None:
+        print("note: without -o no evidence pack is written; the attachments list is a placeholder", file=sys.stderr)
+    sys.stdout.write(render(letter, "md"))
     return EXIT_OK

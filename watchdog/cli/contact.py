@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of, table
 from watchdog.contacts import CHANNELS, add_contact, list_contacts
 from watchdog.journal import Journal
 from watchdog.timefmt import local_iso, local_text, parse_time, utc_iso
@@ -40,11 +40,7 @@ def register(sub: Any) -> None:
 def handle_add(args: argparse.Namespace) -> int:
     """Validate, write, seal, confirm."""
     config = load_config(args)
-    try:
-        provider = config.provider(args.provider)
-    except KeyError as exc:
-        print(exc.args[0])
-        return EXIT_CONFIG
+    provider = provider_of(config, args.provider)
     zone = config.provider_zone(provider.id)
     now = time.time_ns()
     try:
@@ -81,11 +77,7 @@ def handle_list(args: argparse.Namespace) -> int:
     """Print the log (oldest first)."""
     config = load_config(args)
     if args.provider:
-        try:
-            config.provider(args.provider)
-        except KeyError as exc:
-            print(exc.args[0])
-            return EXIT_CONFIG
+        provider_of(config, args.provider)
     zone = config.provider_zone(args.provider) if args.provider else config.zone
     now = time.time_ns()
     try:

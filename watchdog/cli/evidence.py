@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
 from watchdog.journal import Journal
 from watchdog.sla import current_period
 from watchdog.timefmt import parse_time
@@ -40,11 +40,7 @@ def handle(args: argparse.Namespace) -> int:
     from watchdog.evidence import build_pack  # matplotlib and fpdf2 load only for this command
 
     config = load_config(args)
-    try:
-        provider = config.provider(args.provider)
-    except KeyError as exc:
-        print(exc.args[0])
-        return EXIT_CONFIG
+    provider = provider_of(config, args.provider)
     zone = config.provider_zone(provider.id)
     now = time.time_ns()
     out = Path(args.output)

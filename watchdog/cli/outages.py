@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Any
 
 from watchdog.analysis import analyse
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of, table
 from watchdog.config import Config
 from watchdog.journal import Journal
 from watchdog.model import NS, AttributedOutage, Role
@@ -75,11 +74,7 @@ def handle(args: argparse.Namespace) -> int:
         print(exc)
         return EXIT_CONFIG
     if args.provider:
-        try:
-            config.provider(args.provider)
-        except KeyError as exc:
-            print(exc.args[0], file=sys.stderr)
-            return EXIT_CONFIG
+        provider_of(config, args.provider)
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         analysis = analyse(
             journal,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
 from watchdog.journal import Journal
 from watchdog.report import build_report, render, report_json
 from watchdog.sla import current_period
@@ -34,11 +34,7 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Build and print (or write) the report."""
     config = load_config(args)
-    try:
-        provider = config.provider(args.provider)
-    except KeyError as exc:
-        print(exc.args[0])
-        return EXIT_CONFIG
+    provider = provider_of(config, args.provider)
     zone = config.provider_zone(provider.id)
     now = time.time_ns()
     try:

@@ -127,18 +127,7 @@ def targets_as_of(journal: Journal, seq: int) -> dict[int, TargetInfo]:
 
 def target_info(d: dict[str, Any]) -> TargetInfo:
     """A ``target`` event's data → TargetInfo."""
-    return TargetInfo(
-        id=int(d["id"]),
-        key=d["key"],
-        kind=d["kind"],
-        address=d["address"],
-        role=d["role"],
-        provider=d.get("provider"),
-        interval_s=float(d["interval_s"]),
-        timeout_s=float(d["timeout_s"]),
-        failure_threshold=int(d["failure_threshold"]),
-        success_threshold=int(d["success_threshold"]),
-    )
+    return TargetInfo.from_event(d)
 
 
 def dead_letter_count(journal: Journal, name: str | None = None) -> int:

@@ -236,6 +236,8 @@ class NotifySink(Sink):
                 _LOGGER.info("line is back, retrying queued notifications now")
                 self._retry_all_now()
             self._line_ok = ok
+        if target.role is Role.LAN and self._line is None:
+            await self._check_line(None)  # a pending "internet down" reading waits for the LAN's answer
         if "days_left" in result.metrics and "not_after_ts" in result.metrics:
             await self._check_certificate(target, result)
 
@@ -417,6 +419,13 @@ class NotifySink(Sink):
             if not outages:
                 return
             first = min(outages, key=lambda o: (o.start_ns, o.id))
+            if not lan_down and lan:
+                # Blame the ISP only once every LAN control has answered *after* the trouble began: when the
+                # whole line drops at once, the router may simply not have been probed yet (its hysteresis
+                # lags). Until then wait; the next LAN result calls this again.
+                since = [s.last for s in lan if s.last is not None and s.last.ts_ns >= first.start_ns]
+                if len(since) < len(lan) or not all(r.ok for r in since):
+                    return
             as_isp = isp is not None and not lan_down
             self._line = _LineEpisode(first.id, first.start_ns, as_isp)
             if not self.folder.opened(LINE, first.id, first.start_ns, now):

@@ -304,7 +304,12 @@ def _period_title(kind: str) -> str:
 
 
 def _document_links(settings: Settings) -> list[tuple[str, str]]:
-    titles = {"report": "SLA report", "evidence": "Evidence pack", "complaint": "Complaint draft"}
+    titles = {
+        "report": "SLA report",
+        "evidence": "Evidence pack",
+        "complaint": "Complaint draft",
+        "complaint-pdf": "Complaint draft (PDF)",
+    }
     names = [n for n in KNOWN if n in settings.documents] + sorted(n for n in settings.documents if n not in KNOWN)
     return [(n, titles.get(n, n)) for n in names]
 
@@ -391,7 +396,9 @@ async def document(request: web.Request) -> web.Response:
         raise BadRequest(f"no document {name!r} here (available: {', '.join(settings.documents) or 'none'})", 404)
     provider = _provider(config, request.match_info["provider"])
     period = _period(provider, config, request.query.get("period"), settings.service.clock())
-    doc_request = DocumentRequest(config, config.journal_path, provider, period, settings.lang.code)
+    doc_request = DocumentRequest(
+        config, config.journal_path, provider, period, settings.lang.code, settings.service.clock()
+    )
     try:
         doc = await asyncio.to_thread(renderer, doc_request)
     except Exception:

@@ -3,11 +3,22 @@
 The page never builds these itself: whoever starts the server passes ``{name: renderer}``, and a link is
 shown only for a registered name, so nothing dead is ever offered. A renderer is a plain blocking
 function (it may write a PDF or a zip); the server calls it in a worker thread.
+
+:func:`default_documents` registers the real ones: ``report`` (the SLA report as HTML), ``evidence`` (the
+pack zip), ``complaint`` (the letter as HTML, in the page's language) and ``complaint-pdf``. Every one is
+served as a download: the page's Content-Security-Policy forbids inline styles, and a saved file is what
+the customer sends anyway. A letter lists the SHA-256 of its pack, so the letter and the pack must be the
+same pack even when they are fetched a minute apart while the agent keeps writing: the renderers share a
+pack for :data:`PACK_REUSE_S` (per provider and period), then build a fresh one. The journal is opened
+read-only: the page changes nothing, and the pack holds what the agent has sealed (it seals every minute).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -16,7 +27,8 @@ from watchdog.config import Config, ProviderSection
 from watchdog.sla import Period
 
 # Names with their own link text on the page; any other registered name is shown as itself.
-KNOWN = ("report", "evidence", "complaint")
+KNOWN = ("report", "evidence", "complaint", "complaint-pdf")
+PACK_REUSE_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +40,11 @@ class DocumentRequest:
     provider: ProviderSection
     period: Period
     language: str
+    now_ns: int | None = None  # the page's clock ("as of" for the documents); None: now
+
+    def now(self) -> int:
+        """The time the documents are computed as of."""
+        return time.time_ns() if self.now_ns is None else self.now_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +67,109 @@ class DocumentRenderer(Protocol):
 Documents = Mapping[str, DocumentRenderer]
 
 
+def _stem(request: DocumentRequest) -> str:
+    return f"{request.provider.id}-{request.period.label}"
+
+
+def pack_name(request: DocumentRequest) -> str:
+    """The pack's file name, the same in the download and in the letter's list of attachments."""
+    return f"evidence-{_stem(request)}.zip"
+
+
+class PackShelf:
+    """Recently built packs, so a letter and the pack fetched beside it are one and the same."""
+
+    def __init__(self, reuse_s: float = PACK_REUSE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.reuse_s = reuse_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._packs: dict[tuple[str, str, str], tuple[float, bytes]] = {}
+
+    def get(self, request: DocumentRequest) -> bytes:
+        """The pack of this provider and period: the one built less than ``reuse_s`` ago, else a new one."""
+        key = (str(request.journal_path), request.provider.id, request.period.label)
+        with self._lock:  # one build at a time: two clicks in a row must not make two different packs
+            now = self.clock()
+            kept = self._packs.get(key)
+            if kept is not None and now - kept[0] < self.reuse_s:
+                return kept[1]
+            body = _build_pack(request)
+            self._packs = {k: v for k, v in self._packs.items() if now - v[0] < self.reuse_s}
+            self._packs[key] = (now, body)
+            return body
+
+
+def _build_pack(request: DocumentRequest) -> bytes:
+    from watchdog.evidence import build_pack  # matplotlib and fpdf2 load only when a pack is asked for
+    from watchdog.journal import Journal
+
+    with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:
+        out = Path(tmp) / pack_name(request)
+        with Journal.open(request.journal_path, create=False, readonly=True) as journal:
+            build_pack(journal, request.config, request.provider.id, request.period, out, now_ns=request.now())
+        return out.read_bytes()
+
+
+def render_report(request: DocumentRequest) -> Document:
+    """The SLA report as a standalone HTML page (English: the report has no other language yet)."""
+    from watchdog.journal import Journal
+    from watchdog.report import build_report, render
+
+    with Journal.open(request.journal_path, create=False, readonly=True) as journal:
+        report = build_report(journal, request.config, request.provider.id, request.period, request.now())
+    html = render(report, "report.html.j2")
+    return Document(html.encode("utf-8"), "text/html; charset=utf-8", f"report-{_stem(request)}.html")
+
+
+def render_evidence(shelf: PackShelf) -> DocumentRenderer:
+    """The evidence pack zip (shared with the complaint renderers through ``shelf``)."""
+
+    def evidence(request: DocumentRequest) -> Document:
+        return Document(shelf.get(request), "application/zip", pack_name(request))
+
+    return evidence
+
+
+def render_complaint(shelf: PackShelf, suffix: str) -> DocumentRenderer:
+    """The complaint in the page's language (``html`` or ``pdf``), listing the pack ``shelf`` serves too."""
+
+    def complaint(request: DocumentRequest) -> Document:
+        from watchdog.claim import write_complaint
+        from watchdog.journal import Journal
+        from watchdog.letter import Lang
+        from watchdog.timefmt import to_datetime
+
+        lang: Lang = "ru" if request.language == "ru" else "en"
+        zone = request.config.provider_zone(request.provider.id)
+        with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:
+            pack = Path(tmp) / pack_name(request)
+            pack.write_bytes(shelf.get(request))
+            out = Path(tmp) / f"complaint-{_stem(request)}-{lang}.{suffix}"
+            with Journal.open(request.journal_path, create=False, readonly=True) as journal:
+                write_complaint(
+                    request.config,
+                    journal,
+                    provider_id=request.provider.id,
+                    period=request.period.label,
+                    lang=lang,
+                    sent_on=to_datetime(request.now(), zone).date(),
+                    output=out,
+                    now_ns=request.now(),
+                    pack=pack,
+                )
+            body = out.read_bytes()
+        kind = "application/pdf" if suffix == "pdf" else "text/html; charset=utf-8"
+        return Document(body, kind, out.name)
+
+    return complaint
+
+
 def default_documents() -> dict[str, DocumentRenderer]:
-    """The renderers ``watchdog run`` and ``watchdog serve`` offer: register report, evidence, complaint here."""
-    return {}
+    """The renderers ``watchdog run`` and ``watchdog serve`` offer: report, evidence pack, complaint (HTML, PDF)."""
+    shelf = PackShelf()
+    return {
+        "report": render_report,
+        "evidence": render_evidence(shelf),
+        "complaint": render_complaint(shelf, "html"),
+        "complaint-pdf": render_complaint(shelf, "pdf"),
+    }

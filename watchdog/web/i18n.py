@@ -90,6 +90,7 @@ RU: dict[str, str] = {
     "SLA report": "Отчёт по SLA",
     "Evidence pack": "Пакет доказательств",
     "Complaint draft": "Черновик претензии",
+    "Complaint draft (PDF)": "Черновик претензии (PDF)",
     "JSON": "JSON",
     "Incidents": "Инциденты",
     "Counted time": "Учитываемое время",

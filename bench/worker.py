@@ -1,0 +1,273 @@
+"""Run our probes the way the agent runs them, in a process of its own, and report what it cost.
+
+``python -m bench.worker`` reads SPEC (JSON) on stdin and prints one JSON line. SPEC:
+
+* ``mode``: ``prober`` — the agent's probe path alone: the real scheduler (one task per target, fixed
+  rate on the monotonic clock, staggered starts, the agent's concurrency limit), the real runner and the
+  real probes, results kept in memory; ``agent`` — the whole :class:`watchdog.agent.Agent` with its
+  journal in ``data_dir``; ``legacy`` — like ``prober`` but ICMP through the socket-per-probe path this
+  branch replaced (``bench/legacy_icmp.py``).
+* ``targets``: ``[{"kind", "address", "options"}]``; ``interval_s``, ``timeout_s``.
+* ``warmup_s``, ``duration_s``: CPU is measured over the window after the warm-up; only results whose
+  probe started inside the window count.
+* ``load``: optional ``{"journal", "config", "period", "where"}``: generate SLA reports over that journal
+  over and over while the probes run: in a thread of this process (``where: thread``, as a status page
+  inside the agent would), or in a process of its own (``where: process``); ``switch_interval`` sets
+  ``sys.setswitchinterval`` for the thread case.
+
+Answer: probes and CPU in the window, results by failure kind, RTTs (ICMP), start lateness samples,
+missed slots, per-target drift of the stored timestamps, peak RSS, reports generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import percentile, proc_cpu, proc_rss_kb
+from probes import REGISTRY
+from watchdog.model import NS, Result, Role, Target
+from watchdog.probe import Probe, ProbeContext
+from watchdog.scheduler import ScheduleStats, run_target, stagger_offsets
+
+KEEP_SAMPLES = 100_000
+
+
+def _targets(spec: dict[str, Any]) -> list[Target]:
+    return [
+        Target(
+            key=f"bench/t{i}",
+            name=f"t{i}",
+            kind=t["kind"],
+            address=t["address"],
+            role=Role.PROVIDER,
+            provider="bench",
+            interval_s=float(spec["interval_s"]),
+            timeout_s=float(spec["timeout_s"]),
+            options=REGISTRY[t["kind"]].options.model_validate(t.get("options", {})),
+        )
+        for i, t in enumerate(spec["targets"])
+    ]
+
+
+def _config_text(spec: dict[str, Any], data_dir: Path) -> str:
+    lines = [
+        f'agent: {{id: bench, timezone: UTC, data_dir: "{data_dir}", concurrency: {spec.get("concurrency", 64)}}}',
+        f"defaults: {{interval: {spec['interval_s'] * 1000:.0f}ms, timeout: {spec['timeout_s'] * 1000:.0f}ms}}",
+        "providers:",
+        "  - id: bench",
+        "    targets:",
+    ]
+    for i, t in enumerate(spec["targets"]):
+        options = f", {t['kind']}: {json.dumps(t['options'])}" if t.get("options") else ""
+        lines.append(f'      - {{name: t{i}, kind: {t["kind"]}, address: "{t["address"]}"{options}}}')
+    return "\n".join(lines) + "\n"
+
+
+class _Window:
+    """The measurement window: CPU and wall clock at its start and end."""
+
+    def __init__(self) -> None:
+        self.start_ns = 1 << 62  # nothing counts before the window opens
+        self.end_ns = 1 << 62
+        self.cpu0: Any = None
+        self.cpu1: Any = None
+
+    def open(self) -> None:
+        self.cpu0 = proc_cpu()
+        self.start_ns = time.time_ns()
+
+    def close(self) -> None:
+        self.end_ns = time.time_ns()
+        self.cpu1 = proc_cpu()
+
+    def holds(self, ts_ns: int) -> bool:
+        return self.start_ns <= ts_ns < self.end_ns
+
+
+def _report_load(load: dict[str, Any], stop: threading.Event, counter: list[int]) -> None:
+    """Generate SLA reports over ``load['journal']`` until stopped (runs in a thread)."""
+    from bench.reports import generate_report
+    from watchdog.config import loads
+
+    config = loads(Path(load["config"]).read_text(), env={})
+    while not stop.is_set():
+        generate_report(Path(load["journal"]), config, load["period"])
+        counter[0] += 1
+
+
+def _summary(
+    results: list[Result], window: _Window, stats: dict[str, ScheduleStats], interval_s: float
+) -> dict[str, Any]:
+    failures: dict[str, int] = {}
+    rtts: list[float] = []
+    by_target: dict[str, list[int]] = {}
+    for r in results:
+        if r.ok:
+            if "rtt_avg_s" in r.metrics:
+                rtts.append(float(r.metrics["rtt_avg_s"]))
+        else:
+            failures[str(r.failure)] = failures.get(str(r.failure), 0) + 1
+        by_target.setdefault(r.target, []).append(r.ts_ns)
+    # Drift: how far a target's probes moved off its own grid over the window: the least-squares slope of
+    # each probe's offset from the grid (anchored at its first probe) times the window, so the jitter of
+    # single probes averages out instead of counting as drift.
+    drifts = []
+    step = interval_s * NS
+    for stamps in by_target.values():
+        if len(stamps) < 3:
+            continue
+        stamps.sort()
+        ks = [round((ts - stamps[0]) / step) for ts in stamps]
+        offsets = [ts - stamps[0] - k * step for ts, k in zip(stamps, ks, strict=True)]
+        k_mean, o_mean = sum(ks) / len(ks), sum(offsets) / len(offsets)
+        spread = sum((k - k_mean) ** 2 for k in ks)
+        if spread:
+            slope = sum((k - k_mean) * (o - o_mean) for k, o in zip(ks, offsets, strict=True)) / spread
+            drifts.append(slope * (ks[-1] - ks[0]) / NS)
+    lateness = [s for st in stats.values() for s in st.late_samples]
+    window_s = (window.end_ns - window.start_ns) / NS
+    return {
+        "probes": len(results),
+        "ok": sum(1 for r in results if r.ok),
+        "failures": failures,
+        "window_s": window_s,
+        "cpu_user_s": window.cpu1.user_s - window.cpu0.user_s,
+        "cpu_sys_s": window.cpu1.system_s - window.cpu0.system_s,
+        "rtts_s": rtts,
+        "lateness_p50_s": percentile(lateness, 50),
+        "lateness_p99_s": percentile(lateness, 99),
+        "lateness_p999_s": percentile(lateness, 99.9),
+        "lateness_max_s": max(lateness, default=float("nan")),
+        "missed_slots": sum(st.missed_slots for st in stats.values()),
+        "drift_p50_s": percentile(drifts, 50),
+        "drift_abs_p99_s": percentile([abs(d) for d in drifts], 99),
+        "drift_abs_max_s": max((abs(d) for d in drifts), default=float("nan")),
+        "targets_seen": len(by_target),
+        "rss_hwm_kb": proc_rss_kb()[1],
+    }
+
+
+async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str, Any]:
+    targets = _targets(spec)
+    ctx = ProbeContext()
+    for kind, probe in REGISTRY.items():
+        mine = [t for t in targets if t.kind == kind]
+        if mine and probe.setup is not None:
+            problems = await probe.setup(ctx, mine)
+            if problems:
+                raise SystemExit(f"cannot probe {kind}: {problems}")
+    window = _Window()
+    results: list[Result] = []
+    stats = {t.key: ScheduleStats() for t in targets}
+
+    async def on_result(target: Target, result: Result) -> None:
+        if window.holds(result.ts_ns):
+            results.append(result)
+
+    offsets = stagger_offsets(targets)
+    limiter = asyncio.Semaphore(int(spec.get("concurrency", 64)))
+    tasks = [
+        asyncio.create_task(
+            run_target(t, probe_for[t.kind], ctx, on_result, limiter, offset_s=offsets[t.key], stats=stats[t.key])
+        )
+        for t in targets
+    ]
+    await asyncio.sleep(float(spec["warmup_s"]))
+    for st in stats.values():
+        st.keep_samples = KEEP_SAMPLES  # lateness from the window on (start-up staggering is not lateness)
+    window.open()
+    await asyncio.sleep(float(spec["duration_s"]))
+    window.close()
+    for task in tasks:
+        task.cancel()
+    # Python 3.11's wait_for (inside icmplib's socket-per-probe path) can swallow a cancellation
+    # (gh-86296): do not wait forever for such a task.
+    await asyncio.wait(tasks, timeout=10)
+    await ctx.aclose()
+    return _summary(results, window, stats, float(spec["interval_s"]))
+
+
+async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
+    from watchdog.agent import Agent
+    from watchdog.config import loads
+    from watchdog.journal import Journal
+
+    data_dir = Path(spec.get("data_dir") or tempfile.mkdtemp(prefix="wd-bench-"))
+    config = loads(_config_text(spec, data_dir), env={})
+    agent = Agent(config, sink_factories=[])
+    stats = {t.key: ScheduleStats() for t in config.targets}
+    agent.handle.stats.update(stats)
+    window = _Window()
+    task = asyncio.create_task(agent.run())
+    await asyncio.wait_for(agent.handle.started.wait(), 60)
+    await asyncio.sleep(float(spec["warmup_s"]))
+    for st in stats.values():
+        st.keep_samples = KEEP_SAMPLES
+    window.open()
+    await asyncio.sleep(float(spec["duration_s"]))
+    window.close()
+    agent.handle.stop.set()
+    await task
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        results = [r for _, r in journal.iter_results(window.start_ns, window.end_ns)]
+    out = _summary(results, window, stats, float(spec["interval_s"]))
+    out["journal_bytes"] = config.journal_path.stat().st_size
+    return out
+
+
+def main() -> None:
+    """Entry point: run the spec, print the answer as one JSON line."""
+    spec = json.loads(sys.stdin.read())
+    stop = threading.Event()
+    reports = [0]
+    loader = None
+    other: subprocess.Popen[str] | None = None
+    load = spec.get("load")
+    if load and load.get("where", "thread") == "process":
+        other = subprocess.Popen(
+            [sys.executable, "-m", "bench.reports", "loop", load["journal"], load["period"]],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    elif load:
+        if load.get("switch_interval"):
+            sys.setswitchinterval(float(load["switch_interval"]))
+        loader = threading.Thread(target=_report_load, args=(load, stop, reports), daemon=True)
+        loader.start()
+    mode = spec["mode"]
+    if mode == "agent":
+        out = asyncio.run(_agent(spec))
+    else:
+        probes = dict(REGISTRY)
+        if mode == "legacy":
+            from bench.legacy_icmp import LEGACY_ICMP
+
+            probes["icmp"] = LEGACY_ICMP
+        if mode == "legacy":
+            # asyncio.run would wait at exit for tasks whose cancellation icmplib's wait_for swallowed
+            # (gh-86296); this process has its answer then, so it does not wait.
+            loop = asyncio.new_event_loop()
+            out = loop.run_until_complete(_prober(spec, probes))
+        else:
+            out = asyncio.run(_prober(spec, probes))
+    stop.set()
+    if loader is not None:
+        loader.join()
+    if other is not None:
+        other.terminate()
+        output, _ = other.communicate(timeout=60)
+        reports[0] = output.count("\n")
+    out["reports"] = reports[0]
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
