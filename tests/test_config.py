@@ -73,7 +73,7 @@ providers:
     with pytest.raises(ConfigError) as caught:
         loads(text, filename="x.yaml", env={})
     assert caught.value.problems == [
-        "x.yaml:2: agent.colour: unknown key (allowed: concurrency, data_dir, id, language, tags, timezone)",
+        "x.yaml:2: agent.colour: unknown key (allowed: concurrency, data_dir, id, language, share, tags, timezone)",
     ]
     # structural errors stop before cross-field rules; fix them and the next rule speaks
     fixed = text.replace("agent: {colour: blue}", "agent: {id: a}")

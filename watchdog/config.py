@@ -132,6 +132,66 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class ShareSection(Strict):
+    """What leaves the house for a consumer advocate (``agent.share``): which name, providers, tags and detail.
+
+    It governs the advocate's InfluxDB (``influxdb`` here) and ``watchdog evidence --share``; the agent's own
+    ``influxdb:`` section keeps exporting everything.
+    """
+
+    agent_id: Literal["plain", "hashed"] = "plain"  # hashed: HMAC-SHA256(salt, agent.id), so the id stays home
+    salt: SecretStr | None = None  # the advocate's campaign salt; default: a random one kept in data_dir
+    tags: list[str] | None = None  # which agent.tags go out (default: all of them)
+    providers: dict[str, Name] | list[Name] | None = None  # which providers go out, and under which name
+    details: bool = False  # failure detail lines (they can name addresses); the failure kind always goes
+    influxdb: InfluxSection | None = None  # the advocate's InfluxDB (a second exporter with its own cursor)
+
+    @field_validator("salt")
+    @classmethod
+    def _salt(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("a salt needs at least 8 characters (the advocate's campaign salt, or leave it out)")
+        return value
+
+    def shared_providers(self, provider_ids: list[str]) -> dict[str, str]:
+        """Local provider id → the name it is shared under (every provider, under its id, when not set)."""
+        if self.providers is None:
+            return {p: p for p in provider_ids}
+        if isinstance(self.providers, list):
+            return {p: p for p in self.providers}
+        return dict(self.providers)
+
+    def check(self, provider_ids: list[str], tag_keys: list[str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-section problems: providers and tags that do not exist, two providers under one name."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        known = ", ".join(provider_ids) or "none"
+        names: dict[str, str] = {}
+        entries = self.providers.items() if isinstance(self.providers, dict) else ((p, p) for p in self.providers or ())
+        for local, shared in entries:
+            if local not in provider_ids:
+                problems.append((("providers", local), f"no provider {local!r} in the config (known: {known})"))
+            if shared.casefold() in names:
+                problems.append(
+                    (("providers", local), f"{shared!r} is also the shared name of {names[shared.casefold()]!r}")
+                )
+            names.setdefault(shared.casefold(), local)
+        for i, tag in enumerate(self.tags or ()):
+            if tag not in tag_keys:
+                problems.append((("tags", i), f"agent.tags has no {tag!r} (it has: {', '.join(tag_keys) or 'none'})"))
+        return problems
+
+
+def _asn(tags: dict[str, str]) -> dict[str, str]:
+    """``asn`` in one spelling (``AS12389``), so households of one ISP match each other's tag exactly."""
+    value = tags.get("asn")
+    if value is None:
+        return tags
+    m = re.fullmatch(r"(?i)(?:AS)?\s*(\d{1,10})", value.strip())
+    if not m:
+        raise ValueError(f"asn: expected an AS number like AS12389, got {value!r}")
+    return {**tags, "asn": f"AS{int(m.group(1))}"}
+
+
 class AgentSection(Strict):
     """The vantage point: its name, zone and where the journal lives."""
 
@@ -140,7 +200,8 @@ class AgentSection(Strict):
     data_dir: str = "./data"
     language: Literal["en", "ru"] = "en"
     concurrency: int = Field(64, ge=1, le=10_000)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], AfterValidator(_asn)] = Field(default_factory=dict)  # region, asn, connection…
+    share: ShareSection | None = None  # what an advocate gets (see ShareSection)
 
 
 class DefaultsSection(Strict):
@@ -896,8 +957,14 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
 
 
 def _has_secrets(model: ConfigModel) -> bool:
+    share = model.agent.share
+    shared_influx = share.influxdb if share is not None else None
     return bool(
-        model.notify.urls or (model.influxdb and (model.influxdb.token or model.influxdb.password)) or model.web.token
+        model.notify.urls
+        or (model.influxdb and (model.influxdb.token or model.influxdb.password))
+        or model.web.token
+        or (share is not None and share.salt)
+        or (shared_influx and (shared_influx.token or shared_influx.password))
     )
 
 
@@ -968,6 +1035,10 @@ def _resolve_targets(model: ConfigModel, report: _Problems) -> list[Target]:
             rulebook = rulebook or load_rulebook()
             for path, message in rulebook.check(provider.compensation, ProviderFacts.of(provider)):
                 report.add(("providers", i, *path), message)
+
+    if model.agent.share is not None:  # what goes to an advocate must name providers and tags that exist
+        for path, message in model.agent.share.check(list(seen_providers), list(model.agent.tags)):
+            report.add(("agent", "share", *path), message)
 
     quorum = model.controls.quorum
     if quorum is not None and quorum > len(model.controls.internet):

@@ -9,7 +9,11 @@ Files, in this order (fixed dates and order, so the same journal and inputs give
 * ``contacts.csv``  — the contact log for the provider in the period; ``clock.csv`` — clock samples/steps;
 * ``timeline.png``  — the chart; ``config.yaml`` — the config with secrets redacted;
 * ``environment.json`` — agent versions, hosts, zones and the clock summary;
-* ``manifest.json`` — SHA-256 of every other file, and the chain segment.
+* ``manifest.json`` — SHA-256 of every other file, and the chain segment with its *prologue*: the few
+  earlier events the segment's rows build on (the included targets' latest definitions, the start of the
+  run going on and the opening of every outage still open when the segment begins), so a reader can
+  recompute the period from the pack alone. They sit in blocks the pack does not carry, so they can only
+  be checked against the chained rows that refer to them, not against the chain itself.
 
 The chain segment: every sealed block that holds a row of the period. ``results.csv`` and ``events.csv``
 carry the canonical columns of their rows (``seq, target_id, ts_ns, latency_us, failure, detail,
@@ -18,11 +22,19 @@ metrics`` / ``seq, ts_ns, type, target_id, ref, data``; an empty cell is NULL) p
 for every stream the pack leaves out (other providers' targets), its row count and digest. ``verify``
 recomputes every row hash, stream digest and block hash, links the blocks, and names the file and row
 that changed. CSVs are UTF-8 with a BOM and CRLF line ends, so spreadsheet programs read Cyrillic.
+
+A *shared* pack (``share=``; ``watchdog evidence --share``) is for a consumer advocate: the summary is built
+without the contract and the contact log, ``contacts.csv`` is left out, ``config.yaml`` is the shared view
+(:func:`watchdog.collective.share.shared_config_text`), the manifest names the shared identity, and the
+events that are the customer's own business — contacts, declared deadlines, and every event of a target of
+a provider not shared — are *redacted*: their ``data`` cell is ``<redacted row-hash=…>`` with the row's
+full SHA-256, so the chain still verifies without their content.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import heapq
 import io
@@ -35,7 +47,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -48,7 +60,13 @@ from watchdog.config import Config
 from watchdog.contacts import EV_CONTACT, from_event
 from watchdog.errors import IntegrityError
 from watchdog.journal import (
+    EV_AGENT_START,
+    EV_AGENT_STOP,
     EV_CLOCK_STEP,
+    EV_OUTAGE_CLOSE,
+    EV_OUTAGE_OPEN,
+    EV_RUN_END_RECOVERED,
+    EV_TARGET,
     EVENTS_STREAM,
     Journal,
     block_hash,
@@ -59,6 +77,9 @@ from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.report import Report, build_report, render, report_json
 from watchdog.sla import Period
 from watchdog.timefmt import local_iso, to_datetime, utc_iso
+
+if TYPE_CHECKING:
+    from watchdog.collective.share import SharedIdentity
 
 PACK_FORMAT = "outage-watchdog-pack/1"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -131,8 +152,16 @@ OUTAGE_COLUMNS = (
     "detail",
 )
 REDACTED = "<redacted>"
+REDACTED_ROW = "<redacted row-hash="  # an events.csv data cell: ``<redacted row-hash=<64 hex>>``
+PRIVATE_EVENT_TYPES = ("contact", "deadline")  # the contact log and declared complaint deadlines
 _SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key|authorization|cookie|credential)", re.I)
-_SECRET_PATHS = {("notify", "urls"), ("influxdb", "token"), ("influxdb", "password"), ("web", "token")}
+_SECRET_PATHS = {
+    ("notify", "urls"),
+    ("influxdb", "token"),
+    ("influxdb", "password"),
+    ("web", "token"),
+    ("share", "salt"),
+}
 _ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<pw>[^/@\s]+)@", re.I)
 
@@ -320,6 +349,11 @@ def secret_values(config: Config) -> list[str]:
         found += [s.get_secret_value() for s in (m.influxdb.token, m.influxdb.password) if s is not None]
     if m.web.token is not None:
         found.append(m.web.token.get_secret_value())
+    share = m.agent.share
+    if share is not None:  # the advocate's salt and InfluxDB credentials
+        found += [s.get_secret_value() for s in (share.salt,) if s is not None]
+        if share.influxdb is not None:
+            found += [s.get_secret_value() for s in (share.influxdb.token, share.influxdb.password) if s is not None]
     return [s for s in found if len(s) >= 4]
 
 
@@ -393,6 +427,58 @@ class _StreamCsv:
         self.handle.close()
 
 
+PROLOGUE_COLUMNS = ("seq", "ts_ns", "type", "target_id", "ref", "data", "seal")
+
+
+def prologue_rows(conn: sqlite3.Connection, first_seq: int, included: set[int]) -> list[list[Any]]:
+    """The events before ``first_seq`` that the segment's rows build on: canonical columns and seal, in seq
+    order (the manifest's ``chain.prologue``, one list per row in the order of PROLOGUE_COLUMNS).
+
+    Those are: the latest definition of every included target, the start of the run going on at
+    ``first_seq`` (if any), and the opening of every outage of an included target still open there.
+    """
+    wanted: set[int] = set()
+    for target in included:
+        row = conn.execute(
+            "SELECT max(seq) FROM events WHERE type = ? AND target = ? AND seq < ?", (EV_TARGET, target, first_seq)
+        ).fetchone()
+        if row[0] is not None:
+            wanted.add(int(row[0]))
+    runs = conn.execute(
+        "SELECT seq, type, data FROM events WHERE type IN (?, ?, ?) AND seq < ? ORDER BY seq",
+        (EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED, first_seq),
+    ).fetchall()
+    current: tuple[int, str] | None = None
+    for seq, type_, data in runs:
+        run = json.loads(data).get("run", "")
+        if type_ == EV_AGENT_START:
+            current = (int(seq), run)
+        elif current is not None and run == current[1]:
+            current = None
+    if current is not None:
+        wanted.add(current[0])
+    marks = ",".join("?" * len(included)) or "NULL"
+    closed = {
+        int(r[0])
+        for r in conn.execute("SELECT ref FROM events WHERE type = ? AND seq < ?", (EV_OUTAGE_CLOSE, first_seq))
+        if r[0] is not None
+    }
+    for (seq,) in conn.execute(
+        f"SELECT seq FROM events WHERE type = ? AND seq < ? AND target IN ({marks})",
+        (EV_OUTAGE_OPEN, first_seq, *sorted(included)),
+    ):
+        if int(seq) not in closed:
+            wanted.add(int(seq))
+    out = []
+    for seq in sorted(wanted):
+        row = conn.execute("SELECT seq, ts_ns, type, target, ref, data FROM events WHERE seq = ?", (seq,)).fetchone()
+        block = conn.execute("SELECT first_seq, digests FROM blocks WHERE first_seq <= ? AND last_seq >= ?", (seq, seq))
+        found = block.fetchone()
+        seal = bytes(found[1])[4 * (seq - found[0]) : 4 * (seq - found[0]) + 4].hex() if found else ""
+        out.append([*row, seal])
+    return out
+
+
 # ---------------------------------------------------------------------------------------- the pack
 
 
@@ -418,9 +504,19 @@ def build_pack(
     *,
     now_ns: int | None = None,
     config_text: str | None = None,
+    share: SharedIdentity | None = None,
 ) -> PackInfo:
-    """Write the evidence pack of one provider and period to ``out`` (a zip)."""
-    report = build_report(journal, config, provider_id, period, now_ns)
+    """Write the evidence pack of one provider and period to ``out`` (a zip); ``share``: the advocate's kind."""
+    if share is not None:
+        from watchdog.collective.share import report_config
+
+        if provider_id not in share.providers:
+            raise ValueError(f"provider {provider_id!r} is not one agent.share.providers lets out")
+        report = dataclasses.replace(
+            build_report(journal, report_config(config), provider_id, period, now_ns), contacts=()
+        )
+    else:
+        report = build_report(journal, config, provider_id, period, now_ns)
     zone, per = report.zone, report.period
     conn = journal.conn
     infos = journal.targets()
@@ -496,11 +592,15 @@ def build_pack(
                             series.add(ts, lat / 1_000_000)
                     elif kind == "e":
                         seq_, ts, type_, target, ref, data = row
+                        if share is not None and (
+                            type_ in PRIVATE_EVENT_TYPES or (target is not None and target not in included)
+                        ):
+                            data = f"{REDACTED_ROW}{h.hex()}>"  # the chain still verifies; the content stays home
                         evs.row(
                             [
                                 utc_iso(ts),
                                 local_iso(ts, zone),
-                                keys.get(target) if target is not None else None,
+                                keys.get(target) if target is not None and not data.startswith(REDACTED_ROW) else None,
                                 seq_,
                                 ts,
                                 type_,
@@ -510,7 +610,8 @@ def build_pack(
                                 seal.hex(),
                             ]
                         )
-                        event_rows.append((seq_, ts, type_, data))
+                        if not data.startswith(REDACTED_ROW):
+                            event_rows.append((seq_, ts, type_, data))
                         n_events += 1
                 streams = {s: (counts[s], hashers[s].digest()) for s in hashers}
                 if block_hash(b.prev_hash, b.no, b.first_seq, b.last_seq, streams) != b.hash:
@@ -534,14 +635,20 @@ def build_pack(
             evs.close()
         files["results.csv"] = tmp / "results.csv"
         files["events.csv"] = tmp / "events.csv"
-        files["contacts.csv"] = contact_rows(event_rows, provider_id, per, zone)
+        if share is None:
+            files["contacts.csv"] = contact_rows(event_rows, provider_id, per, zone)
         files["clock.csv"] = clock_rows(event_rows, per, zone)
         files["outages.csv"] = csv_bytes(
             OUTAGE_COLUMNS, (_outage_row(a, zone, report.as_of_ns) for a in (*report.outages, *report.control_outages))
         )
         files["timeline.png"] = _chart(report, latency)
-        files["config.yaml"] = redact_config(_config_source(config, config_text)).encode("utf-8")
-        files["environment.json"] = _json_bytes(_environment(report, config))
+        source = _config_source(config, config_text)
+        if share is not None:
+            from watchdog.collective.share import shared_config_text
+
+            source = shared_config_text(source, share)
+        files["config.yaml"] = redact_config(source).encode("utf-8")
+        files["environment.json"] = _json_bytes(_environment(report, config, share.agent if share else None))
         head = None
         if chain_blocks:
             last = chain_blocks[-1]
@@ -555,6 +662,7 @@ def build_pack(
             "head": head,
             "journal_head": report.head.as_dict() if report.head else None,
             "unsealed_rows_left_out": unsealed,
+            "prologue": prologue_rows(conn, blocks[0].first_seq, included) if blocks else [],
         }
         hashes = {name: _sha256(content) for name, content in files.items()}
         pack = {"chain": chain, "files": hashes, "results": n_results, "events": n_events}
@@ -569,7 +677,7 @@ def build_pack(
         manifest = {
             "format": PACK_FORMAT,
             "made_with": f"outage-watchdog {__version__}",
-            "agent": config.agent.id,
+            "agent": share.agent if share is not None else config.agent.id,
             "provider": provider_id,
             "period": {"label": per.label, "start_ns": per.start_ns, "end_ns": per.end_ns, "zone": per.zone},
             "as_of_ns": report.as_of_ns,
@@ -578,12 +686,14 @@ def build_pack(
             },
             "chain": chain,
         }
+        if share is not None:
+            manifest["share"] = {**share.as_dict(), "provider": share.providers[provider_id]}
         files["manifest.json"] = _json_bytes(manifest)
         _leak_check(files, secret_values(config))
         _write_zip(out, files)
         return PackInfo(
             out,
-            {n: hashes.get(n, _sha256(files[n])) for n in FILE_ORDER},
+            {n: hashes.get(n, _sha256(files[n])) for n in FILE_ORDER if n in files},
             len(chain_blocks),
             n_results,
             n_events,
@@ -670,15 +780,18 @@ def _write_zip(out: Path, files: dict[str, bytes | Path]) -> None:
     partial.replace(out)
 
 
-def _environment(report: Report, config: Config) -> dict[str, Any]:
+def _environment(report: Report, config: Config, agent: str | None = None) -> dict[str, Any]:
     data = report_json(report)
+    runs = data["agents"]
+    if agent is not None:  # a shared pack: the shared name, no host names (the events keep what was journaled)
+        runs = [{**{k: v for k, v in r.items() if k != "host"}, "agent": agent} for r in runs]
     return {
         "exported_with": f"outage-watchdog {__version__}",
-        "agent": config.agent.id,
+        "agent": agent or config.agent.id,
         "agent_timezone": config.agent.timezone,
         "provider_timezone": str(report.zone.key),
         "config_sha256": config.sha256,
-        "runs": data["agents"],
+        "runs": runs,
         "clock": data["clock"],
         "coverage": data["figures"]["coverage"],
         "no_data": data["no_data"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from watchdog.agent import SinkFactory
 from watchdog.clock import clock_sink_factory
+from watchdog.collective.share import share_sink
 from watchdog.influx.exporter import influx_sink
 from watchdog.notify.sink import notify_sink
 
@@ -20,4 +21,5 @@ def default_sink_factories() -> list[SinkFactory]:
     factories.append(influx_sink)  # the InfluxDB exporter (None without an `influxdb:` section)
     factories.append(clock_sink_factory)  # clock accuracy against NTP (ntp:)
     factories.append(notify_sink)  # notifications (issue 6): None without notify.urls
+    factories.append(share_sink)  # the advocate's InfluxDB (issue 8): None without agent.share.influxdb
     return factories

@@ -9,6 +9,10 @@ Three layers, each naming what it finds:
    block hash is recomputed and linked to the one before (block 1 to the journal's genesis);
 3. ``contacts.csv`` and ``clock.csv`` are rebuilt from the chained events and compared byte for byte.
 
+A shared pack (``watchdog evidence --share``) may carry *redacted* events: their ``data`` cell is
+``<redacted row-hash=…>`` with the row's full SHA-256, which takes the place of the hash recomputed from
+the row, so the block still verifies while the row's content stays with the customer.
+
 So a changed byte is found even when whoever changed it also rewrote the manifest: only the chain head
 itself must be checked against a copy held elsewhere.
 """
@@ -33,6 +37,7 @@ from watchdog.errors import IntegrityError
 from watchdog.evidence import (
     EVENT_COLUMNS,
     PACK_FORMAT,
+    REDACTED_ROW,
     RESULT_COLUMNS,
     clock_rows,
     contact_rows,
@@ -56,6 +61,7 @@ class PackVerdict:
     blocks: int = 0
     results: int = 0
     events: int = 0
+    redacted: int = 0  # events carried by their hash only (shared packs)
     head: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -82,6 +88,7 @@ class PackVerdict:
             "blocks": self.blocks,
             "results": self.results,
             "events": self.events,
+            "redacted": self.redacted,
             "head": self.head,
             "problems": self.problems,
         }
@@ -180,7 +187,10 @@ def _rows(
                     ev = event_canon(cells[3:9])
                     h, stream, seal = event_row_hash(*ev), EVENTS_STREAM, cells[9]
                     where = f"{name} line {line} (seq {ev[0]}, {ev[2]} at {cells[0]})"
-                    if ev[2] in (EV_CONTACT, EV_CLOCK_SAMPLE, EV_CLOCK_STEP):
+                    if ev[5].startswith(REDACTED_ROW):
+                        h = _redacted_hash(ev[5])  # ValueError when malformed
+                        verdict.redacted += 1
+                    elif ev[2] in (EV_CONTACT, EV_CLOCK_SAMPLE, EV_CLOCK_STEP):
                         events.append((ev[0], ev[1], ev[2], ev[5]))
                     canon = ev  # type: ignore[assignment]
             except ValueError as exc:
@@ -195,6 +205,14 @@ def _rows(
             yield seq, stream, h, where, seal
     finally:
         text.close()
+
+
+def _redacted_hash(cell: str) -> bytes:
+    """The row hash a redacted events.csv cell carries."""
+    text = cell[len(REDACTED_ROW) :]
+    if not text.endswith(">") or len(text) != 65:
+        raise ValueError(f"malformed redacted row {cell[:90]!r}")
+    return bytes.fromhex(text[:-1])
 
 
 def _check_chain(zf: zipfile.ZipFile, chain: dict[str, Any], verdict: PackVerdict) -> list[tuple[int, int, str, str]]:

@@ -81,6 +81,7 @@ def setup_logging(level: str = "INFO") -> None:
 def _commands() -> list[ModuleType]:
     from watchdog.cli import (
         check,
+        collective,
         complaint,
         configcmd,
         contact,
@@ -95,7 +96,22 @@ def _commands() -> list[ModuleType]:
         verify,
     )
 
-    return [run, check, configcmd, outages, report, evidence, complaint, contact, verify, status, serve, notify, demo]
+    return [
+        run,
+        check,
+        configcmd,
+        outages,
+        report,
+        evidence,
+        complaint,
+        contact,
+        verify,
+        status,
+        serve,
+        notify,
+        collective,
+        demo,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-seal", action="store_true", help="do not seal the journal's newest rows first (read-only journals)"
     )
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="a pack for a consumer advocate: no contract, contact log or personal fields (see agent.share)",
+    )
     add_json_arg(parser)
     parser.set_defaults(handler=handle)
 
@@ -46,7 +51,12 @@ def handle(args: argparse.Namespace) -> int:
         with Journal.open(config.journal_path, create=False, readonly=args.no_seal) as journal:
             if not args.no_seal:
                 journal.seal()  # safe alongside a running agent: one IMMEDIATE transaction
-            info = build_pack(journal, config, provider.id, period, out, now_ns=now)
+            share = None
+            if args.share:
+                from watchdog.collective.share import shared_identity
+
+                share = shared_identity(config)
+            info = build_pack(journal, config, provider.id, period, out, now_ns=now, share=share)
     except ValueError as exc:
         print(exc)
         return EXIT_CONFIG

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
+from watchdog.collective.share import shared_exporter_name
 from watchdog.influx.exporter import exporter_name
 from watchdog.influx.tail import ExporterStatus, exporter_status
 from watchdog.journal import Journal
@@ -41,6 +42,9 @@ def handle(args: argparse.Namespace) -> int:
     """Read the journal's cursors and print them."""
     config = load_config(args)
     configured = {exporter_name(config.model.influxdb)} if config.model.influxdb is not None else set()
+    share = config.agent.share
+    if share is not None and share.influxdb is not None:  # the advocate's copy (watchdog.collective.share)
+        configured.add(shared_exporter_name(share.influxdb))
     now = time.time_ns()
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         statuses = exporter_status(journal, sorted(configured))

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import aiohttp
 
 from watchdog.analysis import analyse
+from watchdog.collective.timeline import DAY_NS as TIMELINE_DAY_NS
+from watchdog.collective.timeline import clip, days, provider_spans
 from watchdog.config import InfluxSection
 from watchdog.influx import client
 from watchdog.influx.client import (
@@ -69,6 +71,7 @@ LIVE_MAX = 10_000  # live points (heartbeats, SLA) kept while the server is away
 POLL_S = 5.0  # look at the journal at least this often (not every row is announced through the fan-out)
 FIRST_BACKOFF_S = 1.0
 SLA_FIRST_DELAY_S = 2.0  # the first SLA figures soon after start, not a whole sla_interval later
+TIMELINE_RECENT_NS = 35 * 86_400 * NS  # days this recent are recomputed every sla_interval (late stalls, crashes)
 DAY_NS = 86_400 * NS
 
 # AgentEvent types raised by the exporter (documented in the README)
@@ -97,11 +100,22 @@ class InfluxExporter(Sink):
 
     name = "influxdb"
 
-    def __init__(self, ctx: AgentContext, settings: InfluxSection, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AgentContext,
+        settings: InfluxSection,
+        *,
+        rng: random.Random | None = None,
+        schema: Schema | None = None,
+        name: str | None = None,
+        cursor_name: str | None = None,
+    ) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.cursor_name = exporter_name(settings)
-        self.schema = Schema(identity_tags(ctx.config))
+        if name is not None:
+            self.name = name  # a second exporter (the advocate's copy) needs its own fan-out queue
+        self.cursor_name = cursor_name or exporter_name(settings)
+        self.schema = schema or Schema(identity_tags(ctx.config))
         self.rng = rng or random.Random()
         self._exec = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-read")
         self._journal: Journal | None = None
@@ -125,6 +139,9 @@ class InfluxExporter(Sink):
         self._failing_since: float | None = None
         self._drain_started: float | None = None
         self._drain_rows = 0
+        # timeline days queued so far (provider, day) → content; cleared when queued points may have been lost
+        self._timeline_sent: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._timeline_full = True
 
     # ------------------------------------------------------------------------------------ sink API
 
@@ -150,6 +167,11 @@ class InfluxExporter(Sink):
 
     async def aclose(self) -> None:
         """Send what the server takes within a short budget, then stop; the rest waits in the journal."""
+        if self._journal is not None and self.state != "auth_failed":
+            try:  # the agent's stop is journaled by now: the day's timeline ends where the run did
+                await self._queue(await self._read(self._timeline_lines))
+            except Exception:
+                _LOGGER.exception("computing the final influx timeline points failed")
         self._closing.set()
         budget = min(10.0, self.settings.timeout + 2.0)
         for task in (self._run_task, self._periodic_task):
@@ -214,6 +236,7 @@ class InfluxExporter(Sink):
                 await self._pause(self.settings.max_backoff)
             except Rejected as exc:  # live points refused (journal points are bisected in _deliver)
                 _LOGGER.warning("influx refused live points, dropped error=%s", exc)
+                self._timeline_sent.clear()  # timeline days may have gone with them: queue the recent ones again
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the journal failing, or a bug: keep the rows, try again
@@ -346,6 +369,8 @@ class InfluxExporter(Sink):
                 if info is None:
                     _LOGGER.error("journal row seq=%d names unknown target id=%d; not exported", row.seq, row.target)
                     continue
+                if not self.schema.exports(info.provider, info.role):
+                    continue  # a provider the customer does not share (the advocate's copy)
                 lines.append(
                     (row.seq, self.schema.probe(info, row.ts_ns, row.latency_us, row.failure, row.detail, row.metrics))
                 )
@@ -375,7 +400,7 @@ class InfluxExporter(Sink):
         for attributed in analysis.outages:
             seq = wanted.get(attributed.outage.id)
             info = analysis.targets.get(attributed.outage.target)
-            if seq is not None and info is not None:
+            if seq is not None and info is not None and self.schema.exports(info.provider, info.role):
                 out.append((seq, self.schema.outage(attributed, info, now)))
         return out
 
@@ -404,12 +429,53 @@ class InfluxExporter(Sink):
                 plan.append((provider, zone, previous, previous.end_ns - 1))  # its final figure, at its end
         since = min((period.start_ns for _, _, period, _ in plan), default=now - 31 * DAY_NS)
         analysis = self._analyse(journal, since, now)
-        lines = [self.schema.sla(compute(analysis, provider, period, zone), ts) for provider, zone, period, ts in plan]
+        lines = [
+            self.schema.sla(compute(analysis, provider, period, zone), ts)
+            for provider, zone, period, ts in plan
+            if self.schema.exports(provider.id, "provider")
+        ]
         for attributed in analysis.outages:
             info = analysis.targets.get(attributed.outage.target)
-            if info is not None and attributed.outage.id > 0:
+            if info is not None and attributed.outage.id > 0 and self.schema.exports(info.provider, info.role):
                 lines.append(self.schema.outage(attributed, info, now))
         return lines
+
+    def _timeline_lines(self, journal: Journal) -> list[str]:
+        """``timeline`` points (per provider and UTC day) whose content changed since they were last queued.
+
+        The first time, and whenever queued points may have been lost, every day since the journal's first
+        run; otherwise the last few weeks (a stall or a crashed run is journaled after the fact).
+        """
+        now = time.time_ns()
+        runs = journal.runs()
+        if not runs:
+            return []
+        first = runs[0].start_ns
+        full = self._timeline_full
+        since = first if full else max(first, now - TIMELINE_RECENT_NS)
+        since -= since % TIMELINE_DAY_NS
+        analysis = self._analyse(journal, since, now)
+        if full:
+            self._timeline_sent.clear()
+        out: list[str] = []
+        for provider in self.ctx.config.providers:
+            if not self.schema.exports(provider.id, "provider"):
+                continue
+            spans = provider_spans(analysis, journal, provider.id, (since, now))
+            for day in days((since, now)):
+                day_spans = clip(spans, (day, day + TIMELINE_DAY_NS))
+                as_of = min(now, day + TIMELINE_DAY_NS)
+                content = (provider.kind.value, as_of, day_spans)
+                if self._timeline_sent.get((provider.id, day)) == content:
+                    continue
+                self._timeline_sent[(provider.id, day)] = content
+                out.extend(
+                    self.schema.timeline_day(
+                        provider.id, provider.kind.value, day, day_spans, as_of_ns=as_of, written_ns=now
+                    )
+                )
+        self._timeline_full = False
+        return out
 
     # ------------------------------------------------------------------------------ live points
 
@@ -427,6 +493,7 @@ class InfluxExporter(Sink):
                 if now >= next_sla:
                     next_sla = now + self.settings.sla_interval
                     await self._queue(await self._read(self._sla_lines))
+                    await self._queue(await self._read(self._timeline_lines))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -450,6 +517,7 @@ class InfluxExporter(Sink):
         self._live.extend(lines)
         while len(self._live) > LIVE_MAX:
             self._live.popleft()
+            self._timeline_full = True  # a timeline point may have been among them: send every day again
         self._wake.set()
 
     async def _send_live(self) -> None:
@@ -469,6 +537,7 @@ class InfluxExporter(Sink):
             self._live.extendleft(reversed(chunk))  # keep them, in order, for the next attempt
             while len(self._live) > LIVE_MAX:
                 self._live.popleft()
+                self._timeline_full = True
             raise
 
     # ----------------------------------------------------------------------------- state changes

@@ -17,6 +17,13 @@ Measurements (documented in the README, section "InfluxDB and Grafana"):
 * ``agent``   the agent itself. Tag ``event``: ``start``, ``stop``, ``crash_recovered``, ``alive``,
   ``stall``, ``clock_step``, ``journal_gap``, ``clock`` (from ``clock_sample`` events), and ``export``
   (the exporter's own heartbeat: ``backlog_rows``, ``lag_s``, ``dead_letters``, ``exported_rows``).
+* ``timeline`` per provider and UTC day, at the day's midnight: when the agent had data for the provider
+  and whose fault each down stretch was (:mod:`watchdog.collective.timeline`), for collective reports
+  across households. Tags ``agent, provider``; fields ``spans`` (the day's spans as text), ``chunk``,
+  ``chunks`` (a day longer than 60,000 characters is split over points at midnight + 1 ns, + 2 ns, ...),
+  ``as_of_ns``, ``written_ns``, and on chunk 0 ``covered_s``, ``up_s``, ``provider_s``,
+  ``customer_line_s``, ``inconclusive_s``, ``provider_kind``. Rewritten whenever the day changes (same
+  series and timestamp); readers take the newest ``written_ns`` of a day.
 
 Controls have no provider; their ``provider`` tag is ``line`` (the customer's own line; ``line`` is a
 reserved provider id, so it never clashes with a real provider). Flags are integers 0/1 so Grafana can
@@ -35,6 +42,7 @@ from typing import Any
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
+from watchdog.collective.timeline import Span, State, chunks, encode, seconds_by_state
 from watchdog.config import Config
 from watchdog.journal import (
     EV_AGENT_START,
@@ -54,6 +62,8 @@ CONTROLS_PROVIDER = "line"  # the provider tag of the customer's own-line contro
 EV_CLOCK_SAMPLE = "clock_sample"  # written by the clock part (issue 3); read here when present
 
 PROBE, OUTAGE, SLA, AGENT = "probe", "outage", "sla", "agent"
+TIMELINE = "timeline"
+TIMELINE_CHUNK_CHARS = 60_000  # InfluxDB 1.x refuses string fields over 64 KiB
 
 _AGENT_EVENTS = {
     EV_AGENT_START: "start",
@@ -100,10 +110,24 @@ def _provider_tag(provider: str | None, role: str) -> str:
 
 
 class Schema:
-    """Builds the points of one agent (its identity tags go on every point)."""
+    """Builds the points of one agent (its identity tags go on every point).
+
+    A shared view (:class:`watchdog.collective.share.SharedSchema`) overrides the three hooks below to
+    leave providers at home, export the rest under agreed names, and drop detail lines.
+    """
+
+    details = True  # failure detail lines go out (a shared view may leave them at home)
 
     def __init__(self, base_tags: Mapping[str, str]) -> None:
         self.base = dict(base_tags)
+
+    def exports(self, provider: str | None, role: str) -> bool:
+        """True when this target's (or provider's) points go out; controls always do."""
+        return True
+
+    def provider_name(self, provider_id: str) -> str:
+        """The ``provider`` tag a provider is exported under."""
+        return provider_id
 
     def _tags(self, **tags: str) -> dict[str, str]:
         # ours last: a user tag named like one of ours never changes what a point means
@@ -111,9 +135,12 @@ class Schema:
 
     def target_tags(self, info: TargetInfo) -> dict[str, str]:
         """The tags identifying a target's series."""
-        return self._tags(
-            provider=_provider_tag(info.provider, info.role), target=info.key, kind=info.kind, role=info.role
-        )
+        provider = _provider_tag(info.provider, info.role)
+        key = info.key
+        if provider != CONTROLS_PROVIDER:
+            provider = self.provider_name(provider)
+            key = f"{provider}/{key.split('/', 1)[-1]}"
+        return self._tags(provider=provider, target=key, kind=info.kind, role=info.role)
 
     def probe(
         self,
@@ -130,7 +157,8 @@ class Schema:
             fields["latency_s"] = latency_us / 1_000_000
         if failure:
             fields["failure"] = failure
-            fields["detail"] = detail or ""
+            if self.details:
+                fields["detail"] = detail or ""
         if metrics:
             for key, value in json.loads(metrics).items():
                 if (
@@ -161,8 +189,9 @@ class Schema:
             "inconclusive_s": by[Attribution.INCONCLUSIVE] / NS,
             "no_data_s": by[Attribution.NO_DATA] / NS,
             "failure": o.failure.value if o.failure else "",
-            "detail": o.detail,
         }
+        if self.details:
+            fields["detail"] = o.detail
         if o.start_bounds[0] is not None:
             fields["start_lo_ns"] = o.start_bounds[0]
         if o.end_ns is not None and o.end_bounds is not None:
@@ -218,6 +247,40 @@ class Schema:
         }
         return line(AGENT, self._tags(event="export"), fields, ts_ns)
 
+    def timeline_day(
+        self,
+        provider_id: str,
+        provider_kind: str,
+        day_ns: int,
+        spans: list[Span] | tuple[Span, ...],
+        *,
+        as_of_ns: int,
+        written_ns: int,
+    ) -> list[str]:
+        """The ``timeline`` points of one provider and UTC day (one per chunk of its spans)."""
+        texts = chunks(encode(spans, day_ns), TIMELINE_CHUNK_CHARS)
+        secs = seconds_by_state(spans)
+        out = []
+        for i, text in enumerate(texts):
+            fields: dict[str, Any] = {
+                "spans": text,
+                "chunk": i,
+                "chunks": len(texts),
+                "as_of_ns": as_of_ns,
+                "written_ns": written_ns,
+            }
+            if i == 0:
+                fields.update(
+                    covered_s=sum(secs.values()),
+                    up_s=secs[State.UP],
+                    provider_s=secs[State.PROVIDER],
+                    customer_line_s=secs[State.CUSTOMER_LINE],
+                    inconclusive_s=secs[State.INCONCLUSIVE],
+                    provider_kind=provider_kind,
+                )
+            out.append(line(TIMELINE, self._tags(provider=self.provider_name(provider_id)), fields, day_ns + i))
+        return out
+
     def sla(self, figures: SlaFigures, ts_ns: int) -> str:
         """An ``sla`` point: one provider's figures for one period as of ``ts_ns``."""
         fields: dict[str, Any] = {
@@ -235,7 +298,8 @@ class Schema:
             fields["target"] = figures.target
         if figures.breached is not None:
             fields["breached"] = 1 if figures.breached else 0
-        return line(SLA, self._tags(provider=figures.provider, period=figures.period.label), fields, ts_ns)
+        tags = self._tags(provider=self.provider_name(figures.provider), period=figures.period.label)
+        return line(SLA, tags, fields, ts_ns)
 
 
 def _seconds(data: Mapping[str, Any], name: str) -> float | None:
