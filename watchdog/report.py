@@ -4,18 +4,31 @@ Everything a report shows comes from :func:`report_json`, so the text, the HTML,
 summary and ``--json`` can never disagree. Reports read outages, runs and events only — never the raw
 results — so a year-long report costs the same as a day's. Times people read are in the provider's
 zone with its UTC offset, and in UTC; the JSON carries UTC nanoseconds plus both ISO forms.
+
+The text, HTML and method come in English and Russian (``lang``), the way complaint letters do: each
+language has its templates (``report.txt.j2`` / ``report.ru.txt.j2``, ...), a word table
+``watchdog/locale/report.<lang>.yaml`` given to them as ``t`` (attribution, failure kinds, roles,
+reasons), and for Russian the letters' :class:`watchdog.letter.Formatter` for dates, numbers and
+durations ("02.11.2026 10:00:05 MSK (UTC+03:00)", "98,9691 %", "2 суток 0 ч 30 мин"). The JSON has
+no language.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from importlib import resources
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import jinja2
+import yaml
+from babel.numbers import format_decimal
 
 from watchdog.analysis import Analysis, analyse, run_intervals
 from watchdog.attribution import Interval, intersect, subtract, union
@@ -28,6 +41,8 @@ from watchdog.sla import Period, SlaFigures, compute, parse_period, window_inter
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
 
 REPORT_FORMAT = "outage-watchdog-report/1"
+Lang = Literal["en", "ru"]
+LANGUAGES: tuple[Lang, ...] = ("en", "ru")
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,8 +405,62 @@ def wrap_text(text: str, width: int = 100) -> str:
     return "\n\n".join(parts)
 
 
-def environment(zone: ZoneInfo) -> jinja2.Environment:
-    """The template environment: words in templates, times shown in ``zone`` and UTC."""
+@functools.cache
+def report_words(lang: Lang) -> Mapping[str, Any]:
+    """The report's word table for ``lang`` (``watchdog/locale/report.<lang>.yaml``), read once."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"no report words for language {lang!r} (have: {', '.join(LANGUAGES)})")
+    text = resources.files("watchdog").joinpath(f"locale/report.{lang}.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def template_for(template: str, lang: Lang) -> str:
+    """The template of ``lang``: ``report.txt.j2`` is English, ``report.ru.txt.j2`` its Russian."""
+    if lang == "en":
+        return template
+    stem, _, rest = template.partition(".")
+    return f"{stem}.{lang}.{rest}"
+
+
+_REASON_RE = re.compile(
+    r"(?:LAN (?P<lan_up>\d+)/(?P<lan_total>\d+) up|no LAN control), internet (?P<up>\d+)/(?P<total>\d+) up"
+    r" \(quorum (?P<quorum>\d+)\)(?P<lan_down>; LAN control down but internet up)?"
+)
+
+
+def reason_text(reason: str, words: Mapping[str, Any]) -> str:
+    """A segment's reason (English in the journal and the JSON, see ``LineTimeline.verdict``) in ``words``."""
+    phrases = words["reason"]
+    if reason == "the agent was not running":
+        return str(phrases["not_running"])
+    if reason == "outside the analysed window":
+        return str(phrases["outside"])
+    m = _REASON_RE.fullmatch(reason)
+    if m is None:
+        return reason  # a reason this table does not know yet: shown as recorded
+    if m["lan_up"] is not None:
+        lan = str(phrases["lan"]).format(up=m["lan_up"], total=m["lan_total"])
+    else:
+        lan = str(phrases["no_lan"])
+    text = str(phrases["line"]).format(lan=lan, up=m["up"], total=m["total"], quorum=m["quorum"])
+    return text + (str(phrases["lan_down"]) if m["lan_down"] else "")
+
+
+def days_text(days: str, words: Mapping[str, Any]) -> str:
+    """Service days as configured (``Mon-Fri``, ``Mon,Wed``, ``daily``) in ``words``."""
+    names = words["weekdays"]
+
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0).lower()
+        return str(names.get(word, names.get(word[:3], m.group(0))))
+
+    return re.sub(r"[A-Za-z]+", one, days)
+
+
+def environment(zone: ZoneInfo, lang: Lang = "en") -> jinja2.Environment:
+    """The template environment: words in templates and ``t``, times shown in ``zone`` and UTC."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("watchdog", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -411,12 +480,56 @@ def environment(zone: ZoneInfo) -> jinja2.Environment:
 
     env.filters.update(local=local, utc=utc, dur=_dur, pct=_pct, table=text_table)
     env.filters.update(wrap=wrap_text, paragraphs=paragraphs)
+    words = report_words(lang)
+    env.globals["t"] = words
+    env.filters.update(reason=lambda text: reason_text(text, words), days=lambda text: days_text(text, words))
+    if lang == "ru":
+        _russian(env, zone, words)
     return env
 
 
-def render(r: Report | dict[str, Any], template: str, **extra: Any) -> str:
-    """Render a report with one of the templates (``report.txt.j2``, ``report.html.j2``, ...)."""
+def _russian(env: jinja2.Environment, zone: ZoneInfo, words: Mapping[str, Any]) -> None:
+    """Dates, numbers, durations and plurals as the Russian letters write them (one Formatter for both)."""
+    from watchdog.letter import Formatter, load_words
+
+    fmt = Formatter("ru", str(words["locale"]), zone, load_words("ru"))
+
+    def ns_of(t: dict[str, Any] | int | None) -> int | None:
+        return t.get("ns") if isinstance(t, dict) else t
+
+    def local(t: dict[str, Any] | int | None) -> str:
+        ns = ns_of(t)
+        return "—" if ns is None else fmt.instant(ns)
+
+    def utc(t: dict[str, Any] | int | None) -> str:
+        ns = ns_of(t)
+        return "—" if ns is None else fmt.utc(ns)
+
+    def fixed(value: float | None, digits: int) -> str:
+        if value is None:
+            return "—"
+        return str(format_decimal(value, "0." + "0" * digits if digits else "0", locale=fmt.locale))
+
+    def signed(value: float, digits: int) -> str:
+        return ("-" if value < 0 else "+") + fixed(abs(value), digits)
+
+    def pct(value: float | None, digits: int = 4) -> str:
+        return "—" if value is None else f"{fixed(value, digits)} %"
+
+    def dur(seconds: float | None) -> str:
+        return "—" if seconds is None else fmt.duration(seconds)
+
+    def plural(count: int, noun: str) -> str:
+        return f"{count} {fmt.plural(count, *words['plural'][noun])}"
+
+    env.filters.update(local=local, utc=utc, dur=dur, pct=pct, fixed=fixed, signed=signed, plural=plural)
+    env.filters.update(num=lambda value: fmt.number(Decimal(repr(value)) if isinstance(value, float) else value))
+
+
+def render(r: Report | dict[str, Any], template: str, *, lang: Lang = "en", **extra: Any) -> str:
+    """Render a report with one of the templates (``report.txt.j2``, ``report.html.j2``, ...) in ``lang``."""
     data = report_json(r) if isinstance(r, Report) else r
-    env = environment(ZoneInfo(data["provider"]["timezone"]))
-    method = env.get_template("method.txt.j2").render(r=data).strip()
-    return env.get_template(template).render(r=data, method=method, pack=extra.pop("pack", None), **extra)
+    env = environment(ZoneInfo(data["provider"]["timezone"]), lang)
+    method = env.get_template(template_for("method.txt.j2", lang)).render(r=data).strip()
+    page = env.get_template(template_for(template, lang))
+    return page.render(r=data, method=method, pack=extra.pop("pack", None), **extra)

@@ -9,7 +9,7 @@ from typing import Any
 
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
 from watchdog.journal import Journal
-from watchdog.report import build_report, render, report_json
+from watchdog.report import Lang, build_report, render, report_json
 from watchdog.sla import current_period
 from watchdog.timefmt import parse_time
 
@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
         help="2026-11 (month), 2026-W47, 2026-Q4, 2026, 2026-11-01..2026-11-15 (default: the SLA's current period)",
     )
     parser.add_argument("--format", choices=("text", "json", "html"), default="text", help="output format")
+    parser.add_argument(
+        "--lang", choices=["ru", "en"], help="language of the text and HTML (default: agent.language; JSON has none)"
+    )
     add_json_arg(parser)
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of the terminal")
     parser.add_argument("--now", metavar="T", help="compute as of this time (default: now)")
@@ -55,7 +58,8 @@ def handle(args: argparse.Namespace) -> int:
 
         text = json.dumps(report_json(report), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     else:
-        text = render(report, "report.html.j2" if fmt == "html" else "report.txt.j2")
+        lang: Lang = args.lang or config.agent.language
+        text = render(report, "report.html.j2" if fmt == "html" else "report.txt.j2", lang=lang)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
