@@ -169,7 +169,7 @@ def write_complaint(
 
         pack = pack_path_for(output)
         try:
-            build_pack(journal, config, provider_id, per, pack, now_ns=now_ns)
+            build_pack(journal, config, provider_id, per, pack, now_ns=now_ns, lang=lang)
         except ValueError as exc:
             raise ClaimError(str(exc)) from None
     facts = read_pack(pack)

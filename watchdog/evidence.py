@@ -74,7 +74,7 @@ from watchdog.journal import (
     result_row_hash,
 )
 from watchdog.model import NS, AttributedOutage, Attribution
-from watchdog.report import Report, build_report, render, report_json
+from watchdog.report import Lang, Report, build_report, render, report_json
 from watchdog.sla import Period
 from watchdog.timefmt import local_iso, to_datetime, utc_iso
 
@@ -505,8 +505,13 @@ def build_pack(
     now_ns: int | None = None,
     config_text: str | None = None,
     share: SharedIdentity | None = None,
+    lang: Lang = "en",
 ) -> PackInfo:
-    """Write the evidence pack of one provider and period to ``out`` (a zip); ``share``: the advocate's kind."""
+    """Write the evidence pack of one provider and period to ``out`` (a zip); ``share``: the advocate's kind.
+
+    ``lang`` is the language of what people read (``summary.html``, ``summary.pdf``); the machine files are
+    the same in every language.
+    """
     if share is not None:
         from watchdog.collective.share import report_config
 
@@ -666,13 +671,13 @@ def build_pack(
         }
         hashes = {name: _sha256(content) for name, content in files.items()}
         pack = {"chain": chain, "files": hashes, "results": n_results, "events": n_events}
-        files["summary.html"] = render(report, "report.html.j2", pack=pack).encode("utf-8")
+        files["summary.html"] = render(report, "report.html.j2", lang=lang, pack=pack).encode("utf-8")
         hashes["summary.html"] = _sha256(files["summary.html"])
         from watchdog.pdf import summary_pdf  # imported late: fpdf2 is only needed for packs
 
         png = files["timeline.png"]
         assert isinstance(png, bytes)
-        files["summary.pdf"] = summary_pdf(report, pack, png)
+        files["summary.pdf"] = summary_pdf(report, pack, png, lang)
         hashes["summary.pdf"] = _sha256(files["summary.pdf"])
         manifest = {
             "format": PACK_FORMAT,

@@ -18,7 +18,7 @@ from fpdf import FPDF
 from fpdf.fonts import TextStyle
 
 from watchdog.model import NS
-from watchdog.report import Report, environment, report_json
+from watchdog.report import Lang, Report, environment, report_json, report_words, template_for
 
 FONT = "DejaVu"
 
@@ -28,12 +28,14 @@ def font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
-def summary_pdf(report: Report, pack: dict[str, Any], png: bytes) -> bytes:
-    """The summary as PDF: figures, incidents, outages, clock, contacts, method, the pack's files, the chart."""
+def summary_pdf(report: Report, pack: dict[str, Any], png: bytes, lang: Lang = "en") -> bytes:
+    """The summary as PDF in ``lang``: figures, incidents, outages, clock, contacts, method, files, the chart."""
     data = report_json(report)
-    env = environment(report.zone)
-    method = env.get_template("method.txt.j2").render(r=data).strip()
-    html = env.get_template("summary.pdf.html.j2").render(r=data, method=method, pack=pack)
+    env = environment(report.zone, lang)
+    words = report_words(lang)["pdf"]
+    names = {"name": data["provider"]["name"], "period": data["period"]["label"]}
+    method = env.get_template(template_for("method.txt.j2", lang)).render(r=data).strip()
+    html = env.get_template(template_for("summary.pdf.html.j2", lang)).render(r=data, method=method, pack=pack)
     pdf = FPDF(format="A4")
     pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
     fonts = font_dir()
@@ -44,7 +46,7 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes) -> bytes:
         ("BI", "DejaVuSans-BoldOblique"),
     ):
         pdf.add_font(FONT, style, str(fonts / f"{name}.ttf"))
-    pdf.set_title(f"SLA report: {data['provider']['name']}, {data['period']['label']}")
+    pdf.set_title(str(words["title"]).format(**names))
     pdf.set_author(data["agent"])
     pdf.set_margins(14, 14, 14)
     pdf.set_auto_page_break(True, 14)
@@ -58,6 +60,6 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes) -> bytes:
     pdf.write_html(html, font_family=FONT, tag_styles=styles, table_line_separators=True)
     pdf.add_page(orientation="L")
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 8, f"Timeline: {data['provider']['name']}, {data['period']['label']}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, str(words["timeline"]).format(**names), new_x="LMARGIN", new_y="NEXT")
     pdf.image(io.BytesIO(png), w=pdf.epw)
     return bytes(pdf.output())

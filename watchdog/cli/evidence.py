@@ -9,6 +9,7 @@ from typing import Any
 
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
 from watchdog.journal import Journal
+from watchdog.report import Lang
 from watchdog.sla import current_period
 from watchdog.timefmt import parse_time
 
@@ -30,6 +31,9 @@ def register(sub: Any) -> None:
         "--share",
         action="store_true",
         help="a pack for a consumer advocate: no contract, contact log or personal fields (see agent.share)",
+    )
+    parser.add_argument(
+        "--lang", choices=["ru", "en"], help="the language of summary.html and summary.pdf (default: agent.language)"
     )
     add_json_arg(parser)
     parser.set_defaults(handler=handle)
@@ -56,7 +60,8 @@ def handle(args: argparse.Namespace) -> int:
                 from watchdog.collective.share import shared_identity
 
                 share = shared_identity(config)
-            info = build_pack(journal, config, provider.id, period, out, now_ns=now, share=share)
+            lang: Lang = args.lang or config.agent.language
+            info = build_pack(journal, config, provider.id, period, out, now_ns=now, share=share, lang=lang)
     except ValueError as exc:
         print(exc)
         return EXIT_CONFIG
