@@ -117,7 +117,7 @@ def test_text_report_in_russian(made: tuple[Path, Path, Config]) -> None:
     assert "Наибольшее отклонение -0,250000 с в 03.11.2026 09:00:30 MSK (UTC+03:00)" in text
     assert "Системные часы переведены на +1,500 с в 04.11.2026 03:00:00 MSK (UTC+03:00)." in text
     assert "телефон    INC-1  Звонок в поддержку" in text
-    assert "Часы обслуживания: пн-пт 07:00–23:50 по поясу Europe/Moscow" in text
+    assert "Часы обслуживания: пн–пт 07:00–23:50 по поясу Europe/Moscow" in text
     assert "Целевой уровень SLA — 99,5 % за месяц; SLA нарушен, если доступность ниже." in text
     assert lines[-1].startswith("Журнал ") and ", последний блок 31 (записи до № " in lines[-1]
     for english in ENGLISH:
@@ -201,10 +201,12 @@ def test_pack_summary_in_russian_verifies(
         assert english not in visible(summary), english
     assert packs["en"]["summary.html"].decode("utf-8").count("<h2>This evidence pack</h2>") == 1
     assert packs["ru"]["summary.pdf"].startswith(b"%PDF") and packs["ru"]["summary.pdf"] != packs["en"]["summary.pdf"]
-    # the machine files are the same in both languages (same config file, --lang ru against the default en)
+    # the machine files are the same in both languages (same config file, --lang ru against the default en);
+    # the chart is for people and has its labels in the pack's language
     assert set(packs["en"]) == set(packs["en-ru"])
+    assert packs["en-ru"]["timeline.png"] != packs["en"]["timeline.png"]
     for name in packs["en"]:
-        if name not in ("manifest.json", "summary.html", "summary.pdf"):
+        if name not in ("manifest.json", "summary.html", "summary.pdf", "timeline.png"):
             assert packs["en-ru"][name] == packs["en"][name], name
     assert "<h2>Состав доказательного пакета</h2>" in packs["en-ru"]["summary.html"].decode("utf-8")
     ru_manifest, en_manifest = json.loads(packs["en-ru"]["manifest.json"]), json.loads(packs["en"]["manifest.json"])

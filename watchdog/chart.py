@@ -82,6 +82,22 @@ def _bars(intervals: Sequence[Interval], zone: ZoneInfo) -> list[tuple[float, fl
     return [(_num(a, zone), _num(b, zone) - _num(a, zone)) for a, b in intervals if b > a]
 
 
+ENGLISH = {
+    "provider_outages": "provider outages",
+    "up": "up",
+    "down": "down",
+    "uncertain": "changed between probes",
+    "no_data": "no data",
+    "provider": "provider's fault",
+    "customer_line": "customer's line",
+    "inconclusive": "inconclusive",
+    "maintenance": "announced maintenance",
+    "latency": "latency, ms (mean per bin)",
+    "local_time": "local time, {zone}",
+    "day": "%d %b",
+}
+
+
 def timeline_png(
     title: str,
     window: Interval,
@@ -90,8 +106,13 @@ def timeline_png(
     attribution: Mapping[str, Sequence[Interval]],
     maintenance: Sequence[Interval],
     latency: Mapping[str, LatencySeries],
+    words: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Render the chart; ``attribution`` maps provider/customer_line/inconclusive/no_data to intervals."""
+    """Render the chart; ``attribution`` maps provider/customer_line/inconclusive/no_data to intervals.
+
+    ``words`` are its labels (the ``chart`` table of ``watchdog/locale/report.<lang>.yaml``); English by default.
+    """
+    say = {**ENGLISH, **(words or {})}
     height = 2.6 + 0.32 * (len(rows) + 1)
     fig = Figure(figsize=(12, height), dpi=100)
     FigureCanvasAgg(fig)
@@ -111,20 +132,20 @@ def timeline_png(
         bands.broken_barh(_bars(attribution.get(kind, ()), zone), (top - 0.35, 0.7), facecolors=COLOURS[kind])
     for x, w in _bars(maintenance, zone):
         bands.axvspan(x, x + w, color=COLOURS["maintenance"], alpha=0.15, linewidth=0)
-    bands.set_yticks(range(1, top + 1), [*labels, "provider outages"], fontsize=8)
+    bands.set_yticks(range(1, top + 1), [*labels, say["provider_outages"]], fontsize=8)
     bands.set_ylim(0.4, top + 0.6)
     bands.set_xlim(lo, hi)
     bands.set_title(title, fontsize=11, loc="left")
     bands.grid(axis="x", color="#dddddd", linewidth=0.6)
     legend = [
-        Patch(color=COLOURS["up"], label="up"),
-        Patch(color=COLOURS["down"], label="down"),
-        Patch(color=COLOURS["uncertain"], label="changed between probes"),
-        Patch(color=COLOURS["no_data"], label="no data"),
-        Patch(color=COLOURS["provider"], label="provider's fault"),
-        Patch(color=COLOURS["customer_line"], label="customer's line"),
-        Patch(color=COLOURS["inconclusive"], label="inconclusive"),
-        Patch(color=COLOURS["maintenance"], alpha=0.3, label="announced maintenance"),
+        Patch(color=COLOURS["up"], label=say["up"]),
+        Patch(color=COLOURS["down"], label=say["down"]),
+        Patch(color=COLOURS["uncertain"], label=say["uncertain"]),
+        Patch(color=COLOURS["no_data"], label=say["no_data"]),
+        Patch(color=COLOURS["provider"], label=say["provider"]),
+        Patch(color=COLOURS["customer_line"], label=say["customer_line"]),
+        Patch(color=COLOURS["inconclusive"], label=say["inconclusive"]),
+        Patch(color=COLOURS["maintenance"], alpha=0.3, label=say["maintenance"]),
     ]
     bands.legend(handles=legend, loc="upper left", bbox_to_anchor=(0, -0.02), ncol=8, fontsize=7, frameon=False)
     bands.tick_params(axis="x", labelbottom=False)
@@ -134,7 +155,7 @@ def timeline_png(
         if xs:
             lat.plot([_num(x, zone) for x in xs], ys, linewidth=0.8, label=key)
             plotted += 1
-    lat.set_ylabel("latency, ms (mean per bin)", fontsize=8)
+    lat.set_ylabel(say["latency"], fontsize=8)
     lat.set_ylim(bottom=0)
     lat.grid(color="#dddddd", linewidth=0.6)
     if plotted:  # no legend without a line: a target down all period has no latency to plot
@@ -142,10 +163,11 @@ def timeline_png(
     locator = mdates.AutoDateLocator(tz=zone, maxticks=12)  # type: ignore[no-untyped-call]
     lat.xaxis.set_major_locator(locator)
     span_s = (window[1] - window[0]) / NS
-    ticks = "%d %b\n%H:%M" if span_s > 3 * 3600 else "%H:%M\n%d %b" if span_s > 600 else "%H:%M:%S\n%d %b"
+    day = say["day"]
+    ticks = f"{day}\n%H:%M" if span_s > 3 * 3600 else f"%H:%M\n{day}" if span_s > 600 else f"%H:%M:%S\n{day}"
     lat.xaxis.set_major_formatter(mdates.DateFormatter(ticks, tz=zone))  # type: ignore[no-untyped-call]
     lat.tick_params(axis="both", labelsize=8)
-    lat.set_xlabel(f"local time, {zone.key}", fontsize=8)
+    lat.set_xlabel(say["local_time"].format(zone=zone.key), fontsize=8)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15)
     return buf.getvalue()

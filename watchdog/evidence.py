@@ -44,7 +44,7 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +74,7 @@ from watchdog.journal import (
     result_row_hash,
 )
 from watchdog.model import NS, AttributedOutage, Attribution
-from watchdog.report import Lang, Report, build_report, render, report_json
+from watchdog.report import Lang, Report, build_report, render, report_json, report_words
 from watchdog.sla import Period
 from watchdog.timefmt import local_iso, to_datetime, utc_iso
 
@@ -646,7 +646,7 @@ def build_pack(
         files["outages.csv"] = csv_bytes(
             OUTAGE_COLUMNS, (_outage_row(a, zone, report.as_of_ns) for a in (*report.outages, *report.control_outages))
         )
-        files["timeline.png"] = _chart(report, latency)
+        files["timeline.png"] = _chart(report, latency, report_words(lang)["chart"])
         source = _config_source(config, config_text)
         if share is not None:
             from watchdog.collective.share import shared_config_text
@@ -821,7 +821,7 @@ def chart_window(report: Report) -> Interval:
     return max(per.start_ns, lo - pad), min(per.end_ns, hi + pad)
 
 
-def _chart(report: Report, latency: dict[str, LatencySeries]) -> bytes:
+def _chart(report: Report, latency: dict[str, LatencySeries], words: Mapping[str, str]) -> bytes:
     per, zone, now = report.period, report.zone, report.as_of_ns
     window = chart_window(report)
     analysis = report.analysis
@@ -856,5 +856,5 @@ def _chart(report: Report, latency: dict[str, LatencySeries]) -> bytes:
     if window != (per.start_ns, per.end_ns):
         first, last = to_datetime(window[0], zone), to_datetime(window[1], zone)
         until = last.strftime("%H:%M:%S" if first.date() == last.date() else "%Y-%m-%d %H:%M:%S")
-        title += f"; data only {first:%Y-%m-%d %H:%M:%S}–{until}, shown alone"
-    return timeline_png(title, window, zone, rows, attribution, maintenance, latency)
+        title += words["data_only"].format(first=f"{first:%Y-%m-%d %H:%M:%S}", until=until)
+    return timeline_png(title, window, zone, rows, attribution, maintenance, latency, words)

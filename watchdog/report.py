@@ -456,7 +456,7 @@ def days_text(days: str, words: Mapping[str, Any]) -> str:
         word = m.group(0).lower()
         return str(names.get(word, names.get(word[:3], m.group(0))))
 
-    return re.sub(r"[A-Za-z]+", one, days)
+    return re.sub(r"[A-Za-z]+", one, days).replace("-", str(words["day_range"]))
 
 
 def environment(zone: ZoneInfo, lang: Lang = "en") -> jinja2.Environment:
