@@ -112,6 +112,16 @@ async def test_the_complaint_follows_the_pages_language(tmp_path: Path) -> None:
         page = await (await client.get("/providers/broker?period=2026-11")).text()
         assert ">Черновик претензии (PDF)</a>" in page
         letter = await download(client, "complaint", "text/html", "complaint-broker-2026-11-ru.html")
+        report = await download(client, "report", "text/html", "report-broker-2026-11.html")
+        pack = await download(client, "evidence", "application/zip", "evidence-broker-2026-11.zip")
+    # the report and the pack's summary are in the page's language too
+    html = report.decode("utf-8")
+    assert '<html lang="ru">' in html and "<title>Отчёт SLA: ИТ Инвест, 2026-11</title>" in html
+    assert f"{100 * (1 - 1230 / 3630):.4f} %".replace(".", ",") in html
+    (tmp_path / "pack.zip").write_bytes(pack)
+    assert verify_pack(tmp_path / "pack.zip").ok
+    with zipfile.ZipFile(tmp_path / "pack.zip") as zf:
+        assert "<h2>Состав доказательного пакета</h2>" in zf.read("summary.html").decode("utf-8")
     text = letter.decode("utf-8")
     assert '<html lang="ru">' in text and "ОБРАЩЕНИЕ (ПРЕТЕНЗИЯ)" in text
     # the outage still open at the page's clock is stated as open, as of that time

@@ -5,11 +5,11 @@ shown only for a registered name, so nothing dead is ever offered. A renderer is
 function (it may write a PDF or a zip); the server calls it in a worker thread.
 
 :func:`default_documents` registers the real ones: ``report`` (the SLA report as HTML), ``evidence`` (the
-pack zip), ``complaint`` (the letter as HTML, in the page's language) and ``complaint-pdf``. Every one is
+pack zip), ``complaint`` (the letter as HTML) and ``complaint-pdf``, all in the page's language. Every one is
 served as a download: the page's Content-Security-Policy forbids inline styles, and a saved file is what
 the customer sends anyway. A letter lists the SHA-256 of its pack, so the letter and the pack must be the
 same pack even when they are fetched a minute apart while the agent keeps writing: the renderers share a
-pack for :data:`PACK_REUSE_S` (per provider and period), then build a fresh one. The journal is opened
+pack for :data:`PACK_REUSE_S` (per provider, period and language), then build a fresh one. The journal is opened
 read-only: the page changes nothing, and the pack holds what the agent has sealed (it seals every minute).
 """
 
@@ -21,10 +21,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from watchdog.config import Config, ProviderSection
 from watchdog.sla import Period
+
+if TYPE_CHECKING:
+    from watchdog.report import Lang
 
 # Names with their own link text on the page; any other registered name is shown as itself.
 KNOWN = ("report", "evidence", "complaint", "complaint-pdf")
@@ -71,6 +74,10 @@ def _stem(request: DocumentRequest) -> str:
     return f"{request.provider.id}-{request.period.label}"
 
 
+def _lang(request: DocumentRequest) -> Lang:
+    return "ru" if request.language == "ru" else "en"
+
+
 def pack_name(request: DocumentRequest) -> str:
     """The pack's file name, the same in the download and in the letter's list of attachments."""
     return f"evidence-{_stem(request)}.zip"
@@ -83,11 +90,11 @@ class PackShelf:
         self.reuse_s = reuse_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._packs: dict[tuple[str, str, str], tuple[float, bytes]] = {}
+        self._packs: dict[tuple[str, str, str, str], tuple[float, bytes]] = {}
 
     def get(self, request: DocumentRequest) -> bytes:
         """The pack of this provider and period: the one built less than ``reuse_s`` ago, else a new one."""
-        key = (str(request.journal_path), request.provider.id, request.period.label)
+        key = (str(request.journal_path), request.provider.id, request.period.label, _lang(request))
         with self._lock:  # one build at a time: two clicks in a row must not make two different packs
             now = self.clock()
             kept = self._packs.get(key)
@@ -106,18 +113,19 @@ def _build_pack(request: DocumentRequest) -> bytes:
     with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:
         out = Path(tmp) / pack_name(request)
         with Journal.open(request.journal_path, create=False, readonly=True) as journal:
-            build_pack(journal, request.config, request.provider.id, request.period, out, now_ns=request.now())
+            now, lang = request.now(), _lang(request)
+            build_pack(journal, request.config, request.provider.id, request.period, out, now_ns=now, lang=lang)
         return out.read_bytes()
 
 
 def render_report(request: DocumentRequest) -> Document:
-    """The SLA report as a standalone HTML page (English: the report has no other language yet)."""
+    """The SLA report as a standalone HTML page in the page's language."""
     from watchdog.journal import Journal
     from watchdog.report import build_report, render
 
     with Journal.open(request.journal_path, create=False, readonly=True) as journal:
         report = build_report(journal, request.config, request.provider.id, request.period, request.now())
-    html = render(report, "report.html.j2")
+    html = render(report, "report.html.j2", lang=_lang(request))
     return Document(html.encode("utf-8"), "text/html; charset=utf-8", f"report-{_stem(request)}.html")
 
 
@@ -136,10 +144,9 @@ def render_complaint(shelf: PackShelf, suffix: str) -> DocumentRenderer:
     def complaint(request: DocumentRequest) -> Document:
         from watchdog.claim import write_complaint
         from watchdog.journal import Journal
-        from watchdog.letter import Lang
         from watchdog.timefmt import to_datetime
 
-        lang: Lang = "ru" if request.language == "ru" else "en"
+        lang = _lang(request)
         zone = request.config.provider_zone(request.provider.id)
         with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:
             pack = Path(tmp) / pack_name(request)
