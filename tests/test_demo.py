@@ -50,6 +50,7 @@ def test_the_demo_writes_everything_and_it_verifies(demo: tuple[Path, str]) -> N
         *(f"complaint-broker-{lang}.{ext}" for lang in ("ru", "en") for ext in ("md", "html", "pdf")),
     ):
         assert (out / name).is_file(), name
+    assert (out / "watchdog.yaml").stat().st_mode & 0o077 == 0  # it holds a notify URL: for the user's eyes only
     assert "the evidence pack: verify OK (10 files" in printed
     assert "the journal: verify OK" in printed
     # the verifiers anyone would run, through the command line

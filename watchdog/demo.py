@@ -661,6 +661,7 @@ async def run_demo(
         (out / "demo-ca.pem").write_bytes(pki.ca_pem)
         config_path = out / "watchdog.yaml"
         config_path.write_text(config_text(world, out, interval_s, language), encoding="utf-8")
+        config_path.chmod(0o600)  # it holds the demo's notify URL: as a user's own config should be
         config = load(config_path, env={})
         _intro(world, config, say)
         narrator = Narrator(out=say, targets=len(config.targets))
@@ -734,14 +735,15 @@ def _documents(
     period = current_period("month", now, zone).label
     sent_on = to_datetime(now, zone).date()
     files: dict[str, Path] = {}
+    lang = config.agent.language  # the report and the pack's summary speak the page's language
     with Journal.open(config.journal_path, create=False) as journal:
         journal.seal()
         report = build_report(journal, config, PROVIDER, period, now)
         for fmt, template in (("txt", "report.txt.j2"), ("html", "report.html.j2")):
             files[f"report.{fmt}"] = out / f"report-broker.{fmt}"
-            files[f"report.{fmt}"].write_text(render(report, template), encoding="utf-8")
+            files[f"report.{fmt}"].write_text(render(report, template, lang=lang), encoding="utf-8")
         pack = out / "evidence-broker.zip"
-        build_pack(journal, config, PROVIDER, period, pack, now_ns=now)
+        build_pack(journal, config, PROVIDER, period, pack, now_ns=now, lang=lang)
         files["pack"] = pack
         for lang in ("ru", "en"):
             for suffix in ("md", "html", "pdf"):

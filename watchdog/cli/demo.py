@@ -23,7 +23,12 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--interval", default="1s", help="the agent's check interval; the script scales with it (default: 1s)"
     )
-    parser.add_argument("--lang", choices=["en", "ru"], default="en", help="the status page's language (default: en)")
+    parser.add_argument(
+        "--lang",
+        choices=["en", "ru"],
+        default="en",
+        help="the language of the status page, the report and the pack's summary (default: en)",
+    )
     parser.set_defaults(handler=handle)
 
 
