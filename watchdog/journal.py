@@ -1,9 +1,14 @@
 """The journal: an append-only, hash-chained SQLite file that is the record of everything the agent saw.
 
-Layout (schema version 1):
+Layout (schema version 2, what a new journal gets):
 
-* ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``.
-  No per-row hash and no index, so a row costs about 30 bytes on disk.
+* ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``. In
+  schema 2 this is a view over ``result_rows`` (same columns) and ``texts`` (``id, text``): a
+  ``detail`` or ``metrics`` text that repeats for a target (``connected to …``, ``HTTP 200 OK from …``)
+  is stored once in ``texts`` and referred to by its INTEGER id; one seen for the first time (an ICMP
+  round-trip time) stays inline. The view gives back the text, so readers and row hashes see exactly
+  the values schema 1 stored. No per-row hash and no index. A schema 1 journal (``results`` a table
+  holding the texts) is read, appended to and verified as it is; it is never converted.
 * ``events``   everything else that is evidence: target definitions, agent start/stop/alive, outages
   opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
   ref, data``; ``data`` is JSON).
