@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from bench.common import CACHE, ROOT, Suite, python_env
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: journal schema 2, ICMP times rounded as the probe does
 SEED = 20_261_122
 ZONE = "Europe/Moscow"
 INTERVAL_S = 10
@@ -143,7 +143,7 @@ def _runs(rng: random.Random, start_ns: int, end_ns: int) -> list[tuple[int, int
 def _ok(kind: str, address: str, rng: random.Random) -> tuple[float, str, dict[str, float]]:
     if kind == "icmp":
         rtt = [0.001 + rng.random() * 0.002 for _ in range(3)]
-        a, b, c = min(rtt), sum(rtt) / 3, max(rtt)
+        a, b, c = round(min(rtt), 6), round(sum(rtt) / 3, 6), round(max(rtt), 6)  # as the probe rounds them
         return (
             b,
             f"3 of 3 ICMP echo replies from {address}, rtt min/avg/max {a * 1e3:.3f}/{b * 1e3:.3f}/{c * 1e3:.3f} ms",
@@ -358,17 +358,22 @@ def _measure(journal: str, period: str) -> dict[str, Any]:
 
 
 def _text_by_kind(path: Path, sample_rows: int = 2_000_000) -> str:
-    """Average detail and metrics text per result, by probe kind, over the first rows: where the bytes go."""
+    """Average detail and metrics text stored in each result row, by probe kind, over the first rows.
+
+    Schema 2 counts only texts stored inline (an interned text costs its row an id of 1 to 3 bytes).
+    """
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         kinds = {
             int(tid): json.loads(data)["kind"]
             for tid, data in conn.execute("SELECT target, data FROM events WHERE type = 'target'")
         }
+        schema2 = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'result_rows'").fetchone() is not None
+        inline = "CASE typeof({0}) WHEN 'text' THEN length(CAST({0} AS BLOB)) ELSE 0 END"
         totals: dict[str, list[float]] = {}
         for tid, n, detail, metrics in conn.execute(
-            "SELECT target, count(*), avg(length(detail)), avg(coalesce(length(metrics), 0)) FROM results "
-            "WHERE seq < ? GROUP BY target",
+            f"SELECT target, count(*), avg({inline.format('detail')}), avg({inline.format('metrics')}) "
+            f"FROM {'result_rows' if schema2 else 'results'} WHERE seq < ? GROUP BY target",
             (sample_rows,),
         ):
             t = totals.setdefault(kinds[tid], [0, 0.0, 0.0])
@@ -388,6 +393,20 @@ def _journal_bytes(path: Path) -> dict[str, float]:
     finally:
         conn.close()
     return {"results": results, "file": path.stat().st_size, **{f"table:{k}": v for k, v in by_table.items()}}
+
+
+RESULTS_DATA = ("results", "result_rows", "texts", "sqlite_autoindex_texts_1")  # schema 1 and schema 2
+
+
+def results_data_bytes(path: Path) -> int:
+    """Pages holding the results: the ``results`` table (schema 1), or ``result_rows`` and ``texts`` (schema 2)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        marks = ",".join("?" * len(RESULTS_DATA))
+        row = conn.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})", RESULTS_DATA)
+        return int(row.fetchone()[0])
+    finally:
+        conn.close()
 
 
 def run(suite: Suite, *, full: bool) -> None:
@@ -423,10 +442,10 @@ def run(suite: Suite, *, full: bool) -> None:
         per_result <= 40,
     )
     suite.add(
-        "results table bytes per result",
-        sizes.get("table:results", 0) / sizes["results"],
+        "results data bytes per result (schema 2: result_rows + texts)",
+        sum(sizes.get(f"table:{name}", 0) for name in RESULTS_DATA) / sizes["results"],
         "B",
-        note=f"text per result by kind: {_text_by_kind(path)}",
+        note=f"inline text per result by kind: {_text_by_kind(path)}",
     )
     suite.add("seal blocks bytes per result", sizes.get("table:blocks", 0) / sizes["results"], "B")
     suite.add(

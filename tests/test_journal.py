@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from helpers import T0, result, target
 
+from watchdog.errors import JournalError
 from watchdog.journal import EV_CLOCK_STEP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent, Ticket
-from watchdog.model import NS, FailureKind, Role
+from watchdog.model import NS, FailureKind, Result, Role
 from watchdog.verify import verify_journal
 
 KEYS = ["broker/trading", "internet/a"]
@@ -48,21 +49,80 @@ def build(path: Path, rows: int = 250, block: int = 100) -> Journal:
     return journal
 
 
-@pytest.fixture
-def journal_path(tmp_path: Path) -> Path:
+# The schema 1 layout exactly as released: journals written by earlier agents must keep working.
+V1_DDL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE targets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+CREATE TABLE results (
+    seq INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    latency_us INTEGER,
+    failure TEXT,
+    detail TEXT,
+    metrics TEXT
+);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    target INTEGER,
+    ref INTEGER,
+    data TEXT NOT NULL
+);
+CREATE INDEX events_type_ts ON events (type, ts_ns);
+CREATE TABLE blocks (
+    no INTEGER PRIMARY KEY,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    min_ts_ns INTEGER NOT NULL,
+    max_ts_ns INTEGER NOT NULL,
+    sealed_ns INTEGER NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    digests BLOB NOT NULL
+);
+CREATE INDEX blocks_max_ts ON blocks (max_ts_ns);
+CREATE TABLE cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_ns INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('journal_id', '0123456789abcdef0123456789abcdef'),
+    ('schema_version', '1'), ('created_ns', '1');
+"""
+
+
+def make_v1(path: Path) -> None:
+    """An empty journal as a schema 1 agent created it."""
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_DDL)
+    conn.close()
+
+
+def rows_table(path: Path) -> str:
+    """The table that physically holds the results rows: ``results`` (schema 1) or ``result_rows`` (2)."""
+    conn = sqlite3.connect(path)
+    (kind,) = conn.execute("SELECT type FROM sqlite_master WHERE name = 'results'").fetchone()
+    conn.close()
+    return "results" if kind == "table" else "result_rows"
+
+
+@pytest.fixture(params=["v2", "v1"])
+def journal_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     path = tmp_path / "journal.sqlite3"
+    if request.param == "v1":
+        make_v1(path)
     build(path).close()
     return path
 
 
 def tampered(journal_path: Path, tmp_path: Path, *sql: str) -> Path:
+    """A copy of the journal with ``sql`` applied (``{rows}`` names the table that holds the results)."""
     copy = tmp_path / "copy.sqlite3"
     src = sqlite3.connect(journal_path)
     dst = sqlite3.connect(copy)
     src.backup(dst)
     src.close()
+    rows = rows_table(copy)
     for statement in sql:
-        dst.execute(statement)
+        dst.execute(statement.format(rows=rows))
     dst.commit()
     dst.close()
     return copy
@@ -164,7 +224,7 @@ def test_a_clock_step_inside_an_outage_is_taken_out_of_its_duration(tmp_path: Pa
     [
         (
             "edit a result",
-            ["UPDATE results SET failure = NULL, detail = NULL WHERE seq = 45"],
+            ["UPDATE {rows} SET failure = NULL, detail = NULL WHERE seq = 45"],
             45,
             "results row seq=45 (target broker/trading, 2026-09-21T14:16:50Z) does not match its seal in block 1",
         ),
@@ -176,21 +236,21 @@ def test_a_clock_step_inside_an_outage_is_taken_out_of_its_duration(tmp_path: Pa
         ),
         (
             "delete a row",
-            ["DELETE FROM results WHERE seq = 150"],
+            ["DELETE FROM {rows} WHERE seq = 150"],
             150,
             "row seq=150 is missing (sealed in block 2 (rows 101..200)): deleted or truncated",
         ),
         (
             "swap two rows",
             [
-                "UPDATE results SET seq = -1 WHERE seq = 50",
-                "UPDATE results SET seq = 50 WHERE seq = 51",
-                "UPDATE results SET seq = 51 WHERE seq = -1",
+                "UPDATE {rows} SET seq = -1 WHERE seq = 50",
+                "UPDATE {rows} SET seq = 50 WHERE seq = 51",
+                "UPDATE {rows} SET seq = 51 WHERE seq = -1",
             ],
             50,
             "results row seq=50",
         ),
-        ("truncate the tail", ["DELETE FROM results WHERE seq >= 240"], 240, "row seq=240 is missing"),
+        ("truncate the tail", ["DELETE FROM {rows} WHERE seq >= 240"], 240, "row seq=240 is missing"),
         (
             "remove a block",
             ["DELETE FROM blocks WHERE no = 2"],
@@ -228,7 +288,7 @@ def test_cutting_rows_and_seals_together_needs_a_head_held_elsewhere(journal_pat
     cut = tampered(
         journal_path,
         tmp_path,
-        "DELETE FROM results WHERE seq > 200",
+        "DELETE FROM {rows} WHERE seq > 200",
         "DELETE FROM events WHERE seq > 200",
         "DELETE FROM blocks WHERE no = 3",
     )
@@ -253,3 +313,124 @@ def test_copy_keeps_verifying(journal_path: Path, tmp_path: Path) -> None:
     copy = tmp_path / "moved.sqlite3"
     shutil.copy(journal_path, copy)
     assert verify_journal(copy).ok
+
+
+@pytest.mark.parametrize(
+    ("name", "sql"),
+    [
+        ("edit a shared text", ["UPDATE texts SET text = 'connect timed out' WHERE text = 'connect refused'"]),
+        ("delete a shared text", ["DELETE FROM texts"]),
+        ("inline a different text", ["UPDATE result_rows SET detail = 'connect timed out' WHERE seq = 45"]),
+    ],
+)
+def test_tampering_with_shared_texts_is_detected(tmp_path: Path, name: str, sql: list[str]) -> None:
+    """A text row is part of every row that refers to it: editing it breaks the first of them."""
+    path = tmp_path / "journal.sqlite3"
+    build(path).close()
+    verdict = verify_journal(tampered(path, tmp_path, *sql))
+    assert not verdict.ok, name
+    assert verdict.first_bad_seq == 45, verdict.problems
+    assert verdict.problems[0].startswith("results row seq=45 (target broker/trading"), verdict.problems[0]
+
+
+def test_a_new_journal_stores_a_repeating_text_once(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with build(path) as journal:
+        assert journal.schema_version == 2
+        stored = journal.conn.execute(
+            "SELECT seq, typeof(detail) FROM result_rows WHERE failure IS NOT NULL ORDER BY seq"
+        ).fetchall()
+        texts = journal.conn.execute("SELECT id, text FROM texts").fetchall()
+        failed = [r for _, r in journal.iter_results() if not r.ok]
+    # the first "connect refused" is stored inline, the nine after it as the id of its one texts row
+    assert stored == [(43, "text")] + [(seq, "integer") for seq in range(45, 63, 2)]
+    assert texts == [(1, "connect refused")]
+    assert [r.detail for r in failed] == ["connect refused"] * 10
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'results'").fetchone() == ("view",)
+    conn.close()
+
+
+def test_texts_that_change_every_run_stay_inline(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        journal.register_targets([target(KEYS[0])], now_ns=T0)
+        journal.append(
+            [
+                Result(KEYS[0], T0 + i * NS, True, 0.002, None, f"rtt {i} ms", {"rtt_s": i / 1000, "sent": 3})
+                for i in range(50)
+            ]
+        )
+        kinds = journal.conn.execute("SELECT DISTINCT typeof(detail), typeof(metrics) FROM result_rows").fetchall()
+        assert kinds == [("text", "text")]
+        assert journal.conn.execute("SELECT count(*) FROM texts").fetchone() == (0,)
+        assert [r.metrics for _, r in journal.iter_results()][-1] == {"rtt_s": 0.049, "sent": 3}
+
+
+def test_interning_survives_reopening_and_texts_that_look_like_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    details = ["same text", "42", "same text", "same text", "0042", "42", "42"]
+    for i, detail in enumerate(details):  # a fresh Journal (empty cache) for every row
+        with Journal.open(path) as journal:
+            journal.register_targets([target(KEYS[0])], now_ns=T0)
+            journal.append([Result(KEYS[0], T0 + i * NS, True, 0.002, None, detail, {"n": 1})])
+    with Journal.open(path) as journal:
+        assert [r.detail for _, r in journal.iter_results()] == details
+        assert journal.conn.execute("SELECT text FROM texts ORDER BY id").fetchall() == []  # nothing repeated in time
+        journal.seal(now_ns=T0 + 100 * NS)
+        journal.append([Result(KEYS[0], T0 + 100 * NS, True, 0.002, None, "same text", {}) for _ in range(3)])
+        journal.append([Result(KEYS[0], T0 + 101 * NS, True, 0.002, None, "same text", {})])
+        assert journal.conn.execute("SELECT text FROM texts ORDER BY id").fetchall() == [("same text",)]
+    with Journal.open(path) as journal:  # an empty cache finds the stored id again: no duplicate text
+        journal.append([Result(KEYS[0], T0 + 102 * NS, True, 0.002, None, "same text", {}) for _ in range(2)])
+        assert journal.conn.execute("SELECT count(*) FROM texts").fetchone() == (1,)
+        assert [r.detail for _, r in journal.iter_results(since_ns=T0 + 100 * NS)] == ["same text"] * 6
+        journal.seal(now_ns=T0 + 200 * NS)
+    assert verify_journal(path).ok
+
+
+def test_a_failed_write_forgets_the_text_ids_it_handed_out(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        journal.register_targets([target(KEYS[0])], now_ns=T0)
+        journal.append([Result(KEYS[0], T0, True, 0.002, None, "first text", {})])
+        # the batch interns "first text" (its second sighting), then names an unknown target: nothing is written
+        with pytest.raises(JournalError):
+            journal.append(
+                [Result(KEYS[0], T0 + NS, True, 0.002, None, "first text", {})] * 2 + [result("nope/none", 2, True)]
+            )
+        assert journal.conn.execute("SELECT count(*) FROM texts").fetchone() == (0,)
+        journal.conn.execute("INSERT INTO texts (text) VALUES ('another text')")  # takes the rolled-back id
+        journal.append([Result(KEYS[0], T0 + 3 * NS, True, 0.002, None, "first text", {}) for _ in range(2)])
+        details = [r.detail for _, r in journal.iter_results()]
+    assert details == ["first text"] * 3
+
+
+def test_a_schema_1_journal_opens_appends_and_verifies_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    make_v1(path)
+    with build(path) as journal:
+        assert (journal.schema_version, journal.journal_id) == (1, "0123456789abcdef0123456789abcdef")
+        journal.append([result(KEYS[0], 5000, False), result(KEYS[0], 5010, False)])
+        journal.seal(now_ns=T0 + 6000 * NS)
+        failed = [r.detail for _, r in journal.iter_results() if not r.ok]
+    assert failed == ["connect refused"] * 12
+    conn = sqlite3.connect(path)
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    assert ("texts" not in tables, "result_rows" not in tables) == (True, True)
+    assert conn.execute(
+        "SELECT count(*), count(DISTINCT typeof(detail)) FROM results WHERE failure IS NOT NULL"
+    ).fetchone() == (12, 1)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    conn.close()
+    verdict = verify_journal(path)
+    assert verdict.ok and verdict.rows == 256, verdict.problems
+
+
+def test_an_unknown_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    make_v1(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError, match="unsupported journal schema '3'"):
+        Journal.open(path)

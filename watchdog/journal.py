@@ -1,9 +1,14 @@
 """The journal: an append-only, hash-chained SQLite file that is the record of everything the agent saw.
 
-Layout (schema version 1):
+Layout (schema version 2, what a new journal gets):
 
-* ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``.
-  No per-row hash and no index, so a row costs about 30 bytes on disk.
+* ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``. In
+  schema 2 this is a view over ``result_rows`` (same columns) and ``texts`` (``id, text``): a
+  ``detail`` or ``metrics`` text that repeats for a target (``connected to …``, ``HTTP 200 OK from …``)
+  is stored once in ``texts`` and referred to by its INTEGER id; one seen for the first time (an ICMP
+  round-trip time) stays inline. The view gives back the text, so readers and row hashes see exactly
+  the values schema 1 stored. No per-row hash and no index. A schema 1 journal (``results`` a table
+  holding the texts) is read, appended to and verified as it is; it is never converted.
 * ``events``   everything else that is evidence: target definitions, agent start/stop/alive, outages
   opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
   ref, data``; ``data`` is JSON).
@@ -36,6 +41,7 @@ import sqlite3
 import struct
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +52,7 @@ from watchdog.model import FailureKind, Outage, Result, Target
 
 _LOGGER = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # what a new journal gets; schema 1 journals are still read and written
 BLOCK_MAX_ROWS = 1000
 GENESIS_LABEL = b"outage-watchdog journal "
 BLOCK_LABEL = b"OWJ1"
@@ -63,15 +69,6 @@ PRAGMAS = (
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS targets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS results (
-    seq INTEGER PRIMARY KEY,
-    target INTEGER NOT NULL,
-    ts_ns INTEGER NOT NULL,
-    latency_us INTEGER,
-    failure TEXT,
-    detail TEXT,
-    metrics TEXT
-);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     ts_ns INTEGER NOT NULL,
@@ -95,6 +92,47 @@ CREATE TABLE IF NOT EXISTS blocks (
 CREATE INDEX IF NOT EXISTS blocks_max_ts ON blocks (max_ts_ns);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_ns INTEGER NOT NULL);
 """
+
+# Schema 1: the results are a table.
+RESULTS_V1 = """
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    latency_us INTEGER,
+    failure TEXT,
+    detail TEXT,
+    metrics TEXT
+);
+"""
+
+# Schema 2: the rows are in result_rows, whose detail and metrics hold the text itself or (when it
+# repeats) an INTEGER id into texts; they are declared without a type so that SQLite keeps either as
+# given. The view ``results`` resolves the ids, so readers (and row hashes) see schema 1's values.
+RESULTS_V2 = """
+CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS result_rows (
+    seq INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    latency_us INTEGER,
+    failure TEXT,
+    detail,
+    metrics
+);
+CREATE VIEW IF NOT EXISTS results (seq, target, ts_ns, latency_us, failure, detail, metrics) AS
+SELECT r.seq, r.target, r.ts_ns, r.latency_us, r.failure,
+    CASE WHEN typeof(r.detail) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.detail) ELSE r.detail END,
+    CASE WHEN typeof(r.metrics) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.metrics) ELSE r.metrics END
+FROM result_rows r;
+"""
+
+RESULTS_SCHEMA = {1: RESULTS_V1, 2: RESULTS_V2}
+ROWS_TABLE = {1: "results", 2: "result_rows"}  # where result rows are physically written
+
+TEXT_CACHE_MAX = 4096  # interned texts whose id the writer remembers
+TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among them is interned
+TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
 
 # Event types written by the core. Later parts add their own (contact, clock_sample, ...).
 EV_TARGET = "target"
@@ -297,20 +335,48 @@ def _clock_shift(opened: dict[str, Any], close: Event | None, open_seq: int, ste
     return sum(step for seq, step in steps if seq > open_seq and (close is None or seq < close.seq))
 
 
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _stored_version(conn: sqlite3.Connection) -> int | None:
+    """The schema of an existing journal (-1 when unreadable), None for a new (empty) file."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return None
+    if _meta(conn, "journal_id") is None:
+        return None
+    version = _meta(conn, "schema_version")
+    return int(version) if version is not None and version.isdigit() else -1
+
+
 class Journal:
     """Synchronous access to one journal file. Use one instance per thread."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, journal_id: str) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, journal_id: str, schema_version: int = SCHEMA_VERSION
+    ) -> None:
         self.path = path
         self.conn = conn
         self.journal_id = journal_id
+        self.schema_version = schema_version
+        self._rows_table = ROWS_TABLE[schema_version]
         self._target_ids: dict[str, int] = {}
+        # Interning (schema 2). Hints only: a text found here is looked up or inserted in the same
+        # transaction as its row, and the ids are forgotten whenever a write fails (a rolled-back id
+        # may be given to another text later).
+        self._text_ids: dict[str, int] = {}
+        self._recent_texts: dict[tuple[int, int], deque[str]] = {}
 
     # ------------------------------------------------------------------------------------- opening
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True, readonly: bool = False) -> Journal:
-        """Open (and with ``create``, create) a journal file."""
+        """Open (and with ``create``, create) a journal file.
+
+        A new journal gets schema :data:`SCHEMA_VERSION`; an existing one keeps the schema it was
+        created with (1 or 2) and is read and written in it.
+        """
         file = Path(path)
         if not file.exists():
             if not create or readonly:
@@ -322,37 +388,39 @@ class Journal:
                 # the whole schema and the journal's identity appear in one transaction: a reader never
                 # sees half a journal
                 conn.execute("BEGIN IMMEDIATE")
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("COMMIT")
-                row = conn.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
-                if row is None:
-                    conn.execute("BEGIN IMMEDIATE")
-                    row = conn.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
-                    if row is None:
-                        journal_id = uuid.uuid4().hex
-                        conn.executemany(
-                            "INSERT INTO meta (key, value) VALUES (?, ?)",
-                            [
-                                ("journal_id", journal_id),
-                                ("schema_version", str(SCHEMA_VERSION)),
-                                ("created_ns", str(time.time_ns())),
-                            ],
-                        )
-                        row = (journal_id,)
+                try:
+                    stored = _stored_version(conn)
+                    version = SCHEMA_VERSION if stored is None else stored
+                    if version in RESULTS_SCHEMA:
+                        for statement in (SCHEMA + RESULTS_SCHEMA[version]).split(";\n"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        if stored is None and _meta(conn, "journal_id") is None:
+                            conn.executemany(
+                                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                                [
+                                    ("journal_id", uuid.uuid4().hex),
+                                    ("schema_version", str(SCHEMA_VERSION)),
+                                    ("created_ns", str(time.time_ns())),
+                                ],
+                            )
                     conn.execute("COMMIT")
-            else:
-                row = conn.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
-            if row is None:
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            journal_id = _meta(conn, "journal_id")
+            if journal_id is None:
                 raise JournalError(f"{file} is not a watchdog journal (no journal_id)")
-            version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if version is None or int(version[0]) != SCHEMA_VERSION:
-                raise JournalError(f"{file}: unsupported journal schema {version and version[0]!r}")
+            version_text = _meta(conn, "schema_version")
+            if version_text is None or not version_text.isdigit() or int(version_text) not in RESULTS_SCHEMA:
+                raise JournalError(f"{file}: unsupported journal schema {version_text!r}")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise JournalError(f"{file}: not a readable journal: {exc}") from exc
-        journal = cls(file, conn, str(row[0]))
+        except JournalError:
+            conn.close()
+            raise
+        journal = cls(file, conn, journal_id, int(version_text))
         journal._target_ids = dict(conn.execute("SELECT key, id FROM targets").fetchall())
         return journal
 
@@ -374,7 +442,8 @@ class Journal:
 
     def _next_seq(self) -> int:
         row = self.conn.execute(
-            "SELECT max(coalesce((SELECT max(seq) FROM results), 0), coalesce((SELECT max(seq) FROM events), 0))"
+            f"SELECT max(coalesce((SELECT max(seq) FROM {self._rows_table}), 0), "
+            "coalesce((SELECT max(seq) FROM events), 0))"
         ).fetchone()
         return int(row[0]) + 1
 
@@ -475,7 +544,7 @@ class Journal:
                     seq += 1
                 if result_rows:
                     self.conn.executemany(
-                        "INSERT INTO results (seq, target, ts_ns, latency_us, failure, detail, metrics) "
+                        f"INSERT INTO {self._rows_table} (seq, target, ts_ns, latency_us, failure, detail, metrics) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         result_rows,
                     )
@@ -487,20 +556,50 @@ class Journal:
         except BaseException:
             for ticket in tickets or ():
                 ticket.seq = None
+            self._text_ids.clear()  # ids handed out in the rolled-back transaction may not exist
             raise
         return seqs
 
     def _result_row(self, seq: int, r: Result) -> tuple[Any, ...]:
         latency = None if r.latency_s is None else round(r.latency_s * 1_000_000)
-        return (
-            seq,
-            self.target_id(r.target),
-            r.ts_ns,
-            latency,
-            None if r.failure is None else r.failure.value,
-            r.detail or None,
-            _json(dict(r.metrics)) if r.metrics else None,
-        )
+        target = self.target_id(r.target)
+        detail = r.detail or None
+        metrics = _json(dict(r.metrics)) if r.metrics else None
+        if self.schema_version >= 2:
+            return (
+                seq,
+                target,
+                r.ts_ns,
+                latency,
+                None if r.failure is None else r.failure.value,
+                self._stored_text(target, 0, detail),
+                self._stored_text(target, 1, metrics),
+            )
+        return (seq, target, r.ts_ns, latency, None if r.failure is None else r.failure.value, detail, metrics)
+
+    def _stored_text(self, target: int, column: int, text: str | None) -> str | int | None:
+        """What schema 2 stores for a detail or metrics text: the text, or its id once it repeats.
+
+        A text is interned the second time it is seen among the target's recent ones in that column, so
+        texts that change every run (ICMP round-trip times) stay inline and never fill ``texts``.
+        Called inside the row's transaction: a text inserted here commits or rolls back with its row.
+        """
+        if text is None or len(text) < TEXT_MIN_INTERN:
+            return text
+        known = self._text_ids.get(text)
+        if known is not None:
+            return known
+        recent = self._recent_texts.setdefault((target, column), deque(maxlen=TEXT_RECENT))
+        if text not in recent:
+            recent.append(text)
+            return text
+        self.conn.execute("INSERT INTO texts (text) VALUES (?) ON CONFLICT (text) DO NOTHING", (text,))
+        text_id = int(self.conn.execute("SELECT id FROM texts WHERE text = ?", (text,)).fetchone()[0])
+        if len(self._text_ids) >= TEXT_CACHE_MAX:
+            self._text_ids.clear()  # rare (thousands of distinct repeating texts): forget and look up again
+        self._text_ids[text] = text_id
+        recent.remove(text)
+        return text_id
 
     def add_event(
         self,
@@ -529,7 +628,8 @@ class Journal:
         head = self.head()
         last = head.last_seq if head else 0
         row = self.conn.execute(
-            "SELECT (SELECT count(*) FROM results WHERE seq > ?) + (SELECT count(*) FROM events WHERE seq > ?)",
+            f"SELECT (SELECT count(*) FROM {self._rows_table} WHERE seq > ?) "
+            "+ (SELECT count(*) FROM events WHERE seq > ?)",
             (last, last),
         ).fetchone()
         return int(row[0])
@@ -790,7 +890,7 @@ class Journal:
 
     def last_result_ts_after(self, seq: int) -> int | None:
         """The latest result timestamp among rows after ``seq`` (used to end a crashed run)."""
-        row = self.conn.execute("SELECT max(ts_ns) FROM results WHERE seq > ?", (seq,)).fetchone()
+        row = self.conn.execute(f"SELECT max(ts_ns) FROM {self._rows_table} WHERE seq > ?", (seq,)).fetchone()
         return None if row[0] is None else int(row[0])
 
     def cursor(self, name: str) -> int:

@@ -93,8 +93,8 @@ class JournalWriter:
         entry = _Entry(item, Ticket(), loop.create_future())
         self._pending.append(entry)
         if len(self._pending) > self.ring_max:
-            self._drop_oldest()
-        if self.degraded:
+            self._drop_oldest()  # may drop this very entry (all older ones in flight): its future is then set
+        if self.degraded and not entry.future.done():
             entry.future.set_result(None)
         else:
             self._settled.clear()

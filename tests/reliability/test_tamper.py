@@ -118,42 +118,68 @@ def test_the_untouched_journal_verifies(agent_journal: tuple[Path, Path, str, st
 
 
 # (name, SQL, expected first bad seq, words in the problem). In the SQL: {r}, {r2} = sealed results in the middle,
-# {f} = the first failed result, {e} = the first outage_open event, {last} = the last sealed seq.
+# {f} = the first failed result, {e} = the first outage_open event, {last} = the last sealed seq, {t} = the first
+# result whose detail is stored as an id into ``texts``. The rows are physically in ``result_rows`` (``results``
+# is a view over it and ``texts``).
 CASES = [
     (
         "edit a result's detail",
-        ["UPDATE results SET detail = 'connected to 127.0.0.1:1' WHERE seq = {r}"],
+        ["UPDATE result_rows SET detail = 'connected to 127.0.0.1:1' WHERE seq = {r}"],
         "{r}",
         "edited or swapped",
     ),
     (
         "edit a result's time",
-        ["UPDATE results SET ts_ns = ts_ns + 1000000000 WHERE seq = {r}"],
+        ["UPDATE result_rows SET ts_ns = ts_ns + 1000000000 WHERE seq = {r}"],
         "{r}",
         "edited or swapped",
     ),
-    ("mark a failure as a success", ["UPDATE results SET failure = NULL WHERE seq = {f}"], "{f}", "edited or swapped"),
+    (
+        "mark a failure as a success",
+        ["UPDATE result_rows SET failure = NULL WHERE seq = {f}"],
+        "{f}",
+        "edited or swapped",
+    ),
     (
         "edit an outage's start",
         ["UPDATE events SET data = replace(data, '\"start_ns\":', '\"start_ns\":1') WHERE seq = {e}"],
         "{e}",
         "edited or swapped",
     ),
-    ("delete a result", ["DELETE FROM results WHERE seq = {r}"], "{r}", "deleted or truncated"),
+    (
+        "edit a text shared by many results",
+        [
+            "UPDATE texts SET text = 'connected to 127.0.0.1:1' "
+            "WHERE id = (SELECT detail FROM result_rows WHERE seq = {t})"
+        ],
+        "{t}",
+        "edited or swapped",
+    ),
+    ("delete the shared texts", ["DELETE FROM texts"], "{t}", "edited or swapped"),
+    (
+        "point a result at another text",
+        [
+            "INSERT INTO texts (id, text) VALUES (9999, 'connected to 127.0.0.1:1')",
+            "UPDATE result_rows SET detail = 9999 WHERE seq = {r}",
+        ],
+        "{r}",
+        "edited or swapped",
+    ),
+    ("delete a result", ["DELETE FROM result_rows WHERE seq = {r}"], "{r}", "deleted or truncated"),
     ("delete the outage", ["DELETE FROM events WHERE seq = {e}"], "{e}", "deleted or truncated"),
     (
         "swap two results' times",
         [
-            "UPDATE results SET ts_ns = -ts_ns WHERE seq IN ({r}, {r2})",
-            "UPDATE results SET ts_ns = (SELECT -ts_ns FROM results x "
-            "WHERE x.seq = CASE results.seq WHEN {r} THEN {r2} ELSE {r} END) WHERE seq IN ({r}, {r2})",
+            "UPDATE result_rows SET ts_ns = -ts_ns WHERE seq IN ({r}, {r2})",
+            "UPDATE result_rows SET ts_ns = (SELECT -ts_ns FROM result_rows x "
+            "WHERE x.seq = CASE result_rows.seq WHEN {r} THEN {r2} ELSE {r} END) WHERE seq IN ({r}, {r2})",
         ],
         "{r}",
         "edited or swapped",
     ),
     (
         "truncate the newest rows, seals left",
-        ["DELETE FROM results WHERE seq > {last} - 5", "DELETE FROM events WHERE seq > {last} - 5"],
+        ["DELETE FROM result_rows WHERE seq > {last} - 5", "DELETE FROM events WHERE seq > {last} - 5"],
         None,
         "missing",
     ),
@@ -187,6 +213,7 @@ def test_tampering_is_caught(
         "r2": _one(journal, "SELECT seq FROM results ORDER BY seq LIMIT 1 OFFSET 11"),
         "f": _one(journal, "SELECT min(seq) FROM results WHERE failure IS NOT NULL"),
         "e": _one(journal, "SELECT min(seq) FROM events WHERE type = 'outage_open'"),
+        "t": _one(journal, "SELECT min(seq) FROM result_rows WHERE typeof(detail) = 'integer'"),
         "last": last,
     }
     if "targets" in statements[0]:
@@ -208,7 +235,7 @@ def test_cutting_rows_with_their_seals_needs_the_head_held_elsewhere(
     copy = _tampered(
         journal,
         tmp_path,
-        f"DELETE FROM results WHERE seq > {keep}",
+        f"DELETE FROM result_rows WHERE seq > {keep}",
         f"DELETE FROM events WHERE seq > {keep}",
         f"DELETE FROM blocks WHERE no = {blocks}",
     )
@@ -235,7 +262,7 @@ def test_resealing_an_edited_row_without_the_chain_is_caught(journal: Path, tmp_
     from watchdog.journal import result_row_hash
 
     seq = _one(journal, "SELECT seq FROM results ORDER BY seq LIMIT 1 OFFSET 10")
-    copy = _tampered(journal, tmp_path, f"UPDATE results SET latency_us = 1 WHERE seq = {seq}")
+    copy = _tampered(journal, tmp_path, f"UPDATE result_rows SET latency_us = 1 WHERE seq = {seq}")
     conn = sqlite3.connect(copy)
     row = conn.execute(
         "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results WHERE seq = ?", (seq,)
