@@ -13,13 +13,15 @@ import hashlib
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
 from watchdog.journal import Journal
-from watchdog.letter import SUFFIXES, Lang, LetterRequest, build_letter, render
 from watchdog.sla import parse_period
 from watchdog.timefmt import parse_time, to_datetime
+
+if TYPE_CHECKING:  # the letter machinery (jinja2, babel, holidays) is loaded when a letter is made
+    from watchdog.letter import Lang
 
 
 def register(sub: Any) -> None:
@@ -98,6 +100,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"the period {period.label} has not started by --now", file=sys.stderr)
         return EXIT_CONFIG
     output = Path(args.output) if args.output else None
+    from watchdog.letter import SUFFIXES
+
     if output is not None and output.suffix.lower() not in SUFFIXES:
         print(f"{output}: write .md, .html or .pdf", file=sys.stderr)
         return EXIT_CONFIG
@@ -168,6 +172,7 @@ def _preview(
 ) -> int:
     """No ``-o``: the letter as Markdown on stdout; a pack is listed only when given with ``--pack``."""
     from watchdog.claim import journal_contacts, read_pack
+    from watchdog.letter import LetterRequest, build_letter, render
 
     facts = read_pack(pack) if pack is not None else None
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:

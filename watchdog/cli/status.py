@@ -7,8 +7,6 @@ import time
 from typing import Any
 
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
-from watchdog.collective.share import shared_exporter_name
-from watchdog.influx.exporter import exporter_name
 from watchdog.influx.tail import ExporterStatus, exporter_status
 from watchdog.journal import Journal
 from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
@@ -41,6 +39,9 @@ def status_json(s: ExporterStatus, configured: set[str], now_ns: int, config: An
 def handle(args: argparse.Namespace) -> int:
     """Read the journal's cursors and print them."""
     config = load_config(args)
+    from watchdog.collective.share import shared_exporter_name  # the InfluxDB client: only when asked
+    from watchdog.influx.exporter import exporter_name
+
     configured = {exporter_name(config.model.influxdb)} if config.model.influxdb is not None else set()
     share = config.agent.share
     if share is not None and share.influxdb is not None:  # the advocate's copy (watchdog.collective.share)
