@@ -36,6 +36,7 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes, lang: Lang = "
     names = {"name": data["provider"]["name"], "period": data["period"]["label"]}
     method = env.get_template(template_for("method.txt.j2", lang)).render(r=data).strip()
     html = env.get_template(template_for("summary.pdf.html.j2", lang)).render(r=data, method=method, pack=pack)
+    html = html.replace("<td>", '<td align="left">')  # fpdf2 justifies cells otherwise: gaps in narrow columns
     pdf = FPDF(format="A4")
     pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
     fonts = font_dir()
