@@ -83,7 +83,7 @@ def _bars(intervals: Sequence[Interval], zone: ZoneInfo) -> list[tuple[float, fl
 
 
 ENGLISH = {
-    "provider_outages": "provider outages",
+    "provider_outages": "outages: whose fault",
     "up": "up",
     "down": "down",
     "uncertain": "changed between probes",
