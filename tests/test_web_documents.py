@@ -7,12 +7,16 @@ pack is checked with the real verifier, and the letters must list exactly the pa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from influx_helpers import wait_until
 from web_helpers import SCRIPT_CONFIG, write_script
 
 from watchdog.config import load
@@ -27,7 +32,7 @@ from watchdog.model import NS
 from watchdog.packverify import verify_pack
 from watchdog.timefmt import to_ns
 from watchdog.web import JournalSource, StatusService, create_app
-from watchdog.web.documents import default_documents
+from watchdog.web.documents import DocumentWorker, default_documents
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 20, tzinfo=MSK))
@@ -139,3 +144,43 @@ async def test_a_document_that_cannot_be_made_says_so(tmp_path: Path, name: str)
         response = await client.get(f"/providers/broker/documents/{name}?period=2026-11")
         assert response.status == 500
         assert await response.text() == f"the {name} could not be rendered; the agent's log says why\n"
+
+
+async def test_the_agent_makes_its_documents_in_a_child_process(tmp_path: Path) -> None:
+    """``watchdog run`` renders in a spawned child (DocumentWorker): same bytes, one shared pack, then it exits."""
+    config = config_on_disk(tmp_path, "en")
+    async with client_for(config) as client:  # in a thread, as `watchdog serve` does
+        expected = await download(client, "report", "text/html", "report-broker-2026-11.html")
+    worker = DocumentWorker(idle_s=1.0)
+    service = StatusService(JournalSource(config, clock=lambda: NOW), cache_s=0, clock=lambda: NOW)
+    try:
+        async with TestClient(TestServer(create_app(service, documents=default_documents(worker)))) as client:
+            report = await download(client, "report", "text/html", "report-broker-2026-11.html")
+            children = multiprocessing.active_children()
+            assert worker.running and len(children) == 1 and children[0].pid != os.getpid()
+            pack = await download(client, "evidence", "application/zip", "evidence-broker-2026-11.zip")
+            letter = await download(client, "complaint", "text/html", "complaint-broker-2026-11-en.html")
+        assert report == expected
+        (tmp_path / "pack.zip").write_bytes(pack)
+        assert verify_pack(tmp_path / "pack.zip").ok
+        assert hashlib.sha256(pack).hexdigest() in letter.decode("utf-8")  # the child's shelf: one pack for both
+        await wait_until(lambda: not worker.running, 10)  # idle for idle_s: the child exits
+        await wait_until(lambda: multiprocessing.active_children() == [], 10)
+    finally:
+        worker.close()
+
+
+async def test_a_stopping_agent_does_not_wait_for_a_document(tmp_path: Path) -> None:
+    config = config_on_disk(tmp_path, "en")
+    worker = DocumentWorker()
+    service = StatusService(JournalSource(config, clock=lambda: NOW), cache_s=0, clock=lambda: NOW)
+    async with TestClient(TestServer(create_app(service, documents=default_documents(worker)))) as client:
+        pending = asyncio.create_task(client.get("/providers/broker/documents/complaint-pdf?period=2026-11"))
+        await wait_until(lambda: worker.running, 10, 0.01)
+        started = time.monotonic()
+        await asyncio.to_thread(worker.close)
+        response = await pending
+        assert time.monotonic() - started < 2.0
+        assert response.status == 500
+        assert await response.text() == "the complaint-pdf could not be rendered; the agent's log says why\n"
+    assert multiprocessing.active_children() == []

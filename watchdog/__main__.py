@@ -6,4 +6,5 @@ import sys
 
 from watchdog.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned child (the document worker) imports it
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -12,7 +13,7 @@ from watchdog.model import Result
 from watchdog.sinks import AgentContext, AgentEvent, Sink
 from watchdog.web.app import create_app
 from watchdog.web.data import AgentHealth, LiveSource, StatusService
-from watchdog.web.documents import Documents, default_documents
+from watchdog.web.documents import Documents, DocumentWorker, default_documents
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,9 +45,11 @@ class WebSink(Sink):
         self.ctx = ctx
         self.health = AgentHealth()
         self.source = LiveSource(ctx.config, ctx.board, self.health)
+        # the built-in documents are made in a child process: a pack's minute of CPU never delays a probe
+        self.worker = DocumentWorker() if documents is None else None
         self.app = create_app(
             StatusService(self.source, cache_s=cache_s),
-            documents=default_documents() if documents is None else documents,
+            documents=default_documents(self.worker) if documents is None else documents,
         )
         self.runner: web.AppRunner | None = None
         self.host, self.port = split_listen(ctx.config.model.web.listen)
@@ -73,6 +76,8 @@ class WebSink(Sink):
 
     async def aclose(self) -> None:
         """Stop serving."""
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.close)
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
