@@ -21,7 +21,7 @@ from watchdog.config import Config, loads
 from watchdog.influx.exporter import InfluxExporter
 from watchdog.journal import Journal
 from watchdog.model import NS, FailureKind, Result
-from watchdog.sinks import AgentContext, AgentEvent
+from watchdog.sinks import AgentContext, AgentEvent, Sink
 from watchdog.state import Board
 from watchdog.writer import JournalWriter
 
@@ -44,6 +44,18 @@ providers:
 {providers}
 influxdb: {{{influx}}}
 """
+
+
+class Recorder(Sink):
+    """A sink that keeps every AgentEvent it is handed (through the agent's real fan-out)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.events: list[AgentEvent] = []
+
+    async def on_agent(self, event: AgentEvent) -> None:
+        self.events.append(event)
 
 
 @dataclass

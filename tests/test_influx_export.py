@@ -16,6 +16,7 @@ from helpers import T0, Switch
 from influx_helpers import (
     TOKEN,
     Harness,
+    Recorder,
     V2StandIn,
     influx_probe_rows,
     journal_probe_rows,
@@ -31,7 +32,7 @@ from watchdog.influx.exporter import InfluxExporter
 from watchdog.influx.tail import DEAD_LETTERS_TABLE
 from watchdog.journal import Journal
 from watchdog.model import NS, ProviderKind
-from watchdog.sinks import AgentContext, AgentEvent, Sink
+from watchdog.sinks import AgentContext
 
 pytestmark = pytest.mark.skipif(not available(), reason="influxd not installed (apt-get install influxdb)")
 
@@ -43,18 +44,6 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
     server.start()
     yield server
     server.stop()
-
-
-class Recorder(Sink):
-    """A sink that keeps every AgentEvent it is handed (through the agent's real fan-out)."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.events: list[AgentEvent] = []
-
-    async def on_agent(self, event: AgentEvent) -> None:
-        self.events.append(event)
 
 
 def agent_config(data_dir: Path, influx_url: str, db: str, provider: Switch, lan: Switch, nets: list[Switch]) -> str:

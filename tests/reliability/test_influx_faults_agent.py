@@ -38,13 +38,13 @@ from pathlib import Path
 
 import pytest
 from helpers import Switch
-from influx_helpers import influx_probe_rows, journal_probe_rows, last_seq, wait_until
+from influx_helpers import Recorder, influx_probe_rows, journal_probe_rows, last_seq, wait_until
 from influx_server import InfluxServer, available, free_port
 
 from watchdog.agent import Agent
 from watchdog.config import loads
 from watchdog.influx.exporter import InfluxExporter
-from watchdog.sinks import AgentContext, AgentEvent, Sink
+from watchdog.sinks import AgentContext
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not available(), reason="influxd not installed")]
 
@@ -58,18 +58,6 @@ PHASES: list[tuple[str, str, float]] = [  # (name, proxy mode, seconds)
 ]
 PROXY = Path(__file__).with_name("influx_proxy.py")
 TARGET_RE = re.compile(r",target=((?:\\.|[^,\\ ])*)")
-
-
-class Recorder(Sink):
-    """Keeps every AgentEvent the agent's fan-out hands it."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.events: list[AgentEvent] = []
-
-    async def on_agent(self, event: AgentEvent) -> None:
-        self.events.append(event)
 
 
 def my_sockets() -> set[str]:
