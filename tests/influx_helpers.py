@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from influx_server import InfluxServer
 
+from watchdog.agent import Agent
 from watchdog.config import Config, loads
 from watchdog.influx.exporter import InfluxExporter
 from watchdog.journal import Journal
@@ -331,3 +332,17 @@ def influx_probe_rows(server: InfluxServer, db: str) -> list[dict[str, Any]]:
     keys = ("time", "target", "provider", "role", "kind", "ok", "latency_s", "failure", "detail")
     rows = server.rows('SELECT * FROM "probe"', db)
     return sorted(({k: row.get(k) for k in keys} for row in rows), key=lambda row: (row["target"], row["time"]))
+
+
+def build_agent(config_text: str) -> tuple[Agent, list[InfluxExporter], Recorder]:
+    """A real Agent from config text with its InfluxDB exporter (kept, to look at) and a Recorder sink."""
+    config = loads(config_text, env={})
+    exporters: list[InfluxExporter] = []
+    recorder = Recorder()
+
+    def influx(ctx: AgentContext) -> InfluxExporter:
+        assert config.model.influxdb is not None
+        exporters.append(InfluxExporter(ctx, config.model.influxdb))
+        return exporters[-1]
+
+    return Agent(config, sink_factories=[influx, lambda ctx: recorder]), exporters, recorder

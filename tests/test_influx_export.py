@@ -16,8 +16,8 @@ from helpers import T0, Switch
 from influx_helpers import (
     TOKEN,
     Harness,
-    Recorder,
     V2StandIn,
+    build_agent,
     influx_probe_rows,
     journal_probe_rows,
     last_seq,
@@ -25,14 +25,10 @@ from influx_helpers import (
 )
 from influx_server import InfluxServer, available
 
-from watchdog.agent import Agent
 from watchdog.analysis import analyse
-from watchdog.config import loads
-from watchdog.influx.exporter import InfluxExporter
 from watchdog.influx.tail import DEAD_LETTERS_TABLE
 from watchdog.journal import Journal
 from watchdog.model import NS, ProviderKind
-from watchdog.sinks import AgentContext
 
 pytestmark = pytest.mark.skipif(not available(), reason="influxd not installed (apt-get install influxdb)")
 
@@ -79,19 +75,6 @@ async def services() -> tuple[Switch, Switch, list[Switch]]:
     yield provider, lan, nets
     for s in (provider, lan, *nets):
         await s.down()
-
-
-def build_agent(config_text: str) -> tuple[Agent, list[InfluxExporter], Recorder]:
-    config = loads(config_text, env={})
-    exporters: list[InfluxExporter] = []
-    recorder = Recorder()
-
-    def influx(ctx: AgentContext) -> InfluxExporter:
-        assert config.model.influxdb is not None
-        exporters.append(InfluxExporter(ctx, config.model.influxdb))
-        return exporters[-1]
-
-    return Agent(config, sink_factories=[influx, lambda ctx: recorder]), exporters, recorder
 
 
 def cursor_of(journal_path: Path, name: str) -> int:

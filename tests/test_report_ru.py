@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -59,18 +58,12 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path,
     en.write_text(text, encoding="utf-8")
     ru = base / "ru.yaml"
     ru.write_text(text.replace("data_dir:", "language: ru, data_dir:", 1), encoding="utf-8")
-    saved = {k: os.environ.get(k) for k in env()}
-    os.environ.update(env())
     config = loads(text, env=env())
     write_history(config)
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # the CLI reads the config's ${VARS} from the environment
+        for key, value in env().items():
+            patch.setenv(key, value)
         yield en, ru, config
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_text_report_in_russian(made: tuple[Path, Path, Config]) -> None:

@@ -38,13 +38,8 @@ from pathlib import Path
 
 import pytest
 from helpers import Switch
-from influx_helpers import Recorder, influx_probe_rows, journal_probe_rows, last_seq, wait_until
+from influx_helpers import build_agent, influx_probe_rows, journal_probe_rows, last_seq, wait_until
 from influx_server import InfluxServer, available, free_port
-
-from watchdog.agent import Agent
-from watchdog.config import loads
-from watchdog.influx.exporter import InfluxExporter
-from watchdog.sinks import AgentContext
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not available(), reason="influxd not installed")]
 
@@ -140,7 +135,9 @@ async def test_influxdb_down_slow_429_and_hung_lose_nothing_and_leave_probing_al
     for s in services:
         await s.up()
     targets = ", ".join(f'{{name: t{i}, kind: tcp, address: "{s.address}"}}' for i, s in enumerate(services[1:]))
-    config = loads(
+    tasks_before = {t for t in asyncio.all_tasks() if not t.done()}
+    sockets_before = len(my_sockets())
+    agent, exporters, recorder = build_agent(
         f"""
 agent: {{id: influx-faults, timezone: UTC, data_dir: "{tmp_path / "data"}"}}
 defaults: {{interval: 1s, timeout: 500ms}}
@@ -148,21 +145,9 @@ controls:
   internet: [{{name: anchor, kind: tcp, address: "{services[0].address}"}}]
 providers: [{{id: broker, targets: [{targets}]}}]
 influxdb: {{url: "{proxy.url}", database: faults, timeout: 5s, max_backoff: 2s, heartbeat_interval: 1s}}
-""",
-        env={},
+"""
     )
     journal_path = tmp_path / "data" / "journal.sqlite3"
-    exporters: list[InfluxExporter] = []
-    recorder = Recorder()
-
-    def factory(ctx: AgentContext) -> InfluxExporter:
-        assert config.model.influxdb is not None
-        exporters.append(InfluxExporter(ctx, config.model.influxdb))
-        return exporters[-1]
-
-    tasks_before = {t for t in asyncio.all_tasks() if not t.done()}
-    sockets_before = len(my_sockets())
-    agent = Agent(config, sink_factories=[factory, lambda ctx: recorder])
     run = asyncio.create_task(agent.run())
     try:
         await asyncio.wait_for(agent.handle.started.wait(), 10)
