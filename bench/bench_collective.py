@@ -10,7 +10,7 @@ blocks of 9 rows (what an agent probing 4 targets every 30 s seals each minute, 
 targets × 2,976 probes + 44,640 heartbeats ≈ 0.4 M rows a month. Around 90 % of the households see one
 ISP outage (14 Oct 10:02–14:47 MSK, edges at their own probe times); some have their own line down for an
 hour (a third of those during the ISP's outage), every one has small outages of its own, and some were off
-for a while. Its ``--share`` pack is made by ``watchdog.evidence.build_pack``, and its ``timeline`` points
+for a while. Its ``--share`` pack is made by ``watchdog.documents.evidence.build_pack``, and its ``timeline`` points
 by the InfluxDB exporter's own code, written to a real influxd 1.6.7 on loopback (tests/influx_server.py).
 Only the ``timeline`` measurement is loaded into InfluxDB (the collective report reads nothing else; 80 M
 probe points would take hours to load on the development machine).
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from watchdog.config import Config, loads
-from watchdog.journal import (
+from watchdog.journal.store import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
@@ -231,9 +231,9 @@ def pack(cfg: Path, out: Path) -> float:
     """The household's --share pack for October (cached); seconds it took (0 when cached)."""
     if out.exists():
         return 0.0
-    from watchdog.collective.share import shared_identity
     from watchdog.config import load
-    from watchdog.evidence import build_pack
+    from watchdog.documents.evidence import build_pack
+    from watchdog.documents.sharing import shared_identity
 
     config = load(cfg)
     began = time.perf_counter()
@@ -253,11 +253,12 @@ def pack(cfg: Path, out: Path) -> float:
 
 def timeline_lines(cfg: Path) -> list[str]:
     """The household's timeline points, made by the InfluxDB exporter's own code (its shared schema)."""
-    from watchdog.collective.share import SharedSchema, shared_identity
+    from watchdog.agent.sinks import AgentContext
+    from watchdog.agent.state import Board
+    from watchdog.collective.share import SharedSchema
     from watchdog.config import load
+    from watchdog.documents.sharing import shared_identity
     from watchdog.influx.exporter import InfluxExporter
-    from watchdog.sinks import AgentContext
-    from watchdog.state import Board
 
     config = load(cfg)
     assert config.agent.share is not None

@@ -22,13 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from influx_server import InfluxServer, available
 
+from watchdog.agent.sinks import AgentContext
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config, loads
 from watchdog.influx.exporter import InfluxExporter
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.model import NS, FailureKind, Result
-from watchdog.sinks import AgentContext
-from watchdog.state import Board
-from watchdog.writer import JournalWriter
 
 TARGETS = 50
 

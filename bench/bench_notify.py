@@ -27,13 +27,13 @@ from pathlib import Path
 import apprise
 from aiohttp import web
 
+from watchdog.agent.sinks import AgentContext
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
 from watchdog.config import loads
 from watchdog.notify.channels import Channel, Courier, asset
 from watchdog.notify.outbox import Message
 from watchdog.notify.sink import NotifySink
-from watchdog.sinks import AgentContext
-from watchdog.state import Board
-from watchdog.writer import JournalWriter
 
 
 class ThreadedReceiver:

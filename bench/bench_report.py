@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from watchdog.config import Config, loads
-from watchdog.journal import EV_AGENT_START, EV_AGENT_STOP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent
+from watchdog.journal.store import EV_AGENT_START, EV_AGENT_STOP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent
 from watchdog.model import NS, FailureKind, Result
 from watchdog.timefmt import to_ns
 
@@ -129,7 +129,7 @@ def write_journal(config: Config, start: dt.datetime, end: dt.datetime) -> tuple
 def measure(kind: str, config_path: str, period: str, out: str) -> None:
     """Run in a fresh process: build the report (or the pack) and print wall time and peak RSS."""
     from watchdog.config import load
-    from watchdog.report import build_report, render
+    from watchdog.documents.report import build_report, render
 
     config = load(config_path)
     began = time.perf_counter()
@@ -139,7 +139,7 @@ def measure(kind: str, config_path: str, period: str, out: str) -> None:
             render(report, "report.txt.j2")
             extra = {"incidents": len(report.figures.incidents)}
         else:
-            from watchdog.evidence import build_pack
+            from watchdog.documents.evidence import build_pack
 
             info = build_pack(journal, config, "broker", period, Path(out))
             extra = {"results": info.results, "pack_bytes": Path(out).stat().st_size}

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from bench.common import Suite, mean
-from watchdog.agent import Agent
+from watchdog.agent.core import Agent
 from watchdog.config import loads
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.model import NS, Outage
 
 INTERVAL_S = 1.0

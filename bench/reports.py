@@ -1,15 +1,15 @@
 """B6 — Reports at scale: a year of 10 s results for 20 targets; monthly and yearly SLA reports.
 
-The journal is written through the real :class:`~watchdog.journal.Journal` API (``append`` = one
+The journal is written through the real :class:`~watchdog.journal.store.Journal` API (``append`` = one
 ``executemany`` transaction per simulated day, then ``seal`` into blocks of about a minute, as the agent
-seals), with outages found by the real :class:`~watchdog.detector.Detector` over the generated results,
+seals), with outages found by the real :class:`~watchdog.agent.detector.Detector` over the generated results,
 so every outage event matches its rows. Agent runs restart monthly and crash three times; outages are
 seeded: provider faults, the customer's internet down, the LAN down, single controls down. The file is
 cached in ``bench/.cache`` (keyed by seed, length and generator version): generating a year takes
 minutes.
 
-A report is what ``watchdog report`` will do: :func:`watchdog.analysis.analyse` over the period, then
-:func:`watchdog.sla.compute` for every provider. Each report runs in a fresh process, which reports its
+A report is what ``watchdog report`` will do: :func:`watchdog.analysis.outages.analyse` over the period, then
+:func:`watchdog.analysis.sla.compute` for every provider. Each report runs in a fresh process, which reports its
 own wall time and peak RSS.
 """
 
@@ -175,8 +175,8 @@ def _failure(kind: str, address: str) -> tuple[Any, str, dict[str, float]]:
 
 def build_journal(path: Path, days: int, seed: int = SEED) -> dict[str, Any]:
     """Write ``days`` days of 10 s results for the 20 targets (see the module docstring); return what was written."""
-    from watchdog.detector import Closed, Detector, Opened
-    from watchdog.journal import (
+    from watchdog.agent.detector import Closed, Detector, Opened
+    from watchdog.journal.store import (
         EV_AGENT_START,
         EV_AGENT_STOP,
         EV_ALIVE,
@@ -323,9 +323,9 @@ def build_journal(path: Path, days: int, seed: int = SEED) -> dict[str, Any]:
 
 def generate_report(journal: Path, config: Any, period_label: str) -> list[Any]:
     """One SLA report: analyse the period, then compute every provider's figures (what ``watchdog report`` does)."""
-    from watchdog.analysis import analyse
-    from watchdog.journal import Journal
-    from watchdog.sla import compute, parse_period
+    from watchdog.analysis.outages import analyse
+    from watchdog.analysis.sla import compute, parse_period
+    from watchdog.journal.store import Journal
 
     zone = ZoneInfo(ZONE)
     period = parse_period(period_label, zone)

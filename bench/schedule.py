@@ -2,7 +2,7 @@
 
 The whole agent runs (``bench.worker``, mode ``agent``: scheduler, probes, journal) with 500 ICMP and
 500 TCP targets on loopback. Start lateness is what the scheduler records itself
-(:class:`~watchdog.scheduler.ScheduleStats`, every start in the window); drift is how far each
+(:class:`~watchdog.agent.scheduler.ScheduleStats`, every start in the window); drift is how far each
 target's stored timestamps moved off its own grid between the first and the last tenth of the window;
 missed slots are the scheduler's count, and the results in the journal are checked against the number
 of slots. The loaded run adds a thread in the agent's process that generates SLA reports

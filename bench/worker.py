@@ -4,7 +4,7 @@
 
 * ``mode``: ``prober`` — the agent's probe path alone: the real scheduler (one task per target, fixed
   rate on the monotonic clock, staggered starts, the agent's concurrency limit), the real runner and the
-  real probes, results kept in memory; ``agent`` — the whole :class:`watchdog.agent.Agent` with its
+  real probes, results kept in memory; ``agent`` — the whole :class:`watchdog.agent.core.Agent` with its
   journal in ``data_dir``; ``legacy`` — like ``prober`` but ICMP through the socket-per-probe path this
   branch replaced (``bench/legacy_icmp.py``).
 * ``targets``: ``[{"kind", "address", "options"}]``; ``interval_s``, ``timeout_s``.
@@ -33,9 +33,9 @@ from typing import Any
 
 from bench.common import percentile, proc_cpu, proc_rss_kb
 from probes import REGISTRY
+from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
 from watchdog.model import NS, Result, Role, Target
 from watchdog.probe import Probe, ProbeContext
-from watchdog.scheduler import ScheduleStats, run_target, stagger_offsets
 
 KEEP_SAMPLES = 100_000
 
@@ -196,9 +196,9 @@ async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str
 
 
 async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
-    from watchdog.agent import Agent
+    from watchdog.agent.core import Agent
     from watchdog.config import loads
-    from watchdog.journal import Journal
+    from watchdog.journal.store import Journal
 
     data_dir = Path(spec.get("data_dir") or tempfile.mkdtemp(prefix="wd-bench-"))
     config = loads(_config_text(spec, data_dir), env={})

@@ -1,6 +1,6 @@
 """The seed cases as scripted journals: an ISP down 8 days (ru), a broker down for days (ru), a UK repair
 a week after the report (en) and a tiered SLA credit (en). Every history goes through the real Journal,
-watchdog.analysis.analyse and watchdog.sla.compute; nothing here fakes a component.
+watchdog.analysis.outages.analyse and watchdog.analysis.sla.compute; nothing here fakes a component.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 from helpers import ScriptedJournal, target
 
-from watchdog.analysis import analyse
-from watchdog.compensation import ContactEntry
+from watchdog.analysis.outages import analyse
+from watchdog.analysis.sla import SlaFigures, compute, parse_period
 from watchdog.config import Config, loads
-from watchdog.journal import Journal
-from watchdog.letter import Letter, LetterRequest, build_letter
-from watchdog.sla import SlaFigures, compute, parse_period
+from watchdog.documents.compensation import ContactEntry
+from watchdog.documents.letter import Letter, LetterRequest, build_letter
+from watchdog.journal.store import Journal
 from watchdog.timefmt import to_ns
 
 CONTROLS = """

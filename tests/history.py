@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from watchdog.clock import EV_CLOCK_SAMPLE
+from watchdog.agent.detector import Closed, Detector, Opened
 from watchdog.config import Config
-from watchdog.contacts import EV_CONTACT
-from watchdog.detector import Closed, Detector, Opened
-from watchdog.journal import (
+from watchdog.journal.contacts import EV_CONTACT
+from watchdog.journal.store import (
     EV_AGENT_START,
     EV_AGENT_STOP,
+    EV_CLOCK_SAMPLE,
     EV_CLOCK_STEP,
     EV_OUTAGE_CLOSE,
     EV_OUTAGE_OPEN,

@@ -17,14 +17,14 @@ from typing import Any
 from aiohttp import web
 from influx_server import InfluxServer
 
-from watchdog.agent import Agent
+from watchdog.agent.core import Agent
+from watchdog.agent.sinks import AgentContext, AgentEvent, Sink
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config, loads
 from watchdog.influx.exporter import InfluxExporter
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.model import NS, FailureKind, Result
-from watchdog.sinks import AgentContext, AgentEvent, Sink
-from watchdog.state import Board
-from watchdog.writer import JournalWriter
 
 TOKEN = "canary-token-3f9a"  # must never show up in logs or events
 

@@ -1,15 +1,19 @@
 """Which sinks an agent run gets: one factory per output, each returning None when not configured.
 
-This is the one place where outputs are wired in; each factory reads its own config section. An output's
-module is imported only when its section is there: the InfluxDB client alone (it loads numpy) would add
-about 22 MB to an agent that does not export, which on a Raspberry Pi is a third of its footprint.
+This is the one place where outputs are wired to the agent (the agent package imports no output); each
+factory reads its own config section. An output's module is imported only when its section is there: the
+InfluxDB client alone (it loads numpy) would add about 22 MB to an agent that does not export, which on a
+Raspberry Pi is a third of its footprint.
 """
 
 from __future__ import annotations
 
-from watchdog.agent import SinkFactory
-from watchdog.clock import clock_sink_factory
-from watchdog.sinks import AgentContext, Sink
+from collections.abc import Sequence
+
+from watchdog.agent.clock import clock_sink_factory
+from watchdog.agent.core import Agent
+from watchdog.agent.sinks import AgentContext, Sink, SinkFactory
+from watchdog.config import Config
 
 
 def influx_sink(ctx: AgentContext) -> Sink | None:
@@ -50,3 +54,20 @@ def web_sink(ctx: AgentContext) -> Sink | None:
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
     return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink]
+
+
+async def run_agent(
+    config: Config,
+    *,
+    duration_s: float | None = None,
+    sink_factories: Sequence[SinkFactory] | None = None,
+    install_signal_handlers: bool = True,
+) -> int:
+    """Run the agent with the sinks its config asks for."""
+    agent = Agent(
+        config,
+        sink_factories=default_sink_factories() if sink_factories is None else sink_factories,
+        duration_s=duration_s,
+        install_signal_handlers=install_signal_handlers,
+    )
+    return await agent.run()

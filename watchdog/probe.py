@@ -3,23 +3,20 @@
 A probe function takes the shared :class:`ProbeContext` and the :class:`Target`, and returns a
 :class:`Measurement` (latency, a detail line, base-unit metrics) or raises a
 :class:`~watchdog.errors.ProbeError`. It never catches ``TimeoutError`` and never measures total time:
-:func:`run_probe` applies the target's timeout, times the run on the monotonic clock and always
-returns a :class:`~watchdog.model.Result`.
+:func:`watchdog.agent.runner.run_probe` applies the target's timeout, times the run on the monotonic
+clock and always returns a :class:`~watchdog.model.Result`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from watchdog.errors import ProbeError
-from watchdog.model import FailureKind, Result, Target, steady_ns
+from watchdog.model import Target
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,61 +96,3 @@ class Probe:
     """Optional: returns a problem with the address ("no port in ..."), checked by config."""
     setup: Callable[[ProbeContext, list[Target]], Awaitable[list[str]]] | None = None
     """Optional one-time start-up check; returns problems to log (e.g. no ICMP permission)."""
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
-    """Run one probe under the target's timeout; always return a Result, never raise (except cancel)."""
-    ts_ns = time.time_ns()
-    steady = steady_ns()
-    t0 = time.monotonic()
-    try:
-        async with asyncio.timeout(target.timeout_s):
-            measured = await probe.run(ctx, target)
-    except ProbeError as exc:
-        return Result(
-            target=target.key,
-            ts_ns=ts_ns,
-            steady_ns=steady,
-            ok=False,
-            latency_s=time.monotonic() - t0,
-            failure=exc.failure,
-            detail=_one_line(exc.detail),
-            metrics=dict(exc.metrics),
-        )
-    except TimeoutError:
-        return Result(
-            target=target.key,
-            ts_ns=ts_ns,
-            steady_ns=steady,
-            ok=False,
-            latency_s=time.monotonic() - t0,
-            failure=FailureKind.TIMEOUT,
-            detail=f"no answer within {target.timeout_s:g}s",
-        )
-    except Exception as exc:  # the one broad catch: a probe bug must not stop the schedule
-        _LOGGER.exception("probe crashed target=%s kind=%s", target.key, target.kind)
-        return Result(
-            target=target.key,
-            ts_ns=ts_ns,
-            steady_ns=steady,
-            ok=False,
-            latency_s=time.monotonic() - t0,
-            failure=FailureKind.INTERNAL,
-            detail=_one_line(f"internal error: {type(exc).__name__}: {exc}"),
-        )
-    elapsed = time.monotonic() - t0
-    return Result(
-        target=target.key,
-        ts_ns=ts_ns,
-        steady_ns=steady,
-        ok=True,
-        latency_s=elapsed if measured.latency_s is None else float(measured.latency_s),
-        failure=None,
-        detail=_one_line(measured.detail),
-        metrics=dict(measured.metrics),
-    )

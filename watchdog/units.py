@@ -1,4 +1,4 @@
-"""Durations as users write them (``500ms``, ``10s``, ``5m``, ``72h``, ``1d``, ``1h30m``) and back."""
+"""Durations as users write them (``500ms``, ``10s``, ``5m``, ``72h``, ``1d``, ``1h30m``) and back; server addresses."""
 
 from __future__ import annotations
 
@@ -49,3 +49,23 @@ def _positive_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(_positive_duration)]
 """A pydantic field type: a duration string in, float seconds out (must be > 0)."""
+
+
+NTP_PORT = 123
+
+
+def split_server(server: str) -> tuple[str, int]:
+    """``pool.ntp.org`` / ``127.0.0.1:12345`` / ``[::1]:123`` / ``::1`` → (host, port)."""
+    text = server.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, ""
+    if not host:
+        raise ValueError(f"no host in NTP server {server!r}")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"bad port in NTP server {server!r}")
+    return host, int(port) if port else NTP_PORT

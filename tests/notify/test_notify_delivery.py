@@ -24,9 +24,9 @@ import pytest
 from helpers import Switch
 from notify_helpers import Receiver, wait_until
 
-from watchdog.agent import Agent
+from watchdog.agent.core import Agent
 from watchdog.config import loads
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.outputs import default_sink_factories
 
 ROOT = str(Path(__file__).resolve().parents[2])

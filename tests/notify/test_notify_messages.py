@@ -19,16 +19,16 @@ import pytest
 from helpers import ScriptedJournal
 from notify_helpers import FixedClock, Receiver, wait_until
 
+from watchdog.agent.detector import State
+from watchdog.agent.sinks import AgentContext, AgentEvent, OutageNotice
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config, loads
-from watchdog.detector import State
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.model import NS, FailureKind, Outage, Result
 from watchdog.notify.deadlines import record_deadline
 from watchdog.notify.sink import NotifySink
-from watchdog.sinks import AgentContext, AgentEvent, OutageNotice
-from watchdog.state import Board
 from watchdog.timefmt import to_ns
-from watchdog.writer import JournalWriter
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 1, 0, 0, tzinfo=MSK))  # the agent has run since the month began

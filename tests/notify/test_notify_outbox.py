@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from notify_helpers import Receiver, wait_until
 
+from watchdog.agent.sinks import AgentContext, AgentEvent
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
 from watchdog.cli import main
 from watchdog.config import Config, loads
 from watchdog.notify.sink import NotifySink
-from watchdog.sinks import AgentContext, AgentEvent
-from watchdog.state import Board
-from watchdog.writer import JournalWriter
 
 SECRET = "CANARY-route-5d1e"
 

@@ -27,8 +27,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Probe every target concurrently; report results, when each ended, and the shared socket's counters."""
     from probes import REGISTRY
     from probes.icmp import SOCKETS_KEY
+    from watchdog.agent.runner import run_probe
     from watchdog.model import Role, Target
-    from watchdog.probe import ProbeContext, run_probe
+    from watchdog.probe import ProbeContext
 
     probe = REGISTRY["icmp"]
     ctx = ProbeContext()

@@ -62,8 +62,9 @@ def echo(mode: str) -> None:
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the spec's probes in this process; return what happened."""
     from probes import REGISTRY
+    from watchdog.agent.runner import run_probe
     from watchdog.model import Role, Target
-    from watchdog.probe import ProbeContext, run_probe
+    from watchdog.probe import ProbeContext
 
     out: dict[str, Any] = {"setup": {}, "resources": {}, "results": []}
     responder = None

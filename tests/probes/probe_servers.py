@@ -16,8 +16,9 @@ import dns.rdatatype
 import dns.rrset
 
 from probes import REGISTRY
+from watchdog.agent.runner import run_probe
 from watchdog.model import Result, Role, Target
-from watchdog.probe import ProbeContext, run_probe
+from watchdog.probe import ProbeContext
 
 
 def make_target(kind: str, address: str, *, timeout_s: float = 2.0, **options: Any) -> Target:

@@ -20,7 +20,7 @@ fault takes the *far* end down, so the near side loses its carrier as when a rou
 4. two of three anchors down, service too → internet quorum lost while the LAN answers: the customer's
                                             line for the broker, the ISP's fault for the ISP
 
-The verdicts are read back with :func:`watchdog.analysis.analyse`, as ``watchdog outages`` does.
+The verdicts are read back with :func:`watchdog.analysis.outages.analyse`, as ``watchdog outages`` does.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 from faults import AgentProcess, Topology, first_result_after, netns_unavailable, wait_until
 
-from watchdog.analysis import analyse
+from watchdog.analysis.outages import analyse
 from watchdog.errors import JournalError
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.model import NS, AttributedOutage, Attribution, ProviderKind
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]

@@ -27,7 +27,7 @@ import pytest
 from faults import FAKETIME_LIB, AgentProcess, TcpListener, agent_env, first_result_after, wait_until
 
 from watchdog.errors import JournalError
-from watchdog.journal import EV_CLOCK_STEP, EV_OUTAGE_OPEN, EV_STALL, Event, Journal
+from watchdog.journal.store import EV_CLOCK_STEP, EV_OUTAGE_OPEN, EV_STALL, Event, Journal
 from watchdog.model import NS, Outage, Result
 
 pytestmark = [

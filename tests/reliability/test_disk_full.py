@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from helpers import Switch
 
-from watchdog.agent import Agent
+from watchdog.agent.core import Agent
+from watchdog.agent.sinks import AgentEvent, Sink
+from watchdog.agent.writer import JournalWriter
 from watchdog.config import loads
-from watchdog.journal import EV_JOURNAL_GAP, Journal
+from watchdog.journal.store import EV_JOURNAL_GAP, Journal
+from watchdog.journal.verify import verify_journal
 from watchdog.model import Result
-from watchdog.sinks import AgentEvent, Sink
-from watchdog.verify import verify_journal
-from watchdog.writer import JournalWriter
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +118,7 @@ async def _run_with_full_disk(agent: Agent, recorder: Recorder, full_for_s: floa
 async def test_disk_full_holds_results_and_persists_them_when_space_returns(
     tmp_path: Path, service: Switch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="watchdog.writer")
+    caplog.set_level(logging.WARNING, logger="watchdog.agent.writer")
     config = loads(_config(tmp_path, service), env={})
     recorder = Recorder()
     agent = Agent(config, sink_factories=[lambda ctx: recorder])

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from faults import AgentProcess, TcpListener, first_result_after, read_rows, seed_for_test, wait_until
 
-from watchdog.journal import Journal
-from watchdog.verify import verify_journal
+from watchdog.journal.store import Journal
+from watchdog.journal.verify import verify_journal
 
 pytestmark = pytest.mark.slow
 

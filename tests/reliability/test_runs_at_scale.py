@@ -10,7 +10,7 @@ from pathlib import Path
 
 from helpers import T0, ScriptedJournal, target
 
-from watchdog.journal import EV_AGENT_START, EV_ALIVE, PendingEvent
+from watchdog.journal.store import EV_AGENT_START, EV_ALIVE, PendingEvent
 from watchdog.model import NS
 
 

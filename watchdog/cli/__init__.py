@@ -17,6 +17,7 @@ from typing import Any
 
 from watchdog import __version__
 from watchdog.config import Config, ProviderSection, default_config_path, load
+from watchdog.documents.rulebook import check_config
 from watchdog.errors import ConfigError, WatchdogError
 
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
@@ -47,9 +48,9 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """Load the config named by ``-c`` (or the default); ConfigError propagates (exit 2)."""
+    """Load the config named by ``-c`` (or the default), rules checked too; ConfigError propagates (exit 2)."""
     path = Path(args.config) if getattr(args, "config", None) else default_config_path()
-    config = load(path)
+    config = load(path, checks=(check_config,))
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return config

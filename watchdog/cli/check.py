@@ -7,10 +7,11 @@ import asyncio
 from typing import Any
 
 from probes import REGISTRY
+from watchdog.agent.runner import run_probe
 from watchdog.cli import EXIT_DOWN, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
 from watchdog.config import Config
 from watchdog.model import Result
-from watchdog.probe import ProbeContext, run_probe
+from watchdog.probe import ProbeContext
 from watchdog.timefmt import utc_iso
 
 

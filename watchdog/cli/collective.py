@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from watchdog.analysis.sla import parse_period
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, load_config, print_json
-from watchdog.sla import parse_period
 from watchdog.timefmt import parse_time
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # provider names as the config allows them

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from watchdog.analysis.sla import parse_period
 from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
-from watchdog.journal import Journal
-from watchdog.sla import parse_period
+from watchdog.journal.store import Journal
 from watchdog.timefmt import parse_time, to_datetime
 
 if TYPE_CHECKING:  # the letter machinery (jinja2, babel, holidays) is loaded when a letter is made
-    from watchdog.letter import Lang
+    from watchdog.documents.words import Lang
 
 
 def register(sub: Any) -> None:
@@ -74,7 +74,7 @@ def _sha256(path: Path) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     """Build or verify the pack, then write the letter that lists it (or print a Markdown preview)."""
-    from watchdog.claim import ClaimError, read_pack, write_complaint
+    from watchdog.documents.claim import ClaimError, read_pack, write_complaint
 
     config = load_config(args)
     provider = provider_of(config, args.provider)
@@ -100,7 +100,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"the period {period.label} has not started by --now", file=sys.stderr)
         return EXIT_CONFIG
     output = Path(args.output) if args.output else None
-    from watchdog.letter import SUFFIXES
+    from watchdog.documents.letter import SUFFIXES
 
     if output is not None and output.suffix.lower() not in SUFFIXES:
         print(f"{output}: write .md, .html or .pdf", file=sys.stderr)
@@ -171,8 +171,8 @@ def _preview(
     attachments: tuple[tuple[str, str], ...],
 ) -> int:
     """No ``-o``: the letter as Markdown on stdout; a pack is listed only when given with ``--pack``."""
-    from watchdog.claim import journal_contacts, read_pack
-    from watchdog.letter import LetterRequest, build_letter, render
+    from watchdog.documents.claim import journal_contacts, read_pack
+    from watchdog.documents.letter import LetterRequest, build_letter, render
 
     facts = read_pack(pack) if pack is not None else None
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of, table
-from watchdog.contacts import CHANNELS, add_contact, list_contacts
-from watchdog.journal import Journal
+from watchdog.journal.contacts import CHANNELS, add_contact, list_contacts
+from watchdog.journal.store import Journal
 from watchdog.timefmt import local_iso, local_text, parse_time, utc_iso
 
 

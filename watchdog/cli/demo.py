@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the demo; exit 1 if the pack or the journal it made does not verify."""
-    from watchdog.demo import run_demo
+    from watchdog.demo.scenario import run_demo
 
     try:
         interval = parse_duration(args.interval)

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from watchdog.analysis.sla import current_period
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
-from watchdog.journal import Journal
-from watchdog.report import Lang
-from watchdog.sla import current_period
+from watchdog.documents.report import Lang
+from watchdog.journal.store import Journal
 from watchdog.timefmt import parse_time
 
 
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Seal what the agent has written so far, then build and write the pack."""
-    from watchdog.evidence import build_pack  # matplotlib and fpdf2 load only for this command
+    from watchdog.documents.evidence import build_pack  # matplotlib and fpdf2 load only for this command
 
     config = load_config(args)
     provider = provider_of(config, args.provider)
@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
                 journal.seal()  # safe alongside a running agent: one IMMEDIATE transaction
             share = None
             if args.share:
-                from watchdog.collective.share import shared_identity
+                from watchdog.documents.sharing import shared_identity
 
                 share = shared_identity(config)
             lang: Lang = args.lang or config.agent.language

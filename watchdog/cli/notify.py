@@ -97,7 +97,7 @@ def handle_test(args: argparse.Namespace) -> int:
 
 def handle_outbox(args: argparse.Namespace) -> int:
     """List queued (and with ``--all`` delivered) notifications from the journal, read-only."""
-    from watchdog.journal import Journal
+    from watchdog.journal.store import Journal
     from watchdog.notify.outbox import read_entries
 
     config = load_config(args)

@@ -6,12 +6,11 @@ import argparse
 import time
 from typing import Any
 
-from watchdog.analysis import analyse
+from watchdog.analysis.outages import analyse, outage_json
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of, table
-from watchdog.config import Config
-from watchdog.journal import Journal
-from watchdog.model import NS, AttributedOutage, Role
-from watchdog.timefmt import duration_text, local_iso, local_text, parse_time, utc_iso
+from watchdog.journal.store import Journal
+from watchdog.model import NS, Role
+from watchdog.timefmt import duration_text, local_text, parse_time
 
 
 def register(sub: Any) -> None:
@@ -24,43 +23,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--controls", action="store_true", help="also list outages of the controls")
     add_json_arg(parser)
     parser.set_defaults(handler=handle)
-
-
-def outage_json(a: AttributedOutage, config: Config, now_ns: int) -> dict[str, Any]:
-    """The stable JSON shape of one attributed outage (documented in the README)."""
-    o = a.outage
-    zone = config.zone
-    end = o.end_ns if o.end_ns is not None else now_ns
-    return {
-        "id": o.id,
-        "provider": a.provider,
-        "target": o.target,
-        "role": a.role.value,
-        "open": o.is_open,
-        "start_ns": o.start_ns,
-        "start": utc_iso(o.start_ns),
-        "start_local": local_iso(o.start_ns, zone),
-        "start_bounds_ns": list(o.start_bounds),
-        "confirmed_ns": o.confirmed_ns,
-        "end_ns": o.end_ns,
-        "end": utc_iso(o.end_ns),
-        "end_local": local_iso(o.end_ns, zone),
-        "end_bounds_ns": None if o.end_bounds is None else list(o.end_bounds),
-        "duration_s": round((end - o.start_ns) / NS, 3),
-        "failure": o.failure.value if o.failure else None,
-        "detail": o.detail,
-        "attribution": a.attribution.value,
-        "time_by_attribution_s": {k.value: round(v / NS, 3) for k, v in a.time_by_attribution().items()},
-        "segments": [
-            {
-                "start_ns": s.start_ns,
-                "end_ns": s.end_ns,
-                "attribution": s.attribution.value,
-                "reason": s.reason,
-            }
-            for s in a.segments
-        ],
-    }
 
 
 def handle(args: argparse.Namespace) -> int:

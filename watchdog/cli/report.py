@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from watchdog.analysis.sla import current_period
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
-from watchdog.journal import Journal
-from watchdog.report import Lang, build_report, render, report_json
-from watchdog.sla import current_period
+from watchdog.documents.report import Lang, build_report, render, report_json
+from watchdog.journal.store import Journal
 from watchdog.timefmt import parse_time
 
 

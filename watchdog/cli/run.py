@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Load the config and run until stopped."""
-    from watchdog.agent import run_agent
+    from watchdog.outputs import run_agent
 
     setup_logging(args.log_level)
     duration = None

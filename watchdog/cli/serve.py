@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
 
 async def serve(config: Any, host: str, port: int) -> int:
     """Serve until SIGINT or SIGTERM."""
-    from watchdog.journal import Journal
+    from watchdog.journal.store import Journal
     from watchdog.web import JournalSource, StatusService, create_app, start_site
     from watchdog.web.documents import default_documents
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
 from watchdog.influx.tail import ExporterStatus, exporter_status
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
 
 

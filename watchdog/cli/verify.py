@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json
-from watchdog.verify import verify_journal
+from watchdog.journal.verify import verify_journal
 
 
 def register(sub: Any) -> None:
@@ -54,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _pack(args: argparse.Namespace) -> int:
-    from watchdog.packverify import verify_pack
+    from watchdog.documents.packverify import verify_pack
 
     verdict = verify_pack(args.pack)
     if args.json:

@@ -1,6 +1,6 @@
 """Collective outage reports: many households' agents, one provider, windows confirmed by K or more of them.
 
-* :mod:`~watchdog.collective.timeline` — one agent's view of one provider (when it had data, whose fault
+* :mod:`~watchdog.analysis.timeline` — one agent's view of one provider (when it had data, whose fault
   each down stretch was), computed from a journal; the unit both sources deliver;
 * :mod:`~watchdog.collective.share`    — what leaves the house: the shared identity, names and detail;
 * :mod:`~watchdog.collective.core`     — the windows and counts (pure);

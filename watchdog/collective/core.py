@@ -1,6 +1,6 @@
 """The collective report: where at least K households' agents saw the provider's fault at once (pure).
 
-At every moment each agent is in one state for the provider (see :mod:`watchdog.collective.timeline`):
+At every moment each agent is in one state for the provider (see :mod:`watchdog.analysis.timeline`):
 no data, ``up``, ``provider``, ``customer_line`` or ``inconclusive``. Then:
 
 * **reporting** (M) = agents with data at that moment, whatever they saw;
@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from watchdog.attribution import Interval
-from watchdog.collective.timeline import Span, State, clip, merge, seconds_by_state
+from watchdog.analysis.attribution import Interval
+from watchdog.analysis.timeline import Span, State, clip, merge, seconds_by_state
 from watchdog.model import NS
 
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import aiohttp
 
-from watchdog.attribution import Interval
+from watchdog.analysis.attribution import Interval
+from watchdog.analysis.timeline import DAY_NS, clip, decode, merge
 from watchdog.collective.core import AgentTimeline
-from watchdog.collective.timeline import DAY_NS, clip, decode, merge
 from watchdog.config import InfluxSection
 from watchdog.influx.client import InfluxError, Unavailable, choose_api, classify, error_message, ping
 from watchdog.influx.schema import TIMELINE

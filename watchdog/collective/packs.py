@@ -2,14 +2,14 @@
 
 For every ``*.zip`` in the folder:
 
-1. :func:`watchdog.packverify.verify_pack` checks every file hash, every row against its seal and every
+1. :func:`watchdog.documents.packverify.verify_pack` checks every file hash, every row against its seal and every
    block hash; a pack with any problem is **rejected** and listed with its first problems;
 2. the pack's provider (the shared name in a ``--share`` pack, else its provider id) must match one of the
    names asked for, and its agent's tags the ``--where`` filters; other packs are listed as skipped;
 3. the chained ``events.csv`` rows, plus the manifest's *prologue* (the target definitions, the running
    agent's start and the outages still open where the segment begins), are written into a scratch journal
    through the real Journal API, and the period is analysed exactly as the agent does
-   (:func:`watchdog.analysis.analyse`, :func:`watchdog.collective.timeline.provider_spans`). The prologue
+   (:func:`watchdog.analysis.outages.analyse`, :func:`watchdog.analysis.timeline.provider_spans`). The prologue
    is not covered by the pack's blocks, so it is checked against the chained rows that continue it (the
    run it starts, the outages it opens); a pack whose prologue does not fit is rejected.
 
@@ -34,12 +34,13 @@ from typing import Any
 
 import yaml
 
-from watchdog.analysis import analyse
-from watchdog.attribution import Interval
+from watchdog.analysis.attribution import Interval
+from watchdog.analysis.outages import analyse
+from watchdog.analysis.timeline import provider_spans
 from watchdog.collective.core import AgentTimeline
-from watchdog.collective.timeline import provider_spans
-from watchdog.evidence import EVENT_COLUMNS, REDACTED_ROW, event_canon
-from watchdog.journal import (
+from watchdog.documents.evidence import EVENT_COLUMNS, REDACTED_ROW, event_canon
+from watchdog.documents.packverify import verify_pack
+from watchdog.journal.store import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
@@ -51,7 +52,6 @@ from watchdog.journal import (
     event_row_hash,
 )
 from watchdog.model import ProviderKind
-from watchdog.packverify import verify_pack
 
 MAX_REASONS = 5
 _RUN_EVENTS = (EV_AGENT_START, EV_AGENT_STOP, EV_ALIVE, EV_RUN_END_RECOVERED)

@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from watchdog import __version__
-from watchdog.chart import COLOURS
+from watchdog.analysis.timeline import State
 from watchdog.collective.core import Collective, Step, Window
-from watchdog.collective.timeline import State
+from watchdog.documents.chart import COLOURS
 from watchdog.model import NS
 from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
 
@@ -299,9 +299,9 @@ def render_csv(doc: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def render_html(doc: Mapping[str, Any], png: bytes) -> str:
-    """A standalone HTML page (the chart inlined), from ``watchdog/templates/collective.html.j2``."""
+    """A standalone HTML page (the chart inlined), from ``watchdog/collective/templates/collective.html.j2``."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("watchdog", "templates"),
+        loader=jinja2.PackageLoader("watchdog.collective", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

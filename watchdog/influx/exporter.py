@@ -29,9 +29,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from watchdog.analysis import analyse
-from watchdog.collective.timeline import DAY_NS as TIMELINE_DAY_NS
-from watchdog.collective.timeline import clip, days, provider_spans
+from watchdog.agent.sinks import AgentContext, AgentEvent, OutageNotice, Sink
+from watchdog.analysis.outages import analyse
+from watchdog.analysis.sla import compute, current_period
+from watchdog.analysis.timeline import DAY_NS as TIMELINE_DAY_NS
+from watchdog.analysis.timeline import clip, days, provider_spans
 from watchdog.config import InfluxSection
 from watchdog.influx import client
 from watchdog.influx.client import (
@@ -57,10 +59,8 @@ from watchdog.influx.tail import (
     target_info,
     targets_as_of,
 )
-from watchdog.journal import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, EV_TARGET, Journal, TargetInfo
+from watchdog.journal.store import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, EV_TARGET, Journal, TargetInfo
 from watchdog.model import NS, Result
-from watchdog.sinks import AgentContext, AgentEvent, OutageNotice, Sink
-from watchdog.sla import compute, current_period
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ Measurements (documented in the README, section "InfluxDB and Grafana"):
   ``stall``, ``clock_step``, ``journal_gap``, ``clock`` (from ``clock_sample`` events), and ``export``
   (the exporter's own heartbeat: ``backlog_rows``, ``lag_s``, ``dead_letters``, ``exported_rows``).
 * ``timeline`` per provider and UTC day, at the day's midnight: when the agent had data for the provider
-  and whose fault each down stretch was (:mod:`watchdog.collective.timeline`), for collective reports
+  and whose fault each down stretch was (:mod:`watchdog.analysis.timeline`), for collective reports
   across households. Tags ``agent, provider``; fields ``spans`` (the day's spans as text), ``chunk``,
   ``chunks`` (a day longer than 60,000 characters is split over points at midnight + 1 ns, + 2 ns, ...),
   ``as_of_ns``, ``written_ns``, and on chunk 0 ``covered_s``, ``up_s``, ``provider_s``,
@@ -42,9 +42,10 @@ from typing import Any
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
-from watchdog.collective.timeline import Span, State, chunks, encode, seconds_by_state
+from watchdog.analysis.sla import SlaFigures
+from watchdog.analysis.timeline import Span, State, chunks, encode, seconds_by_state
 from watchdog.config import Config
-from watchdog.journal import (
+from watchdog.journal.store import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
@@ -56,7 +57,6 @@ from watchdog.journal import (
     TargetInfo,
 )
 from watchdog.model import NS, AttributedOutage, Attribution, Role
-from watchdog.sla import SlaFigures
 
 CONTROLS_PROVIDER = "line"  # the provider tag of the customer's own-line controls
 EV_CLOCK_SAMPLE = "clock_sample"  # written by the clock part (issue 3); read here when present

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from watchdog.journal import EV_TARGET, Event, Journal, TargetInfo
+from watchdog.journal.store import EV_TARGET, Event, Journal, TargetInfo
 from watchdog.model import NS
 
 DEAD_LETTERS_TABLE = "influx_dead_letters"

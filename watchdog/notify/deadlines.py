@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from watchdog.config import Reminder
-from watchdog.journal import Event, Journal
+from watchdog.journal.store import Event, Journal
 from watchdog.notify.facts import EV_DEADLINE
 
 KINDS = ("reminder", "complaint_answer")

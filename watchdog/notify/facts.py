@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from watchdog.analysis import analyse
-from watchdog.attribution import intersect, total
+from watchdog.analysis.attribution import intersect, total
+from watchdog.analysis.outages import analyse
+from watchdog.analysis.sla import (
+    Incident,
+    Period,
+    SlaFigures,
+    compute,
+    current_period,
+    maintenance_intervals,
+    service_intervals,
+)
 from watchdog.config import Config, ProviderSection
-from watchdog.journal import Event, Head, Journal
+from watchdog.journal.store import Event, Head, Journal
 from watchdog.model import NS, Attribution
-from watchdog.sla import Incident, Period, SlaFigures, compute, current_period, maintenance_intervals, service_intervals
 
 EV_DEADLINE = "deadline"  # a declared answer deadline (see watchdog.notify.deadlines)
 

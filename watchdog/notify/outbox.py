@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from watchdog.journal import Journal
+from watchdog.journal.store import Journal
 
 if TYPE_CHECKING:
-    from watchdog.writer import JournalWriter
+    from watchdog.agent.writer import JournalWriter
 
 _LOGGER = logging.getLogger(__name__)
 

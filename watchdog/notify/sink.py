@@ -1,6 +1,6 @@
 """The notifier: turns outages, line failures, SLA standing and deadlines into messages, and delivers them.
 
-Flow: an event (an :class:`~watchdog.sinks.OutageNotice`, an :class:`~watchdog.sinks.AgentEvent`, a TLS
+Flow: an event (an :class:`~watchdog.agent.sinks.OutageNotice`, an :class:`~watchdog.agent.sinks.AgentEvent`, a TLS
 result, a tick of the clock) → facts → words from the catalog → a :class:`~watchdog.notify.outbox.Message`
 with a stable key → one outbox row per channel (in the journal file, through the writer) → one delivery
 loop per channel sends it through Apprise in its own thread, retrying with capped backoff until Apprise
@@ -30,8 +30,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from watchdog.agent.detector import State
+from watchdog.agent.sinks import AgentContext, AgentEvent, OutageNotice, Sink
+from watchdog.analysis.sla import Period, service_intervals
 from watchdog.config import ProviderSection
-from watchdog.detector import State
 from watchdog.model import NS, Attribution, FailureKind, Outage, Result, Role, Target
 from watchdog.notify.channels import Attempt, Channel, Channels, SecretFilter, build_channels
 from watchdog.notify.deadlines import Deadline, from_events, from_reminders
@@ -39,8 +41,6 @@ from watchdog.notify.facts import ProviderStanding, Snapshot, deadline_events, s
 from watchdog.notify.fold import FlapFolder, Summary
 from watchdog.notify.outbox import Entry, Message, Outbox
 from watchdog.notify.words import Words, local_date
-from watchdog.sinks import AgentContext, AgentEvent, OutageNotice, Sink
-from watchdog.sla import Period, service_intervals
 from watchdog.timefmt import to_ns
 
 _LOGGER = logging.getLogger(__name__)

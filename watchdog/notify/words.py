@@ -1,4 +1,4 @@
-"""Message catalogs: every word a notification says lives in ``watchdog/locale/notify.<lang>.yaml``.
+"""Message catalogs: every word a notification says lives in ``watchdog/notify/locale/notify.<lang>.yaml``.
 
 A catalog entry has a ``title`` and a ``body``; the body is a list of lines, each a small Jinja2
 template, and lines that render empty are dropped (so a template never fights with whitespace). Code
@@ -61,7 +61,7 @@ class Words:
         self.language = language
         self.zone = zone
         self.locale = Locale.parse(language)
-        text = resources.files("watchdog").joinpath(f"locale/notify.{language}.yaml").read_text(encoding="utf-8")
+        text = resources.files("watchdog.notify").joinpath(f"locale/notify.{language}.yaml").read_text(encoding="utf-8")
         self.catalog: dict[str, Any] = yaml.safe_load(text)
         self.units: dict[str, Any] = self.catalog.pop("_units")
         self.nouns: dict[str, dict[str, str]] = self.catalog.pop("_nouns")

@@ -24,9 +24,9 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from watchdog.analysis.sla import Period, current_period, parse_period
 from watchdog.config import Config, ProviderSection, split_listen
 from watchdog.model import NS, Role
-from watchdog.sla import Period, current_period, parse_period
 from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
 from watchdog.web import metrics, views
 from watchdog.web.data import DAY_NS, EV_CONTACT, History, StatusService

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from watchdog.analysis import Analysis, analyse, coverage, stall_intervals
-from watchdog.attribution import Interval, intersect
+from watchdog.agent.detector import State
+from watchdog.agent.state import Board, LineStatus
+from watchdog.analysis.attribution import Interval, intersect
+from watchdog.analysis.outages import Analysis, analyse, coverage, stall_intervals
+from watchdog.analysis.sla import Period, SlaFigures, compute, current_period
 from watchdog.config import Config, ProviderSection
-from watchdog.detector import State
-from watchdog.journal import Event, Head, Journal
+from watchdog.journal.store import Event, Head, Journal
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
-from watchdog.sla import Period, SlaFigures, compute, current_period
-from watchdog.state import Board, LineStatus
 
 _LOGGER = logging.getLogger(__name__)
 

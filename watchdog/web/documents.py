@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from watchdog.analysis.sla import Period
 from watchdog.config import Config, ProviderSection
-from watchdog.sla import Period
 
 if TYPE_CHECKING:
-    from watchdog.report import Lang
+    from watchdog.documents.report import Lang
 
 # Names with their own link text on the page; any other registered name is shown as itself.
 KNOWN = ("report", "evidence", "complaint", "complaint-pdf")
@@ -110,8 +110,8 @@ class PackShelf:
 
 
 def _build_pack(request: DocumentRequest) -> bytes:
-    from watchdog.evidence import build_pack  # matplotlib and fpdf2 load only when a pack is asked for
-    from watchdog.journal import Journal
+    from watchdog.documents.evidence import build_pack  # matplotlib and fpdf2 load only when a pack is asked for
+    from watchdog.journal.store import Journal
 
     with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:
         out = Path(tmp) / pack_name(request)
@@ -123,8 +123,8 @@ def _build_pack(request: DocumentRequest) -> bytes:
 
 def render_report(request: DocumentRequest) -> Document:
     """The SLA report as a standalone HTML page in the page's language."""
-    from watchdog.journal import Journal
-    from watchdog.report import build_report, render
+    from watchdog.documents.report import build_report, render
+    from watchdog.journal.store import Journal
 
     with Journal.open(request.journal_path, create=False, readonly=True) as journal:
         report = build_report(journal, request.config, request.provider.id, request.period, request.now())
@@ -145,8 +145,8 @@ def render_complaint(shelf: PackShelf, suffix: str) -> DocumentRenderer:
     """The complaint in the page's language (``html`` or ``pdf``), listing the pack ``shelf`` serves too."""
 
     def complaint(request: DocumentRequest) -> Document:
-        from watchdog.claim import write_complaint
-        from watchdog.journal import Journal
+        from watchdog.documents.claim import write_complaint
+        from watchdog.journal.store import Journal
         from watchdog.timefmt import to_datetime
 
         lang = _lang(request)

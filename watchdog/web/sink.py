@@ -8,9 +8,9 @@ import time
 
 from aiohttp import web
 
+from watchdog.agent.sinks import AgentContext, AgentEvent, Sink
 from watchdog.config import split_listen
 from watchdog.model import Result
-from watchdog.sinks import AgentContext, AgentEvent, Sink
 from watchdog.web.app import create_app
 from watchdog.web.data import AgentHealth, LiveSource, StatusService
 from watchdog.web.documents import Documents, DocumentWorker, default_documents

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watchdog.attribution import Interval, intersect
+from watchdog.analysis.attribution import Interval, intersect
 from watchdog.model import AttributedOutage
 from watchdog.web.data import LatencySeries
 

@@ -10,10 +10,10 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from watchdog.cli.outages import outage_json
+from watchdog.analysis.outages import outage_json
+from watchdog.analysis.sla import Incident, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.model import NS, AttributedOutage, Outage, Role
-from watchdog.sla import Incident, SlaFigures
 from watchdog.timefmt import local_iso, utc_iso
 from watchdog.web.data import History, Now, TargetNow, line_state
 

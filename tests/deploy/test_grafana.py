@@ -1,0 +1,194 @@
+"""The Grafana dashboards: sound JSON, and every query answers with data from what the agent wrote.
+
+Grafana itself cannot be installed here, so the dashboards are checked the way Grafana would use them:
+each panel, annotation and variable query, with its template variables substituted as Grafana does
+(regex-escaped values, ``$timeFilter``, ``$__interval``), runs against a real influxd that the agent
+filled during a scripted outage, and must return data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import Switch
+from influx_server import InfluxServer, available
+
+from watchdog.agent.core import Agent
+from watchdog.config import loads
+from watchdog.influx.exporter import influx_sink
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources" / "outage-watchdog.yaml"
+AGENT_ID = "home-msk-1"
+DB = "watchdog"
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def datasource_uid() -> str:
+    (source,) = yaml.safe_load(DATASOURCES.read_text(encoding="utf-8"))["datasources"]
+    assert source["type"] == "influxdb" and source["jsonData"]["version"] == "InfluxQL"
+    return str(source["uid"])
+
+
+def queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, InfluxQL) for every panel target, annotation and variable of a dashboard."""
+    out = []
+    for panel in dashboard["panels"]:
+        for t in panel["targets"]:
+            out.append((f"panel {panel['id']} {panel['title']!r} {t['refId']}", t["query"]))
+    for a in dashboard["annotations"]["list"]:
+        if not a.get("builtIn"):
+            out.append((f"annotation {a['name']!r}", a["query"]))
+    for v in dashboard["templating"]["list"]:
+        out.append((f"variable ${v['name']}", v["query"]))
+    return out
+
+
+def substitute(query: str, variables: dict[str, str]) -> str:
+    """As Grafana does for InfluxQL: values inside /regex/ are regex-escaped."""
+    text = query.replace("$timeFilter", "time > now() - 1h").replace("$__interval", "2s")
+    for name, value in variables.items():
+        text = text.replace(f"${name}", re.escape(value))
+    return text
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=[p.name for p in DASHBOARDS])
+def test_dashboard_json_is_sound(path: Path) -> None:
+    dashboard = load(path)
+    uid = datasource_uid()
+    panels = dashboard["panels"]
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    boxes = []
+    for p in panels:
+        g = p["gridPos"]
+        assert g["x"] >= 0 and g["y"] >= 0 and g["w"] >= 1 and g["h"] >= 1, p["title"]
+        assert g["x"] + g["w"] <= 24, f"{p['title']} is wider than the grid"
+        boxes.append((p["title"], g["x"], g["y"], g["x"] + g["w"], g["y"] + g["h"]))
+        assert p["datasource"] == {"type": "influxdb", "uid": uid}, p["title"]
+        assert p["targets"], p["title"]
+        for t in p["targets"]:
+            assert t["datasource"] == {"type": "influxdb", "uid": uid} and t["rawQuery"] is True, p["title"]
+    for i, (a, ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for b, bx0, by0, bx1, by1 in boxes[i + 1 :]:
+            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, f"{a!r} overlaps {b!r}"
+    for a in dashboard["annotations"]["list"]:
+        if not a.get("builtIn"):
+            assert a["datasource"] == {"type": "influxdb", "uid": uid}, a["name"]
+    for v in dashboard["templating"]["list"]:
+        assert v["datasource"] == {"type": "influxdb", "uid": uid}, v["name"]
+        assert f"${v['name']}" in json.dumps(dashboard["panels"]), f"variable {v['name']} is never used"
+
+
+def test_dashboard_uids_are_unique_and_provisioned() -> None:
+    uids = [load(p)["uid"] for p in DASHBOARDS]
+    assert len(uids) == len(set(uids)) == 2
+    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/outage-watchdog.yaml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/outage-watchdog"
+
+
+async def seed(root: Path, server: InfluxServer) -> None:
+    """The agent fills ``server``: a broker outage while one internet control was also down."""
+    provider, lan, nets = Switch(), Switch(), [Switch(), Switch(), Switch()]
+    for s in (provider, lan, *nets):
+        await s.up()
+    internet = ", ".join(f'{{name: n{i}, kind: tcp, address: "{s.address}"}}' for i, s in enumerate(nets))
+    config = loads(
+        f"""
+agent: {{id: {AGENT_ID}, timezone: Europe/Moscow, data_dir: "{root / "data"}"}}
+defaults: {{interval: 1s, timeout: 500ms}}
+controls:
+  lan: [{{name: router, kind: tcp, address: "{lan.address}"}}]
+  internet: [{internet}]
+  quorum: 2
+providers:
+  - {{id: broker, kind: broker, sla: {{availability: 99.5}},
+     targets: [{{name: trading, kind: tcp, address: "{provider.address}"}}]}}
+influxdb: {{url: "{server.url}", database: {DB}, heartbeat_interval: 1s, sla_interval: 2s}}
+""",
+        env={},
+    )
+    agent = Agent(config, sink_factories=[influx_sink])
+    task = asyncio.create_task(agent.run())
+    await asyncio.wait_for(agent.handle.started.wait(), 10)
+    await asyncio.sleep(2.3)
+    await provider.down()
+    await nets[0].down()
+    await asyncio.sleep(4.5)
+    await provider.up()
+    await nets[0].up()
+    await asyncio.sleep(3.2)
+    agent.handle.stop.set()
+    assert await asyncio.wait_for(task, 20) == 0
+    for s in (provider, lan, *nets):
+        await s.down()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
+    """A real influxd filled by the agent (see :func:`seed`)."""
+    if not available():
+        pytest.skip("influxd not installed (apt-get install influxdb)")
+    root = tmp_path_factory.mktemp("grafana")
+    server = InfluxServer(root / "influxd")
+    server.start()
+    try:
+        asyncio.run(seed(root, server))
+        yield server
+    finally:
+        server.stop()
+
+
+CASES = [(p.name, where, q) for p in DASHBOARDS for where, q in queries(load(p))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("board", "where", "query"), CASES, ids=[f"{b}: {w}" for b, w, _ in CASES])
+def test_every_query_returns_data(seeded: InfluxServer, board: str, where: str, query: str) -> None:
+    text = substitute(query, {"agent": AGENT_ID, "provider": "broker"})
+    assert not re.search(r"\$[A-Za-z_]", text), f"unsubstituted variable in {text}"
+    series = seeded.query(text, DB, epoch="ms")
+    assert series and any(s.get("values") for s in series), f"{board} {where}: no data for {text}"
+
+
+def run_panel(server: InfluxServer, board: str, title: str) -> list[dict[str, Any]]:
+    """The rows a panel (or annotation) of a dashboard shows, tags included."""
+    dashboard = load(ROOT / "grafana" / "dashboards" / board)
+    found = [t["query"] for p in dashboard["panels"] if p["title"] == title for t in p["targets"]]
+    found += [a["query"] for a in dashboard["annotations"]["list"] if a["name"] == title]
+    (query,) = found
+    rows = []
+    for s in server.query(substitute(query, {"agent": AGENT_ID, "provider": "broker"}), DB, epoch="ms"):
+        for values in s["values"]:
+            rows.append({**s.get("tags", {}), **dict(zip(s["columns"], values, strict=True))})
+    return rows
+
+
+@pytest.mark.slow
+def test_the_panels_tell_what_happened(seeded: InfluxServer) -> None:
+    assert [(r["provider"], r["min"]) for r in run_panel(seeded, "overview.json", "Providers now")] == [("broker", 1)]
+    (outage,) = run_panel(seeded, "overview.json", "Outages")
+    assert (outage["target"], outage["attribution"], outage["open"], outage["failure"]) == (
+        "broker/trading",
+        "provider",
+        0,
+        "connect",
+    )
+    assert 4.0 <= outage["duration_s"] <= 6.0 and outage["end_ms"] > outage["time"]
+    (control,) = run_panel(seeded, "provider.json", "Outages of your line's controls")
+    assert control["target"] == "internet/n0"
+    (split,) = run_panel(seeded, "provider.json", "Outage time by attribution")
+    assert split["provider"] == pytest.approx(outage["duration_s"]) and split["customer_line"] == 0
+    (sla,) = run_panel(seeded, "overview.json", "Availability this period vs SLA")
+    assert (sla["provider"], sla["SLA"], sla["breached"], sla["incidents"]) == ("broker", 99.5, 1, 1)

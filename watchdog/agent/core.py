@@ -1,0 +1,397 @@
+"""The agent: wires config, probes, scheduler, journal, detectors and sinks inside one task group.
+
+Order of things for every result: probe → journal (durable) → detector → outage event journaled →
+board → sinks. Start-up recovers from a crash (ends the previous run at its last record, seals its
+rows), registers targets, journals ``agent_start`` and restores open outages, so a restart neither
+forgets nor duplicates an outage. Shutdown journals ``agent_stop`` and seals the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from probes import REGISTRY
+from watchdog import __version__
+from watchdog.agent.detector import Closed, Detector, Opened
+from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
+from watchdog.agent.sinks import AgentContext, AgentEvent, Fanout, OutageNotice, SinkFactory
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
+from watchdog.config import Config
+from watchdog.errors import WatchdogError
+from watchdog.journal.store import (
+    EV_AGENT_START,
+    EV_AGENT_STOP,
+    EV_ALIVE,
+    EV_CLOCK_STEP,
+    EV_OUTAGE_CLOSE,
+    EV_OUTAGE_OPEN,
+    EV_RUN_END_RECOVERED,
+    EV_STALL,
+    Journal,
+    Ticket,
+)
+from watchdog.model import NS, Result, Target, boot_id
+from watchdog.probe import ProbeContext
+
+_LOGGER = logging.getLogger(__name__)
+
+SEAL_EVERY_S = 60.0
+MONITOR_TICK_S = 1.0
+STALL_THRESHOLD_S = 5.0
+CLOCK_STEP_THRESHOLD_S = 1.0
+
+
+class AgentLockedError(WatchdogError):
+    """Another agent already runs on this data directory."""
+
+
+@dataclass
+class AgentHandle:
+    """What a running agent exposes to tests, the web server and benchmarks."""
+
+    config: Config
+    board: Board
+    writer: JournalWriter
+    run_id: str
+    stats: dict[str, ScheduleStats] = field(default_factory=dict)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _boottime_ns() -> int:
+    try:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):  # not Linux
+        return time.monotonic_ns()
+
+
+@contextlib.contextmanager
+def _data_dir_lock(data_dir: Path) -> Any:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "agent.lock"
+    handle: IO[str] = open(path, "a+")  # held for the agent's lifetime
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise AgentLockedError(
+                f"another agent is running on {data_dir} (pid {handle.read().strip() or '?'})"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _recover_previous_run(journal: Journal) -> dict[str, Any] | None:
+    """End a crashed run at its last record and seal its rows; return what was recovered."""
+    runs = journal.runs()
+    recovered = None
+    if runs and runs[-1].end_ns is None:
+        last = runs[-1]
+        alive = journal.events([EV_ALIVE], after_seq=last.seq)
+        anchor_seq = alive[-1].seq if alive else last.seq
+        anchor_ns = alive[-1].ts_ns if alive else last.start_ns
+        last_result = journal.last_result_ts_after(anchor_seq)
+        last_ns = max(anchor_ns, last_result or 0)
+        journal.add_event(EV_RUN_END_RECOVERED, {"run": last.run_id, "last_ns": last_ns})
+        recovered = {"run": last.run_id, "last_ns": last_ns}
+    journal.seal()
+    return recovered
+
+
+class Agent:
+    """One agent run: ``await Agent(config, sink_factories=...).run()`` (``outputs.run_agent`` wires the sinks)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sink_factories: Sequence[SinkFactory] = (),
+        duration_s: float | None = None,
+        install_signal_handlers: bool = False,
+    ) -> None:
+        self.config = config
+        self.sink_factories = list(sink_factories)
+        self.duration_s = duration_s
+        self.install_signal_handlers = install_signal_handlers
+        self.run_id = uuid.uuid4().hex
+        self.boot_id = boot_id()
+        self.writer = JournalWriter(config.journal_path, on_state=self._journal_state)
+        self.board = Board.for_targets(config.targets, config.quorum)
+        self.handle = AgentHandle(config, self.board, self.writer, self.run_id)
+        self.detectors: dict[str, Detector] = {}
+        self.open_tickets: dict[str, Ticket] = {}
+        self.fanout: Fanout | None = None
+
+    # ------------------------------------------------------------------------------------ results
+
+    async def on_result(self, target: Target, result: Result) -> None:
+        """Journal first; then the detector, the outage events, the board and the sinks."""
+        seq = await self.writer.write(result)
+        detector = self.detectors[target.key]
+        transition = detector.observe(result)
+        notice = None
+        if isinstance(transition, Opened):
+            ticket, fut = self.writer.submit(
+                self.writer.event(
+                    EV_OUTAGE_OPEN,
+                    {
+                        "start_ns": transition.start_ns,
+                        "last_ok_ns": transition.last_ok_ns,
+                        "confirmed_ns": transition.confirmed_ns,
+                        "failure": transition.failure.value if transition.failure else None,
+                        "detail": transition.detail,
+                        "failures": transition.failures,
+                        **self._steady("start_steady_ns", transition.start_steady_ns),
+                    },
+                    target=target.key,
+                )
+            )
+            open_seq = await fut
+            outage = detector.bind(transition, open_seq if open_seq is not None else -1)
+            self.open_tickets[target.key] = ticket
+            _LOGGER.warning(
+                "outage opened target=%s since_ns=%d failure=%s detail=%s",
+                target.key,
+                transition.start_ns,
+                transition.failure,
+                transition.detail,
+            )
+            notice = OutageNotice("opened", outage, target, self.board.line(), open_seq)
+        elif isinstance(transition, Closed):
+            closed = transition.outage
+            ref: int | Ticket = self.open_tickets.pop(target.key, None) or closed.id
+            close_seq = await self.writer.write(
+                self.writer.event(
+                    EV_OUTAGE_CLOSE,
+                    {
+                        "end_ns": closed.end_ns,
+                        "last_fail_ns": closed.end_bounds[0] if closed.end_bounds else None,
+                        "successes": transition.successes,
+                        **self._steady("start_steady_ns", transition.start_steady_ns),
+                        **self._steady("end_steady_ns", transition.end_steady_ns),
+                    },
+                    target=target.key,
+                    ref=ref,
+                )
+            )
+            if isinstance(ref, Ticket) and ref.seq is not None and closed.id < 0:
+                closed = dataclasses.replace(closed, id=ref.seq)
+            _LOGGER.warning("outage closed target=%s duration_s=%.1f", target.key, closed.duration_ns() / NS)
+            notice = OutageNotice("closed", closed, target, self.board.line(), close_seq)
+        self.board.update(result, detector.state, detector.outage, detector.failing)
+        if self.fanout is not None:
+            self.fanout.publish((result, seq))
+            if notice is not None:
+                self.fanout.publish(notice)
+
+    def _journal_state(self, degraded: bool, message: str) -> None:
+        if self.fanout is not None:
+            self.fanout.publish(
+                AgentEvent("journal_failing" if degraded else "journal_recovered", {"message": message})
+            )
+
+    def _steady(self, name: str, value: int | None) -> dict[str, Any]:
+        """A steady-clock reading for an outage event, with the boot it belongs to (nothing if unknown)."""
+        if value is None or not self.boot_id:
+            return {}
+        return {name: value, "boot_id": self.boot_id}
+
+    # ------------------------------------------------------------------------------------ monitor
+
+    async def _monitor(self) -> None:
+        """Heartbeat and seal every minute; journal stalls of the loop/machine and wall-clock steps."""
+        loop = asyncio.get_running_loop()
+        wall_minus_mono = time.time_ns() - time.monotonic_ns()
+        boot_minus_mono = _boottime_ns() - time.monotonic_ns()
+        last_seal = loop.time()
+        expected = loop.time() + MONITOR_TICK_S
+        expected_wall = time.time_ns() + int(MONITOR_TICK_S * NS)
+        while True:
+            await asyncio.sleep(max(0.0, expected - loop.time()))
+            now_mono = loop.time()
+            lag = now_mono - expected
+            now_wall = time.time_ns()
+            new_wall_minus_mono = now_wall - time.monotonic_ns()
+            new_boot_minus_mono = _boottime_ns() - time.monotonic_ns()
+            suspended_ns = new_boot_minus_mono - boot_minus_mono
+            step_ns = (new_wall_minus_mono - wall_minus_mono) - suspended_ns
+            if suspended_ns > STALL_THRESHOLD_S * NS or lag > STALL_THRESHOLD_S:
+                stall = {
+                    "from_ns": expected_wall - int(MONITOR_TICK_S * NS),
+                    "to_ns": now_wall,
+                    "lag_s": round(lag, 3),
+                    "suspended_s": round(suspended_ns / NS, 3),
+                    "reason": "suspended" if suspended_ns > STALL_THRESHOLD_S * NS else "event loop blocked",
+                }
+                _LOGGER.warning("agent stalled %s", stall)
+                self.writer.submit(self.writer.event(EV_STALL, stall))
+            if abs(step_ns) > CLOCK_STEP_THRESHOLD_S * NS:
+                step = {"step_ns": step_ns, "at_ns": now_wall}
+                _LOGGER.warning("wall clock stepped step_s=%.3f", step_ns / NS)
+                self.writer.submit(self.writer.event(EV_CLOCK_STEP, step))
+            wall_minus_mono, boot_minus_mono = new_wall_minus_mono, new_boot_minus_mono
+            if now_mono - last_seal >= SEAL_EVERY_S:
+                last_seal = now_mono
+                await self.writer.write(self.writer.event(EV_ALIVE, {"run": self.run_id}))
+                await self._seal()
+            expected = max(expected + MONITOR_TICK_S, now_mono)
+            expected_wall = now_wall + int(MONITOR_TICK_S * NS)
+
+    async def _seal(self) -> None:
+        if self.writer.degraded:
+            return
+        try:
+            await self.writer.call(lambda j: j.seal())
+        except Exception:
+            _LOGGER.exception("sealing the journal failed")
+
+    # ------------------------------------------------------------------------------------- run
+
+    async def run(self) -> int:
+        """Run until stopped (signal, ``duration_s``, or ``handle.stop``); return an exit code."""
+        with _data_dir_lock(self.config.data_dir):
+            return await self._run_locked()
+
+    async def _run_locked(self) -> int:
+        config = self.config
+        await self.writer.open()
+        recovered = await self.writer.call(_recover_previous_run)
+        if recovered:
+            _LOGGER.warning(
+                "previous run ended without a clean stop; its last record was at ns=%d", recovered["last_ns"]
+            )
+        ids = await self.writer.call(lambda j: j.register_targets(config.targets))
+        ctx = ProbeContext()
+        unusable: list[str] = []
+        for kind, probe in REGISTRY.items():
+            targets = [t for t in config.targets if t.kind == kind]
+            if targets and probe.setup is not None:
+                problems = await probe.setup(ctx, targets)
+                for problem in problems:
+                    _LOGGER.error("%s", problem)
+                if problems:
+                    unusable.extend(t.key for t in targets)
+        await self.writer.write(
+            self.writer.event(
+                EV_AGENT_START,
+                {
+                    "run": self.run_id,
+                    "version": __version__,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "agent": config.agent.id,
+                    "timezone": config.agent.timezone,
+                    "config_sha256": config.sha256,
+                    "targets": sorted(ids[t.key] for t in config.targets),
+                    "unusable": sorted(ids[k] for k in unusable),
+                    "providers": {p.id: {"name": p.display_name, "kind": p.kind.value} for p in config.providers},
+                    "quorum": config.quorum,
+                    "mono_ns": time.monotonic_ns(),
+                    "boot_ns": _boottime_ns(),
+                },
+            )
+        )
+        restored = await self.writer.call(lambda j: j.restore([t.key for t in config.targets]))
+        for target in config.targets:
+            self.detectors[target.key] = Detector(
+                target,
+                open_outage=restored.open_outages.get(target.key),
+                last_ok_ns=restored.last_ok_ns.get(target.key),
+                last_fail_ns=restored.last_fail_ns.get(target.key),
+            )
+            status = self.board.targets[target.key]
+            status.outage = restored.open_outages.get(target.key)
+            status.state = self.detectors[target.key].state
+            status.last_ok_ns = restored.last_ok_ns.get(target.key)
+        if restored.open_outages:
+            _LOGGER.warning("resuming open outages targets=%s", ",".join(sorted(restored.open_outages)))
+
+        agent_ctx = AgentContext(config, self.board, self.writer, self.run_id)
+        sinks = [s for f in self.sink_factories if (s := f(agent_ctx)) is not None]
+        self.fanout = Fanout(sinks)
+        agent_ctx.publish = self.fanout.publish
+        await self.fanout.start()
+        self.fanout.publish(AgentEvent("started", {"run": self.run_id, "recovered": recovered}))
+
+        loop = asyncio.get_running_loop()
+        stop = self.handle.stop
+        if self.install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        limiter = asyncio.Semaphore(config.agent.concurrency)
+        offsets = stagger_offsets(config.targets)
+        reason = "stopped"
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(self._monitor(), name="monitor")]
+                for target in config.targets:
+                    stats = self.handle.stats.setdefault(target.key, ScheduleStats())
+                    tasks.append(
+                        tg.create_task(
+                            run_target(
+                                target,
+                                REGISTRY[target.kind],
+                                ctx,
+                                self.on_result,
+                                limiter,
+                                offset_s=offsets[target.key],
+                                stats=stats,
+                            ),
+                            name=f"watch:{target.key}",
+                        )
+                    )
+                self.handle.started.set()
+                _LOGGER.info(
+                    "agent started run=%s targets=%d journal=%s", self.run_id, len(config.targets), config.journal_path
+                )
+                try:
+                    if self.duration_s is not None:
+                        await asyncio.wait_for(stop.wait(), self.duration_s)
+                    else:
+                        await stop.wait()
+                except TimeoutError:
+                    reason = "duration elapsed"
+                else:
+                    reason = "stop requested"
+                for task in tasks:
+                    task.cancel()
+        finally:
+            if self.install_signal_handlers:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            await self._shutdown(ctx, reason)
+        return 0
+
+    async def _shutdown(self, ctx: ProbeContext, reason: str) -> None:
+        _LOGGER.info("agent stopping run=%s reason=%s", self.run_id, reason)
+        if self.fanout is not None:
+            self.fanout.publish(AgentEvent("stopping", {"run": self.run_id, "reason": reason}))
+        try:
+            await self.writer.write(self.writer.event(EV_AGENT_STOP, {"run": self.run_id, "reason": reason}))
+            await self.writer.flush()
+            await self._seal()
+        finally:
+            if self.fanout is not None:
+                await self.fanout.aclose()
+            await ctx.aclose()
+            await self.writer.aclose()

@@ -1,0 +1,83 @@
+"""Fixed-rate scheduling: one task per target, absolute deadlines on the monotonic clock.
+
+Each target runs at ``offset + k * interval`` for k = 0, 1, 2, … on the event loop's monotonic clock,
+so there is no drift however long a probe takes. Offsets spread the first probes of all targets over
+the first ``min(interval, stagger_s)`` seconds ("probe at start", but not all at once). After a stall
+(the machine was suspended, the loop was blocked) missed slots are skipped and counted, never fired in
+a burst. A shared semaphore bounds how many probes run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from watchdog.agent.runner import run_probe
+from watchdog.model import Result, Target
+from watchdog.probe import Probe, ProbeContext
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class ScheduleStats:
+    """Per-target counters the status page and benchmarks read."""
+
+    runs: int = 0
+    missed_slots: int = 0
+    last_late_s: float = 0.0
+    max_late_s: float = 0.0
+    late_samples: list[float] = field(default_factory=list)
+    keep_samples: int = 0  # benchmarks set this to keep start lateness samples
+
+    def record(self, late_s: float) -> None:
+        """Note how late a probe started."""
+        self.runs += 1
+        self.last_late_s = late_s
+        self.max_late_s = max(self.max_late_s, late_s)
+        if len(self.late_samples) < self.keep_samples:
+            self.late_samples.append(late_s)
+
+
+def stagger_offsets(targets: Sequence[Target], stagger_s: float = 5.0) -> dict[str, float]:
+    """Evenly spread first-probe offsets, each within ``min(interval, stagger_s)``."""
+    n = max(1, len(targets))
+    return {t.key: (i / n) * min(t.interval_s, stagger_s) for i, t in enumerate(targets)}
+
+
+async def run_target(
+    target: Target,
+    probe: Probe,
+    ctx: ProbeContext,
+    on_result: Callable[[Target, Result], Awaitable[None]],
+    limiter: asyncio.Semaphore,
+    *,
+    offset_s: float = 0.0,
+    stats: ScheduleStats | None = None,
+) -> None:
+    """Probe ``target`` forever at a fixed rate; ``on_result`` journals and dispatches each result."""
+    loop = asyncio.get_running_loop()
+    stats = stats if stats is not None else ScheduleStats()
+    interval = target.interval_s
+    next_at = loop.time() + offset_s
+    while True:
+        delay = next_at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        late = loop.time() - next_at
+        if late >= interval:
+            missed = int(late // interval)
+            next_at += missed * interval
+            stats.missed_slots += missed
+            _LOGGER.warning("probe slots missed target=%s missed=%d late_s=%.3f", target.key, missed, late)
+            late = loop.time() - next_at
+        async with limiter:
+            stats.record(max(0.0, loop.time() - next_at))
+            result = await run_probe(probe, target, ctx)
+        try:
+            await on_result(target, result)
+        except Exception:  # journaling and dispatch log their own failures; the schedule must go on
+            _LOGGER.exception("result handling failed target=%s", target.key)
+        next_at += interval

@@ -1,0 +1,224 @@
+"""The agent's single journal writer: one thread, group commit, and no loss when the disk fails.
+
+Probe tasks ``await writer.write(result)``; results that arrive together are committed in one
+transaction (``synchronous=FULL``), and each caller resumes once its row is durable. If a commit fails
+(disk full, I/O error) the writer keeps the rows in a bounded memory ring, answers callers at once with
+``None`` ("held, not yet durable") so probing goes on, retries every second, and when the journal
+accepts rows again writes them in order plus a ``journal_gap`` event stating what, if anything, the ring
+had to drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from watchdog.journal.store import EV_JOURNAL_GAP, Journal, PendingEvent, Ticket
+from watchdog.model import Result
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Item = Result | PendingEvent
+
+
+@dataclass
+class _Entry:
+    item: Item
+    ticket: Ticket
+    future: asyncio.Future[int | None]
+
+
+class JournalWriter:
+    """Owns the journal connection in its own thread; everything that writes goes through it."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        ring_max: int = 100_000,
+        max_batch: int = 2000,
+        retry_s: float = 1.0,
+        on_state: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.ring_max = ring_max
+        self.max_batch = max_batch
+        self.retry_s = retry_s
+        self.on_state = on_state  # called with (degraded, message) when the journal fails or recovers
+        self._exec = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._journal: Journal | None = None
+        self._pending: deque[_Entry] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.degraded = False
+        self.degraded_since_ns: int | None = None
+        self.last_error = ""
+        self.dropped = 0
+        self._dropped_range: tuple[int, int] | None = None
+        self.written = 0
+        self._inflight = 0  # entries at the head of the ring being written right now
+        self._settled = asyncio.Event()  # set when the ring is empty or the journal is failing
+        self._settled.set()
+
+    async def open(self) -> Journal:
+        """Open the journal in the writer thread and start the flush task."""
+        self._journal = await self.call(lambda _: Journal.open(self.path))
+        self._task = asyncio.create_task(self._run(), name="journal-writer")
+        return self._journal
+
+    @property
+    def journal(self) -> Journal:
+        """The journal (use it only through :meth:`call`)."""
+        if self._journal is None:
+            raise RuntimeError("writer not open")
+        return self._journal
+
+    async def call(self, fn: Callable[[Journal], T]) -> T:
+        """Run ``fn(journal)`` in the writer thread (reads, seals, registrations)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._exec, lambda: fn(self._journal))  # type: ignore[arg-type]
+
+    def submit(self, item: Item) -> tuple[Ticket, asyncio.Future[int | None]]:
+        """Queue a row; the future resolves to its seq once durable (``None`` while the disk fails)."""
+        loop = asyncio.get_running_loop()
+        entry = _Entry(item, Ticket(), loop.create_future())
+        self._pending.append(entry)
+        if len(self._pending) > self.ring_max:
+            self._drop_oldest()  # may drop this very entry (all older ones in flight): its future is then set
+        if self.degraded and not entry.future.done():
+            entry.future.set_result(None)
+        else:
+            self._settled.clear()
+        self._wake.set()
+        return entry.ticket, entry.future
+
+    async def write(self, item: Item) -> int | None:
+        """Queue a row and wait until it is durable; ``None`` means held in memory (the disk fails)."""
+        _, future = self.submit(item)
+        return await future
+
+    def event(
+        self,
+        type_: str,
+        data: dict[str, Any],
+        *,
+        target: str | None = None,
+        ref: int | Ticket | None = None,
+        ts_ns: int | None = None,
+    ) -> PendingEvent:
+        """Build an event stamped now."""
+        return PendingEvent(type_, time.time_ns() if ts_ns is None else ts_ns, data, target, ref)
+
+    def _drop_oldest(self) -> None:
+        for i, entry in enumerate(self._pending):
+            if i >= self._inflight and isinstance(entry.item, Result):
+                del self._pending[i]
+                ts = entry.item.ts_ns
+                lo, hi = self._dropped_range or (ts, ts)
+                self._dropped_range = (min(lo, ts), max(hi, ts))
+                self.dropped += 1
+                if not entry.future.done():
+                    entry.future.set_result(None)
+                return
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is durable (or the journal is failing)."""
+        await self._settled.wait()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = [self._pending[i] for i in range(min(self.max_batch, len(self._pending)))]
+                items = [e.item for e in batch]
+                tickets = [e.ticket for e in batch]
+                self._inflight = len(batch)
+                try:
+                    seqs = await loop.run_in_executor(self._exec, self.journal.append, items, tickets)
+                except Exception as exc:
+                    self._inflight = 0
+                    self._fail(exc)
+                    self._settled.set()
+                    for e in batch:
+                        if not e.future.done():
+                            e.future.set_result(None)
+                    await asyncio.sleep(self.retry_s)
+                    continue
+                for _ in batch:
+                    self._pending.popleft()
+                self._inflight = 0
+                for e, seq in zip(batch, seqs, strict=True):
+                    if not e.future.done():
+                        e.future.set_result(seq)
+                self.written += len(batch)
+                if self.degraded:
+                    await self._recover()
+            self._settled.set()
+
+    def _fail(self, exc: Exception) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if not self.degraded:
+            self.degraded = True
+            self.degraded_since_ns = time.time_ns()
+            _LOGGER.error(
+                "journal write failed, holding results in memory path=%s error=%s ring_max=%d",
+                self.path,
+                self.last_error,
+                self.ring_max,
+            )
+            if self.on_state:
+                self.on_state(True, self.last_error)
+
+    async def _recover(self) -> None:
+        since = self.degraded_since_ns or time.time_ns()
+        self.degraded = False
+        data: dict[str, Any] = {
+            "from_ns": since,
+            "to_ns": time.time_ns(),
+            "error": self.last_error,
+            "dropped_results": self.dropped,
+        }
+        if self._dropped_range:
+            data["dropped_from_ns"], data["dropped_to_ns"] = self._dropped_range
+        _LOGGER.warning(
+            "journal writable again held_since_ns=%d dropped=%d error=%s", since, self.dropped, self.last_error
+        )
+        self.submit(PendingEvent(EV_JOURNAL_GAP, time.time_ns(), data))
+        self.dropped = 0
+        self._dropped_range = None
+        self.degraded_since_ns = None
+        if self.on_state:
+            self.on_state(False, "journal writable again")
+
+    async def aclose(self) -> None:
+        """Write what is queued (give up after a few seconds if the disk still fails), close."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                while self._pending:
+                    self._settled.clear()
+                    self._wake.set()
+                    await self._settled.wait()
+                    if self._pending:
+                        await asyncio.sleep(self.retry_s)
+        if self._pending:
+            _LOGGER.error("journal closed with %d rows never written (disk still failing)", len(self._pending))
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._journal is not None:
+            await self.call(lambda j: j.close())
+        self._exec.shutdown(wait=True)

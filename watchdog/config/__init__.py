@@ -1,0 +1,85 @@
+"""The config: YAML the user writes → frozen, validated models; every error names file, line and key.
+
+Shared ground (it imports only ``model``, ``units``, ``errors`` and the probes' option models):
+``source`` reads YAML with lines and ``${VAR}``, ``models`` holds the sections and :class:`Config`,
+``loader`` validates and resolves targets. Checks that need a higher layer come in as ``checks``.
+"""
+
+from __future__ import annotations
+
+from watchdog.config.loader import (
+    DEFAULT_CONFIG_NAMES,
+    MAX_CONFIG_BYTES,
+    RESERVED_PROVIDER_IDS,
+    ConfigCheck,
+    default_config_path,
+    load,
+    loads,
+)
+from watchdog.config.models import (
+    NOTIFY_CATEGORIES,
+    WEB_TOKEN_MIN_CHARS,
+    AgentSection,
+    Config,
+    ConfigModel,
+    Contacts,
+    Contract,
+    ControlsSection,
+    DefaultsSection,
+    Fee,
+    InfluxSection,
+    MaintenanceWindow,
+    NotifyChannel,
+    NotifySection,
+    NtpSection,
+    ProviderSection,
+    Reminder,
+    ServiceHours,
+    ShareSection,
+    SlaSection,
+    Strict,
+    TargetSpec,
+    WebSection,
+    is_loopback_host,
+    parse_days,
+    split_listen,
+)
+from watchdog.config.source import format_path, raise_config
+
+__all__ = [
+    "DEFAULT_CONFIG_NAMES",
+    "MAX_CONFIG_BYTES",
+    "NOTIFY_CATEGORIES",
+    "RESERVED_PROVIDER_IDS",
+    "WEB_TOKEN_MIN_CHARS",
+    "AgentSection",
+    "Config",
+    "ConfigCheck",
+    "ConfigModel",
+    "Contacts",
+    "Contract",
+    "ControlsSection",
+    "DefaultsSection",
+    "Fee",
+    "InfluxSection",
+    "MaintenanceWindow",
+    "NotifyChannel",
+    "NotifySection",
+    "NtpSection",
+    "ProviderSection",
+    "Reminder",
+    "ServiceHours",
+    "ShareSection",
+    "SlaSection",
+    "Strict",
+    "TargetSpec",
+    "WebSection",
+    "default_config_path",
+    "format_path",
+    "is_loopback_host",
+    "load",
+    "loads",
+    "parse_days",
+    "raise_config",
+    "split_listen",
+]

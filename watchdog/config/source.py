@@ -1,0 +1,189 @@
+"""Config files as YAML with the line of every key: ``${VAR}`` expansion, limits, and error lines.
+
+Shared by the config loader and the rule catalogue (``watchdog.documents.rulebook``): both read plain
+YAML through :class:`Walker` (duplicate keys and non-plain tags rejected, every key's line recorded) and
+report problems as ``FILE:LINE: key.path: message`` through :class:`Problems`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import yaml
+
+from watchdog.errors import ConfigError
+
+MAX_NODES = 100_000
+_ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Doc:
+    """Plain data from YAML plus the line of every key path."""
+
+    data: Any
+    lines: dict[tuple[str | int, ...], int]
+    filename: str
+
+    def line_of(self, path: tuple[str | int, ...]) -> int:
+        """The line of the deepest known prefix of ``path`` (1-based)."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """``("providers", 0, "targets", 1, "interval")`` → ``providers[0].targets[1].interval``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+class Problems:
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, path: tuple[str | int, ...], message: str, line: int | None = None) -> None:
+        where = line if line is not None else self.doc.line_of(path)
+        self.items.append((where, f"{self.doc.filename}:{where}: {format_path(path)}: {message}"))
+
+    def lines(self) -> list[str]:
+        seen: set[str] = set()
+        out = []
+        for _, text in sorted(self.items, key=lambda item: item[0]):
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
+        return out
+
+
+class Walker:
+    """Node tree → plain data, with lines, duplicate-key checks and ``${VAR}`` expansion."""
+
+    def __init__(self, filename: str, env: Mapping[str, str], problems: list[tuple[int, str]]) -> None:
+        self.filename = filename
+        self.env = env
+        self.problems = problems
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise TooBig
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        expected_tag = _COLLECTION_TAGS.get(type(node))
+        if expected_tag is not None and node.tag != expected_tag:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
+            )
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    key = str(key)
+                if key in out:
+                    line = key_node.start_mark.line + 1
+                    self.problems.append(
+                        (
+                            line,
+                            f"{self.filename}:{line}: {format_path((*path, key))}: "
+                            f"duplicate key (first given on line {self.lines[(*path, key)]})",
+                        )
+                    )
+                    continue
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.walk(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and "$" in value:
+            value = self.expand(value, path, node.start_mark.line + 1)
+        return value
+
+    def expand(self, text: str, path: tuple[str | int, ...], line: int) -> str:
+        def repl(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            self.problems.append(
+                (line, f"{self.filename}:{line}: {format_path(path)}: environment variable {name} is not set")
+            )
+            return ""
+
+        return _ENV_RE.sub(repl, text)
+
+
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
+class TooBig(Exception):
+    pass
+
+
+def read_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Doc, list[tuple[int, str]]]:
+    problems: list[tuple[int, str]] = []
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise_config([f"{filename}:{line}: (syntax): {exc.problem or exc}"])
+    except yaml.YAMLError as exc:
+        raise_config([f"{filename}:1: (syntax): {exc}"])
+    if node is None:
+        return Doc({}, {}, filename), problems
+    walker = Walker(filename, env, problems)
+    try:
+        data = walker.walk(node, ())
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise_config([f"{filename}:{line}: (syntax): {exc.problem or exc} (only plain YAML is allowed)"])
+    except TooBig:
+        raise_config([f"{filename}:1: (top level): more than {MAX_NODES} YAML nodes (alias bomb?)"])
+    if not isinstance(data, dict):
+        raise_config([f"{filename}:1: (top level): expected a mapping of sections, got {type(data).__name__}"])
+    return Doc(data, walker.lines, filename), problems
+
+
+def raise_config(problems: list[str]) -> NoReturn:
+    """Raise a ConfigError (a helper so control flow reads as a statement)."""
+
+    raise ConfigError(problems)
+
+
+def pydantic_message(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind != "value_error" and msg[:1].isupper() and msg[1:2].islower():
+        msg = msg[0].lower() + msg[1:]
+    if kind.endswith("_type") or kind == "model_type":
+        got = err.get("input")
+        return f"{msg.lower()}, got {type(got).__name__} {got!r}"[:300]
+    return msg

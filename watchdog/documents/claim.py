@@ -1,0 +1,222 @@
+"""A complaint with its evidence: the pack first (built, or an existing one verified), then the letter fed from it.
+
+The letter states what its attachments show, so everything it takes from the evidence comes out of the
+verified pack itself: the SHA-256 of every file and of ``manifest.json``, the contact log (the chained
+``contact`` events of ``events.csv``, so a rule that counts from the fault report — Ofcom, TKG — gets its
+start), the clock statement (the period's worst NTP offset from ``environment.json``) and the "as of"
+time the figures are computed at. A letter and its pack therefore always agree, whether the pack was
+written beside the letter a moment ago or given with ``--pack``.
+
+Errors (:class:`ClaimError`) name the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.analysis.sla import Period, parse_period
+from watchdog.config import Config
+from watchdog.documents.compensation import ContactEntry
+from watchdog.documents.evidence import EVENT_COLUMNS, FILE_ORDER, event_canon
+from watchdog.documents.letter import Letter, LetterRequest, PackRef, build_letter, write
+from watchdog.documents.packverify import verify_pack
+from watchdog.documents.words import Lang
+from watchdog.errors import WatchdogError
+from watchdog.journal.contacts import EV_CONTACT, from_event, list_contacts
+from watchdog.journal.store import Journal
+from watchdog.model import NS
+
+# the order the letter lists the pack's files in: the summary a person reads first, the raw data after it
+LETTER_ORDER = ("summary.pdf", "summary.html", *(n for n in FILE_ORDER if not n.startswith(("summary.", "manifest."))))
+
+
+class ClaimError(WatchdogError):
+    """The evidence pack cannot be used for this letter (it does not verify, or is for something else)."""
+
+
+@dataclass(frozen=True)
+class PackFacts:
+    """What a verified evidence pack tells the letter."""
+
+    path: Path
+    provider: str
+    period: str
+    start_ns: int
+    end_ns: int
+    as_of_ns: int
+    journal_id: str
+    ref: PackRef
+    manifest_sha256: str
+    contacts: tuple[ContactEntry, ...]
+    clock_offset_ms: float | None
+    clock_samples: int
+    clock_servers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Complaint:
+    """A written letter and the pack it lists."""
+
+    letter: Letter
+    path: Path
+    pack: PackFacts
+    pack_built: bool
+
+
+def pack_path_for(letter_path: Path) -> Path:
+    """Where the pack of a letter goes when none is given: ``complaint.pdf`` → ``complaint-evidence.zip``."""
+    return letter_path.with_name(f"{letter_path.stem}-evidence.zip")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_pack(path: Path) -> PackFacts:
+    """Verify the pack with :func:`watchdog.documents.packverify.verify_pack`; read what the letter needs from it."""
+    verdict = verify_pack(path)
+    if not verdict.ok:
+        raise ClaimError(f"{path} does not verify: " + "; ".join(verdict.problems[:5]))
+    with zipfile.ZipFile(path) as zf:
+        raw_manifest = zf.read("manifest.json")
+        manifest = json.loads(raw_manifest.decode("utf-8"))
+        environment = json.loads(zf.read("environment.json").decode("utf-8"))
+        events = zf.read("events.csv").decode("utf-8-sig")
+    period = manifest["period"]
+    start_ns, end_ns = int(period["start_ns"]), int(period["end_ns"])
+    provider = str(manifest["provider"])
+    listed = manifest["files"]
+    files = tuple((name, str(listed[name]["sha256"])) for name in LETTER_ORDER if name in listed)
+    files += tuple((name, str(listed[name]["sha256"])) for name in sorted(listed) if name not in LETTER_ORDER)
+    contacts = []
+    reader = csv.reader(io.StringIO(events, newline=""))
+    header = next(reader, None)
+    if header is None or tuple(header) != EVENT_COLUMNS:
+        raise ClaimError(f"{path}: events.csv has an unexpected header")
+    for cells in reader:
+        seq, ts, type_, _target, _ref, data = event_canon(cells[3:9])
+        if type_ != EV_CONTACT:
+            continue
+        c = from_event(seq, ts, json.loads(data))
+        if c.provider == provider and start_ns <= c.at_ns < end_ns:
+            contacts.append(ContactEntry(c.at_ns, c.channel, c.ref, c.note))
+    contacts.sort(key=lambda c: c.at_ns)
+    clock = environment.get("clock") or {}
+    worst = clock.get("worst_offset")
+    offset_ms = None
+    if worst is not None:
+        # shown to 0.1 ms, rounded up: the letter never states a smaller offset than was measured
+        offset_ms = math.ceil(abs(float(worst["offset_s"])) * 10_000) / 10
+    return PackFacts(
+        path=path,
+        provider=provider,
+        period=str(period["label"]),
+        start_ns=start_ns,
+        end_ns=end_ns,
+        as_of_ns=int(manifest["as_of_ns"]),
+        journal_id=str(manifest["chain"]["journal_id"]),
+        ref=PackRef(path.name, _sha256(path), files),
+        manifest_sha256=hashlib.sha256(raw_manifest).hexdigest(),
+        contacts=tuple(contacts),
+        clock_offset_ms=offset_ms,
+        clock_samples=int(clock.get("samples") or 0),
+        clock_servers=tuple(str(s) for s in clock.get("servers") or ()),
+    )
+
+
+def journal_contacts(journal: Journal, provider_id: str, period: Period) -> tuple[ContactEntry, ...]:
+    """The provider's contact log for the period, straight from the journal (for a letter without a pack)."""
+    return tuple(
+        ContactEntry(c.at_ns, c.channel, c.ref, c.note)
+        for c in list_contacts(journal, provider_id, period.start_ns, period.end_ns)
+    )
+
+
+def write_complaint(
+    config: Config,
+    journal: Journal,
+    *,
+    provider_id: str,
+    period: str,
+    lang: Lang,
+    sent_on: dt.date,
+    output: Path,
+    now_ns: int,
+    pack: Path | None = None,
+    attachments: tuple[tuple[str, str], ...] = (),
+    include_unverified: bool = False,
+) -> Complaint:
+    """Build (or verify) the pack, then write the letter (``.md``, ``.html`` or ``.pdf``) that lists it."""
+    zone = config.provider_zone(provider_id)
+    try:
+        per = parse_period(period, zone)
+    except ValueError as exc:
+        raise ClaimError(str(exc)) from None
+    built = pack is None
+    if pack is None:
+        from watchdog.documents.evidence import build_pack  # matplotlib and fpdf2 load only when a pack is made
+
+        pack = pack_path_for(output)
+        try:
+            build_pack(journal, config, provider_id, per, pack, now_ns=now_ns, lang=lang)
+        except ValueError as exc:
+            raise ClaimError(str(exc)) from None
+    facts = read_pack(pack)
+    _check_match(facts, provider_id, per.label, per.start_ns, journal.journal_id)
+    request = LetterRequest(
+        provider_id=provider_id,
+        period=period,
+        lang=lang,
+        sent_on=sent_on,
+        contacts=facts.contacts,
+        attachments=attachments,
+        manifest_sha256=facts.manifest_sha256,
+        clock_offset_ms=facts.clock_offset_ms,
+        include_unverified=include_unverified,
+        pack=facts.ref,
+        clock_samples=facts.clock_samples,
+        clock_servers=facts.clock_servers,
+    )
+    letter = build_letter(config, journal, request, now_ns=facts.as_of_ns)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write(letter, output)
+    return Complaint(letter, output, facts, built)
+
+
+def _check_match(facts: PackFacts, provider: str, label: str, start_ns: int, journal_id: str) -> None:
+    if facts.provider != provider:
+        raise ClaimError(f"{facts.path} is the pack of provider {facts.provider!r}, not {provider!r}")
+    if facts.period != label or facts.start_ns != start_ns:
+        raise ClaimError(f"{facts.path} covers the period {facts.period}, not {label}")
+    if facts.journal_id != journal_id:
+        raise ClaimError(
+            f"{facts.path} was made from another journal ({facts.journal_id}); this config's journal is {journal_id}"
+        )
+
+
+def as_of_text(facts: PackFacts) -> str:
+    """The pack's "as of" time in UTC, for messages."""
+    return dt.datetime.fromtimestamp(facts.as_of_ns // NS, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+__all__ = [
+    "ClaimError",
+    "Complaint",
+    "PackFacts",
+    "journal_contacts",
+    "pack_path_for",
+    "read_pack",
+    "write_complaint",
+]

@@ -1,0 +1,203 @@
+"""How documents write things: dates, instants, numbers, money, durations and plurals per locale (Babel).
+
+The SLA report and the complaint letter both use one :class:`Formatter` and the word files in
+``watchdog/documents/locale/letter.<lang>.yaml`` ("154,84 ₽", "8 суток 3 ч"), so a figure reads the same
+in both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_symbol
+
+from watchdog.config import ServiceHours
+from watchdog.documents.compensation import Breakdown, ContactEntry, Duration, Instant, Money, Percent
+from watchdog.errors import WatchdogError
+from watchdog.timefmt import to_datetime
+
+Lang = Literal["ru", "en"]
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+class LetterError(WatchdogError):
+    """A letter cannot be built or rendered (bad input, a banned citation, a template error)."""
+
+
+def md_escape(text: str) -> str:
+    """Text from config or the contact log, made inert in Markdown (one line, specials escaped).
+
+    Values never start a line in the templates, so line-start markers (``-``, ``1.``) need no escape.
+    """
+    out = " ".join(str(text).split())
+    out = re.sub(r"([\\`*\[\]<>|#&])", r"\\\1", out)
+    return re.sub(r"(?<![0-9A-Za-zА-Яа-яЁё])_|_(?![0-9A-Za-zА-Яа-яЁё])", r"\\_", out)
+
+
+class Formatter:
+    """Dates, instants, numbers, money, durations and plurals for one letter locale and zone."""
+
+    def __init__(self, lang: Lang, locale: str, zone: ZoneInfo, words: Mapping[str, Any]) -> None:
+        self.lang = lang
+        self.locale = Locale.parse(locale)
+        self.zone = zone
+        self.words = words
+
+    def money(self, value: Money) -> str:
+        """``154,84 ₽``, ``£41.36``, ``600.00 RUB`` (the code where the locale has no symbol)."""
+        if get_currency_symbol(value.currency, self.locale) == value.currency:
+            return f"{format_decimal(value.amount, '#,##0.00', locale=self.locale)}\xa0{value.currency}"
+        return str(format_currency(value.amount, value.currency, locale=self.locale))
+
+    def number(self, value: Decimal | int | float) -> str:
+        """Every digit the value carries, in the locale's separators."""
+        return str(format_decimal(value, locale=self.locale, decimal_quantization=False))
+
+    def percent(self, value: Percent) -> str:
+        """``3 %`` / ``3%``, ``98,699 %``."""
+        return str(format_percent(value.value / 100, locale=self.locale, decimal_quantization=False))
+
+    def date(self, value: dt.date, *, long: bool = False) -> str:
+        """``02.10.2026`` / ``2 Oct 2026``; ``long``: ``2 октября 2026 г.`` / ``2 October 2026``."""
+        return str(format_date(value, self.words["date_long" if long else "date"], locale=self.locale))
+
+    def month(self, value: dt.date) -> str:
+        """``октябрь 2026`` / ``October 2026``."""
+        return str(format_date(value, self.words["month"], locale=self.locale))
+
+    def instant(self, value: Instant | int) -> str:
+        """Local time with its offset: ``02.10.2026 20:15:00 (UTC+03:00)``; open ones say so."""
+        ns = value if isinstance(value, int) else value.ns
+        moment = to_datetime(ns, self.zone)
+        offset = moment.strftime("%z")
+        name = moment.tzname() or ""
+        label = f"{name} " if name.isalpha() and name != "UTC" else ""  # MSK, GMT, BST; never "+03"
+        when = format_datetime(moment, self.words["datetime"], locale=self.locale)
+        text = f"{when} {label}(UTC{offset[:3]}:{offset[3:]})"
+        if isinstance(value, Instant) and value.still_open:
+            return str(self.words["still_open"]).format(at=text)
+        return text
+
+    def utc(self, value: Instant | int) -> str:
+        """``02.10.2026 17:15:00 UTC``."""
+        ns = value if isinstance(value, int) else value.ns
+        return f"{format_datetime(to_datetime(ns), self.words['datetime'], locale=self.locale)} UTC"
+
+    def both(self, value: Instant) -> str:
+        """Local time with offset, then UTC in brackets."""
+        if value.still_open:
+            return self.instant(value)
+        return f"{self.instant(value)} [{self.utc(value)}]"
+
+    def plural(self, count: int, *forms: str) -> str:
+        """The form for ``count``: ru takes (one, few, many), en takes (one, other)."""
+        category = self.locale.plural_form(abs(count))
+        order = ["one", "few", "many"] if self.lang == "ru" else ["one", "other"]
+        index = order.index(category) if category in order else len(order) - 1
+        return forms[min(index, len(forms) - 1)]
+
+    def duration(self, value: Duration | float) -> str:
+        """``7 суток 22 ч 30 мин`` / ``7 days 22 h 30 min``; seconds only under an hour."""
+        seconds = value.seconds if isinstance(value, Duration) else value
+        units = self.words["units"]
+        if 0 < seconds < 10 and round(seconds, 1) != round(seconds):  # "0,2 с", never "0 с" for a real span
+            return f"{self.number(Decimal(repr(round(seconds, 1))))}\xa0{units['second']}"
+        total = round(seconds) if seconds < 3600 else round(seconds / 60) * 60
+        if isinstance(value, Duration) and value.in_hours and total >= 3600:
+            hours, minutes = divmod(total // 60, 60)
+            return f"{hours}\xa0{units['hour']}" + (f" {minutes}\xa0{units['minute']}" if minutes else "")
+        days, rest = divmod(total, 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, secs = divmod(rest, 60)
+        parts = []
+        if days:
+            forms = units["day"]
+            names = [forms["one"], forms.get("few", forms.get("other")), forms.get("many", forms.get("other"))]
+            if self.lang != "ru":
+                names = [forms["one"], forms["other"]]
+            parts.append(f"{days}\xa0{self.plural(days, *names)}")
+        if hours:
+            parts.append(f"{hours}\xa0{units['hour']}")
+        if minutes:
+            parts.append(f"{minutes}\xa0{units['minute']}")
+        if secs or not parts:
+            parts.append(f"{secs}\xa0{units['second']}")
+        return " ".join(parts)
+
+    def every(self, seconds: float) -> str:
+        """``с интервалом 30 с`` / ``every 30 s``."""
+        return str(self.words["every"]).format(interval=self.duration(seconds))
+
+    def hours(self, windows: Sequence[ServiceHours]) -> str:
+        """Service hours: ``пн–пт 07:00–23:50`` / ``Mon–Fri 07:00–23:50``."""
+        names = self.words["weekdays"]
+        out = []
+        for w in windows:
+            days = sorted(w.weekdays)
+            runs: list[list[int]] = []
+            for d in days:
+                if runs and d == runs[-1][-1] + 1:
+                    runs[-1].append(d)
+                else:
+                    runs.append([d])
+            label = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}" for r in runs)
+            end = "24:00" if w.to == dt.time.max else w.to.strftime("%H:%M")
+            out.append(f"{label} {w.from_.strftime('%H:%M')}–{end}")
+        return "; ".join(out)
+
+    def contact(self, value: ContactEntry) -> str:
+        """``телефон, № 123456``."""
+        channel = self.words["channels"].get(value.channel, value.channel)
+        return f"{channel}, {value.ref}" if value.ref else str(channel)
+
+    def value(self, value: Any) -> str:
+        """Any formula input, by its type."""
+        if isinstance(value, Money):
+            return self.money(value)
+        if isinstance(value, Percent):
+            return self.percent(value)
+        if isinstance(value, Instant):
+            return self.instant(value)
+        if isinstance(value, Duration):
+            return self.duration(value)
+        if isinstance(value, Breakdown):
+            return " + ".join(f"{self.money(m)} × {n}" for m, n in value.parts)
+        if isinstance(value, ContactEntry):
+            return md_escape(self.contact(value))
+        if isinstance(value, dt.datetime):
+            raise TypeError("pass instants as Instant")
+        if isinstance(value, dt.date):
+            return self.date(value)
+        if isinstance(value, bool):
+            raise TypeError("no booleans in formulas")
+        if isinstance(value, Decimal | int):
+            return self.number(value)
+        return md_escape(str(value))
+
+    def fill(self, text: str, inputs: Mapping[str, Any]) -> str:
+        """A rule's phrase with its ``{placeholders}`` replaced by formatted inputs."""
+
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in inputs:
+                raise LetterError(f"the phrase {text!r} needs {{{name}}}, which the calculation did not give")
+            return self.value(inputs[name])
+
+        return _PLACEHOLDER_RE.sub(one, text)
+
+
+def load_words(lang: Lang) -> dict[str, Any]:
+    """The locale word file for ``lang``."""
+    data = yaml.safe_load((LOCALE_DIR / f"letter.{lang}.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,207 @@
+"""Check a journal's hash chain: every sealed row present, unedited, in order, under an unbroken chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watchdog.errors import JournalError
+from watchdog.journal.store import (
+    EV_TARGET,
+    EVENTS_STREAM,
+    block_hash,
+    connect,
+    event_row_hash,
+    genesis_hash,
+    result_row_hash,
+    stream_digests,
+)
+
+
+@dataclass
+class JournalVerdict:
+    """The outcome of :func:`verify_journal`; ``problems`` is empty when the journal verifies."""
+
+    path: str
+    journal_id: str = ""
+    blocks: int = 0
+    rows: int = 0
+    unsealed: int = 0
+    head: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    first_bad_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "ok": self.ok,
+            "path": self.path,
+            "journal_id": self.journal_id,
+            "blocks": self.blocks,
+            "rows": self.rows,
+            "unsealed_rows": self.unsealed,
+            "head": self.head,
+            "first_bad_seq": self.first_bad_seq,
+            "problems": self.problems,
+        }
+
+
+def _utc(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _merged_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, str, int]]:
+    """``(seq, row_hash, description, stream)`` of every results and events row, in seq order."""
+    keys = dict(conn.execute("SELECT id, key FROM targets").fetchall())
+
+    def results() -> Iterator[tuple[int, bytes, str, int]]:
+        cur = conn.execute("SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results ORDER BY seq")
+        while rows := cur.fetchmany(10_000):
+            for r in rows:
+                yield (
+                    int(r[0]),
+                    result_row_hash(*r),
+                    f"results row seq={r[0]} (target {keys.get(r[1], '#' + str(r[1]))}, {_utc(r[2])})",
+                    int(r[1]),
+                )
+
+    def events() -> Iterator[tuple[int, bytes, str, int]]:
+        cur = conn.execute("SELECT seq, ts_ns, type, target, ref, data FROM events ORDER BY seq")
+        while rows := cur.fetchmany(10_000):
+            for e in rows:
+                yield int(e[0]), event_row_hash(*e), f"events row seq={e[0]} ({e[2]}, {_utc(e[1])})", EVENTS_STREAM
+
+    return heapq.merge(results(), events(), key=lambda row: row[0])
+
+
+def verify_journal(path: Path | str, *, expect_head: str | None = None) -> JournalVerdict:
+    """Recompute every block of the chain and name the first row or block that does not match.
+
+    ``expect_head`` is a block hash the customer holds elsewhere (a daily digest, a pack manifest); the
+    journal must contain it, which catches a journal rolled back or cut short past its last copy.
+    """
+    verdict = JournalVerdict(path=str(path))
+    if not Path(path).exists():
+        verdict.problems.append(f"no journal at {path}")
+        return verdict
+    try:
+        conn = connect(path, readonly=True)
+    except JournalError as exc:
+        verdict.problems.append(f"the file is not a readable SQLite journal: {exc}")
+        return verdict
+    try:
+        return _verify(conn, verdict, expect_head)
+    except sqlite3.DatabaseError as exc:
+        verdict.problems.append(f"the file is not a readable SQLite journal: {exc}")
+        return verdict
+    finally:
+        conn.close()
+
+
+def _bad(verdict: JournalVerdict, seq: int | None, message: str) -> None:
+    if verdict.first_bad_seq is None and seq is not None:
+        verdict.first_bad_seq = seq
+    verdict.problems.append(message)
+
+
+def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str | None) -> JournalVerdict:
+    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if check != "ok":
+        verdict.problems.append(f"SQLite quick_check: {check}")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'journal_id'").fetchone()
+    if row is None:
+        verdict.problems.append("no journal_id in meta: not a watchdog journal")
+        return verdict
+    verdict.journal_id = row[0]
+    prev = genesis_hash(verdict.journal_id)
+    expected_no, expected_first = 1, 1
+    rows = _merged_rows(conn)
+    pending = next(rows, None)
+    seen_expect = expect_head is None
+    blocks = conn.execute("SELECT no, first_seq, last_seq, prev_hash, hash, digests, sealed_ns FROM blocks ORDER BY no")
+    for no, first, last, prev_hash, digest, digests, sealed_ns in blocks:
+        verdict.blocks += 1
+        label = f"block {no} (rows {first}..{last})"
+        if no != expected_no:
+            _bad(verdict, first, f"{label}: expected block number {expected_no}: a block was removed or inserted")
+            return verdict
+        if first != expected_first or last < first:
+            _bad(verdict, expected_first, f"{label}: expected to start at seq {expected_first}")
+            return verdict
+        if bytes(prev_hash) != prev:
+            _bad(verdict, first, f"{label}: prev_hash does not match block {no - 1}: blocks reordered or replaced")
+            return verdict
+        hashes: list[tuple[int, bytes]] = []
+        missing = False
+        digests = bytes(digests)
+        for seq in range(first, last + 1):
+            while pending is not None and pending[0] < seq:
+                _bad(verdict, pending[0], f"{pending[2]}: not covered by any block: inserted")
+                pending = next(rows, None)
+            if pending is None or pending[0] != seq:
+                _bad(verdict, seq, f"row seq={seq} is missing (sealed in {label}): deleted or truncated")
+                missing = True
+                continue
+            _, row_hash, description, stream = pending
+            pending = next(rows, None)
+            if pending is not None and pending[0] == seq:
+                _bad(verdict, seq, f"seq={seq} appears twice (results and events): inserted")
+                pending = next(rows, None)
+            i = seq - first
+            if row_hash[:4] != digests[4 * i : 4 * i + 4]:
+                _bad(verdict, seq, f"{description} does not match its seal in {label}: edited or swapped")
+            hashes.append((stream, row_hash))
+            verdict.rows += 1
+        if len(digests) != 4 * (last - first + 1):
+            _bad(verdict, first, f"{label}: row digest list has the wrong length")
+        streams = stream_digests(hashes)
+        if not missing and block_hash(bytes(prev_hash), no, first, last, streams) != bytes(digest):
+            _bad(verdict, first, f"{label}: block hash does not match its rows: the seal was altered")
+        if verdict.problems:
+            return verdict
+        prev = bytes(digest)
+        if expect_head is not None and prev.hex() == expect_head.lower():
+            seen_expect = True
+        verdict.head = {"block": no, "last_seq": last, "hash": prev.hex(), "sealed_ns": sealed_ns}
+        expected_no, expected_first = no + 1, last + 1
+    tail_seq = expected_first
+    while pending is not None:
+        if pending[0] != tail_seq:
+            _bad(verdict, tail_seq, f"row seq={tail_seq} is missing from the unsealed tail")
+            return verdict
+        verdict.unsealed += 1
+        tail_seq += 1
+        pending = next(rows, None)
+    if not seen_expect:
+        verdict.problems.append(
+            f"the chain does not contain the expected head {expect_head}: the journal was rolled back, "
+            "cut short or rebuilt since that head was recorded"
+        )
+    _check_targets(conn, verdict)
+    return verdict
+
+
+def _check_targets(conn: sqlite3.Connection, verdict: JournalVerdict) -> None:
+    """The id → key lookup must agree with the chained ``target`` events."""
+    defined: dict[int, str] = {}
+    for (data,) in conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TARGET,)):
+        d = json.loads(data)
+        defined[int(d["id"])] = d["key"]
+    table = dict(conn.execute("SELECT id, key FROM targets").fetchall())
+    for target_id, key in table.items():
+        if defined.get(target_id) != key:
+            verdict.problems.append(
+                f"targets table maps id {target_id} to {key!r} but the chained definition says "
+                f"{defined.get(target_id)!r}: the lookup was edited"
+            )
