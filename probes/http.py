@@ -22,6 +22,7 @@ from probes._net import host_port, os_reason
 from watchdog.errors import ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
+from watchdog.units import redact_url, without_userinfo
 
 SESSION_KEY = "http.session"
 SSL_KEY = "http.ssl_contexts"
@@ -109,21 +110,21 @@ def _ssl(ctx: ProbeContext, options: HttpOptions) -> ssl.SSLContext | bool:
 async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     """Request the URL on a fresh connection, read at most ``max_body_bytes``, check status and text."""
     options: HttpOptions = target.options or HttpOptions()
-    url = target.address
+    url = target.address  # what messages say: credentials in the config's URL are redacted here
     session = _session(ctx)
     ssl_option = _ssl(ctx, options)
     t0 = time.monotonic()
     try:
         async with session.request(
             options.method,
-            url,
+            target.probe_address,
             headers=options.headers,
             allow_redirects=options.follow_redirects,
             ssl=ssl_option,
         ) as response:
             body = await _read_body(response, options.max_body_bytes)
             elapsed = time.monotonic() - t0
-            status, reason, final_url = response.status, response.reason or "", str(response.url)
+            status, reason, final_url = response.status, response.reason or "", redact_url(str(response.url))
             charset = response.charset or "utf-8"
     except aiohttp.ClientConnectorDNSError as exc:
         raise ResolveError(f"resolve {exc.host}: {os_reason(exc.os_error)}") from exc
@@ -148,7 +149,8 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     except aiohttp.ClientResponseError as exc:  # an answer that is not valid HTTP
         raise UnexpectedAnswer(f"{url}: invalid HTTP response: {exc.message}") from exc
 
-    where = final_url if final_url == url else f"{final_url} (redirected from {url})"
+    redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
+    where = f"{final_url} (redirected from {url})" if redirected else url
     metrics: dict[str, float] = {"status_code": status, "body_bytes": len(body)}
     if not options.accepts(status):
         raise UnexpectedAnswer(f"{_status_line(status, reason)} from {where}", metrics=metrics)

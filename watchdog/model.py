@@ -67,6 +67,14 @@ class Target:
     failure_threshold: int = 3
     success_threshold: int = 2
     options: Any = None  # the probe's own frozen options model, built by watchdog.config
+    # the address as written when it holds credentials (``http://user:pass@host/``); ``address`` is then the
+    # redacted form, which is all that is ever journaled, shown or exported; only a probe reads this one
+    secret_address: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def probe_address(self) -> str:
+        """The address to connect to: with its credentials, if the config gave any."""
+        return self.secret_address or self.address
 
     @property
     def is_control(self) -> bool:

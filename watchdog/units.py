@@ -1,4 +1,4 @@
-"""Durations as users write them (``500ms``, ``10s``, ``5m``, ``72h``, ``1d``, ``1h30m``) and back; server addresses."""
+"""Durations as users write them (``500ms``, ``10s``, ``5m``, ``72h``, ``1d``, ``1h30m``) and back; addresses."""
 
 from __future__ import annotations
 
@@ -69,3 +69,17 @@ def split_server(server: str) -> tuple[str, int]:
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"bad port in NTP server {server!r}")
     return host, int(port) if port else NTP_PORT
+
+
+# ``scheme://user:password@`` up to the last ``@`` before the path: a raw ``@`` in a password still hides
+_USERINFO_RE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
+
+
+def redact_url(text: str) -> str:
+    """Every ``scheme://user:password@`` in ``text`` → ``scheme://***@``: credentials never leave memory."""
+    return _USERINFO_RE.sub(r"\g<scheme>***@", text)
+
+
+def without_userinfo(url: str) -> str:
+    """The URL with no credentials at all (to compare a URL before and after a client took them out)."""
+    return _USERINFO_RE.sub(r"\g<scheme>", url)

@@ -26,7 +26,7 @@ from watchdog.analysis.attribution import Interval
 from watchdog.analysis.timeline import DAY_NS, clip, decode, merge
 from watchdog.collective.core import AgentTimeline
 from watchdog.config import InfluxSection
-from watchdog.influx.client import InfluxError, Unavailable, choose_api, classify, error_message, ping
+from watchdog.influx.client import InfluxError, Unavailable, choose_api, classify, error_message, ping, secret_words
 from watchdog.influx.schema import TIMELINE
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,7 +105,9 @@ class InfluxQL:
             ) as resp:
                 body = await resp.read()
                 if resp.status // 100 != 2:
-                    raise classify(resp.status, error_message(body), resp.headers.get("Retry-After"))
+                    raise classify(
+                        resp.status, error_message(body, secret_words(self.settings)), resp.headers.get("Retry-After")
+                    )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Unavailable(f"query {self.settings.url}: {type(exc).__name__}: {exc}") from exc
         try:

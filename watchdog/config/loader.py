@@ -30,7 +30,7 @@ from pydantic import (
 from watchdog.config.models import Config, ConfigModel, TargetSpec
 from watchdog.config.source import Problems, format_path, pydantic_message, raise_config, read_yaml
 from watchdog.model import Role, Target
-from watchdog.units import format_duration
+from watchdog.units import format_duration, redact_url
 
 MAX_CONFIG_BYTES = 1 << 20
 RESERVED_PROVIDER_IDS = frozenset({"lan", "internet", "line"})
@@ -255,6 +255,7 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                     report.add((*path, other), f"options for kind {other!r} given to a target of kind {spec.kind!r}")
             if probe.check_address is not None:
                 problem = probe.check_address(spec.address)
+                problem = None if problem is None else redact_url(problem)
                 if problem:
                     report.add((*path, "address"), problem)
             block = getattr(spec, spec.kind, None) or {}
@@ -273,7 +274,7 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                     key=f"{prefix}/{spec.name}",
                     name=spec.name,
                     kind=spec.kind,
-                    address=spec.address,
+                    address=redact_url(spec.address),
                     role=role,
                     provider=provider_id,
                     interval_s=interval,
@@ -281,6 +282,7 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                     failure_threshold=spec.failure_threshold or defaults.failure_threshold,
                     success_threshold=spec.success_threshold or defaults.success_threshold,
                     options=options,
+                    secret_address=spec.address if redact_url(spec.address) != spec.address else None,
                 )
             )
     return targets

@@ -27,6 +27,7 @@ import aiohttp
 
 from watchdog.config import InfluxSection
 from watchdog.errors import WatchdogError
+from watchdog.units import redact_url
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,9 +112,29 @@ def classify(status: int, message: str, retry_after: str | None) -> InfluxError:
     return Rejected(text, status)
 
 
-def error_message(body: bytes) -> str:
-    """The server's own words from an error body (JSON ``error``/``message``, else the text), one short line."""
-    text = body.decode("utf-8", "replace").strip()
+def secret_words(settings: InfluxSection) -> list[str]:
+    """What must never appear in a log line or a dead letter: the token, the password, their encodings."""
+    words = [s.get_secret_value() for s in (settings.token, settings.password) if s is not None]
+    if settings.username:
+        password = settings.password.get_secret_value() if settings.password else ""
+        words.append(base64.b64encode(f"{settings.username}:{password}".encode()).decode())
+    return [w for w in words if len(w) >= 4]
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret (a server or proxy may echo the Authorization header) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return redact_url(text)
+
+
+def error_message(body: bytes, secrets: list[str] | None = None) -> str:
+    """The server's own words from an error body (JSON ``error``/``message``, else the text), one short line.
+
+    ``secrets`` are cut out first: an error body that echoes the request's headers must not carry the token
+    into the log or ``influx_dead_letters``.
+    """
+    text = scrub(body.decode("utf-8", "replace").strip(), secrets or [])
     try:
         data = json.loads(text)
     except ValueError:
@@ -144,7 +165,7 @@ async def ping(session: aiohttp.ClientSession, settings: InfluxSection) -> Serve
                 raise classify(resp.status, "ping", resp.headers.get("Retry-After"))
             return ServerInfo(resp.headers.get("X-Influxdb-Version", ""), resp.headers.get("X-Influxdb-Build", ""))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise Unavailable(f"ping {settings.url}: {type(exc).__name__}: {exc}") from exc
+        raise Unavailable(scrub(f"ping {settings.url}: {type(exc).__name__}: {exc}", secret_words(settings))) from exc
 
 
 def choose_api(settings: InfluxSection, info: ServerInfo) -> str:
@@ -167,6 +188,7 @@ class V1Writer:
     def __init__(self, session: aiohttp.ClientSession, settings: InfluxSection) -> None:
         self.session = session
         self.settings = settings
+        self.secrets = secret_words(settings)
         self.params = {"db": settings.database, "precision": "ns"}
         if settings.retention_policy:
             self.params["rp"] = settings.retention_policy
@@ -191,9 +213,11 @@ class V1Writer:
                 answer = await resp.read()
                 if resp.status // 100 == 2:
                     return
-                raise classify(resp.status, error_message(answer), resp.headers.get("Retry-After"))
+                raise classify(resp.status, error_message(answer, self.secrets), resp.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(f"write to {self.settings.url}: {type(exc).__name__}: {exc}") from exc
+            raise Unavailable(
+                scrub(f"write to {self.settings.url}: {type(exc).__name__}: {exc}", self.secrets)
+            ) from exc
 
     async def create_database(self) -> None:
         """``CREATE DATABASE`` (a no-op when it exists); raises DestinationMissing when the server refuses."""
@@ -208,16 +232,20 @@ class V1Writer:
             ) as resp:
                 answer = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(f"create database on {self.settings.url}: {type(exc).__name__}: {exc}") from exc
+            raise Unavailable(
+                scrub(f"create database on {self.settings.url}: {type(exc).__name__}: {exc}", self.secrets)
+            ) from exc
         if resp.status // 100 != 2:
-            raise DestinationMissing(f"CREATE DATABASE refused: HTTP {resp.status}: {error_message(answer)}", 404)
+            raise DestinationMissing(
+                f"CREATE DATABASE refused: HTTP {resp.status}: {error_message(answer, self.secrets)}", 404
+            )
         try:
             results = json.loads(answer).get("results", [])
         except (ValueError, AttributeError):
             results = []
         errors = [r["error"] for r in results if isinstance(r, dict) and r.get("error")]
         if errors:
-            raise DestinationMissing(f"CREATE DATABASE refused: {errors[0]}", 404)
+            raise DestinationMissing(f"CREATE DATABASE refused: {scrub(str(errors[0]), self.secrets)}", 404)
 
     async def aclose(self) -> None:
         """The session belongs to the exporter; nothing to release here."""
@@ -232,6 +260,7 @@ class V2Writer:
         from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
         self.settings = settings
+        self.secrets = secret_words(settings)
         token = settings.token.get_secret_value() if settings.token else ""
         # created inside the running loop, as the async client requires
         self.client = InfluxDBClientAsync(
@@ -257,12 +286,18 @@ class V2Writer:
             )
         except ApiException as exc:
             status = int(exc.status or 0)
-            message = error_message(exc.body) if isinstance(exc.body, bytes) else " ".join(str(exc.message).split())
+            message = (
+                error_message(exc.body, self.secrets)
+                if isinstance(exc.body, bytes)
+                else scrub(" ".join(str(exc.message).split()), self.secrets)
+            )
             if status == 0:
-                raise Unavailable(f"write to {self.settings.url}: {message}") from exc
+                raise Unavailable(scrub(f"write to {self.settings.url}: {message}", self.secrets)) from exc
             raise classify(status, message, exc.retry_after) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(f"write to {self.settings.url}: {type(exc).__name__}: {exc}") from exc
+            raise Unavailable(
+                scrub(f"write to {self.settings.url}: {type(exc).__name__}: {exc}", self.secrets)
+            ) from exc
 
     async def aclose(self) -> None:
         """Close the client's connection pool."""
