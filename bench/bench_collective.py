@@ -38,16 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from watchdog.config import Config, loads
-from watchdog.journal.store import (
-    EV_AGENT_START,
-    EV_AGENT_STOP,
-    EV_ALIVE,
-    EV_OUTAGE_CLOSE,
-    EV_OUTAGE_OPEN,
-    Journal,
-    PendingEvent,
-    Ticket,
-)
+from watchdog.journal.schema import EV_AGENT_START, EV_AGENT_STOP, EV_ALIVE, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
+from watchdog.journal.store import Journal, PendingEvent, Ticket
 from watchdog.model import NS, FailureKind, Result
 from watchdog.timefmt import to_ns
 

@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from watchdog.config import Config, loads
-from watchdog.journal.store import EV_AGENT_START, EV_AGENT_STOP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent
+from watchdog.journal.schema import EV_AGENT_START, EV_AGENT_STOP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
+from watchdog.journal.store import Journal, PendingEvent
 from watchdog.model import NS, FailureKind, Result
 from watchdog.timefmt import to_ns
 

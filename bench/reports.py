@@ -176,17 +176,15 @@ def _failure(kind: str, address: str) -> tuple[Any, str, dict[str, float]]:
 def build_journal(path: Path, days: int, seed: int = SEED) -> dict[str, Any]:
     """Write ``days`` days of 10 s results for the 20 targets (see the module docstring); return what was written."""
     from watchdog.agent.detector import Closed, Detector, Opened
-    from watchdog.journal.store import (
+    from watchdog.journal.schema import (
         EV_AGENT_START,
         EV_AGENT_STOP,
         EV_ALIVE,
         EV_OUTAGE_CLOSE,
         EV_OUTAGE_OPEN,
         EV_RUN_END_RECOVERED,
-        Journal,
-        PendingEvent,
-        Ticket,
     )
+    from watchdog.journal.store import Journal, PendingEvent, Ticket
     from watchdog.model import Result
 
     rng = random.Random(seed)

@@ -20,7 +20,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from watchdog.config import loads
-from watchdog.journal.store import EV_AGENT_START, Journal
+from watchdog.journal.schema import EV_AGENT_START
+from watchdog.journal.store import Journal
 from watchdog.model import NS, FailureKind, Result
 from watchdog.web import JournalSource, StatusService, create_app
 from watchdog.web.data import load_history, load_latency

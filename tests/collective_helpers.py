@@ -14,7 +14,7 @@ from pathlib import Path
 from helpers import ScriptedJournal
 
 from watchdog.config import Config, loads
-from watchdog.journal.store import EV_AGENT_START, EV_AGENT_STOP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
+from watchdog.journal.schema import EV_AGENT_START, EV_AGENT_STOP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
 from watchdog.model import NS, Result
 from watchdog.timefmt import to_ns
 

@@ -122,7 +122,7 @@ class ScriptedJournal:
         return self.origin + round(seconds * NS)
 
     def run(self, start_s: float, end_s: float | None, *, clean: bool = True) -> str:
-        from watchdog.journal.store import EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED
+        from watchdog.journal.schema import EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED
 
         self._runs += 1
         run_id = f"run{self._runs}"
@@ -141,7 +141,7 @@ class ScriptedJournal:
     def outage(
         self, key: str, last_ok_s: float | None, start_s: float, last_fail_s: float | None, end_s: float | None
     ) -> int:
-        from watchdog.journal.store import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
+        from watchdog.journal.schema import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
 
         seq = self.journal.add_event(
             EV_OUTAGE_OPEN,

@@ -16,17 +16,15 @@ from zoneinfo import ZoneInfo
 from watchdog.agent.detector import Closed, Detector, Opened
 from watchdog.config import Config
 from watchdog.journal.contacts import EV_CONTACT
-from watchdog.journal.store import (
+from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_CLOCK_SAMPLE,
     EV_CLOCK_STEP,
     EV_OUTAGE_CLOSE,
     EV_OUTAGE_OPEN,
-    Journal,
-    PendingEvent,
-    Ticket,
 )
+from watchdog.journal.store import Journal, PendingEvent, Ticket
 from watchdog.model import NS, FailureKind, Result
 from watchdog.timefmt import to_ns
 

@@ -153,7 +153,8 @@ def write_script(config: Any, origin_ns: int) -> int:
     * a contact-log entry for the broker at t = 1500;
     * now = t + 3630 s: the open outage has lasted 630 s.
     """
-    from watchdog.journal.store import EV_AGENT_START, Journal
+    from watchdog.journal.schema import EV_AGENT_START
+    from watchdog.journal.store import Journal
     from watchdog.model import NS, FailureKind, Result
 
     j = Journal.open(config.journal_path)

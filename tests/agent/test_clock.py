@@ -23,7 +23,9 @@ from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.analysis.clock import summarize
 from watchdog.config import loads
-from watchdog.journal.store import EV_CLOCK_SAMPLE, EV_CLOCK_STEP, Event, Journal
+from watchdog.journal.readers import Event
+from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
+from watchdog.journal.store import Journal
 from watchdog.model import NS
 from watchdog.units import split_server
 

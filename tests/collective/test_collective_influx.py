@@ -235,7 +235,7 @@ async def test_the_shared_exporter_leaves_unshared_providers_and_details_at_home
 
     from watchdog.collective.share import SharedSchema
     from watchdog.documents.sharing import SharedIdentity
-    from watchdog.journal.store import EV_AGENT_START
+    from watchdog.journal.schema import EV_AGENT_START
 
     db = "shared"
     influxd.create_database(db)

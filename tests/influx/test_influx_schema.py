@@ -10,7 +10,7 @@ from pathlib import Path
 from watchdog.config import loads
 from watchdog.influx.exporter import exporter_name
 from watchdog.influx.schema import Schema, identity_tags
-from watchdog.journal.store import Event, TargetInfo
+from watchdog.journal.readers import Event, TargetInfo
 from watchdog.model import NS, AttributedOutage, Attribution, FailureKind, Outage, Role, Segment
 
 TS = 1795317800123456789

@@ -10,7 +10,8 @@ import pytest
 from helpers import T0, result, target
 
 from watchdog.errors import JournalError
-from watchdog.journal.store import EV_CLOCK_STEP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, Journal, PendingEvent, Ticket
+from watchdog.journal.schema import EV_CLOCK_STEP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
+from watchdog.journal.store import Journal, PendingEvent, Ticket
 from watchdog.journal.verify import verify_journal
 from watchdog.model import NS, FailureKind, Result, Role
 

@@ -27,7 +27,9 @@ import pytest
 from faults import FAKETIME_LIB, AgentProcess, TcpListener, agent_env, first_result_after, wait_until
 
 from watchdog.errors import JournalError
-from watchdog.journal.store import EV_CLOCK_STEP, EV_OUTAGE_OPEN, EV_STALL, Event, Journal
+from watchdog.journal.readers import Event
+from watchdog.journal.schema import EV_CLOCK_STEP, EV_OUTAGE_OPEN, EV_STALL
+from watchdog.journal.store import Journal
 from watchdog.model import NS, Outage, Result
 
 pytestmark = [

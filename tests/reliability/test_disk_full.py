@@ -25,7 +25,8 @@ from watchdog.agent.core import Agent
 from watchdog.agent.sinks import AgentEvent, Sink
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import loads
-from watchdog.journal.store import EV_JOURNAL_GAP, Journal
+from watchdog.journal.schema import EV_JOURNAL_GAP
+from watchdog.journal.store import Journal
 from watchdog.journal.verify import verify_journal
 from watchdog.model import Result
 

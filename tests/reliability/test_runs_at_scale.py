@@ -10,7 +10,8 @@ from pathlib import Path
 
 from helpers import T0, ScriptedJournal, target
 
-from watchdog.journal.store import EV_AGENT_START, EV_ALIVE, PendingEvent
+from watchdog.journal.schema import EV_AGENT_START, EV_ALIVE
+from watchdog.journal.store import PendingEvent
 from watchdog.model import NS
 
 

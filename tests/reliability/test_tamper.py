@@ -259,7 +259,7 @@ def test_rolling_back_to_an_older_copy_needs_the_head_held_elsewhere(
 
 def test_resealing_an_edited_row_without_the_chain_is_caught(journal: Path, tmp_path: Path) -> None:
     """An editor who also fixes the row's 4-byte digest in its block still breaks the block hash."""
-    from watchdog.journal.store import result_row_hash
+    from watchdog.journal.chain import result_row_hash
 
     seq = _one(journal, "SELECT seq FROM results ORDER BY seq LIMIT 1 OFFSET 10")
     copy = _tampered(journal, tmp_path, f"UPDATE result_rows SET latency_us = 1 WHERE seq = {seq}")

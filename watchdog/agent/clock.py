@@ -33,7 +33,7 @@ from typing import Any
 from watchdog.agent.sinks import AgentContext, Sink
 from watchdog.config import NtpSection
 from watchdog.errors import WatchdogError
-from watchdog.journal.store import EV_CLOCK_SAMPLE
+from watchdog.journal.schema import EV_CLOCK_SAMPLE
 from watchdog.model import NS
 from watchdog.units import split_server
 

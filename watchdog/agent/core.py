@@ -32,7 +32,7 @@ from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config
 from watchdog.errors import WatchdogError
-from watchdog.journal.store import (
+from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
@@ -41,9 +41,8 @@ from watchdog.journal.store import (
     EV_OUTAGE_OPEN,
     EV_RUN_END_RECOVERED,
     EV_STALL,
-    Journal,
-    Ticket,
 )
+from watchdog.journal.store import Journal, Ticket
 from watchdog.model import NS, Result, Target, boot_id
 from watchdog.probe import ProbeContext
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from watchdog.journal.store import EV_JOURNAL_GAP, Journal, PendingEvent, Ticket
+from watchdog.journal.schema import EV_JOURNAL_GAP
+from watchdog.journal.store import Journal, PendingEvent, Ticket
 from watchdog.model import Result
 
 _LOGGER = logging.getLogger(__name__)

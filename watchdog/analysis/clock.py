@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from watchdog.analysis.attribution import Interval, intersect, subtract, total, union
-from watchdog.journal.store import EV_CLOCK_SAMPLE, EV_CLOCK_STEP, Event
+from watchdog.journal.readers import Event
+from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
 from watchdog.model import NS
 
 

@@ -23,7 +23,9 @@ from watchdog.analysis.attribution import (
     union,
 )
 from watchdog.config import Config
-from watchdog.journal.store import EV_STALL, Journal, Run, TargetInfo
+from watchdog.journal.readers import Run, TargetInfo
+from watchdog.journal.schema import EV_STALL
+from watchdog.journal.store import Journal
 from watchdog.model import NS, AttributedOutage, Outage, ProviderKind, Role
 from watchdog.timefmt import local_iso, utc_iso
 

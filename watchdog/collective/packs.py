@@ -40,7 +40,8 @@ from watchdog.analysis.timeline import provider_spans
 from watchdog.collective.core import AgentTimeline
 from watchdog.documents.evidence import EVENT_COLUMNS, REDACTED_ROW, event_canon
 from watchdog.documents.packverify import verify_pack
-from watchdog.journal.store import (
+from watchdog.journal.chain import event_row_hash
+from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
@@ -48,9 +49,8 @@ from watchdog.journal.store import (
     EV_OUTAGE_OPEN,
     EV_RUN_END_RECOVERED,
     EV_TARGET,
-    Journal,
-    event_row_hash,
 )
+from watchdog.journal.store import Journal
 from watchdog.model import ProviderKind
 
 MAX_REASONS = 5

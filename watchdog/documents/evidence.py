@@ -59,8 +59,9 @@ from watchdog.config import Config
 from watchdog.documents.chart import LatencySeries, Row, timeline_png
 from watchdog.documents.report import Lang, Report, build_report, render, report_json, report_words
 from watchdog.errors import IntegrityError
+from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT, from_event
-from watchdog.journal.store import (
+from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_CLOCK_SAMPLE,
@@ -69,12 +70,8 @@ from watchdog.journal.store import (
     EV_OUTAGE_OPEN,
     EV_RUN_END_RECOVERED,
     EV_TARGET,
-    EVENTS_STREAM,
-    Journal,
-    block_hash,
-    event_row_hash,
-    result_row_hash,
 )
+from watchdog.journal.store import Journal
 from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.timefmt import local_iso, to_datetime, utc_iso
 

@@ -43,16 +43,9 @@ from watchdog.documents.evidence import (
     result_canon,
 )
 from watchdog.errors import IntegrityError
+from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
-from watchdog.journal.store import (
-    EV_CLOCK_SAMPLE,
-    EV_CLOCK_STEP,
-    EVENTS_STREAM,
-    block_hash,
-    event_row_hash,
-    genesis_hash,
-    result_row_hash,
-)
+from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
 
 MAX_PROBLEMS = 25
 

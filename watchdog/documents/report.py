@@ -37,7 +37,9 @@ from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period, win
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
 from watchdog.journal.contacts import Contact, list_contacts
-from watchdog.journal.store import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL, Head, Journal, TargetInfo
+from watchdog.journal.readers import Head, TargetInfo
+from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL
+from watchdog.journal.store import Journal
 from watchdog.model import NS, AttributedOutage, Role
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
 

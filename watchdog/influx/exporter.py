@@ -59,7 +59,9 @@ from watchdog.influx.tail import (
     target_info,
     targets_as_of,
 )
-from watchdog.journal.store import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, EV_TARGET, Journal, TargetInfo
+from watchdog.journal.readers import TargetInfo
+from watchdog.journal.schema import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, EV_TARGET
+from watchdog.journal.store import Journal
 from watchdog.model import NS, Result
 
 _LOGGER = logging.getLogger(__name__)

@@ -45,7 +45,8 @@ from influxdb_client.domain.write_precision import WritePrecision
 from watchdog.analysis.sla import SlaFigures
 from watchdog.analysis.timeline import Span, State, chunks, encode, seconds_by_state
 from watchdog.config import Config
-from watchdog.journal.store import (
+from watchdog.journal.readers import Event, TargetInfo
+from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
@@ -53,8 +54,6 @@ from watchdog.journal.store import (
     EV_JOURNAL_GAP,
     EV_RUN_END_RECOVERED,
     EV_STALL,
-    Event,
-    TargetInfo,
 )
 from watchdog.model import NS, AttributedOutage, Attribution, Role
 

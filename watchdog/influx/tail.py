@@ -13,7 +13,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from watchdog.journal.store import EV_TARGET, Event, Journal, TargetInfo
+from watchdog.journal.readers import Event, TargetInfo
+from watchdog.journal.schema import EV_TARGET
+from watchdog.journal.store import Journal
 from watchdog.model import NS
 
 DEAD_LETTERS_TABLE = "influx_dead_letters"

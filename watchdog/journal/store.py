@@ -1,339 +1,53 @@
 """The journal: an append-only, hash-chained SQLite file that is the record of everything the agent saw.
 
-Layout (schema version 2, what a new journal gets):
+This module opens a journal and writes to it — appends results and events, seals them into blocks.
+Where the rest lives:
 
-* ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``. In
-  schema 2 this is a view over ``result_rows`` (same columns) and ``texts`` (``id, text``): a
-  ``detail`` or ``metrics`` text that repeats for a target (``connected to …``, ``HTTP 200 OK from …``)
-  is stored once in ``texts`` and referred to by its INTEGER id; one seen for the first time (an ICMP
-  round-trip time) stays inline. The view gives back the text, so readers and row hashes see exactly
-  the values schema 1 stored. No per-row hash and no index. A schema 1 journal (``results`` a table
-  holding the texts) is read, appended to and verified as it is; it is never converted.
-* ``events``   everything else that is evidence: target definitions, agent start/stop/alive, outages
-  opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
-  ref, data``; ``data`` is JSON).
-* ``blocks``   seals: each block covers a contiguous range of ``seq`` (results and events share one
-  sequence). Rows are grouped into *streams* — one per target for results (stream id = target id),
-  stream 0 for events — and ``hash = SHA-256("OWJ1" || prev_hash || no || first_seq || last_seq ||
-  for each stream in id order: stream_id || row_count || SHA-256(its row hashes in seq order))``
-  (integers as 8-byte big-endian). A block also keeps the first 4 bytes of every row hash in seq order,
-  so ``verify`` can name the first bad row. Streams let an evidence pack prove its own rows with only a
-  stream digest for every row it leaves out. The first ``prev_hash`` is
-  ``SHA-256("outage-watchdog journal " || journal_id)``.
-* ``targets``  the id → key lookup (checked against the chained ``target`` events), ``meta`` and any
-  operational tables (cursors, outboxes) that are *not* evidence and are not chained.
-
-A row hash is ``SHA-256`` of the row's canonical form: compact JSON (``separators=(",", ":")``,
-``ensure_ascii=False``, UTF-8) of ``["result", seq, target, ts_ns, latency_us, failure, detail,
-metrics]`` or ``["event", seq, ts_ns, type, target, ref, data]``. Anyone can recompute it with the
-standard library; see ``verify_journal``.
-
-Every connection sets its pragmas explicitly: WAL, ``synchronous=FULL`` (a commit survives power
-loss when the disk honours flushes), foreign keys, a busy timeout, and a bounded WAL.
+* :mod:`watchdog.journal.schema`   the tables by schema version, the event types (``EV_*``), ``connect``
+* :mod:`watchdog.journal.chain`    row hashes, stream digests, block and genesis hashes
+* :mod:`watchdog.journal.readers`  the read side: ``Head``, ``TargetInfo``, ``Event``, ``Run`` and the queries
+* :mod:`watchdog.journal.restore`  what a restarting agent reads back: open outages, last results
+* :mod:`watchdog.journal.verify`   checking the whole chain
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
-import struct
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from watchdog.errors import JournalError
-from watchdog.model import FailureKind, Outage, Result, Target
+from watchdog.journal.chain import (
+    EVENTS_STREAM,
+    block_hash,
+    event_row_hash,
+    genesis_hash,
+    result_row_hash,
+    stream_digests,
+)
+from watchdog.journal.readers import Head, JournalReader
+from watchdog.journal.restore import RestoredState, restore_state
+from watchdog.journal.schema import EV_TARGET, RESULTS_SCHEMA, ROWS_TABLE, SCHEMA, SCHEMA_VERSION, connect
+from watchdog.model import Result, Target
 
 _LOGGER = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # what a new journal gets; schema 1 journals are still read and written
 BLOCK_MAX_ROWS = 1000
-GENESIS_LABEL = b"outage-watchdog journal "
-BLOCK_LABEL = b"OWJ1"
-
-PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=FULL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
-    "PRAGMA journal_size_limit=67108864",
-    "PRAGMA wal_autocheckpoint=1000",
-)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS targets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    ts_ns INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    target INTEGER,
-    ref INTEGER,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts_ns);
-CREATE TABLE IF NOT EXISTS blocks (
-    no INTEGER PRIMARY KEY,
-    first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL,
-    min_ts_ns INTEGER NOT NULL,
-    max_ts_ns INTEGER NOT NULL,
-    sealed_ns INTEGER NOT NULL,
-    prev_hash BLOB NOT NULL,
-    hash BLOB NOT NULL,
-    digests BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS blocks_max_ts ON blocks (max_ts_ns);
-CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_ns INTEGER NOT NULL);
-"""
-
-# Schema 1: the results are a table.
-RESULTS_V1 = """
-CREATE TABLE IF NOT EXISTS results (
-    seq INTEGER PRIMARY KEY,
-    target INTEGER NOT NULL,
-    ts_ns INTEGER NOT NULL,
-    latency_us INTEGER,
-    failure TEXT,
-    detail TEXT,
-    metrics TEXT
-);
-"""
-
-# Schema 2: the rows are in result_rows, whose detail and metrics hold the text itself or (when it
-# repeats) an INTEGER id into texts; they are declared without a type so that SQLite keeps either as
-# given. The view ``results`` resolves the ids, so readers (and row hashes) see schema 1's values.
-RESULTS_V2 = """
-CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS result_rows (
-    seq INTEGER PRIMARY KEY,
-    target INTEGER NOT NULL,
-    ts_ns INTEGER NOT NULL,
-    latency_us INTEGER,
-    failure TEXT,
-    detail,
-    metrics
-);
-CREATE VIEW IF NOT EXISTS results (seq, target, ts_ns, latency_us, failure, detail, metrics) AS
-SELECT r.seq, r.target, r.ts_ns, r.latency_us, r.failure,
-    CASE WHEN typeof(r.detail) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.detail) ELSE r.detail END,
-    CASE WHEN typeof(r.metrics) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.metrics) ELSE r.metrics END
-FROM result_rows r;
-"""
-
-RESULTS_SCHEMA = {1: RESULTS_V1, 2: RESULTS_V2}
-ROWS_TABLE = {1: "results", 2: "result_rows"}  # where result rows are physically written
 
 TEXT_CACHE_MAX = 4096  # interned texts whose id the writer remembers
 TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among them is interned
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
 
-# Event types written by the core. Later parts add their own (contact, clock_sample, ...).
-EV_TARGET = "target"
-EV_AGENT_START = "agent_start"
-EV_AGENT_STOP = "agent_stop"
-EV_ALIVE = "alive"
-EV_RUN_END_RECOVERED = "run_end_recovered"
-EV_OUTAGE_OPEN = "outage_open"
-EV_OUTAGE_CLOSE = "outage_close"
-EV_STALL = "stall"
-EV_CLOCK_STEP = "clock_step"
-EV_CLOCK_SAMPLE = "clock_sample"  # an NTP measurement of the local clock (watchdog.agent.clock)
-EV_JOURNAL_GAP = "journal_gap"
-
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def result_row_hash(
-    seq: int,
-    target: int,
-    ts_ns: int,
-    latency_us: int | None,
-    failure: str | None,
-    detail: str | None,
-    metrics: str | None,
-) -> bytes:
-    """SHA-256 of a results row's canonical form."""
-    canon = ["result", seq, target, ts_ns, latency_us, failure, detail, metrics]
-    return hashlib.sha256(json.dumps(canon, ensure_ascii=False, separators=(",", ":")).encode()).digest()
-
-
-def event_row_hash(seq: int, ts_ns: int, type_: str, target: int | None, ref: int | None, data: str) -> bytes:
-    """SHA-256 of an events row's canonical form."""
-    canon = ["event", seq, ts_ns, type_, target, ref, data]
-    return hashlib.sha256(json.dumps(canon, ensure_ascii=False, separators=(",", ":")).encode()).digest()
-
-
-EVENTS_STREAM = 0
-
-
-def stream_digests(rows: Iterable[tuple[int, bytes]]) -> dict[int, tuple[int, bytes]]:
-    """``(stream, row_hash)`` in seq order → ``{stream: (row_count, SHA-256 of its row hashes)}``."""
-    hashers: dict[int, Any] = {}
-    counts: dict[int, int] = {}
-    for stream, row_hash in rows:
-        if stream not in hashers:
-            hashers[stream] = hashlib.sha256()
-            counts[stream] = 0
-        hashers[stream].update(row_hash)
-        counts[stream] += 1
-    return {stream: (counts[stream], hashers[stream].digest()) for stream in hashers}
-
-
-def block_hash(
-    prev_hash: bytes, no: int, first_seq: int, last_seq: int, streams: Mapping[int, tuple[int, bytes]]
-) -> bytes:
-    """The seal over a contiguous run of rows, from each stream's row count and digest."""
-    h = hashlib.sha256(BLOCK_LABEL + prev_hash + struct.pack(">QQQ", no, first_seq, last_seq))
-    for stream in sorted(streams):
-        count, digest = streams[stream]
-        h.update(struct.pack(">QQ", stream, count) + digest)
-    return h.digest()
-
-
-def genesis_hash(journal_id: str) -> bytes:
-    """The ``prev_hash`` of block 1."""
-    return hashlib.sha256(GENESIS_LABEL + journal_id.encode()).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The chain head: the last sealed block."""
-
-    block: int
-    last_seq: int
-    hash: str  # hex
-    sealed_ns: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        return {
-            "block": self.block,
-            "last_seq": self.last_seq,
-            "hash": self.hash,
-            "sealed_ns": self.sealed_ns,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TargetInfo:
-    """A target as the journal defined it (from the latest ``target`` event for its id)."""
-
-    id: int
-    key: str
-    kind: str
-    address: str
-    role: str
-    provider: str | None
-    interval_s: float
-    timeout_s: float
-    failure_threshold: int
-    success_threshold: int
-
-    @classmethod
-    def from_event(cls, d: dict[str, Any]) -> TargetInfo:
-        """From a ``target`` event's data."""
-        return cls(
-            id=int(d["id"]),
-            key=d["key"],
-            kind=d["kind"],
-            address=d["address"],
-            role=d["role"],
-            provider=d.get("provider"),
-            interval_s=float(d["interval_s"]),
-            timeout_s=float(d["timeout_s"]),
-            failure_threshold=int(d["failure_threshold"]),
-            success_threshold=int(d["success_threshold"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One row of ``events`` with its data decoded."""
-
-    seq: int
-    ts_ns: int
-    type: str
-    target: int | None
-    ref: int | None
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """One run of the agent: from its start to its stop (or its last record, after a crash)."""
-
-    seq: int
-    run_id: str
-    start_ns: int
-    end_ns: int | None  # None while running (or unknown)
-    clean: bool
-    target_ids: tuple[int, ...]
-    data: dict[str, Any]
-
-
-@dataclass
-class _TargetRestore:
-    last_ok_ns: int | None = None
-    last_fail_ns: int | None = None
-    last_result: Result | None = None
-
-
-@dataclass
-class RestoredState:
-    """What a restarting agent needs: open outages and each target's last results."""
-
-    open_outages: dict[str, Outage] = field(default_factory=dict)
-    last_ok_ns: dict[str, int] = field(default_factory=dict)
-    last_fail_ns: dict[str, int] = field(default_factory=dict)
-    last_result: dict[str, Result] = field(default_factory=dict)
-
-
-def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open a connection with our pragmas; ``readonly`` opens with ``mode=ro``."""
-    try:
-        if readonly:
-            conn = sqlite3.connect(
-                f"file:{Path(path).resolve()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        else:
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        for pragma in PRAGMAS:
-            if readonly and pragma.startswith("PRAGMA journal_mode"):
-                continue
-            conn.execute(pragma)
-    except sqlite3.Error as exc:
-        raise JournalError(f"cannot open journal {path}: {exc}") from exc
-    return conn
-
-
-STEADY_TOLERANCE_NS = 100_000_000  # wall and steady clocks disagree by more than this only after a step
-
-
-def _clock_shift(opened: dict[str, Any], close: Event | None, open_seq: int, steps: list[tuple[int, int]]) -> int:
-    """How far the wall clock stepped between an outage's first failure and its end (or now, while open)."""
-    if close is not None:
-        c = close.data
-        if (
-            "start_steady_ns" in c
-            and "end_steady_ns" in c
-            and c.get("boot_id") == opened.get("boot_id", c.get("boot_id"))
-        ):
-            wall = int(c["end_ns"]) - int(opened["start_ns"])
-            skew = wall - (int(c["end_steady_ns"]) - int(c["start_steady_ns"]))
-            return skew if abs(skew) > STEADY_TOLERANCE_NS else 0
-    return sum(step for seq, step in steps if seq > open_seq and (close is None or seq < close.seq))
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
@@ -351,7 +65,7 @@ def _stored_version(conn: sqlite3.Connection) -> int | None:
     return int(version) if version is not None and version.isdigit() else -1
 
 
-class Journal:
+class Journal(JournalReader):
     """Synchronous access to one journal file. Use one instance per thread."""
 
     def __init__(
@@ -617,13 +331,6 @@ class Journal:
 
     # -------------------------------------------------------------------------------------- sealing
 
-    def head(self) -> Head | None:
-        """The last sealed block, or None before the first seal."""
-        row = self.conn.execute("SELECT no, last_seq, hash, sealed_ns FROM blocks ORDER BY no DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        return Head(int(row[0]), int(row[1]), bytes(row[2]).hex(), int(row[3]))
-
     def unsealed_count(self) -> int:
         """Rows written after the last seal."""
         head = self.head()
@@ -665,234 +372,13 @@ class Journal:
                 prev, last_seq = digest, final
         return sealed
 
-    # -------------------------------------------------------------------------------------- reading
-
-    def targets(self) -> dict[int, TargetInfo]:
-        """Every target the journal has defined, by id (latest definition wins)."""
-        out: dict[int, TargetInfo] = {}
-        for (data,) in self.conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TARGET,)):
-            info = TargetInfo.from_event(json.loads(data))
-            out[info.id] = info
-        return out
-
-    def target_keys(self) -> dict[int, str]:
-        """id → key."""
-        return {i: info.key for i, info in self.targets().items()}
-
-    def _seq_window(self, since_ns: int | None, until_ns: int | None) -> tuple[int, int | None, int]:
-        """Seq bounds that hold every row with ts in [since, until), found through the block ts ranges.
-
-        Returns ``(lo, hi, tail)``: rows with ``lo <= seq <= hi`` (``hi`` None = no bound) plus every
-        unsealed row (``seq > tail``). A row with ts < until sits in a block whose min_ts < until, so
-        ``hi`` = the last such block holds even when the wall clock stepped back.
-        """
-        head = self.head()
-        tail = head.last_seq if head else 0
-        lo = 0
-        if since_ns is not None:
-            row = self.conn.execute("SELECT min(first_seq) FROM blocks WHERE max_ts_ns >= ?", (since_ns,)).fetchone()
-            lo = int(row[0]) if row[0] is not None else tail + 1
-        hi: int | None = None
-        if until_ns is not None:
-            row = self.conn.execute("SELECT max(last_seq) FROM blocks WHERE min_ts_ns < ?", (until_ns,)).fetchone()
-            hi = int(row[0]) if row[0] is not None else 0
-        return lo, hi, tail
-
-    def iter_results(
-        self,
-        since_ns: int | None = None,
-        until_ns: int | None = None,
-        keys: Iterable[str] | None = None,
-        *,
-        batch: int = 5000,
-    ) -> Iterator[tuple[int, Result]]:
-        """``(seq, Result)`` with ``since <= ts < until`` in journal order, optionally for some targets."""
-        names = self.target_keys()
-        ids = None if keys is None else [i for i, k in names.items() if k in set(keys)]
-        if ids is not None and not ids:
-            return
-        lo, hi, tail = self._seq_window(since_ns, until_ns)
-        sql = "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results WHERE "
-        args: list[Any] = []
-        if hi is None:
-            sql += "seq >= ?"
-            args.append(lo)
-        else:
-            sql += "((seq >= ? AND seq <= ?) OR seq > ?)"
-            args.extend([lo, hi, tail])
-        if since_ns is not None:
-            sql += " AND ts_ns >= ?"
-            args.append(since_ns)
-        if until_ns is not None:
-            sql += " AND ts_ns < ?"
-            args.append(until_ns)
-        if ids is not None:
-            sql += f" AND target IN ({','.join('?' * len(ids))})"
-            args.extend(ids)
-        sql += " ORDER BY seq"
-        cur = self.conn.execute(sql, args)
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                return
-            for seq, target, ts, lat, failure, detail, metrics in rows:
-                yield (
-                    seq,
-                    Result(
-                        target=names.get(target, f"#{target}"),
-                        ts_ns=ts,
-                        ok=failure is None,
-                        latency_s=None if lat is None else lat / 1_000_000,
-                        failure=None if failure is None else FailureKind(failure),
-                        detail=detail or "",
-                        metrics=json.loads(metrics) if metrics else {},
-                    ),
-                )
-
-    def events(
-        self,
-        types: Iterable[str] | None = None,
-        since_ns: int | None = None,
-        until_ns: int | None = None,
-        *,
-        after_seq: int | None = None,
-    ) -> list[Event]:
-        """Events in seq order, filtered by type, time and position."""
-        sql = "SELECT seq, ts_ns, type, target, ref, data FROM events WHERE 1=1"
-        args: list[Any] = []
-        if types is not None:
-            wanted = list(types)
-            sql += f" AND type IN ({','.join('?' * len(wanted))})"
-            args.extend(wanted)
-        if since_ns is not None:
-            sql += " AND ts_ns >= ?"
-            args.append(since_ns)
-        if until_ns is not None:
-            sql += " AND ts_ns < ?"
-            args.append(until_ns)
-        if after_seq is not None:
-            sql += " AND seq > ?"
-            args.append(after_seq)
-        sql += " ORDER BY seq"
-        return [
-            Event(int(s), int(t), ty, tg, rf, json.loads(d)) for s, t, ty, tg, rf, d in self.conn.execute(sql, args)
-        ]
-
-    def outages(self, keys: Iterable[str] | None = None) -> list[Outage]:
-        """Every outage (open ones have ``end_ns = None``), ordered by start.
-
-        Times are as journaled, except when the wall clock stepped during an outage: then its start side
-        (start, start bounds, confirmation) is moved into the clock of its end, so that its duration is
-        the time that really passed — taken from the steady clock readings of its first failure and first
-        success when the close carries them, else from the ``clock_step`` events journaled in between.
-        """
-        names = self.target_keys()
-        wanted = None if keys is None else set(keys)
-        closes = {e.ref: e for e in self.events([EV_OUTAGE_CLOSE])}
-        steps = [(e.seq, int(e.data["step_ns"])) for e in self.events([EV_CLOCK_STEP])]
-        out = []
-        for e in self.events([EV_OUTAGE_OPEN]):
-            key = names.get(e.target or -1, f"#{e.target}")
-            if wanted is not None and key not in wanted:
-                continue
-            close = closes.get(e.seq)
-            d = e.data
-            shift = _clock_shift(d, close, e.seq, steps)
-            last_ok = d.get("last_ok_ns")
-            out.append(
-                Outage(
-                    id=e.seq,
-                    target=key,
-                    start_ns=int(d["start_ns"]) + shift,
-                    start_bounds=(None if last_ok is None else int(last_ok) + shift, int(d["start_ns"]) + shift),
-                    confirmed_ns=int(d["confirmed_ns"]) + shift,
-                    end_ns=None if close is None else int(close.data["end_ns"]),
-                    end_bounds=None if close is None else (int(close.data["last_fail_ns"]), int(close.data["end_ns"])),
-                    failure=FailureKind(d["failure"]) if d.get("failure") else None,
-                    detail=d.get("detail", ""),
-                )
-            )
-        out.sort(key=lambda o: (o.start_ns, o.id))
-        return out
-
-    def runs(self) -> list[Run]:
-        """Agent runs in order; a crashed run ends at its last record (``run_end_recovered``)."""
-        # Heartbeats (one a minute, half a million a year) are read only for a run that has no end,
-        # and then as one aggregate: decoding them all made every report scan the whole journal.
-        events = self.events([EV_AGENT_START, EV_AGENT_STOP, EV_RUN_END_RECOVERED])
-        runs: dict[str, dict[str, Any]] = {}
-        order: list[str] = []
-        for e in events:
-            run_id = e.data.get("run", "")
-            if e.type == EV_AGENT_START:
-                runs[run_id] = {"seq": e.seq, "start": e.ts_ns, "end": None, "clean": False, "data": e.data}
-                order.append(run_id)
-            elif run_id in runs:
-                if e.type == EV_AGENT_STOP:
-                    runs[run_id]["end"] = e.ts_ns
-                    runs[run_id]["clean"] = True
-                elif e.type == EV_RUN_END_RECOVERED:
-                    runs[run_id]["end"] = int(e.data["last_ns"])
-        out = []
-        for i, run_id in enumerate(order):
-            r = runs[run_id]
-            end = r["end"]
-            if end is None and i < len(order) - 1:
-                # crashed and never recovered (an older agent, or a copy taken mid-crash): its last heartbeat
-                nxt = runs[order[i + 1]]["seq"]
-                row = self.conn.execute(
-                    "SELECT max(ts_ns) FROM events WHERE type = ? AND seq > ? AND seq < ?", (EV_ALIVE, r["seq"], nxt)
-                ).fetchone()
-                end = int(row[0]) if row[0] is not None else r["start"]
-            out.append(
-                Run(r["seq"], run_id, r["start"], end, r["clean"], tuple(r["data"].get("targets", ())), r["data"])
-            )
-        return out
+    # ------------------------------------------------------------------------------------ restoring
 
     def restore(self, keys: Iterable[str], *, tail_rows: int = 50_000) -> RestoredState:
         """Open outages plus each target's last results, read from the journal's tail."""
-        state = RestoredState()
-        for outage in self.outages(keys):
-            if outage.is_open:
-                state.open_outages[outage.target] = outage
-        wanted = set(keys)
-        names = self.target_keys()
-        seen: dict[str, _TargetRestore] = {}
-        for target, ts, lat, failure, detail, metrics in self.conn.execute(
-            "SELECT target, ts_ns, latency_us, failure, detail, metrics FROM results ORDER BY seq DESC LIMIT ?",
-            (tail_rows,),
-        ):
-            key = names.get(target)
-            if key is None or key not in wanted:
-                continue
-            info = seen.setdefault(key, _TargetRestore())
-            if info.last_result is None:
-                info.last_result = Result(
-                    key,
-                    ts,
-                    failure is None,
-                    None if lat is None else lat / 1e6,
-                    None if failure is None else FailureKind(failure),
-                    detail or "",
-                    json.loads(metrics) if metrics else {},
-                )
-            if failure is None and info.last_ok_ns is None:
-                info.last_ok_ns = ts
-            if failure is not None and failure != FailureKind.INTERNAL and info.last_fail_ns is None:
-                info.last_fail_ns = ts
-        for key, info in seen.items():
-            if info.last_ok_ns is not None:
-                state.last_ok_ns[key] = info.last_ok_ns
-            if info.last_fail_ns is not None:
-                state.last_fail_ns[key] = info.last_fail_ns
-            if info.last_result is not None:
-                state.last_result[key] = info.last_result
-        return state
+        return restore_state(self, keys, tail_rows=tail_rows)
 
-    def last_result_ts_after(self, seq: int) -> int | None:
-        """The latest result timestamp among rows after ``seq`` (used to end a crashed run)."""
-        row = self.conn.execute(f"SELECT max(ts_ns) FROM {self._rows_table} WHERE seq > ?", (seq,)).fetchone()
-        return None if row[0] is None else int(row[0])
+    # ---------------------------------------------------------------------------------- operational
 
     def cursor(self, name: str) -> int:
         """An exporter's position (0 before the first row)."""

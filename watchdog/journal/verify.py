@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from watchdog.errors import JournalError
-from watchdog.journal.store import (
-    EV_TARGET,
+from watchdog.journal.chain import (
     EVENTS_STREAM,
     block_hash,
-    connect,
     event_row_hash,
     genesis_hash,
     result_row_hash,
     stream_digests,
 )
+from watchdog.journal.schema import EV_TARGET, connect
 
 
 @dataclass

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from watchdog.config import Reminder
-from watchdog.journal.store import Event, Journal
+from watchdog.journal.readers import Event
+from watchdog.journal.store import Journal
 from watchdog.notify.facts import EV_DEADLINE
 
 KINDS = ("reminder", "complaint_answer")

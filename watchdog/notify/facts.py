@@ -23,7 +23,8 @@ from watchdog.analysis.sla import (
     service_intervals,
 )
 from watchdog.config import Config, ProviderSection
-from watchdog.journal.store import Event, Head, Journal
+from watchdog.journal.readers import Event, Head
+from watchdog.journal.store import Journal
 from watchdog.model import NS, Attribution
 
 EV_DEADLINE = "deadline"  # a declared answer deadline (see watchdog.notify.deadlines)

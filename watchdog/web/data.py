@@ -24,7 +24,8 @@ from watchdog.analysis.attribution import Interval, intersect
 from watchdog.analysis.outages import Analysis, analyse, coverage, stall_intervals
 from watchdog.analysis.sla import Period, SlaFigures, compute, current_period
 from watchdog.config import Config, ProviderSection
-from watchdog.journal.store import Event, Head, Journal
+from watchdog.journal.readers import Event, Head
+from watchdog.journal.store import Journal
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
 
 _LOGGER = logging.getLogger(__name__)

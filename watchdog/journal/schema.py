@@ -1,0 +1,138 @@
+"""The journal's on-disk layout: its tables (DDL) by schema version, the event types, the connection pragmas.
+
+Layout (schema version 2, what a new journal gets):
+
+* ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``. In
+  schema 2 this is a view over ``result_rows`` (same columns) and ``texts`` (``id, text``): a
+  ``detail`` or ``metrics`` text that repeats for a target (``connected to …``, ``HTTP 200 OK from …``)
+  is stored once in ``texts`` and referred to by its INTEGER id; one seen for the first time (an ICMP
+  round-trip time) stays inline. The view gives back the text, so readers and row hashes see exactly
+  the values schema 1 stored. No per-row hash and no index. A schema 1 journal (``results`` a table
+  holding the texts) is read, appended to and verified as it is; it is never converted.
+* ``events``   everything else that is evidence: target definitions, agent start/stop/alive, outages
+  opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
+  ref, data``; ``data`` is JSON).
+* ``blocks``   seals: each block covers a contiguous range of ``seq`` (results and events share one
+  sequence); how a block's hash is computed is in :mod:`watchdog.journal.chain`.
+* ``targets``  the id → key lookup (checked against the chained ``target`` events), ``meta`` and any
+  operational tables (cursors, outboxes) that are *not* evidence and are not chained.
+
+Every connection sets its pragmas explicitly: WAL, ``synchronous=FULL`` (a commit survives power
+loss when the disk honours flushes), foreign keys, a busy timeout, and a bounded WAL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from watchdog.errors import JournalError
+
+SCHEMA_VERSION = 2  # what a new journal gets; schema 1 journals are still read and written
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA journal_size_limit=67108864",
+    "PRAGMA wal_autocheckpoint=1000",
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS targets (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    target INTEGER,
+    ref INTEGER,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts_ns);
+CREATE TABLE IF NOT EXISTS blocks (
+    no INTEGER PRIMARY KEY,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    min_ts_ns INTEGER NOT NULL,
+    max_ts_ns INTEGER NOT NULL,
+    sealed_ns INTEGER NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    digests BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_max_ts ON blocks (max_ts_ns);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_ns INTEGER NOT NULL);
+"""
+
+# Schema 1: the results are a table.
+RESULTS_V1 = """
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    latency_us INTEGER,
+    failure TEXT,
+    detail TEXT,
+    metrics TEXT
+);
+"""
+
+# Schema 2: the rows are in result_rows, whose detail and metrics hold the text itself or (when it
+# repeats) an INTEGER id into texts; they are declared without a type so that SQLite keeps either as
+# given. The view ``results`` resolves the ids, so readers (and row hashes) see schema 1's values.
+RESULTS_V2 = """
+CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS result_rows (
+    seq INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    latency_us INTEGER,
+    failure TEXT,
+    detail,
+    metrics
+);
+CREATE VIEW IF NOT EXISTS results (seq, target, ts_ns, latency_us, failure, detail, metrics) AS
+SELECT r.seq, r.target, r.ts_ns, r.latency_us, r.failure,
+    CASE WHEN typeof(r.detail) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.detail) ELSE r.detail END,
+    CASE WHEN typeof(r.metrics) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.metrics) ELSE r.metrics END
+FROM result_rows r;
+"""
+
+RESULTS_SCHEMA = {1: RESULTS_V1, 2: RESULTS_V2}
+ROWS_TABLE = {1: "results", 2: "result_rows"}  # where result rows are physically written
+
+# Event types written by the core. Later parts add their own (contact, clock_sample, ...).
+EV_TARGET = "target"
+EV_AGENT_START = "agent_start"
+EV_AGENT_STOP = "agent_stop"
+EV_ALIVE = "alive"
+EV_RUN_END_RECOVERED = "run_end_recovered"
+EV_OUTAGE_OPEN = "outage_open"
+EV_OUTAGE_CLOSE = "outage_close"
+EV_STALL = "stall"
+EV_CLOCK_STEP = "clock_step"
+EV_CLOCK_SAMPLE = "clock_sample"  # an NTP measurement of the local clock (watchdog.agent.clock)
+EV_JOURNAL_GAP = "journal_gap"
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open a connection with our pragmas; ``readonly`` opens with ``mode=ro``."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(
+                f"file:{Path(path).resolve()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        for pragma in PRAGMAS:
+            if readonly and pragma.startswith("PRAGMA journal_mode"):
+                continue
+            conn.execute(pragma)
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot open journal {path}: {exc}") from exc
+    return conn
