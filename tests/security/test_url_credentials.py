@@ -103,6 +103,7 @@ providers:
     targets: [{{name: web, kind: http, address: "http://alice:{PASSWORD}@127.0.0.1:{server}/"}}]
 influxdb: {{url: "http://127.0.0.1:{server}", org: home, bucket: watchdog, token: "${{CANARY_TOKEN}}", api: v2}}
 web: {{listen: "127.0.0.1:{web_port}"}}
+ntp: {{enabled: false}}
 """
     )
     config.chmod(0o600)

@@ -19,6 +19,7 @@ from watchdog import __version__
 from watchdog.config import Config, ProviderSection, default_config_path, load
 from watchdog.documents.rulebook import check_config
 from watchdog.errors import ConfigError, WatchdogError
+from watchdog.units import redact_url
 
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
 
@@ -68,6 +69,38 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+class SecretFilter(logging.Filter):
+    """Cuts the config's secrets (and any URL's credentials) out of every log record, libraries' included.
+
+    A library may log what a server sent back (influxdb-client logs an error body at DEBUG, and a proxy may
+    echo the ``Authorization`` header in it): the record's text is scrubbed before any handler writes it.
+    """
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = list(secrets)
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return redact_url(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message (and a traceback's text) with the secrets replaced; never drop a record."""
+        record.msg, record.args = self._clean(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        return True
+
+
+def guard_logs(config: Config) -> None:
+    """Install a :class:`SecretFilter` with ``config``'s secrets on every root handler."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(SecretFilter(config.secrets()))
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, add_config_arg, load_config, setup_logging
+from watchdog.cli import EXIT_CONFIG, add_config_arg, guard_logs, load_config, setup_logging
 from watchdog.units import parse_duration
 
 
@@ -32,4 +32,5 @@ def handle(args: argparse.Namespace) -> int:
             print(f"--for: {exc}")
             return EXIT_CONFIG
     config = load_config(args)
+    guard_logs(config)
     return asyncio.run(run_agent(config, duration_s=duration))

@@ -8,7 +8,7 @@ import logging
 import signal
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, load_config, setup_logging
+from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, guard_logs, load_config, setup_logging
 from watchdog.config import is_loopback_host, split_listen
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     """Load the config, check the bind address, serve."""
     setup_logging(args.log_level)
     config = load_config(args)
+    guard_logs(config)
     listen = args.listen or config.model.web.listen
     try:
         host, port = split_listen(listen)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -663,3 +664,26 @@ class Config:
     def quorum(self) -> int:
         """Internet controls that must be up to call the line working."""
         return self.model.controls.effective_quorum
+
+    def secrets(self) -> list[str]:
+        """Every secret the config holds: tokens, passwords, notify URLs, a target URL's credentials.
+
+        What must never appear in a log line, a report or a pack (the log filter and the pack's leak check
+        search for each of them).
+        """
+        m = self.model
+        found = [u.get_secret_value() for u in m.notify.urls]
+        influx = [m.influxdb] if m.influxdb is not None else []
+        if m.web.token is not None:
+            found.append(m.web.token.get_secret_value())
+        share = m.agent.share
+        if share is not None:  # the advocate's salt and InfluxDB credentials
+            found += [s.get_secret_value() for s in (share.salt,) if s is not None]
+            influx += [share.influxdb] if share.influxdb is not None else []
+        for section in influx:
+            found += [s.get_secret_value() for s in (section.token, section.password) if s is not None]
+        for target in self.targets:
+            if target.secret_address is not None:
+                parts = urlsplit(target.secret_address)
+                found += [p for p in (parts.password, parts.username) if p]
+        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
