@@ -1,0 +1,105 @@
+"""Expiry warnings: TLS certificates running out, complaint answer deadlines and the reminders from the config."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+from watchdog.config import NotifySection
+from watchdog.model import NS, Result, Target
+from watchdog.notify.deadlines import Deadline, from_events, from_reminders
+from watchdog.notify.facts import deadline_events
+from watchdog.notify.messages import Messages
+from watchdog.notify.words import local_date
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class ExpiryWarnings:
+    """Warns once per step (``tls_warn_days``, a deadline's reminder days) before something runs out."""
+
+    def __init__(self, messages: Messages, section: NotifySection) -> None:
+        self.messages = messages
+        self.config = messages.config
+        self.section = section
+
+    async def check_certificate(self, target: Target, result: Result) -> None:
+        """A TLS probe's result: warn when the certificate's days left reached a ``tls_warn_days`` step."""
+        days_left = float(result.metrics["days_left"])
+        if days_left < 0:
+            return  # expired: the probe fails and the outage messages say so
+        steps = [d for d in self.section.tls_warn_days if days_left <= d]
+        if not steps:
+            return
+        step = min(steps)
+        not_after = round(float(result.metrics["not_after_ts"]) * NS)
+        key = f"tls/{target.key}/{local_date(not_after, self.config.zone).isoformat()}/{step}d"
+        if not await self.messages.new(key):
+            return
+        provider = self.config.provider(target.provider) if target.provider else None
+        await self.messages.queue(
+            "tls_expiring",
+            key,
+            "expiry",
+            "warning",
+            provider=provider.display_name if provider else None,
+            target=target.name,
+            address=target.address,
+            not_after=not_after,
+            days=math.floor(days_left),
+            support=(provider.contacts.support_phone or provider.contacts.emergency_phone) if provider else "",
+        )
+
+    async def check_deadlines(self) -> None:
+        """The config's reminders and the deadlines declared in the journal: warn on the steps reached today."""
+        deadlines: list[Deadline] = from_reminders(self.config.model.reminders)
+        try:
+            events = await asyncio.to_thread(deadline_events, self.config.journal_path)
+        except Exception as exc:
+            _LOGGER.warning("cannot read declared deadlines from the journal error=%s", exc)
+            events = ()
+        deadlines += from_events(events)
+        today = local_date(self.messages.clock(), self.config.zone)
+        for d in deadlines:
+            step = d.step(today)
+            if step is None:
+                continue
+            key = d.key(step)
+            if not await self.messages.new(key):
+                continue
+            provider = None
+            if d.provider:
+                try:
+                    provider = self.config.provider(d.provider)
+                except KeyError:
+                    _LOGGER.warning("deadline names an unknown provider deadline=%s provider=%s", d.name, d.provider)
+            contacts = provider.contacts if provider else None
+            days = (d.date - today).days
+            if d.kind == "complaint_answer":
+                await self.messages.queue(
+                    "complaint_deadline",
+                    key,
+                    "expiry",
+                    "warning",
+                    provider=provider.display_name if provider else (d.provider or d.name),
+                    provider_id=provider.id if provider else (d.provider or ""),
+                    complaint=d.ref,
+                    sent=d.sent,
+                    date=d.date,
+                    days=days,
+                    note=d.note,
+                )
+            else:
+                await self.messages.queue(
+                    "reminder",
+                    key,
+                    "expiry",
+                    "info" if days > 1 else "warning",
+                    name=d.name,
+                    date=d.date,
+                    days=days,
+                    note=d.note,
+                    provider=provider.display_name if provider else None,
+                    support=(contacts.support_phone or contacts.emergency_phone) if contacts else "",
+                )

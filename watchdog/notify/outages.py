@@ -1,0 +1,222 @@
+"""Provider outage messages: opened, closed with the SLA standing, folded flaps, SLA breach, restore overdue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watchdog.agent.sinks import OutageNotice
+from watchdog.analysis.sla import Period, service_intervals
+from watchdog.config import Config, ProviderSection
+from watchdog.model import NS, Attribution, FailureKind, Outage, Target
+from watchdog.notify.facts import ProviderStanding, Snapshot
+from watchdog.notify.fold import FlapFolder, Summary
+from watchdog.notify.line import LINE
+from watchdog.notify.messages import Messages
+from watchdog.notify.words import local_date
+from watchdog.timefmt import to_ns
+
+REACH_FAILURES = (FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.RESOLVE)
+
+
+class OutageMessages:
+    """What the customer hears about a provider's outages and the SLA they count against."""
+
+    def __init__(self, messages: Messages, folder: FlapFolder, targets: dict[str, Target]) -> None:
+        self.messages = messages
+        self.config: Config = messages.config
+        self.folder = folder
+        self.targets = targets
+
+    def provider(self, target: Target) -> ProviderSection:
+        """The provider section a target belongs to."""
+        return self.config.provider(target.provider or "")
+
+    @staticmethod
+    def _outage_ref(outage: Outage) -> str:
+        # the journal seq of the opening; while the journal fails there is none yet
+        return str(outage.id) if outage.id >= 0 else f"{outage.target}@{outage.start_ns}"
+
+    async def opened(self, notice: OutageNotice) -> None:
+        """A provider target's outage opened (unless the flap folder holds it back)."""
+        outage, target, line = notice.outage, notice.target, notice.line
+        now = self.messages.clock()
+        if not self.folder.opened(target.key, outage.id, outage.start_ns, now):
+            return
+        provider = self.provider(target)
+        restore = provider.sla.restore_within
+        names = {t.key: t.name for t in self.config.targets}
+        await self.messages.queue(
+            "outage_opened",
+            f"outage-open/{self._outage_ref(outage)}",
+            "outage",
+            "failure",
+            provider=provider.display_name,
+            provider_id=provider.id,
+            kind=provider.kind.value,
+            target=target.name,
+            reach=outage.failure in REACH_FAILURES or outage.failure is None,
+            since=outage.start_ns,
+            age=(now - outage.start_ns) / NS,
+            verdict=line.verdict(provider.kind).value,
+            up=line.controls_up,
+            total=line.controls_total,
+            lan_up=line.lan_up,
+            lan_total=line.lan_total,
+            net_up=line.internet_up,
+            net_total=line.internet_total,
+            quorum=line.quorum,
+            failing=[names.get(k, k) for k in line.failing],
+            detail=outage.detail,
+            maintenance=self._maintenance_at(provider, outage.start_ns),
+            off_hours=not self._in_service_hours(provider, outage.start_ns),
+            restore=restore,
+            restore_by=None if restore is None else outage.start_ns + round(restore * NS),
+            emergency=provider.contacts.emergency_phone or provider.contacts.support_phone,
+        )
+
+    def _maintenance_at(self, provider: ProviderSection, ts_ns: int) -> dict[str, Any] | None:
+        """The announced maintenance window (provider's zone) that ``ts_ns`` falls in, if any."""
+        zone = self.config.provider_zone(provider.id)
+        for window in provider.maintenance:
+            start = to_ns(window.from_ if window.from_.tzinfo else window.from_.replace(tzinfo=zone))
+            end = to_ns(window.to if window.to.tzinfo else window.to.replace(tzinfo=zone))
+            if start <= ts_ns < end:
+                return {"start": start, "end": end, "note": window.note, "excluded": window.excluded}
+        return None
+
+    def _in_service_hours(self, provider: ProviderSection, ts_ns: int) -> bool:
+        """True when the SLA applies at ``ts_ns`` (always, without service hours)."""
+        if not provider.hours:
+            return True
+        zone = self.config.provider_zone(provider.id)
+        day = local_date(ts_ns, zone)
+        around = Period("day", ts_ns - 2 * 86400 * NS, ts_ns + 2 * 86400 * NS, str(day))
+        return any(a <= ts_ns < b for a, b in service_intervals(provider.hours, around, zone))
+
+    async def closed(self, notice: OutageNotice) -> None:
+        """A provider target's outage closed: its length, how it was attributed, the standing now."""
+        outage, target = notice.outage, notice.target
+        end = outage.end_ns or self.messages.clock()
+        if not self.folder.closed(target.key, outage.id, end):
+            return
+        provider = self.provider(target)
+        snap = await self.messages.snapshot()
+        by = None
+        standing = None
+        if snap is not None:
+            seconds = snap.by_outage.get(outage.id)
+            if seconds is not None:
+                by = {a.value: seconds.get(a, 0.0) for a in Attribution}
+            standing = snap.standings.get(provider.id)
+        await self.messages.queue(
+            "outage_closed",
+            f"outage-close/{self._outage_ref(outage)}",
+            "outage",
+            "success",
+            provider=provider.display_name,
+            provider_id=provider.id,
+            target=target.name,
+            start=outage.start_ns,
+            end=end,
+            length=(end - outage.start_ns) / NS,
+            by=by,
+            st=None if standing is None else self._standing_facts(provider, standing),
+        )
+        if standing is not None:
+            await self.check_breach(provider, standing)
+
+    def _standing_facts(self, provider: ProviderSection, standing: ProviderStanding) -> dict[str, Any]:
+        return {
+            "kind": provider.sla.period,
+            "period": standing.period_name,
+            "downtime": standing.downtime_s,
+            "availability": standing.figures.availability,
+            "measured": standing.figures.counted_s,
+            "allowed": standing.allowed_s,
+            "target": provider.sla.availability,
+            "breached": standing.breached,
+        }
+
+    async def check_breach(self, provider: ProviderSection, standing: ProviderStanding) -> None:
+        """Once per provider and period: the downtime went past what the SLA allows."""
+        if not standing.breached or standing.allowed_s is None:
+            return
+        key = f"sla-breach/{provider.id}/{standing.period_name}"
+        if not await self.messages.new(key):
+            return
+        await self.messages.queue(
+            "sla_breach",
+            key,
+            "sla",
+            "failure",
+            provider=provider.display_name,
+            provider_id=provider.id,
+            period=standing.period_name,
+            kind=provider.sla.period,
+            downtime=standing.downtime_s,
+            allowed=standing.allowed_s,
+            target=provider.sla.availability,
+            availability=standing.figures.availability,
+            measured=standing.figures.counted_s,
+        )
+
+    async def check_restore(self, snap: Snapshot) -> None:
+        """Once a day per open incident that has lasted longer than the provider promised to restore within."""
+        for provider in self.config.providers:
+            promise = provider.sla.restore_within
+            standing = snap.standings.get(provider.id)
+            if promise is None or standing is None:
+                continue
+            for incident in standing.open_incidents():
+                if incident.duration_s <= promise:
+                    continue
+                day = int((incident.duration_s - promise) // 86400)  # one reminder per day past the promise
+                key = f"restore/{provider.id}/{incident.start_ns}/{day}"
+                if not await self.messages.new(key):
+                    continue
+                await self.messages.queue(
+                    "restore_exceeded",
+                    key,
+                    "sla",
+                    "failure",
+                    provider=provider.display_name,
+                    provider_id=provider.id,
+                    promise=promise,
+                    length=incident.duration_s,
+                    since=incident.start_ns,
+                    attributed=incident.downtime_s,
+                    period=standing.period_name,
+                    emergency=provider.contacts.emergency_phone or provider.contacts.support_phone,
+                )
+
+    async def summary(self, summary: Summary) -> None:
+        """What a flap window folded, for a provider target or for the customer's line."""
+        now = self.messages.clock()
+        spans = [((o.end_ns if o.end_ns is not None else now) - o.start_ns) / NS for o in summary.outages]
+        still = summary.still_open
+        facts: dict[str, Any] = {
+            "count": len(summary.outages),
+            "window_start": summary.window_start_ns,
+            "window_end": summary.window_end_ns,
+            "down": sum(spans),
+            "longest": max(spans),
+            "windows": [{"start": o.start_ns, "end": o.end_ns} for o in summary.outages[:8]],
+            "more": max(0, len(summary.outages) - 8),
+            "still_down": still.start_ns if still is not None else None,
+        }
+        key = f"flap/{summary.subject}/{summary.window_start_ns}"
+        if summary.subject == LINE:
+            await self.messages.queue("line_flap", key, "line", "warning", **facts)
+            return
+        target = self.targets[summary.subject]
+        provider = self.provider(target)
+        await self.messages.queue(
+            "flap_summary",
+            key,
+            "outage",
+            "warning",
+            provider=provider.display_name,
+            provider_id=provider.id,
+            target=target.name,
+            **facts,
+        )
