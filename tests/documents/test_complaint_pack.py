@@ -20,7 +20,7 @@ import pytest
 from complaint_cases import ISP_CONFIG, UK_CONFIG, isp_case, uk_case
 
 from watchdog.cli import main
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.journal.contacts import add_contact
 from watchdog.journal.store import EV_CLOCK_SAMPLE, Journal
 from watchdog.timefmt import to_ns
