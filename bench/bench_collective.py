@@ -10,7 +10,7 @@ blocks of 9 rows (what an agent probing 4 targets every 30 s seals each minute, 
 targets × 2,976 probes + 44,640 heartbeats ≈ 0.4 M rows a month. Around 90 % of the households see one
 ISP outage (14 Oct 10:02–14:47 MSK, edges at their own probe times); some have their own line down for an
 hour (a third of those during the ISP's outage), every one has small outages of its own, and some were off
-for a while. Its ``--share`` pack is made by ``watchdog.documents.evidence.build_pack``, and its ``timeline`` points
+for a while. Its ``--share`` pack is made by ``watchdog.documents.pack.build.build_pack``, and its ``timeline`` points
 by the InfluxDB exporter's own code, written to a real influxd 1.6.7 on loopback (tests/influx_server.py).
 Only the ``timeline`` measurement is loaded into InfluxDB (the collective report reads nothing else; 80 M
 probe points would take hours to load on the development machine).
@@ -224,7 +224,7 @@ def pack(cfg: Path, out: Path) -> float:
     if out.exists():
         return 0.0
     from watchdog.config import load
-    from watchdog.documents.evidence import build_pack
+    from watchdog.documents.pack.build import build_pack
     from watchdog.documents.sharing import shared_identity
 
     config = load(cfg)

@@ -140,7 +140,7 @@ def measure(kind: str, config_path: str, period: str, out: str) -> None:
             render(report, "report.txt.j2")
             extra = {"incidents": len(report.figures.incidents)}
         else:
-            from watchdog.documents.evidence import build_pack
+            from watchdog.documents.pack.build import build_pack
 
             info = build_pack(journal, config, "broker", period, Path(out))
             extra = {"results": info.results, "pack_bytes": Path(out).stat().st_size}

@@ -31,7 +31,7 @@ from watchdog.analysis.timeline import provider_spans
 from watchdog.cli import main
 from watchdog.collective.core import AgentTimeline, Collective, collect, combine
 from watchdog.collective.packs import load_folder
-from watchdog.documents.evidence import build_pack
+from watchdog.documents.pack.build import build_pack
 from watchdog.documents.sharing import shared_identity
 from watchdog.journal.store import Journal
 from watchdog.model import NS, ProviderKind

@@ -12,7 +12,7 @@ import pytest
 from collective_helpers import ORIGIN, Household
 
 from watchdog.cli import main
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.documents.sharing import hashed_id, installation_salt, shared_identity
 from watchdog.journal.contacts import add_contact
 from watchdog.journal.store import Journal

@@ -20,7 +20,7 @@ import pytest
 
 from watchdog.cli import main
 from watchdog.config import load
-from watchdog.documents.evidence import chart_window
+from watchdog.documents.pack.summary import chart_window
 from watchdog.documents.report import build_report, report_json
 from watchdog.journal.store import Journal
 

@@ -20,7 +20,7 @@ import pytest
 from complaint_cases import ISP_CONFIG, UK_CONFIG, isp_case, uk_case
 
 from watchdog.cli import main
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.journal.contacts import add_contact
 from watchdog.journal.schema import EV_CLOCK_SAMPLE
 from watchdog.journal.store import Journal

@@ -19,8 +19,9 @@ from history import CANARY_ENV, CANARY_LITERAL, PERIOD, config_text, env, msk, w
 
 from watchdog.cli import main
 from watchdog.config import loads
-from watchdog.documents.evidence import FILE_ORDER, build_pack
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.build import build_pack
+from watchdog.documents.pack.manifest import FILE_ORDER
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.errors import IntegrityError
 from watchdog.journal.store import Journal
 

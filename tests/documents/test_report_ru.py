@@ -13,8 +13,8 @@ from history import PERIOD, config_text, env, msk, write_history
 
 from watchdog.cli import main
 from watchdog.config import Config, loads
-from watchdog.documents.evidence import build_pack
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.build import build_pack
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.documents.report import build_report, reason_text, render, report_json, report_words
 from watchdog.journal.store import Journal
 

@@ -28,7 +28,7 @@ from influx_helpers import wait_until
 from web_helpers import SCRIPT_CONFIG, write_script
 
 from watchdog.config import load
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.model import NS
 from watchdog.timefmt import to_ns
 from watchdog.web import JournalSource, StatusService, create_app

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Seal what the agent has written so far, then build and write the pack."""
-    from watchdog.documents.evidence import build_pack  # matplotlib and fpdf2 load only for this command
+    from watchdog.documents.pack.build import build_pack  # matplotlib and fpdf2 load only for this command
 
     config = load_config(args)
     provider = provider_of(config, args.provider)

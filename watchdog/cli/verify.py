@@ -54,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _pack(args: argparse.Namespace) -> int:
-    from watchdog.documents.packverify import verify_pack
+    from watchdog.documents.pack.verify import verify_pack
 
     verdict = verify_pack(args.pack)
     if args.json:

@@ -2,7 +2,7 @@
 
 For every ``*.zip`` in the folder:
 
-1. :func:`watchdog.documents.packverify.verify_pack` checks every file hash, every row against its seal and every
+1. :func:`watchdog.documents.pack.verify.verify_pack` checks every file hash, every row against its seal and every
    block hash; a pack with any problem is **rejected** and listed with its first problems;
 2. the pack's provider (the shared name in a ``--share`` pack, else its provider id) must match one of the
    names asked for, and its agent's tags the ``--where`` filters; other packs are listed as skipped;
@@ -38,8 +38,8 @@ from watchdog.analysis.attribution import Interval
 from watchdog.analysis.outages import analyse
 from watchdog.analysis.timeline import provider_spans
 from watchdog.collective.core import AgentTimeline
-from watchdog.documents.evidence import EVENT_COLUMNS, REDACTED_ROW, event_canon
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, REDACTED_ROW, event_canon
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.journal.chain import event_row_hash
 from watchdog.journal.schema import (
     EV_AGENT_START,

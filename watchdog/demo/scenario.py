@@ -724,8 +724,8 @@ def _documents(
     """Report, pack and letters from the journal the agent left, then both verifiers."""
     from watchdog.analysis.sla import current_period
     from watchdog.documents.claim import write_complaint
-    from watchdog.documents.evidence import build_pack
-    from watchdog.documents.packverify import verify_pack
+    from watchdog.documents.pack.build import build_pack
+    from watchdog.documents.pack.verify import verify_pack
     from watchdog.documents.report import build_report, render, report_json
     from watchdog.journal.store import Journal
     from watchdog.journal.verify import verify_journal

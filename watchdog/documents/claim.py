@@ -25,9 +25,10 @@ from pathlib import Path
 from watchdog.analysis.sla import Period, parse_period
 from watchdog.config import Config
 from watchdog.documents.compensation import ContactEntry
-from watchdog.documents.evidence import EVENT_COLUMNS, FILE_ORDER, event_canon
 from watchdog.documents.letter import Letter, LetterRequest, PackRef, build_letter, write
-from watchdog.documents.packverify import verify_pack
+from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, event_canon
+from watchdog.documents.pack.manifest import FILE_ORDER
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.documents.words import Lang
 from watchdog.errors import WatchdogError
 from watchdog.journal.contacts import EV_CONTACT, from_event, list_contacts
@@ -85,7 +86,7 @@ def _sha256(path: Path) -> str:
 
 
 def read_pack(path: Path) -> PackFacts:
-    """Verify the pack with :func:`watchdog.documents.packverify.verify_pack`; read what the letter needs from it."""
+    """Verify the pack with :func:`watchdog.documents.pack.verify.verify_pack`; read what the letter needs from it."""
     verdict = verify_pack(path)
     if not verdict.ok:
         raise ClaimError(f"{path} does not verify: " + "; ".join(verdict.problems[:5]))
@@ -166,7 +167,7 @@ def write_complaint(
         raise ClaimError(str(exc)) from None
     built = pack is None
     if pack is None:
-        from watchdog.documents.evidence import build_pack  # matplotlib and fpdf2 load only when a pack is made
+        from watchdog.documents.pack.build import build_pack  # matplotlib and fpdf2 load only when a pack is made
 
         pack = pack_path_for(output)
         try:

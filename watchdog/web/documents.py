@@ -110,7 +110,7 @@ class PackShelf:
 
 
 def _build_pack(request: DocumentRequest) -> bytes:
-    from watchdog.documents.evidence import build_pack  # matplotlib and fpdf2 load only when a pack is asked for
+    from watchdog.documents.pack.build import build_pack  # matplotlib and fpdf2 load only when a pack is asked for
     from watchdog.journal.store import Journal
 
     with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:

@@ -32,9 +32,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from watchdog.analysis.sla import Period
-from watchdog.documents.evidence import (
+from watchdog.documents.pack.csvfiles import (
     EVENT_COLUMNS,
-    PACK_FORMAT,
     REDACTED_ROW,
     RESULT_COLUMNS,
     clock_rows,
@@ -42,6 +41,7 @@ from watchdog.documents.evidence import (
     event_canon,
     result_canon,
 )
+from watchdog.documents.pack.manifest import PACK_FORMAT
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
