@@ -24,9 +24,12 @@ from pathlib import Path
 
 from watchdog.analysis.sla import Period, parse_period
 from watchdog.config import Config
-from watchdog.documents.compensation import ContactEntry
+from watchdog.documents.compensation.values import ContactEntry
 from watchdog.documents.evidence import EVENT_COLUMNS, FILE_ORDER, event_canon
-from watchdog.documents.letter import Letter, LetterRequest, PackRef, build_letter, write
+from watchdog.documents.letter.build import build_letter
+from watchdog.documents.letter.rendering import write
+from watchdog.documents.letter.request import LetterRequest, PackRef
+from watchdog.documents.letter.views import Letter
 from watchdog.documents.packverify import verify_pack
 from watchdog.documents.words import Lang
 from watchdog.errors import WatchdogError
