@@ -23,8 +23,10 @@ sys.path.append(str(ROOT / "tests"))
 from helpers import ScriptedJournal, target  # noqa: E402
 
 from watchdog.config import loads  # noqa: E402
-from watchdog.documents.compensation import ContactEntry  # noqa: E402
-from watchdog.documents.letter import LetterRequest, build_letter, render, render_pdf  # noqa: E402
+from watchdog.documents.compensation.values import ContactEntry  # noqa: E402
+from watchdog.documents.letter.build import build_letter  # noqa: E402
+from watchdog.documents.letter.rendering import render, render_pdf  # noqa: E402
+from watchdog.documents.letter.request import LetterRequest  # noqa: E402
 from watchdog.documents.rulebook import load_rulebook  # noqa: E402
 from watchdog.journal.store import Journal  # noqa: E402
 from watchdog.timefmt import to_ns  # noqa: E402

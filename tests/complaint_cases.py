@@ -16,8 +16,10 @@ from helpers import ScriptedJournal, target
 from watchdog.analysis.outages import analyse
 from watchdog.analysis.sla import SlaFigures, compute, parse_period
 from watchdog.config import Config, loads
-from watchdog.documents.compensation import ContactEntry
-from watchdog.documents.letter import Letter, LetterRequest, build_letter
+from watchdog.documents.compensation.values import ContactEntry
+from watchdog.documents.letter.build import build_letter
+from watchdog.documents.letter.request import LetterRequest
+from watchdog.documents.letter.views import Letter
 from watchdog.journal.store import Journal
 from watchdog.timefmt import to_ns
 

@@ -14,7 +14,9 @@ import pytest
 
 from watchdog.analysis.sla import Incident, SlaFigures, parse_period
 from watchdog.config import ProviderSection, loads
-from watchdog.documents.compensation import Breakdown, ContactEntry, Money, Notice, Skipped, assess
+from watchdog.documents.compensation.engine import assess
+from watchdog.documents.compensation.results import Notice, Skipped
+from watchdog.documents.compensation.values import Breakdown, ContactEntry, Money
 from watchdog.documents.rulebook import load_rulebook
 from watchdog.model import NS, Attribution
 from watchdog.timefmt import to_ns

@@ -20,8 +20,10 @@ from complaint_cases import BROKER_CONFIG, HASHES, MANIFEST, MSK, broker_case, i
 from helpers import ScriptedJournal, target
 
 from watchdog.config import loads
-from watchdog.documents.compensation import ContactEntry, Duration, Money
-from watchdog.documents.letter import LetterRequest, build_letter, render
+from watchdog.documents.compensation.values import ContactEntry, Duration, Money
+from watchdog.documents.letter.build import build_letter
+from watchdog.documents.letter.rendering import render
+from watchdog.documents.letter.request import LetterRequest
 from watchdog.documents.words import Formatter, LetterError, load_words, md_escape
 from watchdog.journal.store import Journal
 from watchdog.timefmt import to_ns

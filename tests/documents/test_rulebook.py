@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from watchdog.config import loads
-from watchdog.documents.rulebook import RULES_DIR, ProviderFacts, RuleError, load_rulebook
+from watchdog.documents.rulebook import RULES_DIR, ProviderFacts, RuleError, check_config, load_rulebook
 from watchdog.errors import ConfigError
 from watchdog.model import ProviderKind
 
@@ -149,13 +149,17 @@ def test_entries_are_checked_at_config_load_with_lines() -> None:
     entries = "\n      - {rule: sla.tiered, tiers: [[99.0, 25], [99.5, 10]]}\n      - rule: ru.zozpp.28.5\n"
     text = RU_ISP % (entries + "        count: half\n")
     with pytest.raises(ConfigError) as caught:
-        loads(text, filename="w.yaml", env={})
+        loads(text, filename="w.yaml", env={}, checks=(check_config,))
     assert caught.value.problems == [
         "w.yaml:10: providers[0].compensation[0].tiers: tiers must go down in availability and up in credit: "
         "[[99.0, 25], [99.5, 10]]",
         "w.yaml:12: providers[0].compensation[1].count: must be one of started, full, got 'half'",
     ]
-    assert loads(RU_ISP % "[{rule: ru.zozpp.28.5, allow_unverified: true}]", env={}).provider("isp").compensation
+    assert (
+        loads(RU_ISP % "[{rule: ru.zozpp.28.5, allow_unverified: true}]", env={}, checks=(check_config,))
+        .provider("isp")
+        .compensation
+    )
 
 
 def test_the_example_config_passes() -> None:

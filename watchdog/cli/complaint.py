@@ -100,7 +100,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"the period {period.label} has not started by --now", file=sys.stderr)
         return EXIT_CONFIG
     output = Path(args.output) if args.output else None
-    from watchdog.documents.letter import SUFFIXES
+    from watchdog.documents.letter.rendering import SUFFIXES
 
     if output is not None and output.suffix.lower() not in SUFFIXES:
         print(f"{output}: write .md, .html or .pdf", file=sys.stderr)
@@ -172,7 +172,9 @@ def _preview(
 ) -> int:
     """No ``-o``: the letter as Markdown on stdout; a pack is listed only when given with ``--pack``."""
     from watchdog.documents.claim import journal_contacts, read_pack
-    from watchdog.documents.letter import LetterRequest, build_letter, render
+    from watchdog.documents.letter.build import build_letter
+    from watchdog.documents.letter.rendering import render
+    from watchdog.documents.letter.request import LetterRequest
 
     facts = read_pack(pack) if pack is not None else None
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:

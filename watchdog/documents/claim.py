@@ -24,8 +24,11 @@ from pathlib import Path
 
 from watchdog.analysis.sla import Period, parse_period
 from watchdog.config import Config
-from watchdog.documents.compensation import ContactEntry
-from watchdog.documents.letter import Letter, LetterRequest, PackRef, build_letter, write
+from watchdog.documents.compensation.values import ContactEntry
+from watchdog.documents.letter.build import build_letter
+from watchdog.documents.letter.rendering import write
+from watchdog.documents.letter.request import LetterRequest, PackRef
+from watchdog.documents.letter.views import Letter
 from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, event_canon
 from watchdog.documents.pack.manifest import FILE_ORDER
 from watchdog.documents.pack.verify import verify_pack

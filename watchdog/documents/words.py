@@ -21,7 +21,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_symbol
 
 from watchdog.config import ServiceHours
-from watchdog.documents.compensation import Breakdown, ContactEntry, Duration, Instant, Money, Percent
+from watchdog.documents.compensation.values import Breakdown, ContactEntry, Duration, Instant, Money, Percent
 from watchdog.errors import WatchdogError
 from watchdog.timefmt import to_datetime
 

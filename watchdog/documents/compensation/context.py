@@ -1,0 +1,126 @@
+"""What a calculator sees of one provider and period: figures, contract, contact log, calendar, and the fee."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from watchdog.analysis.attribution import Interval, union
+from watchdog.analysis.calendars import WorkCalendar
+from watchdog.analysis.sla import Incident, SlaFigures
+from watchdog.config import ProviderSection
+from watchdog.documents.compensation.results import Skipped
+from watchdog.documents.compensation.values import ContactEntry, Instant, Money
+from watchdog.documents.rulebook import RuleUse
+from watchdog.timefmt import to_datetime
+
+DAY_S = 86_400
+HOUR_S = 3_600
+
+
+@dataclass(frozen=True)
+class Context:
+    """One provider and period as every calculator reads it."""
+
+    figures: SlaFigures
+    provider: ProviderSection
+    contacts: tuple[ContactEntry, ...]
+    total_loss: tuple[Interval, ...]
+    zone: ZoneInfo
+    sent_on: dt.date
+    calendar: WorkCalendar | None
+
+    @property
+    def currency(self) -> str | None:
+        fee = self.provider.contract.fee
+        return fee.currency if fee else None
+
+    def money(self, amount: Decimal) -> Money:
+        assert self.currency is not None
+        return Money(amount, self.currency)
+
+    def period_fee(self) -> Money | Skipped:
+        """The fee for the billing period, from the contract's fee and its ``per``."""
+        fee = self.provider.contract.fee
+        if fee is None:
+            return Skipped("", "no_fee")
+        amount = Decimal(str(fee.amount))
+        months = _months_in(self.figures.period.label)
+        per_months = {"month": 1, "quarter": 3, "year": 12}.get(fee.per)
+        days = self.period_days
+        if fee.per == "day":
+            return Money(amount * days, fee.currency)
+        if fee.per == "week" and _is_week(self.figures.period.label):
+            return Money(amount, fee.currency)
+        if months is None or per_months is None:
+            return Skipped("", "fee_period", {"per": fee.per, "period": self.figures.period.label})
+        return Money(amount * months / per_months, fee.currency)
+
+    def base(self, use: RuleUse) -> Money | Skipped:
+        """The amount a rule works on: its ``fee_param`` when given (a price, a charge), else the period's fee."""
+        name = use.rule.fee_param
+        if name is not None and use.params.get(name) is not None and self.currency is not None:
+            return self.money(use.params[name])
+        return self.period_fee()
+
+    def monthly_fee(self) -> Money | Skipped:
+        """The fee per month (from a monthly, quarterly or yearly fee)."""
+        fee = self.provider.contract.fee
+        if fee is None:
+            return Skipped("", "no_fee")
+        per_months = {"month": 1, "quarter": 3, "year": 12}.get(fee.per)
+        if per_months is None:
+            return Skipped("", "fee_period", {"per": fee.per, "period": "month"})
+        return Money(Decimal(str(fee.amount)) / per_months, fee.currency)
+
+    @property
+    def period_days(self) -> int:
+        """Days in the period (a DST month is still 31 days, not 31 days and an hour)."""
+        return round(self.figures.period.length_s / DAY_S)
+
+    def counted(self) -> list[tuple[int, Incident]]:
+        """Incidents with provider downtime in counted time, with their index."""
+        return [(i, inc) for i, inc in enumerate(self.figures.incidents) if inc.downtime_s > 0]
+
+    def end_of(self, incident: Incident) -> Instant:
+        """The incident's end, or now while it is still open."""
+        if incident.end_ns is None:
+            return Instant(self.figures.now_ns, still_open=True)
+        return Instant(incident.end_ns)
+
+    def report_between(self, start_ns: int, end_ns: int) -> ContactEntry | None:
+        """The first contact-log entry inside [start, end): the fault report."""
+        return next((c for c in self.contacts if start_ns <= c.at_ns < end_ns), None)
+
+    def local_date(self, ns: int) -> dt.date:
+        return to_datetime(ns, self.zone).date()
+
+    def loss_stretches(self) -> list[tuple[int, int]]:
+        """Stretches of total loss that overlap the period (whole, not cut at the period's edges)."""
+        p = self.figures.period
+        return [(a, b) for a, b in union(self.total_loss) if a < p.end_ns and b > p.start_ns]
+
+    def condition_met(self, when: str) -> bool:
+        if when == "breach":
+            return self.figures.breached is True
+        if when == "restore_exceeded":
+            return any((i.restore_excess_s or 0) > 0 for _, i in self.counted())
+        return bool(self.counted())
+
+
+def _months_in(label: str) -> int | None:
+    """Months in a period label: 2026-11 → 1, 2026-Q4 → 3, 2026 → 12; weeks and ranges → None."""
+    parts = label.split("-")
+    if len(parts) == 1 and label.isdigit():
+        return 12
+    if len(parts) == 2 and parts[1].isdigit():
+        return 1
+    if len(parts) == 2 and parts[1].startswith("Q"):
+        return 3
+    return None
+
+
+def _is_week(label: str) -> bool:
+    return "-W" in label

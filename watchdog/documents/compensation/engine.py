@@ -1,0 +1,125 @@
+"""The rule engine: which rules apply to a provider and period, what each gives, and the total-loss input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from watchdog.analysis.attribution import Interval, union
+from watchdog.analysis.calendars import WorkCalendar
+from watchdog.analysis.outages import Analysis
+from watchdog.analysis.sla import SlaFigures
+from watchdog.config import ProviderSection
+from watchdog.documents.compensation.calculators import MONEY
+from watchdog.documents.compensation.context import Context
+from watchdog.documents.compensation.deadlines import DEADLINES
+from watchdog.documents.compensation.results import Assessment, ClaimItem, Deadline, Notice, Skipped
+from watchdog.documents.compensation.values import ContactEntry, Instant
+from watchdog.documents.rulebook import ProviderFacts, Rulebook, RuleUse
+
+
+def calendar_for(rulebook: Rulebook, jurisdiction: str) -> WorkCalendar | None:
+    """The working-day calendar of a jurisdiction code (None when the provider names none)."""
+    found = rulebook.jurisdiction(jurisdiction)
+    return None if found is None else WorkCalendar(found.calendar.country, found.calendar.subdiv)
+
+
+def assess(
+    figures: SlaFigures,
+    provider: ProviderSection,
+    rulebook: Rulebook,
+    *,
+    sent_on: dt.date,
+    zone: ZoneInfo,
+    contacts: Sequence[ContactEntry] = (),
+    total_loss: Sequence[Interval] = (),
+    include_unverified: bool = False,
+) -> Assessment:
+    """Claim items, deadlines and skipped rules for one provider and period (pure: no I/O, no clock)."""
+    ctx = Context(
+        figures=figures,
+        provider=provider,
+        contacts=tuple(sorted(contacts, key=lambda c: c.at_ns)),
+        total_loss=tuple(union(total_loss)),
+        zone=zone,
+        sent_on=sent_on,
+        calendar=calendar_for(rulebook, provider.jurisdiction),
+    )
+    uses = rulebook.uses(provider.compensation, ProviderFacts.of(provider))
+    fallbacks = [
+        RuleUse(r, {n: p.default for n, p in r.parameters.items() if p.default is not None}, listed=False)
+        for r in sorted(rulebook.rules.values(), key=lambda r: r.id)
+        if r.fallback and rulebook.applies_in(r, provider.jurisdiction) and r.id not in {u.rule.id for u in uses}
+    ]
+    items: list[ClaimItem] = []
+    deadlines: list[Deadline] = []
+    skipped: list[Skipped] = []
+    for use in [*uses, *fallbacks]:
+        if use in fallbacks and deadlines:
+            continue  # the fallback answer deadline only where no other rule gave one
+        rule = use.rule
+        if rule.unverified and not (include_unverified or use.allow_unverified):
+            skipped.append(Skipped(rule.id, "unverified"))
+            continue
+        if not rule.in_force(sent_on):
+            skipped.append(Skipped(rule.id, "not_in_force", {"from": rule.in_force_from, "until": rule.in_force_until}))
+            continue
+        if rule.kind == "deadline":
+            found = DEADLINES[rule.calculator](ctx, use)
+            if isinstance(found, Skipped):
+                skipped.append(Skipped(rule.id, found.reason, found.params))
+            else:
+                deadlines.append(found)
+            continue
+        result = MONEY[rule.calculator](ctx, use)
+        if isinstance(result, Skipped):
+            skipped.append(Skipped(rule.id, result.reason, result.params))
+        else:
+            items.extend(result)
+    items.sort(key=lambda item: (item.optional, item.rule.order))  # demands first, optional extras after
+    return Assessment(tuple(items), tuple(deadlines), tuple(skipped), tuple(_notices(ctx, deadlines)))
+
+
+def _notices(ctx: Context, deadlines: Sequence[Deadline]) -> list[Notice]:
+    out: list[Notice] = []
+    open_incidents = [i for _, i in ctx.counted() if i.end_ns is None]
+    if open_incidents:
+        out.append(Notice("still_open", {"as_of": Instant(ctx.figures.now_ns)}))
+    for d in deadlines:
+        months = d.rule.constants.get("filing_limit_months")
+        ends = [i.end_ns or ctx.figures.now_ns for _, i in ctx.counted()]
+        if months and ends:
+            last = ctx.local_date(max(ends))
+            limit = _add_months(last, int(months))
+            if ctx.sent_on > limit:
+                out.append(Notice("filing_late", {"limit": limit, "months": int(months)}))
+    return out
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def total_loss_intervals(analysis: Analysis) -> list[Interval]:
+    """When the service was lost entirely: every LAN control up and every internet control down.
+
+    Built from the line timeline, where the agent ran; this is the "total loss of service" that schemes
+    like Ofcom's and TKG § 58(3) require (a slow or partly working line does not qualify).
+    """
+    tl = analysis.timeline
+    if tl.internet_total == 0 or tl.lan_total == 0:
+        return []
+    spans = [
+        (p.start_ns, p.end_ns)
+        for p in tl.pieces
+        if p.covered and p.lan[0] == tl.lan_total and p.internet[1] == tl.internet_total
+    ]
+    return union(spans)

@@ -1,0 +1,260 @@
+"""The context a letter's templates render: outage table, figures, demands, deadline, legal basis and notes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from watchdog import __version__
+from watchdog.analysis.sla import Period, SlaFigures
+from watchdog.config import Config, ProviderSection
+from watchdog.documents.compensation.results import Assessment
+from watchdog.documents.compensation.values import ContactEntry, Duration, Instant, Money, Percent
+from watchdog.documents.letter.request import LetterRequest
+from watchdog.documents.letter.views import IncidentRow, ItemView, Measurement, Probe
+from watchdog.documents.rulebook import Rulebook
+from watchdog.documents.words import Formatter, Lang, md_escape
+from watchdog.model import ProviderKind, Role, Target
+from watchdog.timefmt import to_datetime
+
+LOW_COVERAGE = 0.9  # below this share of the period with data, the notes say what the gaps do to the figures
+
+
+def _probe(target: Target) -> Probe:
+    return Probe(target.kind, target.address, target.interval_s)
+
+
+def _measurement(config: Config, provider: ProviderSection, request: LetterRequest) -> Measurement:
+    own = config.targets_of(provider.id)
+    lan, internet = config.controls(Role.LAN), config.controls(Role.INTERNET)
+    everything = [*own, *lan, *internet]
+    return Measurement(
+        version=__version__,
+        agent=config.agent.id,
+        provider_targets=tuple(_probe(t) for t in own),
+        lan=tuple(_probe(t) for t in lan),
+        internet=tuple(_probe(t) for t in internet),
+        quorum=config.quorum,
+        failure_threshold=max((t.failure_threshold for t in everything), default=3),
+        success_threshold=max((t.success_threshold for t in everything), default=2),
+        max_interval_s=max((t.interval_s for t in everything), default=0.0),
+        clock_offset_ms=request.clock_offset_ms,
+        clock_samples=request.clock_samples,
+        clock_servers=tuple(md_escape(s) for s in request.clock_servers),
+    )
+
+
+def _rows(figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[IncidentRow]:
+    rows = []
+    counted = [i for i in figures.incidents if i.downtime_s > 0]
+    for no, inc in enumerate(counted, start=1):
+        end_ns = inc.end_ns if inc.end_ns is not None else figures.now_ns
+        refs = tuple(c for c in contacts if inc.start_ns <= c.at_ns < end_ns)
+        excess = Duration(inc.restore_excess_s) if inc.restore_excess_s else None
+        rows.append(
+            IncidentRow(
+                no=no,
+                start=Instant(inc.start_ns),
+                end=Instant(end_ns, still_open=inc.end_ns is None),
+                duration=Duration(inc.duration_s),
+                downtime=Duration(inc.downtime_s),
+                restore_excess=excess,
+                refs=refs,
+            )
+        )
+    return rows
+
+
+def _items(assessment: Assessment, fmt: Formatter) -> list[ItemView]:
+    lang = fmt.lang
+    out = []
+    for item in assessment.items:
+        rule = item.rule
+        inputs = dict(item.inputs) | {"amount": item.amount}
+        assert rule.demand is not None and rule.rounding is not None
+        explain = fmt.fill(rule.explain[item.explain].get(lang), inputs) if item.explain else ""
+        out.append(
+            ItemView(
+                rule=rule,
+                title=rule.title.get(lang),
+                demand=fmt.fill(rule.demand.get(lang), inputs),
+                formula=fmt.fill(rule.formula[item.formula].get(lang), inputs),
+                amount=item.amount,
+                explain=explain,
+                rounding=rule.rounding.get(lang),
+                clause=md_escape(item.use.clause),
+                optional=item.optional,
+                warning=rule.warning.get(lang) if rule.warning and (item.optional or item.contested) else None,
+            )
+        )
+    return out
+
+
+def _legal(assessment: Assessment, kind: ProviderKind, lang: Lang) -> list[str]:
+    lines: list[str] = []
+    for rule in assessment.rules:
+        extra = rule.basis_by_kind.get(kind)
+        if extra is not None and extra.get(lang) not in lines:
+            lines.append(extra.get(lang))
+        if rule.legal_basis is not None and rule.legal_basis.get(lang) not in lines:
+            lines.append(rule.legal_basis.get(lang))
+    return lines
+
+
+def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dict[str, Any] | None:
+    if not assessment.deadlines:
+        return None
+    d = assessment.deadlines[0]
+    rule = d.rule
+    escalation = rule.escalation.get(kind.value) or rule.escalation.get("*")
+    return {
+        "rule": rule,
+        "answer_by": d.answer_by,
+        "registration_by": d.registration_by,
+        "text": fmt.fill(rule.explain[d.explain].get(fmt.lang), d.inputs),
+        "escalation": escalation.get(fmt.lang) if escalation else None,
+        "calendar": d.calendar,
+    }
+
+
+def _notes(
+    assessment: Assessment, figures: SlaFigures, request: LetterRequest, fmt: Formatter, book: Rulebook
+) -> dict[str, Any]:
+    """What the customer must check before sending: sources, warnings, what was left out and why."""
+    words = fmt.words
+    lang = fmt.lang
+    sources = []
+    for rule in assessment.rules:
+        sources.append(
+            {
+                "title": rule.title.get(lang),
+                "id": rule.id,
+                "version": rule.version,
+                "confidence": words["confidence"][rule.confidence],
+                "verified_on": rule.verified_on,
+                "urls": [md_escape(u) for u in rule.source_url],
+            }
+        )
+    warnings = []
+    for item in assessment.items:
+        if item.rule.warning is not None and item.rule.warning.get(lang) not in warnings:
+            warnings.append(item.rule.warning.get(lang))
+    skipped = []
+    for s in assessment.skipped:
+        found = book.rules.get(s.rule_id)
+        title = found.title.get(lang) if found else s.rule_id
+        params = {k: (words["when"].get(v, v) if k == "when" else v) for k, v in s.params.items() if v is not None}
+        reason = fmt.fill(str(words["skip"][s.reason]), params)
+        skipped.append({"title": title, "id": s.rule_id, "reason": reason})
+    notices = [fmt.fill(str(words["notices"][n.key]), n.params) for n in assessment.notices]
+    if figures.availability is not None and figures.coverage < LOW_COVERAGE:
+        # availability is over counted time only; say what it is if the time without data counts as service
+        whole = Decimal(repr(figures.counted_s)) + Decimal(repr(figures.no_data_s))
+        share = Decimal(100) * (1 - Decimal(repr(figures.downtime_s)) / whole)
+        params = {
+            "coverage": _coverage(figures.coverage),
+            "availability": Percent(share.quantize(Decimal("0.001"), rounding=ROUND_DOWN)),
+        }
+        notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
+    notices = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notices]  # each a sentence
+    return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
+
+
+def letter_context(
+    config: Config,
+    provider: ProviderSection,
+    period: Period,
+    figures: SlaFigures,
+    assessment: Assessment,
+    request: LetterRequest,
+    fmt: Formatter,
+    book: Rulebook,
+) -> dict[str, Any]:
+    """Everything the letter templates render, keyed as they use it."""
+    zone = fmt.zone
+    first_day = to_datetime(period.start_ns, zone).date()
+    last_day = to_datetime(period.end_ns - 1, zone).date()
+    items = _items(assessment, fmt)
+    counted = [i for i in figures.incidents if i.downtime_s > 0]
+    excluded = [i for i in figures.incidents if i.downtime_s <= 0]
+    rows = _rows(figures, request.contacts)
+    first_report = next((r for row in rows for r in row.refs), None)
+    fee = provider.contract.fee
+    return {
+        "lang": request.lang,
+        "br": "  ",
+        "provider": provider,
+        "contract": provider.contract,
+        "contacts_of": provider.contacts,
+        "fee": Money(Decimal(str(fee.amount)), fee.currency).rounded() if fee else None,
+        "fee_per": fee.per if fee else None,
+        "period": {
+            "label": period.label,
+            "first": first_day,
+            "last": last_day,
+            "is_month": bool(re.fullmatch(r"\d{4}-\d{2}", period.label)),
+        },
+        "zone": str(zone.key),
+        "sent_on": request.sent_on,
+        "now": Instant(figures.now_ns),
+        "partial": figures.now_ns < period.end_ns,
+        "rows": rows,
+        "counted": counted,
+        "excluded": excluded,
+        "excluded_s": sum(i.duration_s for i in excluded),
+        "first_report": first_report,
+        "restore_late": any(r.restore_excess for r in rows),
+        "figures": figures,
+        "availability": None if figures.availability is None else _percent(figures),
+        "coverage": _coverage(figures.coverage),
+        "target": None if figures.target is None else Percent(Decimal(repr(figures.target)).normalize()),
+        "measurement": _measurement(config, provider, request),
+        "items": [i for i in items if not i.optional],
+        "optional_items": [i for i in items if i.optional],
+        "all_totals": _sum_all(assessment),
+        "deadline": _deadline(assessment, provider.kind, fmt),
+        "legal": _legal(assessment, provider.kind, request.lang),
+        "clauses": [i.clause for i in items if i.clause],
+        "contacts": sorted(request.contacts, key=lambda c: c.at_ns),
+        "attachments": [_attachment(n, h, fmt) for n, h in request.attachments],
+        "pack": None
+        if request.pack is None
+        else {
+            "name": md_escape(request.pack.name),
+            "sha256": request.pack.sha256,
+            "files": [_attachment(n, h, fmt) for n, h in request.pack.files],
+        },
+        "manifest_sha256": request.manifest_sha256,
+        "notes": _notes(assessment, figures, request, fmt, book),
+    }
+
+
+def _attachment(name: str, digest: str, fmt: Formatter) -> dict[str, str]:
+    """One attached file: its name, SHA-256 and, for the evidence pack's files, what it holds."""
+    return {"name": md_escape(name), "sha256": digest, "desc": str(fmt.words["files"].get(name, ""))}
+
+
+def _coverage(share: float) -> Percent:
+    """Coverage to 0.1 %, cut; under 0.1 % two significant digits, so a short run never reads as "0 %"."""
+    value = Decimal(repr(share)) * 100
+    if value == 0 or value >= Decimal("0.1"):
+        return Percent(value.quantize(Decimal("0.1"), rounding=ROUND_DOWN))
+    digits = -value.adjusted() + 1  # 0.0023 → adjusted() = -3 → 4 decimals → 0.0023
+    return Percent(value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN))
+
+
+def _percent(figures: SlaFigures) -> Percent:
+    """Availability shown to three decimals, cut (never rounded up past a threshold it missed)."""
+    assert figures.availability is not None
+    exact = Decimal(100) * (1 - Decimal(repr(figures.downtime_s)) / Decimal(repr(figures.counted_s)))
+    return Percent(exact.quantize(Decimal("0.001"), rounding=ROUND_DOWN))
+
+
+def _sum_all(assessment: Assessment) -> list[Money]:
+    both = assessment.totals(optional=False)
+    for currency, money in assessment.totals(optional=True).items():
+        prev = both.get(currency)
+        both[currency] = money if prev is None else Money(prev.amount + money.amount, currency)
+    return list(both.values())

@@ -1,0 +1,82 @@
+"""What a letter prints, as the templates see it (probes, measurement, outage rows, demands) and the built Letter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from watchdog.analysis.sla import SlaFigures
+from watchdog.documents.compensation.results import Assessment
+from watchdog.documents.compensation.values import ContactEntry, Duration, Instant, Money
+from watchdog.documents.rulebook import Rule, Rulebook
+from watchdog.documents.words import Formatter, Lang
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One probed target as the letter describes it."""
+
+    kind: str
+    address: str
+    interval_s: float
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """How the windows were measured and how the customer's own line was verified."""
+
+    version: str
+    agent: str
+    provider_targets: tuple[Probe, ...]
+    lan: tuple[Probe, ...]
+    internet: tuple[Probe, ...]
+    quorum: int
+    failure_threshold: int
+    success_threshold: int
+    max_interval_s: float
+    clock_offset_ms: float | None
+    clock_samples: int = 0
+    clock_servers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One line of the outage table."""
+
+    no: int
+    start: Instant
+    end: Instant
+    duration: Duration
+    downtime: Duration
+    restore_excess: Duration | None
+    refs: tuple[ContactEntry, ...]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One money demand as printed."""
+
+    rule: Rule
+    title: str
+    demand: str
+    formula: str
+    amount: Money
+    explain: str
+    rounding: str
+    clause: str
+    optional: bool
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A built letter: the template to use, its context, and the figures and assessment behind it."""
+
+    lang: Lang
+    template: str
+    fmt: Formatter
+    context: Mapping[str, Any]
+    figures: SlaFigures
+    assessment: Assessment
+    rulebook: Rulebook
