@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from watchdog.analysis.sla import parse_period
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, load_config, print_json
+from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, print_json
 from watchdog.timefmt import parse_time
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # provider names as the config allows them
@@ -167,7 +167,7 @@ def handle(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else "csv" if args.csv else args.format
     if fmt == "json" and not args.output:
         print_json(doc)
-        return EXIT_OK
+        return _exit(source)
     if fmt == "json":
         import json
 
@@ -188,4 +188,12 @@ def handle(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
     else:
         print(text, end="" if text.endswith("\n") else "\n")
+    return _exit(source)
+
+
+def _exit(source: dict[str, Any]) -> int:
+    """0 when the report stands on at least one good pack; 1 when every pack in the folder was rejected."""
+    if source.get("kind") == "packs" and source["packs"] and source["rejected"] == source["packs"]:
+        print("watchdog collective: every pack was rejected (see the list above)", file=sys.stderr)
+        return EXIT_DOWN
     return EXIT_OK

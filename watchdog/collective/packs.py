@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import json
 import sqlite3
 import tempfile
@@ -40,6 +39,7 @@ from watchdog.analysis.timeline import provider_spans
 from watchdog.collective.core import AgentTimeline
 from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, REDACTED_ROW, event_canon
 from watchdog.documents.pack.verify import verify_pack
+from watchdog.documents.pack.zipread import PackRejected, csv_lines, open_pack, read_entry, read_json
 from watchdog.journal.chain import event_row_hash
 from watchdog.journal.schema import (
     EV_AGENT_START,
@@ -90,12 +90,22 @@ def load_folder(
     if jobs <= 1 or len(paths) <= 1:
         return [load(p) for p in paths]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(load, paths))
+        futures = [pool.submit(load, p) for p in paths]
+        out = []
+        for path, future in zip(paths, futures, strict=True):
+            try:
+                out.append(future.result())
+            except Exception as exc:  # a worker that died (killed, out of memory) costs its pack, not the report
+                out.append(PackOutcome(str(path), "rejected", (f"could not be checked: {type(exc).__name__}: {exc}",)))
+        return out
 
 
 def load_pack(path: Path, names: Sequence[str], window: Interval, where: Mapping[str, str]) -> PackOutcome:
     """One pack → its outcome (see the module docstring); never raises for a bad pack."""
-    verdict = verify_pack(path)
+    try:
+        verdict = verify_pack(path)
+    except Exception as exc:  # the last guard: one household's pack must never cost the advocate the report
+        return PackOutcome(str(path), "rejected", (f"could not be checked: {type(exc).__name__}: {exc}",))
     if not verdict.ok:
         reasons = tuple(verdict.problems[:MAX_REASONS])
         if len(verdict.problems) > MAX_REASONS:
@@ -103,17 +113,19 @@ def load_pack(path: Path, names: Sequence[str], window: Interval, where: Mapping
         return PackOutcome(str(path), "rejected", reasons)
     try:
         return _use(path, names, window, where)
+    except PackRejected as exc:
+        return PackOutcome(str(path), "rejected", tuple(exc.reasons[:MAX_REASONS]))
     except _Unusable as exc:
         return PackOutcome(str(path), "rejected", (str(exc),))
-    except (KeyError, TypeError, ValueError, AttributeError, sqlite3.Error) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, sqlite3.Error, csv.Error, RecursionError) as exc:
         # the pack verified, so what does not fit is in its manifest's own fields (or its prologue)
         return PackOutcome(str(path), "rejected", (f"manifest.json or prologue unusable: {type(exc).__name__}: {exc}",))
 
 
 def _use(path: Path, names: Sequence[str], window: Interval, where: Mapping[str, str]) -> PackOutcome:
     """A verified pack → its timeline, or why it is skipped; _Unusable when it cannot be recomputed."""
-    with zipfile.ZipFile(path) as zf:
-        manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
+    with open_pack(path) as zf:
+        manifest = read_json(zf, "manifest.json")
         share = manifest.get("share") or {}
         local = str(manifest["provider"])
         shared = str(share.get("provider") or local)
@@ -144,8 +156,9 @@ def _with(base: PackOutcome, **changes: Any) -> PackOutcome:
 
 def _event_rows(zf: zipfile.ZipFile) -> Iterator[tuple[int, int, str, int | None, int | None, str]]:
     """The canonical columns of every events.csv row that is not redacted (the pack verified already)."""
-    with zf.open("events.csv") as handle:
-        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
+    lines = csv_lines(zf, "events.csv")
+    try:
+        reader = csv.reader(lines)
         header = next(reader)
         if tuple(header) != EVENT_COLUMNS:
             raise _Unusable("events.csv: unexpected columns")
@@ -153,6 +166,8 @@ def _event_rows(zf: zipfile.ZipFile) -> Iterator[tuple[int, int, str, int | None
             ev = event_canon(cells[3:9])
             if not ev[5].startswith(REDACTED_ROW):
                 yield ev
+    finally:
+        lines.close()
 
 
 def _prologue(manifest: Mapping[str, Any], rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -199,7 +214,7 @@ def _provider_facts(zf: zipfile.ZipFile, rows: Sequence[tuple[Any, ...]], local:
         if kind and isinstance(data.get("quorum"), int):
             return ProviderKind(kind), int(data["quorum"])
     try:
-        config = yaml.safe_load(zf.read("config.yaml").decode("utf-8")) or {}
+        config = yaml.safe_load(read_entry(zf, "config.yaml").decode("utf-8")) or {}
         provider = next(p for p in config.get("providers") or [] if p.get("id") == local)
         controls = config.get("controls") or {}
         quorum = controls.get("quorum")
@@ -207,7 +222,7 @@ def _provider_facts(zf: zipfile.ZipFile, rows: Sequence[tuple[Any, ...]], local:
             internet = controls.get("internet") or []
             quorum = len(internet) // 2 + 1 if internet else 0
         return ProviderKind(provider.get("kind", "other")), int(quorum)
-    except (KeyError, StopIteration, ValueError, yaml.YAMLError, AttributeError, TypeError) as exc:
+    except (KeyError, StopIteration, ValueError, yaml.YAMLError, AttributeError, TypeError, RecursionError) as exc:
         raise _Unusable(f"cannot tell provider {local!r}'s kind and the quorum from the pack ({exc})") from None
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import heapq
-import io
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,12 +40,24 @@ from watchdog.documents.pack.csvfiles import (
     result_canon,
 )
 from watchdog.documents.pack.manifest import PACK_FORMAT
+from watchdog.documents.pack.zipread import (
+    PackRejected,
+    csv_lines,
+    manifest_problems,
+    open_entry,
+    open_pack,
+    read_entry,
+    read_json,
+)
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
 from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
 
 MAX_PROBLEMS = 25
+# contacts.csv and clock.csv are rebuilt from the contact and clock events, which are kept in memory for
+# that: a year of hourly clock samples and a few hundred contacts is well under 1 MB.
+MAX_KEPT_EVENT_CHARS = 16 << 20
 
 
 @dataclass
@@ -98,32 +108,38 @@ def verify_pack(path: Path | str) -> PackVerdict:
     """Check an evidence pack; every problem names the file (and row) concerned."""
     verdict = PackVerdict(path=str(path))
     try:
-        zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        verdict.add(f"{path}: not a readable zip file ({exc})")
+        zf = open_pack(path)
+    except PackRejected as exc:
+        for reason in exc.reasons:
+            verdict.add(reason)
         return verdict
     with zf:
         try:
-            manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
-            files = manifest["files"]
-            chain = manifest["chain"]
-            if manifest.get("format") != PACK_FORMAT:
-                verdict.add(f"manifest.json: unknown format {manifest.get('format')!r} (expected {PACK_FORMAT})")
-                return verdict
-        except KeyError as exc:
-            verdict.add(f"manifest.json: missing ({exc})")
+            manifest = read_json(zf, "manifest.json")
+        except KeyError:
+            verdict.add("manifest.json: missing from the pack")
             return verdict
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
-            verdict.add(f"manifest.json: not valid JSON ({exc})")
+        except PackRejected as exc:
+            for reason in exc.reasons:
+                verdict.add(reason)
             return verdict
-        verdict.provider = str(manifest.get("provider", ""))
-        verdict.period = str(manifest.get("period", {}).get("label", ""))
-        _check_files(zf, files, verdict)
+        shape = manifest_problems(manifest)
+        if shape:
+            for problem in shape:
+                verdict.add(problem)
+            return verdict
+        if manifest["format"] != PACK_FORMAT:
+            verdict.add(f"manifest.json: unknown format {manifest['format']!r} (expected {PACK_FORMAT})")
+            return verdict
+        verdict.provider = manifest["provider"]
+        verdict.period = manifest["period"]["label"]
         try:
-            events = _check_chain(zf, chain, verdict)
+            _check_files(zf, manifest["files"], verdict)
+            events = _check_chain(zf, manifest["chain"], verdict)
             _check_derived(zf, manifest, events, verdict)
-        except IntegrityError as exc:
-            verdict.add(str(exc))
+        except IntegrityError as exc:  # PackRejected too: an entry past its limit, a line too long
+            for reason in exc.reasons if isinstance(exc, PackRejected) else [str(exc)]:
+                verdict.add(reason)
         except (KeyError, TypeError, ValueError) as exc:
             verdict.add(f"manifest.json: the chain section is malformed ({type(exc).__name__}: {exc})")
     return verdict
@@ -137,11 +153,12 @@ def _check_files(zf: zipfile.ZipFile, files: dict[str, Any], verdict: PackVerdic
             continue
         h = hashlib.sha256()
         try:
-            with zf.open(name) as f:
+            with open_entry(zf, name) as f:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
-        except (zipfile.BadZipFile, OSError) as exc:
-            verdict.add(f"{name}: cannot be read from the zip ({exc})")
+        except PackRejected as exc:
+            for reason in exc.reasons:
+                verdict.add(reason)
             continue
         verdict.files += 1
         if h.hexdigest() != meta.get("sha256"):
@@ -163,18 +180,18 @@ def _rows(
     events: list[tuple[int, int, str, str]],
 ) -> Iterator[Row]:
     """Hash each row of a pack CSV from its canonical columns; problems name the file and line."""
-    try:
-        handle = zf.open(name)
-    except KeyError:
-        raise IntegrityError(f"{name}: missing from the pack") from None
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    if name not in zf.NameToInfo:
+        raise IntegrityError(f"{name}: missing from the pack")
+    lines = csv_lines(zf, name)
+    reader = csv.reader(lines)
     try:
         header = next(reader, None)
         if header is None or tuple(header) != columns:
             raise IntegrityError(f"{name}: the header row is not {','.join(columns)}")
         last_seq = 0
-        for line, cells in enumerate(reader, start=2):
+        kept = [sum(len(e[3]) for e in events)]
+        for cells in reader:
+            line = reader.line_num
             if len(cells) != len(columns):
                 verdict.add(f"{name} line {line}: has {len(cells)} columns, expected {len(columns)}")
                 continue
@@ -191,6 +208,11 @@ def _rows(
                         h = _redacted_hash(ev[5])  # ValueError when malformed
                         verdict.redacted += 1
                     elif ev[2] in (EV_CONTACT, EV_CLOCK_SAMPLE, EV_CLOCK_STEP):
+                        kept[0] += len(ev[5])
+                        if kept[0] > MAX_KEPT_EVENT_CHARS:
+                            raise PackRejected(
+                                [f"{name}: more than {MAX_KEPT_EVENT_CHARS} characters of contact and clock events"]
+                            )
                         events.append((ev[0], ev[1], ev[2], ev[5]))
                     canon = ev  # type: ignore[assignment]
             except ValueError as exc:
@@ -203,8 +225,10 @@ def _rows(
             if h[:4].hex() != seal:
                 verdict.add(f"{where}: does not match its seal: the row was edited")
             yield seq, stream, h, where, seal
+    except csv.Error as exc:
+        raise PackRejected([f"{name} line {reader.line_num}: not CSV ({exc})"]) from None
     finally:
-        text.close()
+        lines.close()
 
 
 def _redacted_hash(cell: str) -> bytes:
@@ -289,7 +313,7 @@ def _check_derived(
     }
     for name, content in expected.items():
         try:
-            actual = zf.read(name)
+            actual = read_entry(zf, name)
         except KeyError:
             continue  # already reported as missing
         if actual != content:
