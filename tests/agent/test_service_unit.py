@@ -18,6 +18,7 @@ def test_unit_is_unprivileged_with_only_net_raw() -> None:
     assert service["CapabilityBoundingSet"] == "CAP_NET_RAW"
     assert service["NoNewPrivileges"] == "yes"
     assert service["Restart"] == "on-failure"
+    assert service["LimitNOFILE"] == "65536"  # issue 13: a page flood must not take the probes' descriptors
     assert service["ExecStart"].split()[1:] == ["run", "-c", "/etc/outage-watchdog/watchdog.yaml"]
     assert service["ReadWritePaths"] == "/var/lib/outage-watchdog"
     assert parser["Install"]["WantedBy"] == "multi-user.target"

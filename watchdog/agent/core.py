@@ -26,6 +26,7 @@ from typing import IO, Any
 from probes import REGISTRY
 from watchdog import __version__
 from watchdog.agent.detector import Closed, Detector, Opened
+from watchdog.agent.limits import check_fd_limit
 from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
 from watchdog.agent.sinks import AgentContext, AgentEvent, Fanout, OutageNotice, SinkFactory
 from watchdog.agent.state import Board
@@ -273,6 +274,7 @@ class Agent:
 
     async def _run_locked(self) -> int:
         config = self.config
+        check_fd_limit(config)
         await self.writer.open()
         recovered = await self.writer.call(_recover_previous_run)
         if recovered:

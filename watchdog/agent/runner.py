@@ -1,9 +1,19 @@
-"""The probe runner: one probe run under the target's timeout, timed on the monotonic clock, as a Result."""
+"""The probe runner: one probe run under the target's timeout, timed on the monotonic clock, as a Result.
+
+A probe that fails because *this machine* ran out of something — descriptors (EMFILE, ENFILE), buffers
+(ENOBUFS), memory (ENOMEM) — or was not allowed to (EACCES, EPERM: a local firewall, a sandbox) says
+nothing about the target: its result is ``internal`` whatever the probe made of the error, so it never
+opens an outage or counts against a provider. Such errors, and probe crashes, are logged once per change,
+not once per probe (a flood must not also fill the disk with log lines).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import ssl
 import time
 
 from watchdog.errors import ProbeError
@@ -12,6 +22,84 @@ from watchdog.probe import Probe, ProbeContext
 from watchdog.units import redact_url
 
 _LOGGER = logging.getLogger(__name__)
+
+
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EACCES, errno.EPERM})
+
+
+def local_error(exc: BaseException) -> OSError | None:
+    """The OS error in ``exc``'s chain that says this machine could not probe, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for candidate in (current, getattr(current, "os_error", None)):  # aiohttp keeps the OS error aside
+            if (
+                isinstance(candidate, OSError)
+                and not isinstance(candidate, ssl.SSLError)  # an SSLError's errno is OpenSSL's, not the OS's
+                and candidate.errno in LOCAL_ERRNOS
+            ):
+                return candidate
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class OnceLog:
+    """Logs a repeated message once per change of what it says (per key), and when it clears."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, str] = {}
+        self.repeats: dict[str, int] = {}
+
+    def seen(self, key: str, message: str) -> bool:
+        """True when ``message`` is new for ``key`` (log it); False for a repeat (counted)."""
+        if self.last.get(key) == message:
+            self.repeats[key] = self.repeats.get(key, 0) + 1
+            return False
+        self.last[key] = message
+        self.repeats[key] = 0
+        return True
+
+    def clear(self, key: str) -> int | None:
+        """The trouble under ``key`` ended: how many repeats were not logged (None if there was none)."""
+        if key not in self.last:
+            return None
+        del self.last[key]
+        return self.repeats.pop(key, 0)
+
+
+_ONCE = OnceLog()
+_LOCAL_KEY = "local"
+_QUIET_S = 10.0  # local trouble counts as over after this long without such an error
+_last_local = [0.0]
+
+
+def _internal(target: Target, ts_ns: int, steady: int, t0: float, oserror: OSError) -> Result:
+    reason = os.strerror(oserror.errno) if oserror.errno else str(oserror)
+    _last_local[0] = time.monotonic()
+    if _ONCE.seen(_LOCAL_KEY, reason):
+        _LOGGER.error(
+            "probes cannot run: %s (a local limit, not the targets' fault; results are journaled as internal "
+            "and counted against nobody; further errors like this are not logged one by one) errno=%s target=%s",
+            reason,
+            errno.errorcode.get(oserror.errno or 0, oserror.errno),
+            target.key,
+        )
+    return Result(
+        target=target.key,
+        ts_ns=ts_ns,
+        steady_ns=steady,
+        ok=False,
+        latency_s=time.monotonic() - t0,
+        failure=FailureKind.INTERNAL,
+        detail=f"the agent could not probe: {reason} (local resource limit)",
+    )
+
+
+def _local_recovered() -> None:
+    if _LOCAL_KEY in _ONCE.last and time.monotonic() - _last_local[0] >= _QUIET_S:
+        missed = _ONCE.clear(_LOCAL_KEY)
+        _LOGGER.warning("probes run again after a local resource error (%d more such errors not logged)", missed)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -30,6 +118,10 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
         async with asyncio.timeout(target.timeout_s):
             measured = await probe.run(ctx, target)
     except ProbeError as exc:
+        oserror = local_error(exc)
+        if oserror is not None:
+            return _internal(target, ts_ns, steady, t0, oserror)
+        _local_recovered()
         return Result(
             target=target.key,
             ts_ns=ts_ns,
@@ -41,6 +133,7 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
             metrics=dict(exc.metrics),
         )
     except TimeoutError:
+        _local_recovered()
         return Result(
             target=target.key,
             ts_ns=ts_ns,
@@ -51,7 +144,13 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
             detail=f"no answer within {target.timeout_s:g}s",
         )
     except Exception as exc:  # the one broad catch: a probe bug must not stop the schedule
-        _LOGGER.exception("probe crashed target=%s kind=%s", target.key, target.kind)
+        oserror = local_error(exc)
+        if oserror is not None:
+            return _internal(target, ts_ns, steady, t0, oserror)
+        if _ONCE.seen(f"crash:{target.key}", f"{type(exc).__name__}: {exc}"):
+            _LOGGER.exception(
+                "probe crashed target=%s kind=%s (the same crash again is not logged)", target.key, target.kind
+            )
         return Result(
             target=target.key,
             ts_ns=ts_ns,
@@ -62,6 +161,9 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
             detail=_one_line(f"internal error: {type(exc).__name__}: {exc}"),
         )
     elapsed = time.monotonic() - t0
+    _local_recovered()
+    if f"crash:{target.key}" in _ONCE.last:
+        _ONCE.clear(f"crash:{target.key}")
     return Result(
         target=target.key,
         ts_ns=ts_ns,

@@ -31,7 +31,7 @@ async def serve(config: Any, host: str, port: int) -> int:
 
     Journal.open(config.journal_path, create=False, readonly=True).close()  # JournalError names the path
     app = create_app(StatusService(JournalSource(config)), documents=default_documents(), listen_host=host)
-    runner, bound = await start_site(app, host, port)
+    runner, bound = await start_site(app, host, port, max_connections=config.model.web.max_connections)
     shown = f"[{host}]" if ":" in host else host
     _LOGGER.info("serving the journal url=http://%s:%d/ journal=%s", shown, bound, config.journal_path)
     print(f"serving {config.journal_path} on http://{shown}:{bound}/", flush=True)

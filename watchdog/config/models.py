@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -514,6 +515,22 @@ class WebSection(Strict):
     enabled: bool = True
     language: Literal["en", "ru"] | None = None  # the page's language; default: agent.language
     refresh: Duration = 30.0  # how often an open page reloads its data
+    # reverse proxies whose X-Forwarded-For is believed (addresses or networks); from anyone else it is ignored
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # open connections the page holds at most; at the cap the oldest half-sent one is closed for a new one
+    max_connections: int = Field(default=256, ge=8, le=4096)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/24), got {entry!r}"
+                ) from None
+        return value
 
     @field_validator("token")
     @classmethod

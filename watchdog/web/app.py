@@ -31,14 +31,18 @@ from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
 from watchdog.web import metrics, views
 from watchdog.web.data import DAY_NS, EV_CONTACT, History, StatusService
 from watchdog.web.documents import KNOWN, DocumentRequest, Documents
+from watchdog.web.guard import BODY_TIMEOUT_S
 from watchdog.web.i18n import Lang, language
 from watchdog.web.security import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
     HostPolicy,
+    IPNetwork,
     LoginThrottle,
     TokenAuth,
+    client_address,
     is_public,
+    networks,
     safe_next,
     session_value,
 )
@@ -64,6 +68,7 @@ class Settings:
         hosts: HostPolicy,
         lang: Lang,
         refresh_s: float,
+        trusted_proxies: tuple[IPNetwork, ...] = (),
     ) -> None:
         self.service = service
         self.config: Config = service.config
@@ -73,6 +78,7 @@ class Settings:
         self.lang = lang
         self.refresh_s = refresh_s
         self.throttle = LoginThrottle()
+        self.trusted_proxies = trusted_proxies
         self.env = _environment(lang, self.config.zone)
 
 
@@ -99,6 +105,7 @@ def create_app(
         hosts=HostPolicy(host, tuple(section.hosts) if extra_hosts is None else extra_hosts),
         lang=language(lang or section.language or config.agent.language),
         refresh_s=section.refresh,
+        trusted_proxies=networks(section.trusted_proxies),
     )
     app = web.Application(middlewares=[_host_guard, _auth_guard, _errors], client_max_size=64 * 1024)
     app[SETTINGS] = settings
@@ -150,6 +157,33 @@ def _authenticated(request: web.Request) -> bool:
     return auth.bearer_ok(request.headers.get("Authorization")) or auth.cookie_ok(request.cookies.get(SESSION_COOKIE))
 
 
+def _client(request: web.Request) -> str:
+    """Who a request is counted against (the peer, or the client a trusted reverse proxy names)."""
+    settings = request.app[SETTINGS]
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
+
+
+def _guessed(request: web.Request) -> bool:
+    """A credential came along (and was wrong): a Bearer header or a session cookie."""
+    return bool(request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE))
+
+
+def _count_failure(request: web.Request, what: str) -> bool:
+    """Count a wrong credential; True when the client is over its budget (answer 429, log once)."""
+    settings = request.app[SETTINGS]
+    client = _client(request)
+    throttle = settings.throttle
+    if throttle.blocked(client):
+        if throttle.first_refusal(client):
+            _LOGGER.warning(
+                "login throttled peer=%s failures=%d window_s=%g", client, throttle.attempts, throttle.window_s
+            )
+        return True
+    throttle.failed(client)
+    _LOGGER.warning("login failed peer=%s credential=%s", client, what)
+    return False
+
+
 def _wants_html(request: web.Request) -> bool:
     return not request.path.startswith(("/api/", "/metrics")) and "text/html" in request.headers.get("Accept", "")
 
@@ -159,6 +193,8 @@ async def _auth_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     """401 without the token (a login form for browsers, JSON for the API)."""
     if is_public(request.path) or _authenticated(request):
         return await handler(request)
+    if _guessed(request) and _count_failure(request, "bearer" if request.headers.get("Authorization") else "cookie"):
+        return _too_many(request)
     if _wants_html(request):
         return _render(request, "login.html", http_status=401, next=request.path_qs, error=None)
     return web.json_response(
@@ -166,6 +202,20 @@ async def _auth_guard(request: web.Request, handler: Handler) -> web.StreamRespo
         status=401,
         headers={"WWW-Authenticate": 'Bearer realm="outage-watchdog"'},
         dumps=_dumps,
+    )
+
+
+def _too_many(request: web.Request, target: str = "/") -> web.Response:
+    """429 for a client over its budget of wrong credentials."""
+    headers = {"Retry-After": str(int(request.app[SETTINGS].throttle.window_s))}
+    if _wants_html(request) or request.path == "/login":
+        response = _render(
+            request, "login.html", http_status=429, next=target, error="Too many attempts; wait a minute."
+        )
+        response.headers.update(headers)
+        return response
+    return web.json_response(
+        {"error": "too many failed attempts; wait a minute"}, status=429, headers=headers, dumps=_dumps
     )
 
 
@@ -517,17 +567,18 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if not _same_origin(request):
         return web.Response(status=403, text="cross-site form post refused\n")
-    form = await request.post()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):  # a form trickled byte by byte must not hold a slot
+            form = await request.post()
+    except TimeoutError:
+        return web.Response(status=408, text="the form did not arrive in time\n", headers={"Connection": "close"})
     target = safe_next(str(form.get("next", "/")))
     if settings.auth is None:
         raise web.HTTPSeeOther(target)
-    client = request.remote or "?"
-    if settings.throttle.blocked(client):
-        _LOGGER.warning("login throttled peer=%s", client)
-        return _render(request, "login.html", http_status=429, next=target, error="Too many attempts; wait a minute.")
+    client = _client(request)
     if not settings.auth.token_ok(str(form.get("token", ""))):
-        settings.throttle.failed(client)
-        _LOGGER.warning("login failed peer=%s", client)
+        if _count_failure(request, "form"):
+            return _too_many(request, target)
         return _render(request, "login.html", http_status=401, next=target, error="Wrong token.")
     response = web.HTTPSeeOther(target)
     response.set_cookie(

@@ -14,15 +14,20 @@ from watchdog.model import Result
 from watchdog.web.app import create_app
 from watchdog.web.data import AgentHealth, LiveSource, StatusService
 from watchdog.web.documents import Documents, DocumentWorker, default_documents
+from watchdog.web.guard import HANDLER_OPTIONS, CappedSite
 
 _LOGGER = logging.getLogger(__name__)
 
 
-async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving ``app``; return the runner and the port actually bound (port 0 picks one)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def start_site(
+    app: web.Application, host: str, port: int, *, max_connections: int = 256
+) -> tuple[web.AppRunner, int]:
+    """Start serving ``app``; return the runner and the port actually bound (port 0 picks one).
+
+    Connections are capped and slow clients timed out (see :mod:`watchdog.web.guard`)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HANDLER_OPTIONS)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = CappedSite(runner, host, port, max_connections=max_connections)
     try:
         await site.start()
     except BaseException:
@@ -56,7 +61,9 @@ class WebSink(Sink):
 
     async def start(self) -> None:
         """Bind and serve (a bind failure disables this sink only; the agent keeps probing)."""
-        self.runner, self.port = await start_site(self.app, self.host, self.port)
+        self.runner, self.port = await start_site(
+            self.app, self.host, self.port, max_connections=self.ctx.config.model.web.max_connections
+        )
         _LOGGER.info(
             "status page listening url=http://%s:%d/", f"[{self.host}]" if ":" in self.host else self.host, self.port
         )
