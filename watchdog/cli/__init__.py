@@ -7,8 +7,10 @@ Exit codes: 0 = fine, 1 = something is down / failed verification, 2 = bad confi
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +24,7 @@ from watchdog.errors import ConfigError, WatchdogError
 from watchdog.units import redact_url
 
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that went away (``watchdog outages | head``)
 
 
 class UsageError(WatchdogError):
@@ -158,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_to_devnull() -> None:
+    """The Python docs' recipe for SIGPIPE: point stdout at devnull so the final flush finds nobody to fail on."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout replaced by something without a descriptor
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``watchdog`` script."""
     parser = build_parser()
@@ -167,7 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is found here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_PIPE
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
