@@ -17,11 +17,30 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from watchdog import __version__
+import watchdog
 from watchdog.config import Config, ProviderSection, default_config_path, load
 from watchdog.documents.rulebook import check_config
 from watchdog.errors import ConfigError, WatchdogError
 from watchdog.units import redact_url
+
+
+def _foreign_watchdog() -> None:
+    """Exit 2 naming the package when ``watchdog`` is not ours (PyPI's library of that name installed over it)."""
+    if getattr(watchdog, "__outage_watchdog__", False):
+        return
+    where = getattr(watchdog, "__file__", None) or ", ".join(getattr(watchdog, "__path__", []))
+    print(
+        f"error: the Python package 'watchdog' at {where} is not Outage Watchdog: another package of the same "
+        "name (PyPI's 'watchdog', for file system events) was installed over it in this environment\n"
+        "  fix: give Outage Watchdog an environment of its own: pipx install outage-watchdog (or a venv), "
+        "or here: pip uninstall watchdog && pip install --force-reinstall outage-watchdog",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+_foreign_watchdog()  # before anything needs our package's own names
+__version__: str = watchdog.__version__
 
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that went away (``watchdog outages | head``)
