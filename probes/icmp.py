@@ -214,7 +214,8 @@ class EchoSocket:
         self._loop.add_reader(self.sock.fileno(), self._on_readable)
         self.closed = False
         self.replies = 0
-        self.strays = 0  # packets that matched no request in flight (late, foreign, or duplicated)
+        self.strays = 0  # our identifier, but no request in flight matches (late, duplicated, or forged)
+        self.foreign = 0  # echo replies to other programs' pings (another identifier; raw sockets only)
 
     def _try_setsockopt(self, level: int, option: int, value: int | bytes) -> bool:
         if not sys.platform.startswith("linux") and level != socket.SOL_SOCKET:
@@ -327,10 +328,12 @@ class EchoSocket:
                     self._handle_error(bytes(view[offset:size]), source[0])
                 continue
             ident, seq = struct.unpack_from("!HH", buffer, offset + 4)
+            if self.privileged and ident != self.ident:
+                self.foreign += 1  # another program's ping (a raw socket sees every reply on the host)
+                continue
             echo = self._pending.get(seq)
             if (
                 echo is None
-                or (self.privileged and ident != self.ident)
                 or echo.dest != (self._canonical_ip(source[0]) if self.v6 else source[0])
                 or view[offset + 8 : offset + 8 + len(echo.nonce)] != echo.nonce
             ):

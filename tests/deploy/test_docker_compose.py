@@ -39,7 +39,8 @@ def test_the_pieces_agree() -> None:
     grafana_env = services["grafana"]["environment"]
     mounts = dict(v.split(":")[:2] for v in services["agent"]["volumes"] if v.startswith("."))
     config = load(
-        ROOT / mounts["./docker/watchdog.yaml"].replace("/etc/outage-watchdog/", "docker/"), env={"INFLUX_TOKEN": "t"}
+        ROOT / mounts["./docker/watchdog.yaml"].replace("/etc/outage-watchdog/", "docker/"),
+        env={"INFLUX_TOKEN": "t", "WATCHDOG_WEB_TOKEN": "w" * 16},
     )
     settings = config.model.influxdb
     assert settings is not None
@@ -57,3 +58,18 @@ def test_the_pieces_agree() -> None:
     env_example = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
     needed = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text(encoding="utf-8")))
     assert needed == {k for k in re.findall(r"^(\w+)=", env_example, flags=re.M)}
+
+
+def test_the_status_page_is_reachable_from_the_host_only() -> None:
+    """Inside the container the page listens on every interface (with a token: required off localhost);
+    compose publishes it on the host's loopback, like InfluxDB and Grafana."""
+    agent = compose()["services"]["agent"]
+    token = "x" * 32
+    config = load(ROOT / "docker" / "watchdog.yaml", env={"INFLUX_TOKEN": "t", "WATCHDOG_WEB_TOKEN": token})
+    web = config.model.web
+    assert (web.enabled, web.listen) == (True, "0.0.0.0:8080")
+    assert web.token is not None and web.token.get_secret_value() == token
+    assert agent["environment"]["WATCHDOG_WEB_TOKEN"] == "${WATCHDOG_WEB_TOKEN:?set WATCHDOG_WEB_TOKEN in .env}"
+    assert agent["ports"] == ["127.0.0.1:8080:8080"]
+    published = [p for s in compose()["services"].values() for p in s.get("ports", [])]
+    assert all(p.startswith("127.0.0.1:") for p in published)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,13 @@ def queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def substitute(query: str, variables: dict[str, str]) -> str:
-    """As Grafana does for InfluxQL: values inside /regex/ are regex-escaped."""
-    text = query.replace("$timeFilter", "time > now() - 1h").replace("$__interval", "2s")
+def substitute(query: str, variables: dict[str, str], window: tuple[int, int] | None = None) -> str:
+    """As Grafana does for InfluxQL: values inside /regex/ are regex-escaped; the window (epoch ms, default the
+    last hour) gives ``$timeFilter``, ``${__from}`` and ``${__to}``."""
+    now_ms = time.time_ns() // 1_000_000
+    start, end = window or (now_ms - 3_600_000, now_ms)
+    text = query.replace("$timeFilter", f"time >= {start}ms and time <= {end}ms").replace("$__interval", "2s")
+    text = text.replace("${__from}", str(start)).replace("${__to}", str(end))
     for name, value in variables.items():
         text = text.replace(f"${name}", re.escape(value))
     return text
@@ -162,14 +167,16 @@ def test_every_query_returns_data(seeded: InfluxServer, board: str, where: str, 
     assert series and any(s.get("values") for s in series), f"{board} {where}: no data for {text}"
 
 
-def run_panel(server: InfluxServer, board: str, title: str) -> list[dict[str, Any]]:
+def run_panel(
+    server: InfluxServer, board: str, title: str, *, db: str = DB, window: tuple[int, int] | None = None
+) -> list[dict[str, Any]]:
     """The rows a panel (or annotation) of a dashboard shows, tags included."""
     dashboard = load(ROOT / "grafana" / "dashboards" / board)
     found = [t["query"] for p in dashboard["panels"] if p["title"] == title for t in p["targets"]]
     found += [a["query"] for a in dashboard["annotations"]["list"] if a["name"] == title]
     (query,) = found
     rows = []
-    for s in server.query(substitute(query, {"agent": AGENT_ID, "provider": "broker"}), DB, epoch="ms"):
+    for s in server.query(substitute(query, {"agent": AGENT_ID, "provider": "broker"}, window), db, epoch="ms"):
         for values in s["values"]:
             rows.append({**s.get("tags", {}), **dict(zip(s["columns"], values, strict=True))})
     return rows
@@ -192,3 +199,55 @@ def test_the_panels_tell_what_happened(seeded: InfluxServer) -> None:
     assert split["provider"] == pytest.approx(outage["duration_s"]) and split["customer_line"] == 0
     (sla,) = run_panel(seeded, "overview.json", "Availability this period vs SLA")
     assert (sla["provider"], sla["SLA"], sla["breached"], sla["incidents"]) == ("broker", 99.5, 1, 1)
+
+
+OUTAGE_QUERIES = [(p.name, where, q) for p in DASHBOARDS for where, q in queries(load(p)) if 'FROM "outage"' in q]
+
+
+def outage_point(number: int, start_s: int, end_s: int | None, *, role: str = "provider") -> str:
+    """An ``outage`` point as the exporter writes it (watchdog/influx/schema.py), times in s since the epoch."""
+    provider, target = ("broker", "broker/trading") if role == "provider" else ("line", "internet/n0")
+    end = f",end_ns={end_s * 10**9}i,end_lo_ns={(end_s - 1) * 10**9}i" if end_s is not None else ""
+    duration = (end_s if end_s is not None else int(time.time())) - start_s
+    return (
+        f"outage,agent={AGENT_ID},kind=tcp,provider={provider},role={role},target={target} id={number}i,"
+        f"start_ns={start_s * 10**9}i,confirmed_ns={(start_s + 3) * 10**9}i,duration_s={float(duration)},"
+        f'open={0 if end_s else 1}i,attribution="provider",provider_s={float(duration)},customer_line_s=0,'
+        f'inconclusive_s=0,no_data_s=0,failure="connect",detail="outage {number}"{end} {start_s * 10**9}'
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("board", "where", "query"), OUTAGE_QUERIES, ids=[f"{b}: {w}" for b, w, _ in OUTAGE_QUERIES])
+def test_outages_that_began_before_the_window_are_shown(
+    seeded: InfluxServer, board: str, where: str, query: str
+) -> None:
+    """An outage's point sits at its start: one that began before the window but reaches into it counts."""
+    assert len(OUTAGE_QUERIES) == 6
+    now = int(time.time())
+    role = "control" if "provider\" = 'line'" in query else "provider"
+    db = f"window_{role}"
+    seeded.create_database(db)
+    seeded.write(
+        db,
+        "\n".join(
+            [
+                outage_point(1, now - 3 * 3600, now - 2 * 3600, role=role),  # over before the window: not shown
+                outage_point(2, now - 3 * 3600, now - 1800, role=role),  # began before, ended inside: shown
+                outage_point(3, now - 2 * 3600, None, role=role),  # began before, still open: shown
+                outage_point(4, now - 600, now - 300, role=role),  # inside: shown
+                outage_point(5, now + 600, now + 900, role=role),  # after the window: not shown
+            ]
+        ),
+    )
+    text = substitute(query, {"agent": AGENT_ID, "provider": "broker"}, ((now - 3600) * 1000, now * 1000))
+    rows = [
+        dict(zip(s["columns"], values, strict=True))
+        for s in seeded.query(text, db, epoch="ms")
+        for values in s["values"]
+    ]
+    if "sum(" in query:
+        (split,) = rows
+        assert split["provider"] == 3 * 3600 - 1800 + 2 * 3600 + 300
+        return
+    assert sorted(r["time"] // 1000 for r in rows) == [now - 3 * 3600, now - 2 * 3600, now - 600]

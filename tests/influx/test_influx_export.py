@@ -7,6 +7,7 @@ the server was stopped for a while mid-run and started again on the same port an
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,5 +247,32 @@ async def test_points_the_server_refuses_go_to_dead_letters_and_the_rest_arrives
         assert len(stored) == 8
         (event,) = [e for e in harness.events if e.type == "influx_dead_letters"]
         assert (event.data["points"], event.data["status"], event.data["seqs"]) == (8, 400, refused)
+    finally:
+        await harness.close()
+
+
+async def test_a_v2_style_config_writes_to_influxdb_1_6_through_the_1x_endpoint(
+    tmp_path: Path, influxd: InfluxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1.6/1.7 have no /api/v2/write: org/bucket/token against the real influxd 1.6.7 go to /write?db=&rp=."""
+    caplog.set_level(logging.INFO, logger="watchdog.influx")
+    harness = await Harness.create(
+        tmp_path, f'url: "{influxd.url}", org: home, bucket: "old16/autogen", token: "${{INFLUX_TOKEN}}"', rows=24
+    )
+    try:
+        exporter = await harness.start()
+        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        assert exporter.server is not None and exporter.server.version.startswith("1.6.")
+        assert exporter.state == "ok"
+        assert influx_probe_rows(influxd, "old16") == journal_probe_rows(harness.config.journal_path)
+        assert len(influxd.rows('SELECT * FROM "autogen"."probe"', "old16")) == 24
+        notes = [r.getMessage() for r in caplog.records if "before 1.8" in r.getMessage()]
+        assert notes == [
+            f"InfluxDB {exporter.server.version} at {influxd.url} is older than 1.8 and has no /api/v2/write: "
+            "writing the bucket 'old16/autogen' to /write?db=old16&rp=autogen instead; the token is not sent "
+            "(1.x before 1.8 has no tokens: set username and password if its auth is on, or nothing)"
+        ]
+        assert not [e for e in harness.events if e.type == "influx_destination_missing"]
+        assert TOKEN not in caplog.text
     finally:
         await harness.close()

@@ -22,7 +22,7 @@ from influx_helpers import TOKEN, FakeInflux, Harness, HungServer, Request, wait
 from watchdog.agent.core import Agent
 from watchdog.agent.sinks import AgentContext
 from watchdog.config import loads
-from watchdog.influx.client import parse_retry_after
+from watchdog.influx.client import ServerInfo, parse_retry_after, predates_v2
 from watchdog.influx.exporter import InfluxExporter, backoff_s
 
 FAST = "max_backoff: 400ms, timeout: 2s, flush_interval: 100ms"
@@ -278,3 +278,39 @@ influxdb: {{url: "{hung.url}", database: db, timeout: 500ms, max_backoff: 500ms,
         await s.down()
     await hung.stop()
     assert open_sockets() <= sockets_before
+
+
+async def test_a_user_password_token_is_basic_auth_on_influxdb_1_7(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1.7 has no tokens; 1.8's convention token = "user:password" becomes Basic auth on /write."""
+    import base64
+
+    fake = FakeInflux(accept, version="1.7.11")
+    await fake.start()
+    caplog.set_level(logging.DEBUG)
+    harness = await Harness.create(
+        tmp_path, f'url: "{fake.url}", org: "-", bucket: telegraf, token: "admin:${{INFLUX_TOKEN}}", {FAST}', rows=3
+    )
+    try:
+        await harness.start()
+        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        assert {(w.path, tuple(sorted(w.query.items()))) for w in fake.writes} == {
+            ("/write", (("db", "telegraf"), ("precision", "ns")))
+        }
+        assert {w.headers["Authorization"] for w in fake.writes} == {
+            "Basic " + base64.b64encode(f"admin:{TOKEN}".encode()).decode()
+        }
+        assert (
+            f"InfluxDB 1.7.11 at {fake.url} is older than 1.8 and has no /api/v2/write: writing the bucket "
+            "'telegraf' to /write?db=telegraf instead; the token user:password goes in Basic auth as admin"
+        ) in caplog.text
+        assert TOKEN not in caplog.text
+    finally:
+        await harness.close()
+        await fake.stop()
+
+
+def test_which_servers_predate_the_v2_write_endpoint() -> None:
+    versions = ["1.6.7~rc0", "1.7.11", "v1.7.0", "1.8.0", "1.8.10", "v2.7.10", "3.0.1", "", "OSS"]
+    assert [predates_v2(ServerInfo(v, "")) for v in versions] == [True, True, True] + [False] * 6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,7 +35,22 @@ async def test_three_hundred_loopback_targets_share_one_socket(privileged_ctx: P
     targets = [
         make_target("icmp", f"127.0.{1 + i // 250}.{1 + i % 250}", count=2, packet_interval="10ms") for i in range(300)
     ]
-    results = await asyncio.gather(*(probe(privileged_ctx, t) for t in targets))
+    # a busy machine: somebody else pings 127.0.0.1 all along (a raw socket sees their replies too)
+    ping = shutil.which("ping")
+    argv = (
+        [ping, "-i", "0.01", "127.0.0.1"]
+        if ping
+        else [sys.executable, "-c", "from icmplib import ping\nping('127.0.0.1', count=2000, interval=0.005)"]
+    )
+    pinger = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        await asyncio.sleep(0.5)
+        results = await asyncio.gather(*(probe(privileged_ctx, t) for t in targets))
+    finally:
+        pinger.terminate()
+        await pinger.wait()
     assert [r.ok for r in results] == [True] * 300
     for target, result in zip(targets, results, strict=True):  # each result speaks of its own target
         assert result.detail.startswith(f"2 of 2 ICMP echo replies from {target.address}, rtt"), result.detail
@@ -43,6 +59,8 @@ async def test_three_hundred_loopback_targets_share_one_socket(privileged_ctx: P
     assert list(sockets) == [socket.AF_INET]  # one socket for all of them
     shared = sockets[socket.AF_INET]
     assert (shared.replies, shared.strays, shared.in_flight) == (600, 0, 0)
+    if shared.privileged:  # a ping socket never sees another program's replies
+        assert shared.foreign > 0  # the other pinger's replies were seen, and not counted as ours
     assert shared.kernel_timestamps
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from watchdog.agent.state import Board, LineStatus
+from watchdog.errors import WatchdogError
 from watchdog.model import Outage, Result, Target
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from watchdog.config import Config
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class SinkUnavailable(WatchdogError):
+    """A sink cannot start for a reason its message says in full (a busy port): logged as one line, no traceback."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,10 @@ class Fanout:
         for sink in list(self.sinks):
             try:
                 await sink.start()
+            except SinkUnavailable as exc:
+                _LOGGER.error("%s", exc)
+                self.sinks.remove(sink)
+                continue
             except Exception:
                 _LOGGER.exception("sink failed to start, disabled sink=%s", sink.name)
                 self.sinks.remove(sink)

@@ -7,21 +7,43 @@ Exit codes: 0 = fine, 1 = something is down / failed verification, 2 = bad confi
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from watchdog import __version__
+import watchdog
 from watchdog.config import Config, ProviderSection, default_config_path, load
 from watchdog.documents.rulebook import check_config
 from watchdog.errors import ConfigError, WatchdogError
 from watchdog.units import redact_url
 
+
+def _foreign_watchdog() -> None:
+    """Exit 2 naming the package when ``watchdog`` is not ours (PyPI's library of that name installed over it)."""
+    if getattr(watchdog, "__outage_watchdog__", False):
+        return
+    where = getattr(watchdog, "__file__", None) or ", ".join(getattr(watchdog, "__path__", []))
+    print(
+        f"error: the Python package 'watchdog' at {where} is not Outage Watchdog: another package of the same "
+        "name (PyPI's 'watchdog', for file system events) was installed over it in this environment\n"
+        "  fix: give Outage Watchdog an environment of its own: pipx install outage-watchdog (or a venv), "
+        "or here: pip uninstall watchdog && pip install --force-reinstall outage-watchdog",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+_foreign_watchdog()  # before anything needs our package's own names
+__version__: str = watchdog.__version__
+
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that went away (``watchdog outages | head``)
 
 
 class UsageError(WatchdogError):
@@ -158,6 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_to_devnull() -> None:
+    """The Python docs' recipe for SIGPIPE: point stdout at devnull so the final flush finds nobody to fail on."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout replaced by something without a descriptor
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``watchdog`` script."""
     parser = build_parser()
@@ -167,7 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is found here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_PIPE
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watchdog.analysis.sla import parse_period
+from watchdog.analysis.sla import current_period, parse_period
 from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
 from watchdog.journal.store import Journal
 from watchdog.timefmt import parse_time, to_datetime
@@ -31,7 +31,11 @@ def register(sub: Any) -> None:
     )
     add_config_arg(parser)
     parser.add_argument("--provider", metavar="P", required=True, help="the provider's id")
-    parser.add_argument("--period", metavar="PERIOD", required=True, help="2026-11, 2026-Q4, 2026-11-01..2026-11-15")
+    parser.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="2026-11, 2026-Q4, 2026-11-01..2026-11-15 (default: the SLA's current period as of --now, as report)",
+    )
     parser.add_argument("--lang", choices=["ru", "en"], help="the letter's language (default: agent.language)")
     parser.add_argument(
         "-o",
@@ -79,11 +83,6 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config(args)
     provider = provider_of(config, args.provider)
     zone = config.provider_zone(provider.id)
-    try:
-        period = parse_period(args.period, zone)
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_CONFIG
     now = time.time_ns()
     try:
         sent_on = dt.date.fromisoformat(args.date) if args.date else to_datetime(now, zone).date()
@@ -96,6 +95,13 @@ def handle(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"--now: {exc}", file=sys.stderr)
             return EXIT_CONFIG
+    if args.period is None:  # as report and evidence: the SLA's billing period that holds --now
+        args.period = current_period(provider.sla.period, now, zone).label
+    try:
+        period = parse_period(args.period, zone)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     if now <= period.start_ns:
         print(f"the period {period.label} has not started by --now", file=sys.stderr)
         return EXIT_CONFIG

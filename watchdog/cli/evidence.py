@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.analysis.sla import current_period
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
+from watchdog.analysis.sla import current_period, parse_period
+from watchdog.cli import (
+    EXIT_CONFIG,
+    EXIT_DOWN,
+    EXIT_OK,
+    add_config_arg,
+    add_json_arg,
+    load_config,
+    print_json,
+    provider_of,
+)
 from watchdog.documents.report import Lang
 from watchdog.journal.store import Journal
 from watchdog.timefmt import parse_time
@@ -52,6 +62,19 @@ def handle(args: argparse.Namespace) -> int:
         if args.now:
             now = parse_time(args.now, zone, now)
         period = args.period or current_period(provider.sla.period, now, zone).label
+        bounds = parse_period(period, zone)
+        with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+            keys = [t.key for t in config.targets if t.provider == provider.id]
+            end = min(bounds.end_ns, now)
+            found = next(journal.iter_results(bounds.start_ns, end, keys, batch=1), None) is not None
+            found = found or bool(journal.events(since_ns=bounds.start_ns, until_ns=end))
+        if not found:
+            print(
+                f"the journal holds nothing of {provider.id} in {bounds.label} (no probe results, no events): "
+                "no pack written",
+                file=sys.stderr,
+            )
+            return EXIT_DOWN
         with Journal.open(config.journal_path, create=False, readonly=args.no_seal) as journal:
             if not args.no_seal:
                 journal.seal()  # safe alongside a running agent: one IMMEDIATE transaction

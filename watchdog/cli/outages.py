@@ -21,6 +21,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--since", metavar="T", help="2026-11-01, 2026-11-01T10:00 (local), ...Z, or 7d (ago)")
     parser.add_argument("--until", metavar="T", help="as --since")
     parser.add_argument("--controls", action="store_true", help="also list outages of the controls")
+    parser.add_argument(
+        "--now", metavar="T", help="compute as of this time: how long open outages have lasted (default: now)"
+    )
     add_json_arg(parser)
     parser.set_defaults(handler=handle)
 
@@ -30,6 +33,8 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config(args)
     now = time.time_ns()
     try:
+        if args.now:
+            now = parse_time(args.now, config.zone, now)
         since = parse_time(args.since, config.zone, now) if args.since else None
         until = parse_time(args.until, config.zone, now) if args.until else None
     except ValueError as exc:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 from typing import Any
 
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, guard_logs, load_config, setup_logging
@@ -26,12 +27,16 @@ def register(sub: Any) -> None:
 async def serve(config: Any, host: str, port: int) -> int:
     """Serve until SIGINT or SIGTERM."""
     from watchdog.journal.store import Journal
-    from watchdog.web import JournalSource, StatusService, create_app, start_site
+    from watchdog.web import JournalSource, StatusService, bind_problem, create_app, start_site
     from watchdog.web.documents import default_documents
 
     Journal.open(config.journal_path, create=False, readonly=True).close()  # JournalError names the path
     app = create_app(StatusService(JournalSource(config)), documents=default_documents(), listen_host=host)
-    runner, bound = await start_site(app, host, port, max_connections=config.model.web.max_connections)
+    try:
+        runner, bound = await start_site(app, host, port, max_connections=config.model.web.max_connections)
+    except OSError as exc:
+        print(f"serve: {bind_problem(host, port, exc)}; choose another with --listen HOST:PORT", file=sys.stderr)
+        return EXIT_CONFIG
     shown = f"[{host}]" if ":" in host else host
     _LOGGER.info("serving the journal url=http://%s:%d/ journal=%s", shown, bound, config.journal_path)
     print(f"serving {config.journal_path} on http://{shown}:{bound}/", flush=True)

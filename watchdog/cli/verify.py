@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,14 @@ def handle(args: argparse.Namespace) -> int:
     if args.journal is None:
         print("say what to verify: PACK.zip or --journal [PATH]")
         return EXIT_CONFIG
+    if args.head is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head):
+        print(
+            f"--head {args.head!r} is not a chain head hash: 64 hex digits, as `watchdog verify` prints it",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     path = Path(args.journal) if args.journal else load_config(args).journal_path
-    verdict = verify_journal(path, expect_head=args.head)
+    verdict = verify_journal(path, expect_head=args.head.lower() if args.head else None)
     if args.json:
         print_json(verdict.as_dict())
     elif verdict.ok:

@@ -8,7 +8,9 @@
 
 Both raise the errors of :mod:`watchdog.influx` (library errors are translated here, at the boundary).
 ``api: auto`` asks ``GET /ping``: an ``X-Influxdb-Version`` of ``1.x`` means v1, any other version or
-build header (2.x, 3.x, Cloud) means v2.
+build header (2.x, 3.x, Cloud) means v2. A 1.x server before 1.8 has no ``/api/v2/write`` at all: a config
+with org/bucket/token is written there through v1, the bucket read as ``database/retention_policy`` (see
+:func:`legacy_settings`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import datetime as dt
 import email.utils
 import json
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+from pydantic import SecretStr
 
 from watchdog.config import InfluxSection
 from watchdog.errors import WatchdogError
@@ -180,14 +184,50 @@ def choose_api(settings: InfluxSection, info: ServerInfo) -> str:
     return "v2" if settings.bucket and not settings.database else "v1"
 
 
+def predates_v2(info: ServerInfo) -> bool:
+    """True for InfluxDB 1.0-1.7, which has no ``/api/v2/write`` (1.8 added it)."""
+    match = re.match(r"[vV]?(\d+)\.(\d+)", info.version)
+    return match is not None and (int(match[1]), int(match[2])) < (1, 8)
+
+
+def legacy_settings(settings: InfluxSection, info: ServerInfo) -> tuple[InfluxSection, str]:
+    """A v2-style section (org, bucket, token) for a server before 1.8, as v1 settings, and the log line saying so.
+
+    The bucket is ``database`` or ``database/retention_policy`` (1.8's own mapping). 1.x before 1.8 has no
+    tokens: a token of the form ``username:password`` (1.8's convention) becomes Basic auth, any other is not
+    sent; ``username``/``password`` of the section win when given.
+    """
+    database, _, rp = settings.bucket.partition("/")
+    update: dict[str, object] = {"api": "v1", "database": database, "retention_policy": rp}
+    token = settings.token.get_secret_value() if settings.token else ""
+    target = f"/write?db={database}" + (f"&rp={rp}" if rp else "")
+    note = (
+        f"InfluxDB {info.version} at {settings.url} is older than 1.8 and has no /api/v2/write: "
+        f"writing the bucket {settings.bucket!r} to {target} instead"
+    )
+    if settings.username:
+        note += f"; Basic auth as {settings.username}" + ("; the token is not sent" if token else "")
+    elif ":" in token:
+        user, _, password = token.partition(":")
+        update |= {"username": user, "password": SecretStr(password)}
+        note += f"; the token user:password goes in Basic auth as {user}"
+    elif token:
+        note += (
+            "; the token is not sent (1.x before 1.8 has no tokens: set username and password if its auth is on, "
+            "or nothing)"
+        )
+    return settings.model_copy(update=update), note
+
+
 class V1Writer:
     """InfluxDB 1.x: ``/write?db=&rp=&precision=ns`` with Basic auth, over the exporter's aiohttp session."""
 
     api = "v1"
 
-    def __init__(self, session: aiohttp.ClientSession, settings: InfluxSection) -> None:
+    def __init__(self, session: aiohttp.ClientSession, settings: InfluxSection, note: str = "") -> None:
         self.session = session
         self.settings = settings
+        self.note = note  # why a v2-style config is written through v1 (an old server), for the log
         self.secrets = secret_words(settings)
         self.params = {"db": settings.database, "precision": "ns"}
         if settings.retention_policy:
@@ -308,6 +348,9 @@ async def connect(session: aiohttp.ClientSession, settings: InfluxSection) -> tu
     """Ping the server and build the writer for its dialect; raises Unavailable while it cannot be reached."""
     info = await ping(session, settings)
     api = choose_api(settings, info)
+    if api == "v2" and predates_v2(info):
+        legacy, note = legacy_settings(settings, info)
+        return V1Writer(session, legacy, note), info
     writer: Dialect = V1Writer(session, settings) if api == "v1" else V2Writer(settings)
     return writer, info
 

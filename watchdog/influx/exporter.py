@@ -130,6 +130,7 @@ class InfluxExporter(Sink):
         self._run_task: asyncio.Task[None] | None = None
         self._periodic_task: asyncio.Task[None] | None = None
         self._created_database = False
+        self._noted = False  # the old-server note (a v2-style config written through v1) is logged once
         # what the exporter knows about itself (read by tests, the heartbeat and logs)
         self.state = "starting"  # starting | ok | failing | error | destination_missing | auth_failed | stopped
         self.cursor = 0
@@ -273,6 +274,10 @@ class InfluxExporter(Sink):
         assert self._session is not None
         writer, info = await client.connect(self._session, self.settings)
         self._writer, self.server = writer, info
+        note = getattr(writer, "note", "")
+        if note and not self._noted:
+            self._noted = True  # once per exporter, not on every reconnect
+            _LOGGER.warning("%s", note)
         pending = await self._read(lambda j: backlog(j, self.cursor))
         _LOGGER.info(
             "exporting to InfluxDB url=%s api=%s server=%s cursor=%d backlog_rows=%d lag_s=%.1f",
@@ -348,12 +353,13 @@ class InfluxExporter(Sink):
         if not isinstance(self._writer, V1Writer) or self._created_database:
             return False
         self._created_database = True
+        database = self._writer.settings.database  # a bucket's database on a server before 1.8
         try:
             await self._writer.create_database()
         except InfluxError as exc:
-            _LOGGER.warning("could not create the InfluxDB database db=%s error=%s", self.settings.database, exc)
+            _LOGGER.warning("could not create the InfluxDB database db=%s error=%s", database, exc)
             return False
-        _LOGGER.info("created the InfluxDB database db=%s", self.settings.database)
+        _LOGGER.info("created the InfluxDB database db=%s", database)
         return True
 
     # -------------------------------------------------------------------------------- conversion

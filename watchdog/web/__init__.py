@@ -10,7 +10,7 @@ from __future__ import annotations
 from watchdog.web.app import create_app
 from watchdog.web.data import JournalSource, LiveSource, StatusService
 from watchdog.web.documents import Document, DocumentRenderer, DocumentRequest, Documents
-from watchdog.web.sink import WebSink, start_site, web_sink
+from watchdog.web.sink import WebSink, bind_problem, start_site, web_sink
 
 __all__ = [
     "Document",
@@ -21,6 +21,7 @@ __all__ = [
     "LiveSource",
     "StatusService",
     "WebSink",
+    "bind_problem",
     "create_app",
     "start_site",
     "web_sink",

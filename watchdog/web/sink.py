@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 
 from aiohttp import web
 
-from watchdog.agent.sinks import AgentContext, AgentEvent, Sink
+from watchdog.agent.sinks import AgentContext, AgentEvent, Sink, SinkUnavailable
 from watchdog.config import split_listen
 from watchdog.model import Result
 from watchdog.web.app import create_app
@@ -41,6 +42,15 @@ async def start_site(
     return runner, bound
 
 
+def bind_problem(host: str, port: int, exc: OSError) -> str:
+    """``exc`` from binding ``host:port`` as one line: the address and the system's reason, no traceback."""
+    shown = f"[{host}]" if ":" in host else host
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        reason = "the address is already in use (another watchdog, or another program?)"
+    return f"cannot listen on {shown}:{port}: {reason}"
+
+
 class WebSink(Sink):
     """Starts the status page with the agent and stops it at shutdown; learns liveness from the fan-out."""
 
@@ -61,9 +71,18 @@ class WebSink(Sink):
 
     async def start(self) -> None:
         """Bind and serve (a bind failure disables this sink only; the agent keeps probing)."""
-        self.runner, self.port = await start_site(
-            self.app, self.host, self.port, max_connections=self.ctx.config.model.web.max_connections
-        )
+        try:
+            self.runner, self.port = await start_site(
+                self.app, self.host, self.port, max_connections=self.ctx.config.model.web.max_connections
+            )
+        except OSError as exc:
+            if self.worker is not None:
+                await asyncio.to_thread(self.worker.close)
+                self.worker = None
+            raise SinkUnavailable(
+                f"status page: {bind_problem(self.host, self.port, exc)} (web.listen); "
+                "the agent runs on without the page"
+            ) from None
         _LOGGER.info(
             "status page listening url=http://%s:%d/", f"[{self.host}]" if ":" in self.host else self.host, self.port
         )
