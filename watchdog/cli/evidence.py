@@ -10,7 +10,7 @@ from typing import Any
 from watchdog.analysis.sla import current_period
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
 from watchdog.documents.report import Lang
-from watchdog.journal.store import Journal
+from watchdog.journal.integrity import open_checked
 from watchdog.timefmt import parse_time
 
 
@@ -52,7 +52,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.now:
             now = parse_time(args.now, zone, now)
         period = args.period or current_period(provider.sla.period, now, zone).label
-        with Journal.open(config.journal_path, create=False, readonly=args.no_seal) as journal:
+        with open_checked(config.journal_path, readonly=args.no_seal) as journal:
             if not args.no_seal:
                 journal.seal()  # safe alongside a running agent: one IMMEDIATE transaction
             share = None

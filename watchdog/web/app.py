@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from watchdog.analysis.sla import Period, current_period, parse_period
 from watchdog.config import Config, ProviderSection, split_listen
+from watchdog.journal.integrity import JournalDamaged
 from watchdog.model import NS, Role
 from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
 from watchdog.web import metrics, views
@@ -186,6 +187,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/"):
             return web.json_response({"error": str(exc)}, status=exc.status, dumps=_dumps)
         return web.Response(status=exc.status, text=f"{exc}\n")
+    except JournalDamaged as exc:
+        _LOGGER.error("%s", exc)
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": str(exc)}, status=503, dumps=_dumps)
+        return web.Response(status=503, text=f"{exc}\n")
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -401,6 +407,8 @@ async def document(request: web.Request) -> web.Response:
     )
     try:
         doc = await asyncio.to_thread(renderer, doc_request)
+    except JournalDamaged:
+        raise
     except Exception:
         _LOGGER.exception("document failed to render name=%s provider=%s period=%s", name, provider.id, period.label)
         return web.Response(status=500, text=f"the {name} could not be rendered; the agent's log says why\n")
