@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.analysis.sla import current_period, parse_period
 from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
-from watchdog.journal.store import Journal
+from watchdog.journal.integrity import open_checked
 from watchdog.timefmt import parse_time, to_datetime
 
 if TYPE_CHECKING:  # the letter machinery (jinja2, babel, holidays) is loaded when a letter is made
@@ -126,7 +126,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         if output is None:
             return _preview(args, config, provider.id, lang, sent_on, now, pack, tuple(attachments))
-        with Journal.open(config.journal_path, create=False, readonly=args.no_seal or pack is not None) as journal:
+        with open_checked(config.journal_path, readonly=args.no_seal or pack is not None) as journal:
             if pack is None and not args.no_seal:
                 journal.seal()  # the pack holds sealed rows only; safe alongside a running agent
             if pack is not None and args.now:
@@ -183,7 +183,7 @@ def _preview(
     from watchdog.documents.letter.request import LetterRequest
 
     facts = read_pack(pack) if pack is not None else None
-    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+    with open_checked(config.journal_path) as journal:
         period = parse_period(args.period, config.provider_zone(provider_id))
         request = LetterRequest(
             provider_id=provider_id,

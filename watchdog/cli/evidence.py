@@ -20,6 +20,7 @@ from watchdog.cli import (
     provider_of,
 )
 from watchdog.documents.report import Lang
+from watchdog.journal.integrity import open_checked
 from watchdog.journal.store import Journal
 from watchdog.timefmt import parse_time
 
@@ -75,7 +76,7 @@ def handle(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_DOWN
-        with Journal.open(config.journal_path, create=False, readonly=args.no_seal) as journal:
+        with open_checked(config.journal_path, readonly=args.no_seal) as journal:
             if not args.no_seal:
                 journal.seal()  # safe alongside a running agent: one IMMEDIATE transaction
             share = None

@@ -8,7 +8,7 @@ from typing import Any
 
 from watchdog.analysis.outages import analyse, outage_json
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of, table
-from watchdog.journal.store import Journal
+from watchdog.journal.integrity import open_checked
 from watchdog.model import NS, Role
 from watchdog.timefmt import duration_text, local_text, parse_time
 
@@ -42,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if args.provider:
         provider_of(config, args.provider)
-    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+    with open_checked(config.journal_path) as journal:
         analysis = analyse(
             journal,
             provider_kinds={p.id: p.kind for p in config.providers},

@@ -10,7 +10,7 @@ from typing import Any
 from watchdog.analysis.sla import current_period
 from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
 from watchdog.documents.report import Lang, build_report, render, report_json
-from watchdog.journal.store import Journal
+from watchdog.journal.integrity import open_checked
 from watchdog.timefmt import parse_time
 
 
@@ -44,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.now:
             now = parse_time(args.now, zone, now)
         period = args.period or current_period(provider.sla.period, now, zone).label
-        with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        with open_checked(config.journal_path) as journal:
             report = build_report(journal, config, provider.id, period, now)
     except ValueError as exc:
         print(exc)

@@ -12,8 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from matplotlib import dates as mdates
+from matplotlib import rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -30,6 +34,16 @@ COLOURS = {
     "inconclusive": "#9467bd",
     "maintenance": "#1f77b4",
 }
+
+
+# A provider with many targets: up to MAX_BANDS rows the chart has a labelled band per target (its look);
+# beyond, the bands area keeps the height of MAX_BANDS rows and the bands get thinner, unlabelled. Up to
+# MAX_LINES latency series get a line and a legend entry each; beyond, one LineCollection without legend.
+# Every band of one colour is one PolyCollection however many targets there are (it was four broken_barh
+# artists per target: 30 s for 1000 targets, and a 10,000-target figure too tall for Agg).
+MAX_BANDS = 60
+MAX_LINES = 40
+BAND = 0.7  # a band's height; bands are centred on 1, 2, 3, ...
 
 
 @dataclass
@@ -82,6 +96,22 @@ def _bars(intervals: Sequence[Interval], zone: ZoneInfo) -> list[tuple[float, fl
     return [(_num(a, zone), _num(b, zone) - _num(a, zone)) for a, b in intervals if b > a]
 
 
+def _rect(x: float, width: float, y0: float) -> list[tuple[float, float]]:
+    """The corners of one bar, as broken_barh makes them (so the pixels do not change)."""
+    return [(x, y0), (x, y0 + BAND), (x + width, y0 + BAND), (x + width, y0)]
+
+
+def _bands(rows: Sequence[Row], zone: ZoneInfo, lo: float, hi: float) -> dict[str, list[list[tuple[float, float]]]]:
+    """Every bar of every row, by colour: no data under everything, then covered, uncertain, down on top."""
+    out: dict[str, list[list[tuple[float, float]]]] = {"no_data": [], "up": [], "uncertain": [], "down": []}
+    for y, row in enumerate(reversed(rows), start=1):
+        y0 = y - BAND / 2
+        out["no_data"].append(_rect(lo, hi - lo, y0))
+        for kind, intervals in (("up", row.covered), ("uncertain", row.uncertain), ("down", row.down)):
+            out[kind].extend(_rect(x, w, y0) for x, w in _bars(intervals, zone))
+    return out
+
+
 ENGLISH = {
     "provider_outages": "outages: whose fault",
     "up": "up",
@@ -95,6 +125,7 @@ ENGLISH = {
     "latency": "latency, ms (mean per bin)",
     "local_time": "local time, {zone}",
     "day": "%d %b",
+    "targets": "{count} targets",
 }
 
 
@@ -113,26 +144,29 @@ def timeline_png(
     ``words`` are its labels (the ``chart`` table of ``documents/locale/report.<lang>.yaml``); English by default.
     """
     say = {**ENGLISH, **(words or {})}
-    height = 2.6 + 0.32 * (len(rows) + 1)
+    shown = min(len(rows), MAX_BANDS)  # the bands area is as tall as this many rows
+    height = 2.6 + 0.32 * (shown + 1)
     fig = Figure(figsize=(12, height), dpi=100)
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(2, 1, height_ratios=[len(rows) + 1.5, 2.2], hspace=0.25)
+    grid = fig.add_gridspec(2, 1, height_ratios=[shown + 1.5, 2.2], hspace=0.25)
     bands = fig.add_subplot(grid[0])
     lat = fig.add_subplot(grid[1], sharex=bands)
     lo, hi = _num(window[0], zone), _num(window[1], zone)
-    labels = []
-    for y, row in enumerate(reversed(rows), start=1):
-        labels.append(row.label)
-        bands.broken_barh([(lo, hi - lo)], (y - 0.35, 0.7), facecolors=COLOURS["no_data"], linewidth=0)
-        bands.broken_barh(_bars(row.covered, zone), (y - 0.35, 0.7), facecolors=COLOURS["up"], linewidth=0)
-        bands.broken_barh(_bars(row.uncertain, zone), (y - 0.35, 0.7), facecolors=COLOURS["uncertain"], linewidth=0)
-        bands.broken_barh(_bars(row.down, zone), (y - 0.35, 0.7), facecolors=COLOURS["down"], linewidth=0)
+    for kind, bars in _bands(rows, zone, lo, hi).items():
+        if bars:  # one artist per colour for all the rows: drawn in one pass
+            bands.add_collection(PolyCollection(bars, facecolors=COLOURS[kind], linewidth=0))
     top = len(rows) + 1
     for kind in ("no_data", "inconclusive", "customer_line", "provider"):
         bands.broken_barh(_bars(attribution.get(kind, ()), zone), (top - 0.35, 0.7), facecolors=COLOURS[kind])
     for x, w in _bars(maintenance, zone):
         bands.axvspan(x, x + w, color=COLOURS["maintenance"], alpha=0.15, linewidth=0)
-    bands.set_yticks(range(1, top + 1), [*labels, say["provider_outages"]], fontsize=8)
+    if len(rows) <= MAX_BANDS:
+        bands.set_yticks(
+            range(1, top + 1), [*(row.label for row in reversed(rows)), say["provider_outages"]], fontsize=8
+        )
+    else:
+        count = say["targets"].format(count=len(rows))
+        bands.set_yticks([(1 + len(rows)) / 2, top], [count, say["provider_outages"]], fontsize=8)
     bands.set_ylim(0.4, top + 0.6)
     bands.set_xlim(lo, hi)
     bands.set_title(title, fontsize=11, loc="left")
@@ -149,16 +183,26 @@ def timeline_png(
     ]
     bands.legend(handles=legend, loc="upper left", bbox_to_anchor=(0, -0.02), ncol=8, fontsize=7, frameon=False)
     bands.tick_params(axis="x", labelbottom=False)
-    plotted = 0
-    for key in sorted(latency):
-        xs, ys = latency[key].points()
-        if xs:
+    series = [(key, latency[key].points()) for key in sorted(latency)]
+    series = [(key, (xs, ys)) for key, (xs, ys) in series if xs]
+    if len(series) <= MAX_LINES:
+        for key, (xs, ys) in series:
             lat.plot([_num(x, zone) for x in xs], ys, linewidth=0.8, label=key)
-            plotted += 1
+    else:
+        cycle = [to_hex(c["color"]) for c in rcParams["axes.prop_cycle"]]
+        origin = _num(window[0], zone)  # matplotlib's dates are days: convert all points at once
+        lines = [
+            np.column_stack((origin + (np.array(xs, dtype=float) - window[0]) / (86400 * NS), ys))
+            for _, (xs, ys) in series
+        ]
+        lat.add_collection(
+            LineCollection(lines, linewidths=0.8, colors=[cycle[i % len(cycle)] for i in range(len(lines))])
+        )
+        lat.autoscale_view(scalex=False)
     lat.set_ylabel(say["latency"], fontsize=8)
     lat.set_ylim(bottom=0)
     lat.grid(color="#dddddd", linewidth=0.6)
-    if plotted:  # no legend without a line: a target down all period has no latency to plot
+    if series and len(series) <= MAX_LINES:  # no legend without a line: a target down all period has no latency
         lat.legend(fontsize=7, loc="upper right", ncol=4, frameon=False)
     locator = mdates.AutoDateLocator(tz=zone, maxticks=12)  # type: ignore[no-untyped-call]
     lat.xaxis.set_major_locator(locator)

@@ -20,6 +20,7 @@ from watchdog.journal.chain import (
     result_row_hash,
     stream_digests,
 )
+from watchdog.journal.integrity import storage_problems
 from watchdog.journal.schema import EV_TARGET, connect
 
 
@@ -99,9 +100,16 @@ def verify_journal(path: Path | str, *, expect_head: str | None = None) -> Journ
     except JournalError as exc:
         verdict.problems.append(f"the file is not a readable SQLite journal: {exc}")
         return verdict
+    damage: list[str] = []
     try:
-        return _verify(conn, verdict, expect_head)
+        # the file itself first (every index against its table: reports read through them), then the chain;
+        # a damaged index leaves the chain intact, so its problems are kept apart and put first
+        damage = storage_problems(conn)
+        _verify(conn, verdict, expect_head)
+        verdict.problems[:0] = damage
+        return verdict
     except sqlite3.DatabaseError as exc:
+        verdict.problems[:0] = damage
         verdict.problems.append(f"the file is not a readable SQLite journal: {exc}")
         return verdict
     finally:
@@ -115,9 +123,6 @@ def _bad(verdict: JournalVerdict, seq: int | None, message: str) -> None:
 
 
 def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str | None) -> JournalVerdict:
-    check = conn.execute("PRAGMA quick_check").fetchone()[0]
-    if check != "ok":
-        verdict.problems.append(f"SQLite quick_check: {check}")
     row = conn.execute("SELECT value FROM meta WHERE key = 'journal_id'").fetchone()
     if row is None:
         verdict.problems.append("no journal_id in meta: not a watchdog journal")

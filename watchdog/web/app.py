@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from watchdog.analysis.sla import Period, current_period, parse_period
 from watchdog.config import Config, ProviderSection, split_listen
+from watchdog.journal.integrity import JournalDamaged
 from watchdog.model import NS, Role
 from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
 from watchdog.web import metrics, views
@@ -33,6 +34,7 @@ from watchdog.web.data import DAY_NS, EV_CONTACT, History, StatusService
 from watchdog.web.documents import KNOWN, DocumentRequest, Documents
 from watchdog.web.guard import BODY_TIMEOUT_S
 from watchdog.web.i18n import Lang, language
+from watchdog.web.limits import Busy, DocumentGate, journal_start_ns, period_problem
 from watchdog.web.security import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
@@ -79,6 +81,8 @@ class Settings:
         self.refresh_s = refresh_s
         self.throttle = LoginThrottle()
         self.trusted_proxies = trusted_proxies
+        self.documents_gate = DocumentGate()
+        self.journal_start_ns: int | None = None  # read once the journal has data (issue 13 item 10)
         self.env = _environment(lang, self.config.zone)
 
 
@@ -236,6 +240,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/"):
             return web.json_response({"error": str(exc)}, status=exc.status, dumps=_dumps)
         return web.Response(status=exc.status, text=f"{exc}\n")
+    except JournalDamaged as exc:
+        _LOGGER.error("%s", exc)
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": str(exc)}, status=503, dumps=_dumps)
+        return web.Response(status=503, text=f"{exc}\n")
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -324,8 +333,23 @@ def _period(provider: ProviderSection, config: Config, label: str | None, now_ns
         return current_period(provider.sla.period, now_ns, zone)
     try:
         return parse_period(label, zone)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(
+            f"cannot use period {label!r}: {exc}" if isinstance(exc, OverflowError) else str(exc)
+        ) from None
+
+
+async def _asked_period(settings: Settings, provider: ProviderSection, label: str | None, now_ns: int) -> Period:
+    """The query's period, refused (400) when it is too long or outside the journal's span (see web.limits)."""
+    period = _period(provider, settings.config, label, now_ns)
+    if not label:
+        return period
+    if settings.journal_start_ns is None:
+        settings.journal_start_ns = await asyncio.to_thread(journal_start_ns, settings.config.journal_path)
+    problem = period_problem(period, now_ns, settings.journal_start_ns)
+    if problem is not None:
+        raise BadRequest(problem)
+    return period
 
 
 async def overview(request: web.Request) -> web.Response:
@@ -370,7 +394,7 @@ async def provider_page(request: web.Request) -> web.Response:
     service, config = settings.service, settings.config
     provider = _provider(config, request.match_info["provider"])
     now_ns = settings.service.clock()
-    period = _period(provider, config, request.query.get("period"), now_ns)
+    period = await _asked_period(settings, provider, request.query.get("period"), now_ns)
     now = await service.now()
     history, latency = await asyncio.gather(service.history(now), service.latency(provider.id))
     current = history.figures[provider.id]
@@ -445,12 +469,17 @@ async def document(request: web.Request) -> web.Response:
     if renderer is None:
         raise BadRequest(f"no document {name!r} here (available: {', '.join(settings.documents) or 'none'})", 404)
     provider = _provider(config, request.match_info["provider"])
-    period = _period(provider, config, request.query.get("period"), settings.service.clock())
+    period = await _asked_period(settings, provider, request.query.get("period"), settings.service.clock())
     doc_request = DocumentRequest(
         config, config.journal_path, provider, period, settings.lang.code, settings.service.clock()
     )
     try:
-        doc = await asyncio.to_thread(renderer, doc_request)
+        async with settings.documents_gate.slot():  # one document at a time, a few waiting (issue 13 item 10)
+            doc = await asyncio.to_thread(renderer, doc_request)
+    except Busy as exc:
+        raise BadRequest(str(exc), 503) from None
+    except JournalDamaged:
+        raise
     except Exception:
         _LOGGER.exception("document failed to render name=%s provider=%s period=%s", name, provider.id, period.label)
         return web.Response(status=500, text=f"the {name} could not be rendered; the agent's log says why\n")
@@ -521,7 +550,7 @@ async def api_report(request: web.Request) -> web.Response:
             raise BadRequest(f"say which provider: ?provider= one of {', '.join(p.id for p in config.providers)}")
         provider_id = config.providers[0].id
     provider = _provider(config, provider_id)
-    period = _period(provider, config, request.query.get("period"), settings.service.clock())
+    period = await _asked_period(settings, provider, request.query.get("period"), settings.service.clock())
     figures = await settings.service.report(provider, period)
     return web.json_response(views.report_json(provider, figures, config), dumps=_dumps)
 

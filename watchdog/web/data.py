@@ -24,6 +24,7 @@ from watchdog.analysis.attribution import Interval, intersect
 from watchdog.analysis.outages import Analysis, analyse, coverage, stall_intervals
 from watchdog.analysis.sla import Period, SlaFigures, compute, current_period
 from watchdog.config import Config, ProviderSection
+from watchdog.journal.integrity import check_readable
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.store import Journal
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
@@ -287,6 +288,7 @@ def provider_kinds(config: Config) -> dict[str, Any]:
 
 def load_history(journal: Journal, config: Config, now_ns: int) -> History:
     """Analyse the journal over the last 30 days and each provider's current period (runs in a thread)."""
+    check_readable(journal)  # figures are never read around a damaged index (JournalDamaged → 503)
     since = now_ns - HISTORY_DAYS * DAY_NS
     periods = {p.id: current_period(p.sla.period, now_ns, config.provider_zone(p.id)) for p in config.providers}
     lo = min([since, *(period.start_ns for period in periods.values())])
@@ -314,6 +316,7 @@ def load_history(journal: Journal, config: Config, now_ns: int) -> History:
 
 def load_report(journal: Journal, config: Config, provider: ProviderSection, period: Period, now_ns: int) -> SlaFigures:
     """SLA figures of one provider over one period (to now, for the period in progress)."""
+    check_readable(journal)
     analysis = analyse(
         journal,
         provider_kinds=provider_kinds(config),
@@ -470,7 +473,7 @@ class StatusService:
         return await self._cached(
             ("analysis", since_ns, until_ns),
             lambda j: analyse(
-                j,
+                check_readable(j),
                 provider_kinds=provider_kinds(self.config),
                 quorum=self.config.quorum,
                 since_ns=since_ns,

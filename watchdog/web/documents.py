@@ -111,11 +111,11 @@ class PackShelf:
 
 def _build_pack(request: DocumentRequest) -> bytes:
     from watchdog.documents.pack.build import build_pack  # matplotlib and fpdf2 load only when a pack is asked for
-    from watchdog.journal.store import Journal
+    from watchdog.journal.integrity import open_checked
 
     with tempfile.TemporaryDirectory(prefix="watchdog-web-") as tmp:
         out = Path(tmp) / pack_name(request)
-        with Journal.open(request.journal_path, create=False, readonly=True) as journal:
+        with open_checked(request.journal_path) as journal:
             now, lang = request.now(), _lang(request)
             build_pack(journal, request.config, request.provider.id, request.period, out, now_ns=now, lang=lang)
         return out.read_bytes()
@@ -124,9 +124,9 @@ def _build_pack(request: DocumentRequest) -> bytes:
 def render_report(request: DocumentRequest) -> Document:
     """The SLA report as a standalone HTML page in the page's language."""
     from watchdog.documents.report import build_report, render
-    from watchdog.journal.store import Journal
+    from watchdog.journal.integrity import open_checked
 
-    with Journal.open(request.journal_path, create=False, readonly=True) as journal:
+    with open_checked(request.journal_path) as journal:
         report = build_report(journal, request.config, request.provider.id, request.period, request.now())
     html = render(report, "report.html.j2", lang=_lang(request))
     return Document(html.encode("utf-8"), "text/html; charset=utf-8", f"report-{_stem(request)}.html")
@@ -146,7 +146,7 @@ def render_complaint(shelf: PackShelf, suffix: str) -> DocumentRenderer:
 
     def complaint(request: DocumentRequest) -> Document:
         from watchdog.documents.claim import write_complaint
-        from watchdog.journal.store import Journal
+        from watchdog.journal.integrity import open_checked
         from watchdog.timefmt import to_datetime
 
         lang = _lang(request)
@@ -155,7 +155,7 @@ def render_complaint(shelf: PackShelf, suffix: str) -> DocumentRenderer:
             pack = Path(tmp) / pack_name(request)
             pack.write_bytes(shelf.get(request))
             out = Path(tmp) / f"complaint-{_stem(request)}-{lang}.{suffix}"
-            with Journal.open(request.journal_path, create=False, readonly=True) as journal:
+            with open_checked(request.journal_path) as journal:
                 write_complaint(
                     request.config,
                     journal,
