@@ -11,6 +11,8 @@ import io
 import json
 import logging
 import os
+import pwd
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -77,6 +79,33 @@ def load_config(args: argparse.Namespace) -> Config:
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return config
+
+
+def require_owner(journal: Path) -> None:
+    """Refuse (UsageError, exit 2) to write a journal that belongs to another user, saying how to run it.
+
+    Writing as root to the service's journal would leave its WAL and shared-memory files owned by root, which
+    the service (user ``watchdog``) then cannot open. Read-only commands are not held to this.
+    """
+    try:
+        owner = journal.stat().st_uid
+    except OSError:
+        return  # not there yet: it will be created by whoever runs this
+    me = os.geteuid()
+    if owner == me:
+        return
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    command = " ".join(shlex.quote(a) for a in ["watchdog", *sys.argv[1:]])
+    raise UsageError(
+        f"{journal} belongs to {name(owner)} (uid {owner}), not to {name(me)}: writing to it as {name(me)} "
+        f"would leave files its service cannot open. Run it as that user: sudo -u {shlex.quote(name(owner))} {command}"
+    )
 
 
 def print_json(data: Any) -> None:

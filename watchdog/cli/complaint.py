@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from watchdog.analysis.sla import current_period, parse_period
-from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of
+from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of, require_owner
 from watchdog.journal.integrity import open_checked
 from watchdog.timefmt import parse_time, to_datetime
 
@@ -123,6 +123,8 @@ def handle(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         attachments.append((path.name, _sha256(path)))
     lang: Lang = args.lang or config.agent.language
+    if not args.no_seal:
+        require_owner(config.journal_path)
     try:
         if output is None:
             return _preview(args, config, provider.id, lang, sent_on, now, pack, tuple(attachments))

@@ -6,7 +6,17 @@ import argparse
 import time
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of, table
+from watchdog.cli import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    add_config_arg,
+    add_json_arg,
+    load_config,
+    print_json,
+    provider_of,
+    require_owner,
+    table,
+)
 from watchdog.journal.contacts import CHANNELS, add_contact, list_contacts
 from watchdog.journal.store import Journal
 from watchdog.timefmt import local_iso, local_text, parse_time, utc_iso
@@ -45,6 +55,7 @@ def handle_add(args: argparse.Namespace) -> int:
     now = time.time_ns()
     try:
         at = parse_time(args.at, zone, now) if args.at else now
+        require_owner(config.journal_path)
         with Journal.open(config.journal_path) as journal:
             contact = add_contact(
                 journal, provider=provider.id, channel=args.channel, note=args.note, ref=args.ref, at_ns=at, now_ns=now

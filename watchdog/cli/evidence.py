@@ -18,6 +18,7 @@ from watchdog.cli import (
     load_config,
     print_json,
     provider_of,
+    require_owner,
 )
 from watchdog.documents.report import Lang
 from watchdog.journal.integrity import open_checked
@@ -76,6 +77,8 @@ def handle(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_DOWN
+        if not args.no_seal:
+            require_owner(config.journal_path)
         with open_checked(config.journal_path, readonly=args.no_seal) as journal:
             if not args.no_seal:
                 journal.seal()  # safe alongside a running agent: one IMMEDIATE transaction

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, add_config_arg, guard_logs, load_config, setup_logging
+from watchdog.cli import EXIT_CONFIG, add_config_arg, guard_logs, load_config, require_owner, setup_logging
 from watchdog.units import parse_duration
 
 
@@ -32,5 +32,6 @@ def handle(args: argparse.Namespace) -> int:
             print(f"--for: {exc}")
             return EXIT_CONFIG
     config = load_config(args)
+    require_owner(config.journal_path)
     guard_logs(config)
     return asyncio.run(run_agent(config, duration_s=duration))
