@@ -56,17 +56,32 @@ def default_sink_factories() -> list[SinkFactory]:
     return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink]
 
 
+def console_factory(hint: Sequence[str] = ()) -> SinkFactory:
+    """The console (issue 15): a line on stdout per state change, the first round, then ``hint``."""
+
+    def make(ctx: AgentContext) -> Sink:
+        from watchdog.notify.console import console_sink
+
+        return console_sink(ctx, hint)
+
+    return make
+
+
 async def run_agent(
     config: Config,
     *,
     duration_s: float | None = None,
     sink_factories: Sequence[SinkFactory] | None = None,
     install_signal_handlers: bool = True,
+    console: Sequence[str] | None = None,
 ) -> int:
-    """Run the agent with the sinks its config asks for."""
+    """Run the agent with the sinks its config asks for (``console``: the console's hint lines; None: no console)."""
+    factories = list(default_sink_factories() if sink_factories is None else sink_factories)
+    if console is not None:
+        factories.append(console_factory(console))
     agent = Agent(
         config,
-        sink_factories=default_sink_factories() if sink_factories is None else sink_factories,
+        sink_factories=factories,
         duration_s=duration_s,
         install_signal_handlers=install_signal_handlers,
     )

@@ -20,7 +20,8 @@ from types import ModuleType
 from typing import Any
 
 import watchdog
-from watchdog.config import Config, ProviderSection, default_config_path, load
+from watchdog.config import Config, ProviderSection, load
+from watchdog.config.builtin import Discovery, builtin_config, discover, user_config_path
 from watchdog.documents.rulebook import check_config
 from watchdog.errors import ConfigError, WatchdogError
 from watchdog.units import redact_url
@@ -61,9 +62,12 @@ def provider_of(config: Config, provider_id: str) -> ProviderSection:
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
-    """``-c FILE``: the config (default ./watchdog.yaml, else config/example.yaml)."""
+    """``-c FILE``: the config (default ./watchdog.yaml, else the built-in default: see config/builtin.py)."""
     parser.add_argument(
-        "-c", "--config", metavar="FILE", help="config file (default: ./watchdog.yaml, else config/example.yaml)"
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./watchdog.yaml, else the built-in default that watches your own line)",
     )
 
 
@@ -74,11 +78,31 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 
 def load_config(args: argparse.Namespace) -> Config:
     """Load the config named by ``-c`` (or the default), rules checked too; ConfigError propagates (exit 2)."""
-    path = Path(args.config) if getattr(args, "config", None) else default_config_path()
-    config = load(path, checks=(check_config,))
+    return load_config_found(args)[0]
+
+
+def load_config_found(args: argparse.Namespace) -> tuple[Config, Discovery | None]:
+    """:func:`load_config`, and what the machine told the built-in default when there is no config file.
+
+    With neither ``-c`` nor ``./watchdog.yaml`` the config is the built-in default (issue 15: the
+    gateway, public anchors and the ISP); a note on stderr says so, keeping stdout for the command.
+    """
+    found: Discovery | None = None
+    if getattr(args, "config", None):
+        config = load(Path(args.config), checks=(check_config,))
+    elif (path := user_config_path()) is not None:
+        config = load(path, checks=(check_config,))
+    else:
+        try:
+            found = discover()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        config = builtin_config(found, checks=(check_config,))
+        if getattr(args, "command", None) != "run":
+            print("note: no watchdog.yaml here: using the built-in default (watchdog init writes one)", file=sys.stderr)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return config
+    return config, found
 
 
 def require_owner(journal: Path) -> None:
@@ -172,6 +196,7 @@ def _commands() -> list[ModuleType]:
         contact,
         demo,
         evidence,
+        init,
         notify,
         outages,
         report,
@@ -183,6 +208,7 @@ def _commands() -> list[ModuleType]:
 
     return [
         run,
+        init,
         check,
         configcmd,
         outages,

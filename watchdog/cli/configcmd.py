@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json
+from watchdog.config.builtin import BUILTIN_NAME
 from watchdog.model import Role
 from watchdog.units import format_duration
 
@@ -27,7 +28,7 @@ def handle(args: argparse.Namespace) -> int:
         print_json(
             {
                 "ok": True,
-                "path": str(config.path),
+                "path": str(config.path or BUILTIN_NAME),
                 "sha256": config.sha256,
                 "agent": config.agent.id,
                 "providers": [p.id for p in config.providers],
@@ -37,7 +38,7 @@ def handle(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
-    print(f"{config.path}: OK")
+    print(f"{config.path or BUILTIN_NAME}: OK")
     print(f"  agent {config.agent.id}, zone {config.agent.timezone}, journal {config.journal_path}")
     lan, net = config.controls(Role.LAN), config.controls(Role.INTERNET)
     print(f"  controls: {len(lan)} LAN, {len(net)} internet (quorum {config.quorum})")

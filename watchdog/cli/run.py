@@ -6,7 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from watchdog.cli import EXIT_CONFIG, add_config_arg, guard_logs, load_config, require_owner, setup_logging
+from watchdog.cli import EXIT_CONFIG, add_config_arg, guard_logs, load_config_found, require_owner, setup_logging
+from watchdog.config.builtin import describe
 from watchdog.units import parse_duration
 
 
@@ -31,7 +32,19 @@ def handle(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"--for: {exc}")
             return EXIT_CONFIG
-    config = load_config(args)
+    config, found = load_config_found(args)
     require_owner(config.journal_path)
     guard_logs(config)
-    return asyncio.run(run_agent(config, duration_s=duration))
+    hint: list[str] = []
+    if found is not None:  # the built-in default: say what it found, and after the first round what to do next
+        print("\n".join(describe(found)))
+        print(f"  journal: {config.journal_path}; stop with Ctrl-C", flush=True)
+        hint = HINT
+    return asyncio.run(run_agent(config, duration_s=duration, console=hint))
+
+
+HINT = [
+    "To watch a broker or a bank as well, write a watchdog.yaml that adds it to your line:",
+    '  watchdog init --provider-kind broker --name "My broker" --target HOST:PORT  (or https://URL)',
+    "  or run `watchdog init` in a terminal to be asked; then start ./run.sh again.",
+]
