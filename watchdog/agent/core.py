@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import logging
 import os
 import signal
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from probes import REGISTRY
 from watchdog import __version__
@@ -33,6 +35,14 @@ from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config
 from watchdog.errors import WatchdogError
+from watchdog.journal.files import (
+    DISK_FULL,
+    UnsafePathError,
+    as_storage_error,
+    private_dir,
+    refuse_link,
+    storage_problem,
+)
 from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
@@ -42,6 +52,7 @@ from watchdog.journal.schema import (
     EV_OUTAGE_OPEN,
     EV_RUN_END_RECOVERED,
     EV_STALL,
+    EV_STORAGE_WAIT,
 )
 from watchdog.journal.store import Journal, Ticket
 from watchdog.model import NS, Result, Target, boot_id
@@ -53,6 +64,7 @@ SEAL_EVERY_S = 60.0
 MONITOR_TICK_S = 1.0
 STALL_THRESHOLD_S = 5.0
 CLOCK_STEP_THRESHOLD_S = 1.0
+START_RETRY_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # waits between start attempts on a full disk
 
 
 class AgentLockedError(WatchdogError):
@@ -79,26 +91,46 @@ def _boottime_ns() -> int:
         return time.monotonic_ns()
 
 
-@contextlib.contextmanager
-def _data_dir_lock(data_dir: Path) -> Any:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def _lock_data_dir(data_dir: Path) -> int:
+    """Take ``data_dir/agent.lock`` (flock) and return its descriptor, held for the agent's lifetime.
+
+    The folder is created 0700; the file 0600 with ``O_EXCL``, or an existing one opened with
+    ``O_NOFOLLOW``: a symbolic link (or a hard link, a FIFO) planted there is refused, never written.
+    """
+    private_dir(data_dir)
     path = data_dir / "agent.lock"
-    handle: IO[str] = open(path, "a+")  # held for the agent's lifetime
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        refuse_link(path)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(path, flags)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                refuse_link(path)
+            raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise UnsafePathError(f"refusing to use {path}: it is not a plain file of its own (a link or a device)")
+        if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            raise AgentLockedError(
-                f"another agent is running on {data_dir} (pid {handle.read().strip() or '?'})"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield
-    finally:
-        handle.close()
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise AgentLockedError(f"another agent is running on {data_dir} (pid {pid or '?'})") from None
+        os.ftruncate(fd, 0)
+        try:
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:  # the pid is information only: the flock is the lock
+            if storage_problem(exc) != DISK_FULL:
+                raise
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _recover_previous_run(journal: Journal) -> dict[str, Any] | None:
@@ -269,19 +301,83 @@ class Agent:
 
     async def run(self) -> int:
         """Run until stopped (signal, ``duration_s``, or ``handle.stop``); return an exit code."""
-        with _data_dir_lock(self.config.data_dir):
-            return await self._run_locked()
+        started = await self._start_storage()
+        if started is None:
+            return 0  # stopped while waiting for room on the disk
+        lock, recovered, ids, waited = started
+        try:
+            return await self._run_locked(recovered, ids, waited)
+        finally:
+            os.close(lock)
 
-    async def _run_locked(self) -> int:
+    async def _start_storage(self) -> tuple[int, dict[str, Any] | None, dict[str, int], dict[str, Any] | None] | None:
+        """Lock the data dir, open (or set aside and renew) the journal, recover the last run, register targets.
+
+        A full disk is waited out: one log line ``disk full: <path>: ...``, then tries again after 1, 2, 4, 8,
+        15 and then every 30 s, and monitoring starts once there is room. A read-only or forbidden folder, a
+        symbolic link, another agent: raised (exit 1 with one line) — those need a person, not waiting.
+        """
+        config = self.config
+        lock: int | None = None
+        attempts, since_ns, shown = 0, 0, ""
+        delays = iter(START_RETRY_S)
+        delay = START_RETRY_S[0]
+        while True:
+            attempts += 1
+            where = config.data_dir
+            try:
+                if lock is None:
+                    lock = _lock_data_dir(config.data_dir)
+                where = config.journal_path
+                await self.writer.open()
+                recovered = await self.writer.call(_recover_previous_run)
+                ids = await self.writer.call(lambda j: j.register_targets(config.targets))
+            except Exception as exc:
+                problem = as_storage_error(exc, where)
+                if problem is None or problem.problem != DISK_FULL:
+                    if lock is not None:
+                        os.close(lock)
+                    await self._close_writer()
+                    if problem is not None:
+                        raise problem from None
+                    raise
+                delay = next(delays, START_RETRY_S[-1])
+                if str(problem) != shown:
+                    shown = str(problem)
+                    _LOGGER.error(
+                        "%s; monitoring starts once there is room (trying again in %g s, then at most every %g s)",
+                        shown,
+                        delay,
+                        START_RETRY_S[-1],
+                    )
+                since_ns = since_ns or time.time_ns()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.handle.stop.wait(), delay)
+                if self.handle.stop.is_set():
+                    if lock is not None:
+                        os.close(lock)
+                    await self._close_writer()
+                    return None
+                continue
+            waited = None
+            if since_ns:
+                waited = {"from_ns": since_ns, "to_ns": time.time_ns(), "attempts": attempts, "error": shown}
+                _LOGGER.warning("storage usable again after %d attempts; monitoring starts", attempts)
+            if recovered:
+                _LOGGER.warning(
+                    "previous run ended without a clean stop; its last record was at ns=%d", recovered["last_ns"]
+                )
+            return lock, recovered, ids, waited
+
+    async def _close_writer(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.writer.aclose()
+
+    async def _run_locked(
+        self, recovered: dict[str, Any] | None, ids: dict[str, int], waited: dict[str, Any] | None
+    ) -> int:
         config = self.config
         check_fd_limit(config)
-        await self.writer.open()
-        recovered = await self.writer.call(_recover_previous_run)
-        if recovered:
-            _LOGGER.warning(
-                "previous run ended without a clean stop; its last record was at ns=%d", recovered["last_ns"]
-            )
-        ids = await self.writer.call(lambda j: j.register_targets(config.targets))
         ctx = ProbeContext()
         unusable: list[str] = []
         for kind, probe in REGISTRY.items():
@@ -312,6 +408,8 @@ class Agent:
                 },
             )
         )
+        if waited is not None:  # the time without monitoring was the agent's own disk, not a provider
+            await self.writer.write(self.writer.event(EV_STORAGE_WAIT, waited))
         restored = await self.writer.call(lambda j: j.restore([t.key for t in config.targets]))
         for target in config.targets:
             self.detectors[target.key] = Detector(

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from watchdog.journal.schema import EV_JOURNAL_GAP
+from watchdog.journal import health
+from watchdog.journal.files import check_journal_files
+from watchdog.journal.schema import EV_JOURNAL_GAP, EV_JOURNAL_SET_ASIDE
 from watchdog.journal.store import Journal, PendingEvent, Ticket
 from watchdog.model import Result
 
@@ -69,12 +71,38 @@ class JournalWriter:
         self._inflight = 0  # entries at the head of the ring being written right now
         self._settled = asyncio.Event()  # set when the ring is empty or the journal is failing
         self._settled.set()
+        self.set_aside: dict[str, Any] | None = None  # what was set aside at open (a damaged journal)
+        self._set_aside_written = False
 
     async def open(self) -> Journal:
-        """Open the journal in the writer thread and start the flush task."""
-        self._journal = await self.call(lambda _: Journal.open(self.path))
-        self._task = asyncio.create_task(self._run(), name="journal-writer")
+        """Open the journal in the writer thread (setting a damaged one aside) and start the flush task.
+
+        May be called again after it raised (a full disk): a journal set aside is remembered, and its
+        ``journal_set_aside`` event is the new journal's first row whichever attempt writes it.
+        """
+        if self._journal is None:
+            self._journal = await self.call(lambda _: self._open_checked())
+        if self.set_aside is not None and not self._set_aside_written:
+            data = self.set_aside
+            await self.call(lambda j: j.add_event(EV_JOURNAL_SET_ASIDE, data))
+            self._set_aside_written = True
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="journal-writer")
         return self._journal
+
+    def _open_checked(self) -> Journal:
+        check_journal_files(self.path)
+        reason = health.damage(self.path)
+        if reason is not None:
+            self.set_aside = health.set_aside(self.path, reason)
+            _LOGGER.error(
+                "journal damaged (%s): set aside as %s, kept as it is; a new journal starts, its first event "
+                "names the old one (last readable head: %s)",
+                reason,
+                self.set_aside["file"],
+                (self.set_aside["head"] or {}).get("hash", "none"),
+            )
+        return Journal.open(self.path)
 
     @property
     def journal(self) -> Journal:

@@ -23,7 +23,10 @@ loss when the disk honours flushes), foreign keys, a busy timeout, and a bounded
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
+import urllib.parse
 from pathlib import Path
 
 from watchdog.errors import JournalError
@@ -115,18 +118,72 @@ EV_STALL = "stall"
 EV_CLOCK_STEP = "clock_step"
 EV_CLOCK_SAMPLE = "clock_sample"  # an NTP measurement of the local clock (watchdog.agent.clock)
 EV_JOURNAL_GAP = "journal_gap"
+EV_JOURNAL_SET_ASIDE = "journal_set_aside"  # first event of a journal started because the old one was damaged
+EV_STORAGE_WAIT = "storage_wait"  # the agent waited at start for room on the disk
+
+
+def uri(path: Path, query: str) -> str:
+    return f"file:{urllib.parse.quote(str(path.resolve()))}?{query}"
+
+
+class _CopyConnection(sqlite3.Connection):
+    """A read-only connection to a private copy of a journal; closing it removes the copy."""
+
+    copy_dir: str | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self.copy_dir is not None:
+            shutil.rmtree(self.copy_dir, ignore_errors=True)
+            self.copy_dir = None
+
+    def __del__(self) -> None:
+        if self.copy_dir is not None:
+            shutil.rmtree(self.copy_dir, ignore_errors=True)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """``mode=ro``; for a copy whose -wal/-shm cannot be created (read-only media), what SQLite allows.
+
+    SQLite reads a WAL database read-only only if its -shm and -wal exist or can be created. Where they
+    cannot: with no -wal (or an empty one) every committed row is in the main file, so ``immutable=1``
+    reads it all; a -wal without its -shm holds committed rows that only a writable folder can replay,
+    so the two files are copied to a private temporary folder (0700) and read there.
+    """
+    conn = sqlite3.connect(uri(path, "mode=ro"), uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as exc:
+        conn.close()
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF not in (8, 14):  # READONLY*, CANTOPEN
+            raise
+    wal = Path(f"{path}-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return sqlite3.connect(
+            uri(path, "mode=ro&immutable=1"), uri=True, isolation_level=None, check_same_thread=False
+        )
+    copy_dir = tempfile.mkdtemp(prefix="watchdog-journal-")
+    try:
+        copy = Path(copy_dir) / path.name
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, f"{copy}-wal")
+        conn = sqlite3.connect(
+            uri(copy, "mode=ro"), uri=True, isolation_level=None, check_same_thread=False, factory=_CopyConnection
+        )
+    except BaseException:
+        shutil.rmtree(copy_dir, ignore_errors=True)
+        raise
+    assert isinstance(conn, _CopyConnection)
+    conn.copy_dir = copy_dir
+    return conn
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open a connection with our pragmas; ``readonly`` opens with ``mode=ro``."""
+    """Open a connection with our pragmas; ``readonly`` opens with ``mode=ro`` and writes nothing."""
     try:
         if readonly:
-            conn = sqlite3.connect(
-                f"file:{Path(path).resolve()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = _open_readonly(Path(path))
         else:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         for pragma in PRAGMAS:
@@ -135,4 +192,6 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
             conn.execute(pragma)
     except sqlite3.Error as exc:
         raise JournalError(f"cannot open journal {path}: {exc}") from exc
+    except OSError as exc:
+        raise JournalError(f"cannot open journal {path}: {exc.strerror or exc}") from exc
     return conn

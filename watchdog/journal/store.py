@@ -32,6 +32,7 @@ from watchdog.journal.chain import (
     result_row_hash,
     stream_digests,
 )
+from watchdog.journal.files import as_storage_error, check_journal_files, create_private_file, make_private, private_dir
 from watchdog.journal.readers import Head, JournalReader
 from watchdog.journal.restore import RestoredState, restore_state
 from watchdog.journal.schema import EV_TARGET, RESULTS_SCHEMA, ROWS_TABLE, SCHEMA, SCHEMA_VERSION, connect
@@ -93,11 +94,25 @@ class Journal(JournalReader):
         created with (1 or 2) and is read and written in it.
         """
         file = Path(path)
-        if not file.exists():
-            if not create or readonly:
+        if readonly:
+            if not file.exists():
                 raise JournalError(f"no journal at {file} (has the agent run with this data_dir?)")
-            file.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(file, readonly=readonly)
+        else:
+            try:
+                check_journal_files(file)
+                if not file.exists():
+                    if not create:
+                        raise JournalError(f"no journal at {file} (has the agent run with this data_dir?)")
+                    private_dir(file.parent)
+                    create_private_file(file)  # 0600: SQLite gives the -wal and -shm the same mode
+                else:
+                    make_private(file)
+            except OSError as exc:
+                raise as_storage_error(exc, file) or JournalError(f"cannot open journal {file}: {exc}") from exc
+        try:
+            conn = connect(file, readonly=readonly)
+        except JournalError as exc:
+            raise as_storage_error(exc, file) or exc from exc.__cause__
         try:
             if not readonly:
                 # the whole schema and the journal's identity appear in one transaction: a reader never
@@ -131,7 +146,7 @@ class Journal(JournalReader):
                 raise JournalError(f"{file}: unsupported journal schema {version_text!r}")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise JournalError(f"{file}: not a readable journal: {exc}") from exc
+            raise as_storage_error(exc, file) or JournalError(f"{file}: not a readable journal: {exc}") from exc
         except JournalError:
             conn.close()
             raise
