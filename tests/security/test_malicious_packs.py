@@ -120,7 +120,11 @@ def verify_in_child(pack: Path) -> tuple[int, str, str, float]:
     [
         ("events.csv", "events.csv: declares 209715200 bytes, more than the 67108864 allowed"),
         ("contacts.csv", "contacts.csv: declares 209715200 bytes, more than the 8388608 allowed"),
-        ("manifest.json", "manifest.json: declares 209715200 bytes, more than the 16777216 allowed"),
+        (
+            "manifest.json",
+            f"manifest.json: declares a compression ratio over {MAX_RATIO}:1 (209715200 bytes from 203844): "
+            "a zip bomb?",
+        ),
         (
             "results.csv",
             f"results.csv: declares a compression ratio over {MAX_RATIO}:1 (209715200 bytes from 203843): a zip bomb?",
