@@ -55,8 +55,17 @@ class HttpOptions(ProbeOptions):
     @field_validator("ca_file")
     @classmethod
     def _ca_file(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
+        if value is None:
+            return value
+        path = Path(value).expanduser()
+        if not path.is_file():
             raise ValueError(f"no such file: {value!r}")
+        if path.stat().st_size > 16 << 20:
+            raise ValueError(f"{value!r} is larger than 16 MiB: not a CA bundle")
+        try:  # the probes would each fail on it later: refuse it now, at its line
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a PEM file with a CA certificate ({exc})") from exc
         return value
 
     @model_validator(mode="after")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION_S = 3650 * 86400.0  # ten years: no setting means more; past it a number is a typo or an attack
 
 
 def parse_duration(value: Any) -> float:
@@ -22,9 +23,22 @@ def parse_duration(value: Any) -> float:
             break
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
-    if not text or pos != len(text):
+    if not text or pos != len(text) or len(text) > 64:
         raise ValueError(f"expected a duration like 500ms, 10s, 5m or 72h, got {value!r}")
+    if not total <= MAX_DURATION_S:  # also inf and nan (a number too long for a float)
+        raise ValueError(f"longer than 3650 days: {value!r}")
     return total
+
+
+def bounded(most: float) -> AfterValidator:
+    """A pydantic validator for a Duration: at most ``most`` seconds."""
+
+    def check(seconds: float) -> float:
+        if seconds > most:
+            raise ValueError(f"at most {format_duration(most)}, got {format_duration(seconds)}")
+        return seconds
+
+    return AfterValidator(check)
 
 
 def format_duration(seconds: float) -> str:

@@ -19,6 +19,7 @@ import time
 from watchdog.errors import ProbeError
 from watchdog.model import FailureKind, Result, Target, steady_ns
 from watchdog.probe import Probe, ProbeContext
+from watchdog.safetext import printable
 from watchdog.units import redact_url
 
 _LOGGER = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ def _local_recovered() -> None:
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
+    """One line of at most ``limit`` characters: whitespace folded, control and bidi characters dropped."""
+    line = " ".join(printable(" ".join(text.split())).split())
     if "@" in line:  # a URL's credentials never reach the journal, whatever library message carried them
         line = redact_url(line)
     return line if len(line) <= limit else line[: limit - 1] + "…"

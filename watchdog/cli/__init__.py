@@ -24,6 +24,7 @@ from watchdog.config import Config, ProviderSection, load
 from watchdog.config.builtin import Discovery, builtin_config, discover, user_config_path
 from watchdog.documents.rulebook import check_config
 from watchdog.errors import ConfigError, WatchdogError
+from watchdog.safetext import PrintableLogFilter, PrintableStream
 from watchdog.units import redact_url
 
 
@@ -185,6 +186,8 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:  # a provider's text never reaches the log raw (ESC, bidi)
+        handler.addFilter(PrintableLogFilter())
 
 
 def _commands() -> list[ModuleType]:
@@ -253,6 +256,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_CONFIG
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableStream(stdout), PrintableStream(stderr)
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; what it prints carries no control or bidi characters (a provider's text included)."""
     try:
         code = handler(args)
         sys.stdout.flush()  # inside the try: a reader that went away is found here, not at interpreter exit

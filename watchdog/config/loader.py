@@ -112,8 +112,12 @@ def load(
     """Load and validate a config file; raise ConfigError listing every problem (``checks``: see ConfigCheck)."""
     file = Path(path)
     name = str(path)
-    try:
-        raw = file.read_bytes()[: MAX_CONFIG_BYTES + 1]
+    try:  # a device or a FIFO (-c /dev/zero) is refused unread; a file is read up to one byte past the limit
+        # O_NONBLOCK: opening a FIFO nobody writes to returns at once (regular files ignore the flag)
+        with os.fdopen(os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)), "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise_config([f"{name}:1: (file): not a regular file (a device, FIFO or directory)"])
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise_config([f"{name}:1: (file): cannot read: {exc.strerror or exc}"])
     if len(raw) > MAX_CONFIG_BYTES:
@@ -181,7 +185,22 @@ def loads(
     if report.items:
         raise_config(report.lines())
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Config(model, tuple(targets), path, digest, ())
+    return Config(model, tuple(targets), path, digest, _rate_warnings(filename, targets))
+
+
+SAFE_PROBE_RATE = 500  # probes/s: the documented safe total for a 2-core machine (bench/RESULTS.md, README)
+
+
+def _rate_warnings(filename: str, targets: Sequence[Target]) -> tuple[str, ...]:
+    """A warning when the targets ask for more probes per second than a small machine keeps up with."""
+    rate = sum(1 / t.interval_s for t in targets)
+    if rate <= SAFE_PROBE_RATE:
+        return ()
+    return (
+        f"{filename}: {len(targets)} targets ask for {rate:.0f} probes/s, more than the {SAFE_PROBE_RATE} probes/s"
+        " a 2-core machine is rated for: probes would run late or be skipped (lengthen intervals or split the"
+        " targets over agents)",
+    )
 
 
 def _target_groups(

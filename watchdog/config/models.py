@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from pydantic import (
 )
 
 from watchdog.model import ProviderKind, Role, Target
-from watchdog.units import Duration, format_duration, split_server
+from watchdog.units import Duration, bounded, format_duration, split_server
 
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -166,12 +167,38 @@ def _asn(tags: dict[str, str]) -> dict[str, str]:
     return {**tags, "asn": f"AS{int(m.group(1))}"}
 
 
+MAX_INTERVAL_S = 86400.0  # a target probed less than daily measures nothing an SLA is about
+MAX_TIMEOUT_S = 300.0
+Interval = Annotated[Duration, bounded(MAX_INTERVAL_S)]
+ProbeTimeout = Annotated[Duration, bounded(MAX_TIMEOUT_S)]
+_NO_DATA_UNDER = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _data_dir(value: str) -> str:
+    """A directory the journal can live in: not under /proc, /sys or /dev; a directory (or creatable), writable."""
+    path = Path(value).expanduser()
+    try:
+        full = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise ValueError(f"cannot resolve {value!r}: {exc}") from exc
+    for system in _NO_DATA_UNDER:
+        if full == system or system in full.parents:
+            raise ValueError(f"{value!r} is under {system}: not a place for the journal")
+    existing = next((p for p in (full, *full.parents) if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise ValueError(f"{value!r}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "not writable" if existing == full else f"cannot be created ({existing} is not writable)"
+        raise ValueError(f"{value!r}: {what}")
+    return value
+
+
 class AgentSection(Strict):
     """The vantage point: its name, zone and where the journal lives."""
 
     id: Name = "home"
     timezone: Zone = "UTC"
-    data_dir: str = "./data"
+    data_dir: Annotated[str, AfterValidator(_data_dir)] = "./data"
     language: Literal["en", "ru"] = "en"
     concurrency: int = Field(64, ge=1, le=10_000)
     tags: Annotated[dict[str, str], AfterValidator(_asn)] = Field(default_factory=dict)  # region, asn, connection…
@@ -181,8 +208,8 @@ class AgentSection(Strict):
 class DefaultsSection(Strict):
     """Values every target inherits unless it sets its own."""
 
-    interval: Duration = 30.0
-    timeout: Duration = 5.0
+    interval: Interval = 30.0
+    timeout: ProbeTimeout = 5.0
     failure_threshold: int = Field(3, ge=1, le=100)
     success_threshold: int = Field(2, ge=1, le=100)
 
@@ -193,8 +220,8 @@ class TargetSpec(Strict):
     name: Name
     kind: str
     address: str = Field(min_length=1)
-    interval: Duration | None = None
-    timeout: Duration | None = None
+    interval: Interval | None = None
+    timeout: ProbeTimeout | None = None
     failure_threshold: int | None = Field(None, ge=1, le=100)
     success_threshold: int | None = Field(None, ge=1, le=100)
     icmp: dict[str, Any] | None = None
@@ -284,7 +311,7 @@ class SlaSection(Strict):
 
     availability: float | None = Field(None, gt=0, le=100)
     period: Literal["month", "week", "quarter", "year"] = "month"
-    restore_within: Duration | None = None
+    restore_within: Annotated[Duration, bounded(365 * 86400)] | None = None
 
     @field_validator("availability", mode="before")
     @classmethod
@@ -535,9 +562,10 @@ class WebSection(Strict):
     @field_validator("token")
     @classmethod
     def _token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < WEB_TOKEN_MIN_CHARS:
+        if value is not None and len("".join(value.get_secret_value().split())) < WEB_TOKEN_MIN_CHARS:
             raise ValueError(
-                f"too short: use at least {WEB_TOKEN_MIN_CHARS} random characters (e.g. from: openssl rand -hex 16)"
+                f"too short: use at least {WEB_TOKEN_MIN_CHARS} random non-blank characters"
+                " (e.g. from: openssl rand -hex 16)"
             )
         return value
 

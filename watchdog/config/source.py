@@ -141,10 +141,33 @@ class TooBig(Exception):
     pass
 
 
+MAX_DEPTH = 50  # flow brackets open at once; a config needs a handful, PyYAML recurses per level
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where flow brackets (``[``, ``{``) first nest past MAX_DEPTH, or None (strings counted too)."""
+    depth, line = 0, 1
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
 def read_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Doc, list[tuple[int, str]]]:
     problems: list[tuple[int, str]] = []
+    deep = _too_deep(text)
+    if deep is not None:  # PyYAML recurses once per level: 900 brackets are a RecursionError
+        raise_config([f"{filename}:{deep}: (syntax): brackets nested more than {MAX_DEPTH} levels deep"])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise_config([f"{filename}:1: (syntax): nested too deeply"])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -160,6 +183,8 @@ def read_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Doc, li
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise_config([f"{filename}:{line}: (syntax): {exc.problem or exc} (only plain YAML is allowed)"])
+    except RecursionError:
+        raise_config([f"{filename}:1: (syntax): nested too deeply"])
     except TooBig:
         raise_config([f"{filename}:1: (top level): more than {MAX_NODES} YAML nodes (alias bomb?)"])
     if not isinstance(data, dict):

@@ -10,17 +10,41 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 from fpdf import FPDF
 from fpdf.fonts import TextStyle
+from fpdf.html import HTML2FPDF
 
 from watchdog.documents.report import Lang, Report, environment, report_json, report_words, template_for
 from watchdog.model import NS
 
 FONT = "DejaVu"
+_LOGGER = logging.getLogger(__name__)
+
+
+class _TextOnlyHTML(HTML2FPDF):
+    """fpdf2's HTML parser without ``<img>``: it would load any file or URL a ``src`` names into the PDF.
+
+    The templates escape every value, so no value can make a tag; this is the second wall. The summary's
+    one image, the chart, is drawn with ``FPDF.image`` from bytes, never through HTML.
+    """
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Every tag as fpdf2 handles it, but ``<img>`` (and ``<image>``) dropped unread."""
+        if tag.lower() in ("img", "image"):
+            _LOGGER.warning("summary PDF: an <img> tag was dropped (images come from no HTML)")
+            return
+        super().handle_starttag(tag, attrs)
+
+
+class SafePDF(FPDF):
+    """FPDF whose ``write_html`` never loads a file or URL (see :class:`_TextOnlyHTML`)."""
+
+    HTML2FPDF_CLASS = _TextOnlyHTML
 
 
 def font_dir() -> Path:
@@ -37,7 +61,7 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes, lang: Lang = "
     method = env.get_template(template_for("method.txt.j2", lang)).render(r=data).strip()
     html = env.get_template(template_for("summary.pdf.html.j2", lang)).render(r=data, method=method, pack=pack)
     html = html.replace("<td>", '<td align="left">')  # fpdf2 justifies cells otherwise: gaps in narrow columns
-    pdf = FPDF(format="A4")
+    pdf = SafePDF(format="A4")
     pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
     fonts = font_dir()
     for style, name in (

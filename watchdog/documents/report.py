@@ -41,6 +41,7 @@ from watchdog.journal.readers import Head, TargetInfo
 from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL
 from watchdog.journal.store import Journal
 from watchdog.model import NS, AttributedOutage, Role
+from watchdog.safetext import html_autoescape
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
 
 REPORT_FORMAT = "outage-watchdog-report/1"
@@ -466,7 +467,7 @@ def environment(zone: ZoneInfo, lang: Lang = "en") -> jinja2.Environment:
     """The template environment: words in templates and ``t``, times shown in ``zone`` and UTC."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("watchdog.documents", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        autoescape=html_autoescape,  # every .html.j2 (the PDF summary's too) escapes every value
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

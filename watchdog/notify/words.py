@@ -30,6 +30,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
+from watchdog.safetext import printable
 from watchdog.timefmt import to_datetime
 
 LANGUAGES = ("en", "ru")
@@ -67,6 +68,7 @@ class Words:
         self.nouns: dict[str, dict[str, str]] = self.catalog.pop("_nouns")
         self.phrases: dict[str, Any] = self.catalog.pop("_phrases", {})
         footer = self.catalog.pop("_footer")
+        # plain text, never HTML: values are made printable (render), not escaped
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
         env.filters.update(
             clock=self._clock,
@@ -101,7 +103,8 @@ class Words:
         body = [text for line in lines if (text := line.render(ctx).rstrip())]
         if "ref" in facts:
             body.append(self._footer.render(ctx).strip())
-        return Rendered(title.render(ctx).strip(), "\n".join(body))
+        # a provider's text (an outage's detail) carries no ESC sequence or bidi override into a message
+        return Rendered(printable(title.render(ctx).strip()), printable("\n".join(body)))
 
     def names(self) -> list[str]:
         """The messages this catalog has."""

@@ -9,11 +9,13 @@ from typing import Literal
 
 import jinja2
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from watchdog.documents.compensation.values import Duration
 from watchdog.documents.letter.build import TEMPLATE_PREFIX
 from watchdog.documents.letter.views import Letter
 from watchdog.documents.words import Formatter, LetterError, md_escape
+from watchdog.safetext import html_autoescape
 from watchdog.timefmt import to_datetime
 
 Format = Literal["md", "html"]
@@ -24,7 +26,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("watchdog.documents", "templates"),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # the output is Markdown: config and log text goes through |md; HTML comes from markdown-it
+        autoescape=html_autoescape,  # .md.j2: Markdown, values through |md; the .html.j2 shell: escaped
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -82,10 +84,11 @@ def render(letter: Letter, fmt: Format = "md") -> str:
     return shell.render(
         lang=letter.lang,
         title=_title(markdown),
-        draft=converter.render(parts["draft"]),
-        header=converter.render(parts["header"]),
-        body=converter.render(parts["body"]),
-        notes=converter.render(parts["notes"]),
+        # markdown-it's output (raw HTML off: every character of a value is escaped by it) is the markup
+        draft=Markup(converter.render(parts["draft"])),
+        header=Markup(converter.render(parts["header"])),
+        body=Markup(converter.render(parts["body"])),
+        notes=Markup(converter.render(parts["notes"])),
     )
 
 
