@@ -65,6 +65,7 @@ class OutageMessages:
             net_up=line.internet_up,
             net_total=line.internet_total,
             quorum=line.quorum,
+            line_ok=line.internet_ok,
             failing=[names.get(k, k) for k in line.failing],
             detail=outage.detail,
             maintenance=self._maintenance_at(provider, outage.start_ns),
@@ -106,7 +107,8 @@ class OutageMessages:
         if snap is not None:
             seconds = snap.by_outage.get(outage.id)
             if seconds is not None:
-                by = {a.value: seconds.get(a, 0.0) for a in Attribution}
+                # a part that rounds to 0 s is not said at all ("0 s unclear" tells nothing)
+                by = {a.value: s if (s := seconds.get(a, 0.0)) >= 0.5 else 0.0 for a in Attribution}
             standing = snap.standings.get(provider.id)
         await self.messages.queue(
             "outage_closed",
