@@ -108,3 +108,36 @@ def test_the_footer_quotes_an_outage_by_its_number() -> None:
     facts = opened(ref="outage-open/88", agent="home-msk-1", written=NOW)
     assert ru.render("outage_opened", NOW, **facts).body.endswith("— home-msk-1, 10:44 MSK, № 88")
     assert en.render("outage_opened", NOW, **facts).body.endswith("— home-msk-1, 10:44 MSK, ref. 88")
+
+
+def flap(**over: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "provider": "ИТ Инвест",
+        "provider_id": "broker",
+        "target": "trading",
+        "count": 2,
+        "window_start": NOW - 600 * 10**9,
+        "window_end": NOW,
+        "down": 20.0,
+        "longest": 10.0,
+        "windows": [],
+        "more": 0,
+        "still_down": None,
+        "line_down": 0.0,
+        "line_only": False,
+    }
+    return {**facts, **over}
+
+
+def test_a_flap_caused_by_the_customers_line_is_said_to_be_the_line() -> None:
+    ru, en = Words("ru", MSK), Words("en", MSK)
+    said = ru.render("flap_summary", NOW, **flap(line_down=20.0, line_only=True))
+    assert said.title == "Ваша линия то работает, то нет: ИТ Инвест `trading` пропадал вместе с ней"
+    assert (
+        said.body.splitlines()[1]
+        == "Всё это время не работала ваша собственная линия: провайдеру это не засчитывается."
+    )
+    said = en.render("flap_summary", NOW, **flap(line_down=12.0))
+    assert said.title == "ИТ Инвест: `trading` flapping"
+    assert said.body.splitlines()[1] == "Of that, 12 s was your own line being down: not counted against ИТ Инвест."
+    assert "линия" not in ru.render("flap_summary", NOW, **flap()).body.splitlines()[1]

@@ -212,6 +212,16 @@ class OutageMessages:
             return
         target = self.targets[summary.subject]
         provider = self.provider(target)
+        # flaps during which the customer's own line was down are said to be the line's, not the provider's
+        line_s = provider_s = 0.0
+        snap = await self.messages.snapshot()
+        if snap is not None:
+            for o in summary.outages:
+                seconds = snap.by_outage.get(o.outage_id, {})
+                line_s += seconds.get(Attribution.CUSTOMER_LINE, 0.0)
+                provider_s += seconds.get(Attribution.PROVIDER, 0.0)
+        facts["line_down"] = line_s if line_s >= 0.5 else 0.0
+        facts["line_only"] = line_s >= 0.5 and provider_s < 0.5
         await self.messages.queue(
             "flap_summary",
             key,
