@@ -113,3 +113,11 @@ def test_running_period_is_as_of_now(made: tuple[Path, Config]) -> None:
     assert data["period"]["complete"] is False and data["as_of"]["ns"] == msk(3, 0)
     assert data["figures"]["service_s"] == 60_600  # only Monday so far
     assert "The period is still running: figures as of 2026-11-03 00:00:00 MSK" in render(r, "report.txt.j2")
+
+
+def test_header_names_the_kind_only_when_it_is_not_the_id(made: tuple[Path, Config]) -> None:
+    _, config = made
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        r = build_report(journal, config, "broker", PERIOD, msk(10, 0))
+    assert render(r, "report.txt.j2").splitlines()[0].startswith("SLA report: ИТ Инвест (broker), contract")
+    assert "<p>broker, contract" in render(r, "report.html.j2")
