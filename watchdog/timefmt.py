@@ -45,15 +45,15 @@ def local_text(ts_ns: int, zone: ZoneInfo, *, seconds: bool = True) -> str:
 
 
 def duration_text(seconds: float) -> str:
-    """``3d 4h 05m``, ``12m 30s``, ``45s``, ``0.8s``."""
-    if seconds < 10 and seconds != int(seconds):
+    """``3d 04h 05m``, ``3d 00h 00m``, ``12m 30s``, ``45s``, ``0.8s`` (a tenth only under 10 s, never ``10.0s``)."""
+    if seconds < 10 and round(seconds, 1) != round(seconds):
         return f"{seconds:.1f}s"
     s = round(seconds)
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
     minutes, s = divmod(s, 60)
     if days:
-        return f"{days}d {hours}h {minutes:02d}m"
+        return f"{days}d {hours:02d}h {minutes:02d}m"
     if hours:
         return f"{hours}h {minutes:02d}m"
     if minutes:

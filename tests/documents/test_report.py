@@ -88,7 +88,7 @@ def test_cli_formats(made: tuple[Path, Config], tmp_path: Path, capsys: pytest.C
         assert main(args) == 0
         text = capsys.readouterr().out
         assert "Availability    98.9691 % of counted time; SLA 99.5 %: BREACHED" in text
-        assert "Counted time    service 2d 2h 30m − maintenance 0s − no data 2h 00m = 2d 0h 30m" in text
+        assert "Counted time    service 2d 02h 30m − maintenance 0s − no data 2h 00m = 2d 00h 30m" in text
         assert "2026-11-02 10:00:05 MSK (UTC+03:00)" in text and "Time-based, not count-based" in text
         assert main([*args, "--format", "html", "-o", str(tmp_path / "r.html")]) == 0
         html = (tmp_path / "r.html").read_text(encoding="utf-8")

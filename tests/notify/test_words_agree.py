@@ -141,3 +141,17 @@ def test_a_flap_caused_by_the_customers_line_is_said_to_be_the_line() -> None:
     assert said.title == "ИТ Инвест: `trading` flapping"
     assert said.body.splitlines()[1] == "Of that, 12 s was your own line being down: not counted against ИТ Инвест."
     assert "линия" not in ru.render("flap_summary", NOW, **flap()).body.splitlines()[1]
+
+
+def test_one_compact_duration_format() -> None:
+    from watchdog.timefmt import duration_text
+
+    assert [duration_text(s) for s in (9.96, 10.0, 9.5, 0.8, 259_200, 183_000, 7200)] == [
+        "10s",
+        "10s",
+        "9.5s",
+        "0.8s",
+        "3d 00h 00m",
+        "2d 02h 50m",
+        "2h 00m",
+    ]
