@@ -155,3 +155,21 @@ def test_one_compact_duration_format() -> None:
         "2d 02h 50m",
         "2h 00m",
     ]
+
+
+def test_page_report_and_notifications_give_the_same_figures() -> None:
+    from watchdog.documents.words import Formatter, load_words
+    from watchdog.web.i18n import language
+
+    page, report, said = language("ru"), Formatter("ru", "ru_RU", MSK, load_words("ru")), Words("ru", MSK)
+    nb = "\u00a0"
+    # the outage: exactly 10 s (and 9.96 s, which every surface calls 10 s)
+    for seconds in (10.0, 9.96):
+        assert page.duration(seconds) == report.duration(seconds) == f"10{nb}с"
+        assert said.duration(seconds) == "10 с"
+    # allowed downtime 0.45 s: one rounding, "0,5 с" on the page and in the report
+    assert page.duration(0.45) == report.duration(0.45) == f"0,5{nb}с"
+    # coverage 0.0234 %: two decimals on both
+    assert page.percent(0.0234, 2) == f"0,02{nb}%"
+    assert page.duration(259_200) == f"3{nb}д 00{nb}ч 00{nb}мин"
+    assert page.gettext("phone") == "телефон" and page.gettext("visit") == "визит"
