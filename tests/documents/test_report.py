@@ -121,3 +121,15 @@ def test_header_names_the_kind_only_when_it_is_not_the_id(made: tuple[Path, Conf
         r = build_report(journal, config, "broker", PERIOD, msk(10, 0))
     assert render(r, "report.txt.j2").splitlines()[0].startswith("SLA report: ИТ Инвест (broker), contract")
     assert "<p>broker, contract" in render(r, "report.html.j2")
+
+
+def test_chart_colours_are_one_per_meaning() -> None:
+    from watchdog.documents.chart import COLOURS
+
+    assert len(set(COLOURS.values())) == len(COLOURS)
+    assert (COLOURS["down"], COLOURS["provider"], COLOURS["uncertain"], COLOURS["customer_line"]) == (
+        "#D55E00",
+        "#CC79A7",
+        "#F0E442",
+        "#E69F00",
+    )
