@@ -133,3 +133,12 @@ def test_chart_colours_are_one_per_meaning() -> None:
         "#F0E442",
         "#E69F00",
     )
+
+
+def test_standalone_html_report_has_a_page_margin(made: tuple[Path, Config]) -> None:
+    _, config = made
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        r = build_report(journal, config, "broker", PERIOD, msk(10, 0))
+    for lang in ("en", "ru"):
+        html = render(r, "report.html.j2", lang=lang)  # type: ignore[arg-type]
+        assert "margin: 2em auto; padding: 0 1.5em; max-width: 72em;" in html and "@page { margin: 15mm; }" in html
