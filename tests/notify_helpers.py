@@ -32,9 +32,11 @@ class Received:
 
     @property
     def ref(self) -> str:
-        """The message's key, from its footer line ("ref …" / "ссылка …")."""
-        match = re.search(r"(?:ref|ссылка) (\S+)$", self.body)
+        """The message's key, from its footer line ("ref. …" / "№ …"); an outage's number says open or close by type."""
+        match = re.search(r"(?:ref\.|№) (\S+)$", self.body)
         assert match, self.body
+        if match.group(1).isdigit():
+            return f"outage-{'open' if self.payload['type'] == 'failure' else 'close'}/{match.group(1)}"
         return match.group(1)
 
 

@@ -44,16 +44,24 @@ def local_text(ts_ns: int, zone: ZoneInfo, *, seconds: bool = True) -> str:
     return f"{shown} ({offset})"
 
 
+def tenths(seconds: float) -> float | None:
+    """The one rule for short spans, shared by every surface: under 10 s a span keeps its tenth
+    (``0.45`` → ``0.5``, Python's rounding of the float), unless that tenth is 0; None means whole seconds."""
+    if seconds < 10 and (tenth := round(seconds, 1)) != round(seconds):
+        return tenth
+    return None
+
+
 def duration_text(seconds: float) -> str:
-    """``3d 4h 05m``, ``12m 30s``, ``45s``, ``0.8s``."""
-    if seconds < 10 and seconds != int(seconds):
-        return f"{seconds:.1f}s"
+    """``3d 04h 05m``, ``3d 00h 00m``, ``12m 30s``, ``45s``, ``0.8s`` (a tenth only under 10 s, never ``10.0s``)."""
+    if (tenth := tenths(seconds)) is not None:
+        return f"{tenth:.1f}s"
     s = round(seconds)
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
     minutes, s = divmod(s, 60)
     if days:
-        return f"{days}d {hours}h {minutes:02d}m"
+        return f"{days}d {hours:02d}h {minutes:02d}m"
     if hours:
         return f"{hours}h {minutes:02d}m"
     if minutes:

@@ -104,6 +104,7 @@ def test_isp_internet_down_with_lan_up_is_the_isps_fault() -> None:
     windows = internet_lost_windows([o for v in lost.values() for o in v], 3, 2, s(1000))
     assert len(windows) == 1
     w = windows[0]
+    assert w.detail == "2 to 3 of 3 controls down at once"
     assert w.target == LINE_INTERNET
     assert (w.start_ns, w.start_bounds, w.end_ns, w.end_bounds) == (s(105), (s(95), s(105)), s(195), (s(185), s(195)))
     got = segments(w, lost, kind=ProviderKind.ISP)
@@ -123,6 +124,10 @@ def test_lost_quorum_window_needs_enough_controls_down_at_once() -> None:
     first = windows[0]
     assert first.start_bounds == (s(40), s(50))  # b's last success: the second control went down after it
     assert first.end_bounds == (s(90), s(100))  # a's last failure
+    # the real counts: 2 of the 3 configured controls, not "2 or more of 2"
+    assert [w.detail for w in windows] == ["2 of 3 controls down at once", "2 of 3 controls down at once"]
+    only_two = internet_lost_windows([a, b], 3, 2, s(1000))
+    assert only_two[0].detail == "2 of 3 controls down at once"
 
 
 def test_open_outage_runs_to_now() -> None:

@@ -68,8 +68,8 @@ def test_init_from_flags(home: Path, capsys: pytest.CaptureFixture[str]) -> None
         "watchdog.yaml: OK",
         "  agent pi, zone UTC, journal data/journal.sqlite3",
         "  controls: 1 LAN, 3 internet (quorum 2)",
-        "  provider isp (isp): 1 targets",
-        "  provider bank (bank): 3 targets",
+        "  provider isp (kind isp): 1 target",
+        "  provider bank (kind bank): 3 targets",
     ]
 
     # an existing file is kept unless --force
@@ -152,7 +152,7 @@ def test_no_config_means_the_builtin_default(home: Path, capsys: pytest.CaptureF
         "<built-in default>: OK",
         "  agent pi, zone UTC, journal data/journal.sqlite3",
         "  controls: 1 LAN, 3 internet (quorum 2)",
-        "  provider isp (isp): 1 targets",
+        "  provider isp (kind isp): 1 target",
         "    lan/gateway                  tcp   every 30s   timeout 5s     192.168.1.1:53",
         "    internet/cloudflare-dns      tcp   every 30s   timeout 5s     1.1.1.1:53",
         "    internet/google-dns          tcp   every 30s   timeout 5s     8.8.8.8:53",

@@ -88,7 +88,7 @@ def test_cli_formats(made: tuple[Path, Config], tmp_path: Path, capsys: pytest.C
         assert main(args) == 0
         text = capsys.readouterr().out
         assert "Availability    98.9691 % of counted time; SLA 99.5 %: BREACHED" in text
-        assert "Counted time    service 2d 2h 30m − maintenance 0s − no data 2h 00m = 2d 0h 30m" in text
+        assert "Counted time    service 2d 02h 30m − maintenance 0s − no data 2h 00m = 2d 00h 30m" in text
         assert "2026-11-02 10:00:05 MSK (UTC+03:00)" in text and "Time-based, not count-based" in text
         assert main([*args, "--format", "html", "-o", str(tmp_path / "r.html")]) == 0
         html = (tmp_path / "r.html").read_text(encoding="utf-8")
@@ -113,3 +113,32 @@ def test_running_period_is_as_of_now(made: tuple[Path, Config]) -> None:
     assert data["period"]["complete"] is False and data["as_of"]["ns"] == msk(3, 0)
     assert data["figures"]["service_s"] == 60_600  # only Monday so far
     assert "The period is still running: figures as of 2026-11-03 00:00:00 MSK" in render(r, "report.txt.j2")
+
+
+def test_header_names_the_kind_only_when_it_is_not_the_id(made: tuple[Path, Config]) -> None:
+    _, config = made
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        r = build_report(journal, config, "broker", PERIOD, msk(10, 0))
+    assert render(r, "report.txt.j2").splitlines()[0].startswith("SLA report: ИТ Инвест (broker), contract")
+    assert "<p>broker, contract" in render(r, "report.html.j2")
+
+
+def test_chart_colours_are_one_per_meaning() -> None:
+    from watchdog.documents.chart import COLOURS
+
+    assert len(set(COLOURS.values())) == len(COLOURS)
+    assert (COLOURS["down"], COLOURS["provider"], COLOURS["uncertain"], COLOURS["customer_line"]) == (
+        "#D55E00",
+        "#CC79A7",
+        "#F0E442",
+        "#E69F00",
+    )
+
+
+def test_standalone_html_report_has_a_page_margin(made: tuple[Path, Config]) -> None:
+    _, config = made
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        r = build_report(journal, config, "broker", PERIOD, msk(10, 0))
+    for lang in ("en", "ru"):
+        html = render(r, "report.html.j2", lang=lang)  # type: ignore[arg-type]
+        assert "margin: 2em auto; padding: 0 1.5em; max-width: 72em;" in html and "@page { margin: 15mm; }" in html

@@ -76,7 +76,7 @@ def test_text_report_in_russian(made: tuple[Path, Path, Config]) -> None:
         "Период 2026-11-02..2026-11-04: 02.11.2026 00:00:00 MSK (UTC+03:00) – 05.11.2026 00:00:00 MSK (UTC+03:00)"
     )
     assert "Период завершён." in lines
-    # the same figures as the English report (98.9691 %, 30m 00s, 2d 0h 30m ...), in Russian words and numbers
+    # the same figures as the English report (98.9691 %, 30m 00s, 2d 00h 30m ...), in Russian words and numbers
     assert lines[lines.index("Период завершён.") + 2 :][:7] == [
         "Доступность             98,9691 % учитываемого времени; целевой уровень SLA 99,5 %: НАРУШЕНИЕ SLA",
         f"Простой                 30{NBSP}мин по вине провайдера (SLA допускает 14{NBSP}мин 33{NBSP}с)",

@@ -196,7 +196,7 @@ OPENED = {
         "Emergency desk: +7 495 000-00-00\n"
         "Meanwhile: use the emergency desk for urgent orders, and note the time and the name of whoever answers.\n"
         "Log each call: watchdog contact add --provider broker --channel phone --note …\n"
-        "— home-msk-1, 10:44 MSK, ref outage-open/{oid}",
+        "— home-msk-1, 10:44 MSK, ref. {oid}",
     ),
     "ru": (
         "ИТ Инвест: `trading` недоступен",
@@ -207,7 +207,7 @@ OPENED = {
         "Аварийный деск: +7 495 000-00-00\n"
         "Пока: срочные заявки — через аварийный деск; запишите время и имя ответившего.\n"
         "Записывайте каждый звонок: watchdog contact add --provider broker --channel phone --note …\n"
-        "— home-msk-1, 10:44 MSK, ссылка outage-open/{oid}",
+        "— home-msk-1, 10:44 MSK, № {oid}",
     ),
 }
 
@@ -218,7 +218,7 @@ CLOSED = {
         "Attributed to Broker: 12 min (your line verified working).\n"
         "This month so far: 12 min of provider downtime (availability 99.95% over 19 days 10 h measured); "
         "the SLA (99.5%) allows 3 h 36 min for the whole month.\n"
-        "— home-msk-1, 10:44 MSK, ref outage-close/{oid}",
+        "— home-msk-1, 10:44 MSK, ref. {oid}",
     ),
     "ru": (
         "ИТ Инвест: `trading` снова работает",
@@ -226,7 +226,7 @@ CLOSED = {
         "По вине провайдера: 12 мин (ваша линия работала).\n"
         "В этом месяце: простой по вине провайдера 12 мин (доступность 99,95% за 19 дней 10 ч наблюдения); "
         "SLA (99,5%) допускает 3 ч 36 мин за весь месяц.\n"
-        "— home-msk-1, 10:44 MSK, ссылка outage-close/{oid}",
+        "— home-msk-1, 10:44 MSK, № {oid}",
     ),
 }
 
@@ -264,7 +264,7 @@ async def test_outage_while_the_customers_line_is_down_names_the_failed_controls
         "Error: connect 127.0.0.1:5: Connection refused\n"
         "Restore promised within 72 h: by 23 Nov 10:40 MSK.\n"
         "Emergency desk: +7 495 000-00-00\n"
-        "— home-msk-1, 10:44 MSK, ref outage-open/77"
+        "— home-msk-1, 10:44 MSK, ref. 77"
     )
 
 
@@ -280,7 +280,7 @@ async def test_outage_in_announced_maintenance_and_outside_service_hours(make_ri
         "by the contract it does not count against the SLA.",
         "It is outside the service hours: recorded, but not counted against the SLA.",
     ]
-    assert body.endswith("— home-msk-1, 02:34 MSK, ref outage-open/88")
+    assert body.endswith("— home-msk-1, 02:34 MSK, ref. 88")
 
 
 # ------------------------------------------------------------------------------------- the line
@@ -293,11 +293,11 @@ LINE = {
             "Failing: cloudflare, google.\n"
             "Outages of your providers meanwhile are recorded as your line's, not theirs.\n"
             "Written when it happened; if your line was down, it was sent once the line was back.\n"
-            "— home-msk-1, 10:44 MSK, ref line-down/{a}",
+            "— home-msk-1, 10:44 MSK, ref. line-down/{a}",
         ),
         (
             "Your line is back",
-            "Your line is back: down 10:30:00–10:51:00 MSK (21 min).\n— home-msk-1, 10:52 MSK, ref line-up/{a}",
+            "Your line is back: down 10:30:00–10:51:00 MSK (21 min).\n— home-msk-1, 10:52 MSK, ref. line-up/{a}",
         ),
     ],
     "ru": [
@@ -307,12 +307,11 @@ LINE = {
             "Не отвечают: cloudflare, google.\n"
             "Сбои ваших провайдеров в это время записываются на вашу линию, а не на них.\n"
             "Сообщение составлено в момент сбоя; если линия не работала, оно ушло, когда она заработала.\n"
-            "— home-msk-1, 10:44 MSK, ссылка line-down/{a}",
+            "— home-msk-1, 10:44 MSK, № line-down/{a}",
         ),
         (
             "Ваша линия снова работает",
-            "Ваша линия снова работает; сбой 10:30:00–10:51:00 MSK (21 мин).\n"
-            "— home-msk-1, 10:52 MSK, ссылка line-up/{a}",
+            "Ваша линия снова работает; сбой 10:30:00–10:51:00 MSK (21 мин).\n— home-msk-1, 10:52 MSK, № line-up/{a}",
         ),
     ],
 }
@@ -356,7 +355,7 @@ async def test_isp_outage_is_worded_as_the_isps(make_rig) -> None:
         "This counts against HomeNet.\n"
         "HomeNet emergency desk: 8 800 000-00-01\n"
         "Written when it happened; if your line was down, it was sent once the line was back.\n"
-        "— home-msk-1, 10:44 MSK, ref line-down/600"
+        "— home-msk-1, 10:44 MSK, ref. line-down/600"
     )
 
 
@@ -412,7 +411,7 @@ FLAP = {
         "Down: 10:05:00–10:05:40 MSK, since 10:10 MSK.\n"
         "Now: down since 10:10 MSK; you will hear when it is back.\n"
         "These outages are all in the journal: watchdog outages --provider broker\n"
-        "— home-msk-1, 10:30 MSK, ref {ref}",
+        "— home-msk-1, 10:30 MSK, ref. {ref}",
     ),
     "ru": (
         "ИТ Инвест: `trading` то работает, то нет",
@@ -420,7 +419,7 @@ FLAP = {
         "Сбои: 10:05:00–10:05:40 MSK, с 10:10 MSK.\n"
         "Сейчас: не работает с 10:10 MSK; сообщим, когда заработает.\n"
         "Все эти сбои есть в журнале: watchdog outages --provider broker\n"
-        "— home-msk-1, 10:30 MSK, ссылка {ref}",
+        "— home-msk-1, 10:30 MSK, № {ref}",
     ),
 }
 
@@ -460,7 +459,7 @@ BREACH = {
         "more than the 3 h 36 min that 99.5% allows for the whole month.\n"
         "Availability so far: 99.09% over 19 days 10 h measured.\n"
         "Report and compensation: watchdog report --provider broker --period 2026-11\n"
-        "— home-msk-1, 10:44 MSK, ref sla-breach/broker/2026-11",
+        "— home-msk-1, 10:44 MSK, ref. sla-breach/broker/2026-11",
     ),
     "ru": (
         "ИТ Инвест: SLA за 2026-11 нарушен",
@@ -468,7 +467,7 @@ BREACH = {
         "больше 3 ч 36 мин, которые 99,5% допускает за весь месяц.\n"
         "Доступность пока: 99,09% за 19 дней 10 ч наблюдения.\n"
         "Отчёт и компенсация: watchdog report --provider broker --period 2026-11\n"
-        "— home-msk-1, 10:44 MSK, ссылка sla-breach/broker/2026-11",
+        "— home-msk-1, 10:44 MSK, № sla-breach/broker/2026-11",
     ),
 }
 
@@ -504,7 +503,7 @@ RESTORE = {
         "Attributed to Broker in 2026-11: 3 days 8 h.\n"
         "Emergency desk: +7 495 000-00-00\n"
         "Keep a record of every call: watchdog contact add --provider broker --channel phone --note …\n"
-        "— home-msk-1, 10:44 MSK, ref {ref}",
+        "— home-msk-1, 10:44 MSK, ref. {ref}",
     ),
     "ru": (
         "ИТ Инвест: срок восстановления нарушен (72 ч обещано, уже 80 ч)",
@@ -512,7 +511,7 @@ RESTORE = {
         "По вине провайдера за 2026-11: 3 дня 8 ч.\n"
         "Аварийный деск: +7 495 000-00-00\n"
         "Записывайте каждый звонок: watchdog contact add --provider broker --channel phone --note …\n"
-        "— home-msk-1, 10:44 MSK, ссылка {ref}",
+        "— home-msk-1, 10:44 MSK, № {ref}",
     ),
 }
 
@@ -545,14 +544,14 @@ TLS = {
         "in 10 days.\n"
         "If it is not renewed by then, the service stops working for you that day: tell Broker.\n"
         "Support: +7 495 111-11-11\n"
-        "— home-msk-1, 10:44 MSK, ref tls/broker/cert/2026-11-30/14d",
+        "— home-msk-1, 10:44 MSK, ref. tls/broker/cert/2026-11-30/14d",
     ),
     "ru": (
         "ИТ Инвест: сертификат истекает через 10 дней",
         "TLS-сертификат broker.example.ru:443 (ИТ Инвест `cert`) истекает 30 ноября 2026 в 20:20 MSK, через 10 дней.\n"
         "Если его не продлят, сервис в этот день перестанет у вас работать: сообщите провайдеру (ИТ Инвест).\n"
         "Поддержка: +7 495 111-11-11\n"
-        "— home-msk-1, 10:44 MSK, ссылка tls/broker/cert/2026-11-30/14d",
+        "— home-msk-1, 10:44 MSK, № tls/broker/cert/2026-11-30/14d",
     ),
 }
 
@@ -579,13 +578,13 @@ REMINDER = {
         'reminders: [{name: "Bank card", date: 2026-11-27, days_before: [30, 7, 1], note: "Order a new card."}]',
         "Reminder: Bank card in 7 days",
         "Bank card: 27 November 2026, in 7 days.\nOrder a new card.\n"
-        "— home-msk-1, 10:44 MSK, ref reminder/bank-card/2026-11-27/7d",
+        "— home-msk-1, 10:44 MSK, ref. reminder/bank-card/2026-11-27/7d",
     ),
     "ru": (
         'reminders: [{name: "Банковская карта", date: 2026-11-27, days_before: [30, 7, 1], note: "Закажите новую."}]',
         "Напоминание: Банковская карта — через 7 дней",
         "Банковская карта: 27 ноября 2026, через 7 дней.\nЗакажите новую.\n"
-        "— home-msk-1, 10:44 MSK, ссылка reminder/банковская-карта/2026-11-27/7d",
+        "— home-msk-1, 10:44 MSK, № reminder/банковская-карта/2026-11-27/7d",
     ),
 }
 
@@ -604,14 +603,14 @@ COMPLAINT = {
         "Broker must answer your complaint Ж-17 of 24 October 2026 by 23 November 2026: 3 days left.\n"
         "No answer by then: escalate as your complaint draft says (regulator, ombudsman or court), "
         "and log it: watchdog contact add --provider broker --channel email --note …\n"
-        "— home-msk-1, 10:44 MSK, ref complaint-answer/complaint-ж-17/2026-11-23/3d",
+        "— home-msk-1, 10:44 MSK, ref. complaint-answer/complaint-ж-17/2026-11-23/3d",
     ),
     "ru": (
         "ИТ Инвест: ответ на претензию — через 3 дня",
         "Срок ответа на вашу претензию Ж-17 от 24 октября 2026 (ИТ Инвест) — 23 ноября 2026, через 3 дня.\n"
         "Если ответа не будет: действуйте, как сказано в проекте претензии (регулятор, омбудсмен или суд), "
         "и запишите это: watchdog contact add --provider broker --channel email --note …\n"
-        "— home-msk-1, 10:44 MSK, ссылка complaint-answer/complaint-ж-17/2026-11-23/3d",
+        "— home-msk-1, 10:44 MSK, № complaint-answer/complaint-ж-17/2026-11-23/3d",
     ),
 }
 
@@ -648,7 +647,7 @@ DIGEST = {
         "{hash}\n"
         "Keep this message: it is your own dated copy. Later, watchdog verify --journal --head <that hash> "
         "shows that nothing up to it was removed or changed.\n"
-        "— home-msk-1, 10:44 MSK, ref digest/2026-11-20",
+        "— home-msk-1, 10:44 MSK, ref. digest/2026-11-20",
     ),
     "ru": (
         "Ежедневный отчёт 20 ноября 2026",
@@ -661,7 +660,7 @@ DIGEST = {
         "{hash}\n"
         "Сохраните это сообщение: это ваша собственная датированная копия. Позже команда watchdog verify "
         "--journal --head <этот хеш> покажет, что до этого места ничего не удалено и не изменено.\n"
-        "— home-msk-1, 10:44 MSK, ссылка digest/2026-11-20",
+        "— home-msk-1, 10:44 MSK, № digest/2026-11-20",
     ),
 }
 
@@ -701,13 +700,13 @@ async def test_journal_failing_and_recovered(make_rig) -> None:
             "Since 10:44 MSK the agent cannot write its journal: OperationalError: database or disk is full.\n"
             "Results are held in memory (up to 100,000) and written as soon as it works again. "
             "Free disk space on the agent's machine.\n"
-            f"— home-msk-1, 10:44 MSK, ref journal-failing/{NOW}",
+            f"— home-msk-1, 10:44 MSK, ref. journal-failing/{NOW}",
         ),
         (
             "Watchdog: the journal works again",
             "The journal can be written again since 10:49 MSK (it failed for 5 min). Results held meanwhile are "
             "written; a gap, if any, is recorded in the journal.\n"
-            f"— home-msk-1, 10:49 MSK, ref journal-recovered/{NOW + 300 * NS}",
+            f"— home-msk-1, 10:49 MSK, ref. journal-recovered/{NOW + 300 * NS}",
         ),
     ]
 
@@ -717,14 +716,14 @@ RESTARTED = {
         "Watchdog restarted after an unclean stop",
         "The agent stopped without warning (power cut, crash or reboot) and started again at 10:44 MSK.\n"
         "No data for 02:13:00–10:44:30 MSK (8 h 31 min): that time counts as no data, never as up or down.\n"
-        "— home-msk-1, 10:44 MSK, ref restarted/run-2",
+        "— home-msk-1, 10:44 MSK, ref. restarted/run-2",
     ),
     "ru": (
         "Watchdog перезапущен после аварийной остановки",
         "Агент остановился без предупреждения (отключение питания, сбой или перезагрузка) "
         "и снова запущен в 10:44 MSK.\n"
         "Нет данных за 02:13:00–10:44:30 MSK (8 ч 31 мин): это время не считается ни работой, ни простоем.\n"
-        "— home-msk-1, 10:44 MSK, ссылка restarted/run-2",
+        "— home-msk-1, 10:44 MSK, № restarted/run-2",
     ),
 }
 
@@ -808,7 +807,7 @@ async def test_influx_exporter_alerts(make_rig, language: str) -> None:
         rig.clock.now_ns = NOW + i * NS  # distinct keys, same minute
         await rig.sink.on_agent(event)
     got = await rig.received(len(events))
-    footer = {"en": "— home-msk-1, 10:44 MSK, ref ", "ru": "— home-msk-1, 10:44 MSK, ссылка "}[language]
+    footer = {"en": "— home-msk-1, 10:44 MSK, ref. ", "ru": "— home-msk-1, 10:44 MSK, № "}[language]
     assert [(t, b.rsplit("\n", 1)[0]) for t, b in got] == EXPORTER[language]
     assert [b.rsplit("\n", 1)[1] for _, b in got] == [
         f"{footer}{e.type.replace('_', '-')}/{NOW + i * NS}" for i, e in enumerate(events)

@@ -207,8 +207,8 @@ def test_first_hour(net: tuple[Topology, str, Path], tmp_path: Path) -> None:
             "watchdog.yaml: OK",
             f"  agent {agent}, zone Europe/Moscow, journal data/journal.sqlite3",
             "  controls: 1 LAN, 3 internet (quorum 2)",
-            "  provider isp (isp): 1 targets",
-            "  provider broker (broker): 1 targets",
+            "  provider isp (kind isp): 1 target",
+            "  provider broker (kind broker): 1 target",
             f"    lan/gateway                  icmp  every 30s   timeout 5s     {gw}",
             "    internet/anchor1             tcp   every 30s   timeout 5s     10.213.200.1:53",
             "    internet/anchor2             tcp   every 30s   timeout 5s     10.213.200.2:53",
@@ -238,7 +238,7 @@ def test_first_hour(net: tuple[Topology, str, Path], tmp_path: Path) -> None:
     code, out, err = run("watchdog", "report", "--provider", "isp")
     assert (code, err) == (0, [])
     assert report_mask(out) == [
-        "SLA report: ISP (isp, isp)",
+        "SLA report: ISP (isp)",
         "Period 2026-12: <TS> MSK (UTC+03:00) – <TS> MSK (UTC+03:00)",
         "       (<TS> UTC – <TS> UTC; zone Europe/Moscow)",
         "The period is still running: figures as of <TS> MSK (UTC+03:00) (<TS> UTC).",

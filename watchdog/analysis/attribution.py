@@ -280,8 +280,27 @@ def _sweep(intervals: Iterable[Interval], threshold: int) -> list[Interval]:
     return union(out)
 
 
-def group_windows(key: str, outages: Sequence[Outage], need: int, now_ns: int) -> list[Outage]:
+def _most_at_once(outages: Sequence[Outage], a: int, b: int, now_ns: int) -> int:
+    """The most of these targets down at one moment within [a, b)."""
+    edges: list[tuple[int, int]] = []
+    for o in outages:
+        lo, hi = max(o.start_ns, a), min(now_ns if o.end_ns is None else o.end_ns, b)
+        if lo < hi:
+            edges += [(lo, 1), (hi, -1)]
+    most = down = 0
+    for _, step in sorted(edges):
+        down += step
+        most = max(most, down)
+    return most
+
+
+def group_windows(
+    key: str, outages: Sequence[Outage], need: int, now_ns: int, total: int | None = None
+) -> list[Outage]:
     """Windows where at least ``need`` of these targets were down at once, with honest bounds.
+
+    Each window's detail states the real counts: how many were down at once out of ``total`` configured
+    (by default, the targets that had outages).
 
     The point estimate uses each outage's [start, end); the start's lower bound comes from the widest
     reading (last success → first success) and the end's lower bound from the narrowest (first failure →
@@ -303,6 +322,8 @@ def group_windows(key: str, outages: Sequence[Outage], need: int, now_ns: int) -
         lo_start = next((oa for oa, ob in outer if oa <= a < ob), a)
         last_fail = max((ib for ia, ib in inner if a <= ia and ib <= b), default=a)
         is_open = any(o.end_ns is None and o.start_ns <= a for o in outages) and b >= now_ns
+        most = _most_at_once(outages, a, b, now_ns)
+        down = f"{need}" if most <= need else f"{need} to {most}"
         windows.append(
             Outage(
                 id=-(n + 1),
@@ -312,7 +333,7 @@ def group_windows(key: str, outages: Sequence[Outage], need: int, now_ns: int) -
                 confirmed_ns=a,
                 end_ns=None if is_open else b,
                 end_bounds=None if is_open else (last_fail, b),
-                detail=f"{need} or more of {len(set(o.target for o in outages))} controls down at once",
+                detail=f"{down} of {total or len({o.target for o in outages})} controls down at once",
             )
         )
     return windows
@@ -323,7 +344,7 @@ def internet_lost_windows(
 ) -> list[Outage]:
     """Windows where so many internet controls were down that the quorum could not be met."""
     need = internet_total - quorum + 1
-    return group_windows(LINE_INTERNET, internet_outages, need, now_ns)
+    return group_windows(LINE_INTERNET, internet_outages, need, now_ns, internet_total)
 
 
 TAIL_REASON = "recovered between two probes, and the line was not verified working at the last failure"

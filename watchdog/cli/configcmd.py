@@ -44,7 +44,8 @@ def handle(args: argparse.Namespace) -> int:
     print(f"  controls: {len(lan)} LAN, {len(net)} internet (quorum {config.quorum})")
     for provider in config.providers:
         targets = config.targets_of(provider.id)
-        print(f"  provider {provider.id} ({provider.kind.value}): {len(targets)} targets")
+        count = f"{len(targets)} target" + ("" if len(targets) == 1 else "s")
+        print(f"  provider {provider.id} (kind {provider.kind.value}): {count}")
     for target in config.targets:
         print(
             f"    {target.key:<28} {target.kind:<5} every {format_duration(target.interval_s):<5} "

@@ -24,15 +24,17 @@ from matplotlib.patches import Patch
 from watchdog.analysis.attribution import Interval
 from watchdog.model import NS
 
+# One colour per meaning, from the Okabe–Ito palette (told apart with every common colour-vision deficiency):
+# a target's states (up, down, changed between probes) never share a colour with whose fault it was.
 COLOURS = {
-    "up": "#8fd18f",
-    "down": "#d62728",
-    "uncertain": "#ff9f40",
-    "no_data": "#c8c8c8",
-    "provider": "#d62728",
-    "customer_line": "#ff9f40",
-    "inconclusive": "#9467bd",
-    "maintenance": "#1f77b4",
+    "up": "#009E73",  # bluish green
+    "down": "#D55E00",  # vermillion
+    "uncertain": "#F0E442",  # yellow: changed between probes
+    "no_data": "#c8c8c8",  # grey
+    "provider": "#CC79A7",  # reddish purple
+    "customer_line": "#E69F00",  # orange
+    "inconclusive": "#56B4E9",  # sky blue
+    "maintenance": "#0072B2",  # blue (drawn light)
 }
 
 

@@ -23,7 +23,7 @@ from babel.numbers import format_currency, format_decimal, format_percent, get_c
 from watchdog.config import ServiceHours
 from watchdog.documents.compensation.values import Breakdown, ContactEntry, Duration, Instant, Money, Percent
 from watchdog.errors import WatchdogError
-from watchdog.timefmt import to_datetime
+from watchdog.timefmt import tenths, to_datetime
 
 Lang = Literal["ru", "en"]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -110,8 +110,8 @@ class Formatter:
         """``7 суток 22 ч 30 мин`` / ``7 days 22 h 30 min``; seconds only under an hour."""
         seconds = value.seconds if isinstance(value, Duration) else value
         units = self.words["units"]
-        if 0 < seconds < 10 and round(seconds, 1) != round(seconds):  # "0,2 с", never "0 с" for a real span
-            return f"{self.number(Decimal(repr(round(seconds, 1))))}\xa0{units['second']}"
+        if 0 < seconds and (tenth := tenths(seconds)) is not None:  # "0,2 с", never "0 с" for a real span
+            return f"{self.number(Decimal(repr(tenth)))}\xa0{units['second']}"
         total = round(seconds) if seconds < 3600 else round(seconds / 60) * 60
         if isinstance(value, Duration) and value.in_hours and total >= 3600:
             hours, minutes = divmod(total // 60, 60)

@@ -65,6 +65,7 @@ class OutageMessages:
             net_up=line.internet_up,
             net_total=line.internet_total,
             quorum=line.quorum,
+            line_ok=line.internet_ok,
             failing=[names.get(k, k) for k in line.failing],
             detail=outage.detail,
             maintenance=self._maintenance_at(provider, outage.start_ns),
@@ -106,7 +107,8 @@ class OutageMessages:
         if snap is not None:
             seconds = snap.by_outage.get(outage.id)
             if seconds is not None:
-                by = {a.value: seconds.get(a, 0.0) for a in Attribution}
+                # a part that rounds to 0 s is not said at all ("0 s unclear" tells nothing)
+                by = {a.value: s if (s := seconds.get(a, 0.0)) >= 0.5 else 0.0 for a in Attribution}
             standing = snap.standings.get(provider.id)
         await self.messages.queue(
             "outage_closed",
@@ -210,6 +212,16 @@ class OutageMessages:
             return
         target = self.targets[summary.subject]
         provider = self.provider(target)
+        # flaps during which the customer's own line was down are said to be the line's, not the provider's
+        line_s = provider_s = 0.0
+        snap = await self.messages.snapshot()
+        if snap is not None:
+            for o in summary.outages:
+                seconds = snap.by_outage.get(o.outage_id, {})
+                line_s += seconds.get(Attribution.CUSTOMER_LINE, 0.0)
+                provider_s += seconds.get(Attribution.PROVIDER, 0.0)
+        facts["line_down"] = line_s if line_s >= 0.5 else 0.0
+        facts["line_only"] = line_s >= 0.5 and provider_s < 0.5
         await self.messages.queue(
             "flap_summary",
             key,

@@ -9,7 +9,7 @@ prepares the facts; the catalog arranges them into words. Filters turn facts int
 * ``span``   two UTC ns → ``10:32:05–10:44:12 MSK`` (to the second);
 * ``time``   UTC ns → ``10:32 MSK`` without the day;
 * ``day`` / ``longday``  UTC ns or a date → ``19 Nov`` / ``19 November 2026`` (babel, per language);
-* ``dur``    seconds → ``1 h 05 min``, ``3 days 4 h`` — rounded down, never more time than there was;
+* ``dur``    seconds → ``1 h 05 min``, ``3 days 4 h`` — whole seconds rounded as the report does, then cut;
 * ``pct``    a percentage → ``99.95%`` / ``99,95%`` — rounded down, never a better figure than measured;
 * ``plural`` ``n|plural("outage")`` → ``3 outages`` / ``3 сбоя`` with CLDR plural rules from babel.
 """
@@ -82,6 +82,7 @@ class Words:
             num=self.number,
             hours=self.hours,
             promise=self.promise,
+            refno=self.refno,
         )
         env.globals["phrase"] = self._phrase
         self._footer = env.from_string(footer)
@@ -175,10 +176,17 @@ class Words:
             return "—"
         return format_percent(value / 100, "#,##0.###%", locale=self.locale)
 
+    @staticmethod
+    def refno(key: str) -> str:
+        """A message's key as people quote it: ``outage-open/88`` → ``88`` (the outage's number); others whole."""
+        last = key.rsplit("/", 1)[-1]
+        return last if last.isdigit() and key.startswith("outage-") else key
+
     def duration(self, seconds: float) -> str:
-        """``45 s``, ``12 min``, ``1 h 05 min``, ``3 days 4 h`` — rounded down."""
+        """``45 s``, ``12 min``, ``1 h 05 min``, ``3 days 4 h`` — whole seconds rounded as the report rounds them
+        (9.6 s of outage is ``10 s`` here, on the page and in the report), then shown down to the unit."""
         u = self.units
-        s = max(0, math.floor(seconds + 1e-6))
+        s = max(0, whole_seconds(seconds))
         if s < 60:
             return f"{s} {u['s']}"
         if s < 3600:
@@ -194,6 +202,11 @@ class Words:
     def hours(self, seconds: float) -> str:
         """Whole hours, for promises written in hours (``72 h``)."""
         return f"{self.number(math.floor(seconds / 3600 + 1e-9))} {self.units['h']}"
+
+
+def whole_seconds(seconds: float) -> int:
+    """The one rounding of a duration to whole seconds (half up), shared with the report's Formatter."""
+    return math.floor(seconds + 0.5)
 
 
 def local_date(ts_ns: int, zone: ZoneInfo) -> dt.date:

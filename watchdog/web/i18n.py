@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from babel import Locale
 from babel.numbers import format_decimal
 
+from watchdog.timefmt import tenths
+
 # English msgid → Russian. English is the msgid itself, so a missing entry shows English, never a key.
 RU: dict[str, str] = {
     "Outage Watchdog": "Outage Watchdog",
@@ -33,6 +35,10 @@ RU: dict[str, str] = {
     "customer_line": "линия клиента",
     "inconclusive": "не установлено",
     "no_data": "нет данных",
+    "phone": "телефон",
+    "email": "эл. почта",
+    "chat": "чат",
+    "visit": "визит",
     "Your line works": "Ваша линия работает",
     "Your line is down": "Ваша линия не работает",
     "Your line: uncertain": "Ваша линия: неясно",
@@ -188,14 +194,14 @@ class Lang:
         if seconds is None:
             return "—"
         t = self.gettext
-        if seconds < 10 and seconds != int(seconds):
-            return f"{self.number(seconds, 1)}\u00a0{t('s')}"
+        if (tenth := tenths(seconds)) is not None:  # the report's and the notifications' rounding
+            return f"{self.number(tenth, 1)}\u00a0{t('s')}"
         s = round(seconds)
         days, s = divmod(s, 86400)
         hours, s = divmod(s, 3600)
         minutes, s = divmod(s, 60)
         if days:
-            return f"{days}\u00a0{t('d')} {hours}\u00a0{t('h')} {minutes:02d}\u00a0{t('min')}"
+            return f"{days}\u00a0{t('d')} {hours:02d}\u00a0{t('h')} {minutes:02d}\u00a0{t('min')}"
         if hours:
             return f"{hours}\u00a0{t('h')} {minutes:02d}\u00a0{t('min')}"
         if minutes:
