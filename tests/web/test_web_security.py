@@ -215,7 +215,8 @@ def test_config_rules() -> None:
         "token: set web.token (e.g. token: ${WATCHDOG_WEB_TOKEN}) or listen on 127.0.0.1"
     ]
     assert check('web: {listen: "192.168.1.10:80", token: short}') == [
-        "watchdog.yaml:1: web.token: too short: use at least 16 random characters (e.g. from: openssl rand -hex 16)",
+        "watchdog.yaml:1: web.token: too short: use at least 16 random non-blank characters "
+        "(e.g. from: openssl rand -hex 16)",
         "watchdog.yaml:1: web.listen: 192.168.1.10 is reachable from other machines, so the status page needs a "
         "valid token: set web.token (e.g. token: ${WATCHDOG_WEB_TOKEN}) or listen on 127.0.0.1",
     ]

@@ -80,5 +80,5 @@ def check_fd_limit(
             WANTED_SOFT,
         )
     else:
-        _LOGGER.info("open-files limit soft=%d hard=%d needed=%d", soft, hard, budget.needed)
+        _LOGGER.debug("open-files limit soft=%d hard=%d needed=%d", soft, hard, budget.needed)  # fine: no news
     return budget

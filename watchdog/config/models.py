@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +174,11 @@ _NO_DATA_UNDER = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 
 def _data_dir(value: str) -> str:
-    """A directory the journal can live in: not under /proc, /sys or /dev; a directory (or creatable), writable."""
+    """A directory the journal can live in: not under /proc, /sys or /dev; a directory (or creatable).
+
+    Whether it is writable is not asked here: ``report``, ``verify`` and ``serve`` work on a read-only copy,
+    and ``run`` says in one line when it cannot write (see watchdog.journal.files).
+    """
     path = Path(value).expanduser()
     try:
         full = path.resolve()
@@ -187,9 +190,6 @@ def _data_dir(value: str) -> str:
     existing = next((p for p in (full, *full.parents) if p.exists()), Path("/"))
     if not existing.is_dir():
         raise ValueError(f"{value!r}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "not writable" if existing == full else f"cannot be created ({existing} is not writable)"
-        raise ValueError(f"{value!r}: {what}")
     return value
 
 
