@@ -120,6 +120,7 @@ def _config(path: Path, data_dir: Path, net: Net) -> None:
     path.write_text(
         f"""
 agent: {{id: netns, timezone: UTC, data_dir: "{data_dir}"}}
+ntp: {{enabled: false}}  # the default servers are public: never asked from a test
 defaults: {{interval: 1s, timeout: 500ms, failure_threshold: 2, success_threshold: 2}}
 controls:
   lan: [{{name: router, kind: icmp, address: {net.gw_lan}, icmp: {{count: 1}}}}]

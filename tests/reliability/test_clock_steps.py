@@ -74,6 +74,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     config.write_text(
         f"""
 agent: {{id: clock, timezone: UTC, data_dir: "{tmp / "data"}"}}
+ntp: {{enabled: false}}  # the default servers are public: never asked from a test
 defaults: {{interval: 1s, timeout: 500ms, failure_threshold: 2, success_threshold: 2}}
 controls:
   internet: [{{name: anchor, kind: tcp, address: "{anchor.address}"}}]

@@ -40,6 +40,7 @@ def _config(path: Path, data_dir: Path, listener: TcpListener) -> None:
     path.write_text(
         f"""
 agent: {{id: kill9, timezone: UTC, data_dir: "{data_dir}"}}
+ntp: {{enabled: false}}  # the default servers are public: never asked from a test
 defaults: {{interval: 1s, timeout: 500ms}}
 controls:
   lan: [{{name: router, kind: icmp, address: 127.0.3.100, icmp: {{count: 1}}}}]

@@ -57,6 +57,7 @@ def _secret_config(path: Path, data_dir: Path, listener: TcpListener) -> None:
     path.write_text(
         f"""
 agent: {{id: canary, timezone: Europe/Moscow, data_dir: "{data_dir}"}}
+ntp: {{enabled: false}}  # the default servers are public: never asked from a test
 defaults: {{interval: 1s, timeout: 500ms}}
 controls:
   internet: [{{name: anchor, kind: tcp, address: "{listener.address}"}}]
