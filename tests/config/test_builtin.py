@@ -1,7 +1,8 @@
 """The built-in default (issue 15 item 1): what the machine reports → a commented config that loads.
 
 Discovery reads files under a root the test writes (a /proc/net/route, a resolv.conf, an /etc/localtime
-link); nothing is probed.
+link); nothing is probed. The public anchor addresses below are only compared as strings in the config
+that comes out: no socket is opened in this file (the in-process network guard would fail the run).
 """
 
 from __future__ import annotations

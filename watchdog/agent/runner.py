@@ -75,6 +75,28 @@ _QUIET_S = 10.0  # local trouble counts as over after this long without such an 
 _last_local = [0.0]
 
 
+def _failed(
+    target: Target,
+    ts_ns: int,
+    steady: int,
+    t0: float,
+    failure: FailureKind,
+    detail: str,
+    metrics: dict[str, float] | None = None,
+) -> Result:
+    """A failed result, timed from ``t0`` on the monotonic clock."""
+    return Result(
+        target=target.key,
+        ts_ns=ts_ns,
+        steady_ns=steady,
+        ok=False,
+        latency_s=time.monotonic() - t0,
+        failure=failure,
+        detail=detail,
+        metrics=metrics or {},
+    )
+
+
 def _internal(target: Target, ts_ns: int, steady: int, t0: float, oserror: OSError) -> Result:
     reason = os.strerror(oserror.errno) if oserror.errno else str(oserror)
     _last_local[0] = time.monotonic()
@@ -86,14 +108,8 @@ def _internal(target: Target, ts_ns: int, steady: int, t0: float, oserror: OSErr
             errno.errorcode.get(oserror.errno or 0, oserror.errno),
             target.key,
         )
-    return Result(
-        target=target.key,
-        ts_ns=ts_ns,
-        steady_ns=steady,
-        ok=False,
-        latency_s=time.monotonic() - t0,
-        failure=FailureKind.INTERNAL,
-        detail=f"the agent could not probe: {reason} (local resource limit)",
+    return _failed(
+        target, ts_ns, steady, t0, FailureKind.INTERNAL, f"the agent could not probe: {reason} (local resource limit)"
     )
 
 
@@ -124,27 +140,10 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
         if oserror is not None:
             return _internal(target, ts_ns, steady, t0, oserror)
         _local_recovered()
-        return Result(
-            target=target.key,
-            ts_ns=ts_ns,
-            steady_ns=steady,
-            ok=False,
-            latency_s=time.monotonic() - t0,
-            failure=exc.failure,
-            detail=_one_line(exc.detail),
-            metrics=dict(exc.metrics),
-        )
+        return _failed(target, ts_ns, steady, t0, exc.failure, _one_line(exc.detail), dict(exc.metrics))
     except TimeoutError:
         _local_recovered()
-        return Result(
-            target=target.key,
-            ts_ns=ts_ns,
-            steady_ns=steady,
-            ok=False,
-            latency_s=time.monotonic() - t0,
-            failure=FailureKind.TIMEOUT,
-            detail=f"no answer within {target.timeout_s:g}s",
-        )
+        return _failed(target, ts_ns, steady, t0, FailureKind.TIMEOUT, f"no answer within {target.timeout_s:g}s")
     except Exception as exc:  # the one broad catch: a probe bug must not stop the schedule
         oserror = local_error(exc)
         if oserror is not None:
@@ -153,14 +152,8 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
             _LOGGER.exception(
                 "probe crashed target=%s kind=%s (the same crash again is not logged)", target.key, target.kind
             )
-        return Result(
-            target=target.key,
-            ts_ns=ts_ns,
-            steady_ns=steady,
-            ok=False,
-            latency_s=time.monotonic() - t0,
-            failure=FailureKind.INTERNAL,
-            detail=_one_line(f"internal error: {type(exc).__name__}: {exc}"),
+        return _failed(
+            target, ts_ns, steady, t0, FailureKind.INTERNAL, _one_line(f"internal error: {type(exc).__name__}: {exc}")
         )
     elapsed = time.monotonic() - t0
     _local_recovered()
