@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up (first time) and run the whole test suite: ruff, mypy (strict), import contracts, then pytest.
-# Arguments go to pytest.
+# Set up (first time) and run the whole test suite: ruff, mypy (strict), import contracts, then pytest —
+# first everything not marked `serial` on WATCHDOG_TEST_WORKERS workers (default 3: most tests wait on real
+# servers and clocks, not the CPU), then the timing-sensitive `serial` tests alone. Arguments go to pytest
+# (both parts); WATCHDOG_TEST_WORKERS=0 runs everything in one process.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh --test
@@ -8,4 +10,15 @@ scripts/bootstrap.sh --test
 .venv/bin/ruff format --check watchdog probes tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
-exec .venv/bin/pytest "$@"
+workers="${WATCHDOG_TEST_WORKERS:-3}"
+if [ "$workers" = 0 ]; then
+  exec .venv/bin/pytest "$@"
+fi
+status=0
+.venv/bin/pytest -n "$workers" -m "not serial" "$@" || status=$?
+[ "$status" = 5 ] && status=0  # 5: nothing collected (arguments named only serial tests)
+serial=0
+.venv/bin/pytest -m serial "$@" || serial=$?
+[ "$serial" = 5 ] && serial=0
+[ "$status" = 0 ] && status=$serial
+exit "$status"
