@@ -40,7 +40,7 @@ from watchdog.journal.store import Journal
 from watchdog.model import NS, Outage
 from watchdog.notify.words import Words
 from watchdog.outputs import default_sink_factories
-from watchdog.timefmt import duration_text
+from watchdog.timefmt import duration_text, local_text
 from watchdog.web.i18n import language
 
 DOWN_S = 10.0
@@ -235,7 +235,7 @@ def check(lang: str, run: dict[str, Any]) -> None:
         assert found.group(2) == words.percent(f["availability"]), (message.body, f["availability"])
     # the last message speaks for the whole outage: the final report's downtime
     final, _ = report_at(config, run["status"]["generated_ns"])
-    last = back[-1].body
+    last = max(back, key=lambda m: by_target[re.search(r"`(\w+)`", m.title).group(1)].end_ns or 0).body  # type: ignore[union-attr]
     assert f" {words.duration(final['figures']['downtime_s'])} " in last
     (incident,) = final["incidents"]
     assert incident["targets"] == ["broker/trading", "broker/web"]
@@ -266,5 +266,7 @@ def check(lang: str, run: dict[str, Any]) -> None:
     row = f"<td>{page.duration(incident['duration_s'])}</td><td>{page.duration(incident['downtime_s'])}</td>"
     assert row in run["html"], row
     assert flat(report_dur(incident["duration_s"])) in text and flat(report_dur(incident["downtime_s"])) in text
-    # the same instants: the report's incident starts when the page's earliest outage does
+    # the same instants: the report's incident starts when the page's earliest outage does, and its text says when
     assert sorted(o["start_ns"] for o in shown.values())[0] == incident["start"]["ns"]
+    for ns in (incident["start"]["ns"], incident["end"]["ns"]):
+        assert flat(letter.instant(ns) if lang == "ru" else local_text(ns, config.zone)) in text
