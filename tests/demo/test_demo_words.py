@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,3 +119,27 @@ def test_the_summary_speaks_the_demos_language(tmp_path: Path, lang: str, lines:
     # percentages as the report writes them: 4 decimals for coverage, 2 for availability
     sep = "," if lang == "ru" else "."
     assert f"0{sep}0013 %" in month and f"70{sep}59 %" in month
+
+
+async def test_the_narrator_tells_the_agents_changes_in_russian() -> None:
+    """Real OutageNotice values, as the agent hands them to its sinks; the narrator's lines in Russian."""
+    from watchdog.agent.sinks import OutageNotice
+    from watchdog.agent.state import LineStatus
+    from watchdog.demo.scenario import Narrator
+    from watchdog.model import NS, Outage, Role, Target
+
+    said: list[str] = []
+    narrator = Narrator(out=said.append, words=demo_words("ru", ZoneInfo("Europe/Moscow")), targets=2)
+    narrator.started = time.monotonic() - 9.0  # nine seconds into the run
+    line = LineStatus(lan_up=1, lan_total=1, internet_up=3, internet_total=3, quorum=2)
+    notices = []
+    for name, length_s in (("trading", 8.2), ("web", 10.0)):
+        target = Target(f"broker/{name}", name, "tcp", "127.0.0.10:1", Role.PROVIDER, "broker", 1.0, 0.8)
+        outage = Outage(1, target.key, 0, (None, 0), 3 * NS, end_ns=int(length_s * NS), end_bounds=(0, 1))
+        notices.append(OutageNotice("closed", outage, target, line, None))
+    for notice in notices:
+        await narrator.on_outage(notice)
+    narrator.report()
+    (text,) = (s.replace("\xa0", " ") for s in said)
+    expected = r"\[  9,\d с\]   агент: сбой закончился — все 2 объекта \(длился от 8,2 с до 10 с\)"
+    assert re.fullmatch(expected, text), text

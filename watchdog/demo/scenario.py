@@ -566,7 +566,7 @@ class Narrator(Sink):
             else:
                 spans = sorted(n.outage.duration_ns() / NS for n in mine)
                 shortest, longest = w.dur(spans[0]), w.dur(spans[-1])
-                took = shortest if shortest == longest else f"{shortest}–{longest}"
+                took = shortest if shortest == longest else w("agent.range", shortest=shortest, longest=longest)
                 self.say("agent.closed", keys=keys, took=took)
 
 
