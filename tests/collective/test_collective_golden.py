@@ -285,3 +285,46 @@ def test_text_csv_html_and_chart(world: dict[str, object], tmp_path: Path, capsy
     advocate.write_text(f'influxdb: {{url: "http://127.0.0.1:{port}", database: x, timeout: 2s}}\n', encoding="utf-8")
     assert main(influx) == 1
     assert f"error: ping http://127.0.0.1:{port}: ClientConnectorError" in capsys.readouterr().err
+
+
+def test_russian_text_html_and_chart(
+    world: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--lang ru``: the same figures in Russian words, numbers and dates; the JSON does not change with it."""
+    args = ["collective", "--provider", "isp", "--alias", "rostelecom", "--period", UTC_DAYS, "-k", "3"]
+    args += ["--packs", str(world["packs"]), "--now", "2026-09-22T02:00Z", "--tz", "UTC"]
+    assert main([*args, "--lang", "ru", "--chart", str(tmp_path / "chart-ru.png")]) == 0
+    text = capsys.readouterr().out.replace("\xa0", " ")  # the Formatter joins number and unit with a no-break space
+    assert (
+        "Окна, когда вину провайдера одновременно видели не меньше 3 агентов: 1\n"
+        "1. 21.09.2026 23:20:00 (UTC+00:00) – 22.09.2026 00:03:20 (UTC+00:00) (43 мин 20 с): подтвердили 5 из 5"
+        " агентов, по которым в тот момент были данные (21.09.2026 23:51:40 (UTC+00:00))\n"
+        "   UTC 2026-09-21T23:20:00.000Z – 2026-09-22T00:03:20.000Z\n"
+        "   за всё окно подтвердили 5 из 5 агентов с данными: hh-a, hh-b, hh-c, hh-d, hh-e\n"
+        "   не работала своя линия (не учитываются): hh-e; причина не установлена: hh-e\n"
+    ) in text
+    assert "Источник: 10 доказательных пакетов в " in text and ": использовано 10, отклонено 0, пропущено 0" in text
+    assert "hh-e   region=msk  7,7 %     26 мин 30 с         23 мин 10 с             20 с" in text
+    assert (tmp_path / "chart-ru.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert main([*args, "--lang", "ru", "--format", "html", "-o", str(tmp_path / "report.html")]) == 0
+    html = (tmp_path / "report.html").read_text(encoding="utf-8").replace("\xa0", " ")
+    assert '<html lang="ru">' in html and "<h1>Коллективный отчёт: isp</h1>" in html
+    assert "<b>подтвердили 5 из 5 агентов, по которым в тот момент были данные</b>" in html
+    assert "<td>43 мин 20 с</td>" in html and '<td class="num">7,7 %</td>' in html
+
+    # the language is the config's agent.language unless --lang says otherwise; JSON is the same in both
+    config = tmp_path / "ru.yaml"
+    config.write_text("agent: {timezone: UTC, language: ru}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args, "-c", str(config)]) == 0
+    assert "Окна, когда вину провайдера" in capsys.readouterr().out
+    assert main([*args, "-c", str(config), "--lang", "en"]) == 0
+    assert "Windows where at least 3 agents saw the provider's fault at once: 1" in capsys.readouterr().out
+    docs = []
+    for lang in ("ru", "en"):
+        assert main([*args, "-c", str(config), "--lang", lang, "--json", "-o", str(tmp_path / f"{lang}.json")]) == 0
+        docs.append(json.loads((tmp_path / f"{lang}.json").read_text(encoding="utf-8")))
+    for doc in docs:
+        doc.pop("generated")
+    assert docs[0] == docs[1]

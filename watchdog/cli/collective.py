@@ -56,6 +56,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--tz", metavar="ZONE", help="time zone for the period and what people read (default: agent's)")
     parser.add_argument("--now", metavar="T", help="compute as of this time (default: now)")
     parser.add_argument("--format", choices=("text", "json", "csv", "html"), default="text", help="output format")
+    parser.add_argument(
+        "--lang",
+        choices=("en", "ru"),
+        help="language of the text, HTML and chart (default: the config's agent.language; JSON and CSV are the same)",
+    )
     parser.add_argument("--json", action="store_true", help="same as --format json")
     parser.add_argument("--csv", action="store_true", help="same as --format csv (-o also writes FILE-agents.csv)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of the terminal")
@@ -161,9 +166,10 @@ def handle(args: argparse.Namespace) -> int:
         skipped=skipped,
         problems=problems,
     )
+    lang = args.lang or config.agent.language
     title = f"{args.provider}: {period.label} ({zone.key}), K = {args.k}"
     if args.chart:
-        Path(args.chart).write_bytes(chart_png(report, zone, title))
+        Path(args.chart).write_bytes(chart_png(report, zone, title, lang))
     fmt = "json" if args.json else "csv" if args.csv else args.format
     if fmt == "json" and not args.output:
         print_json(doc)
@@ -180,9 +186,9 @@ def handle(args: argparse.Namespace) -> int:
             extra.write_text(agents, encoding="utf-8", newline="")
             print(f"wrote {extra}")
     elif fmt == "html":
-        text = render_html(doc, chart_png(report, zone, title))
+        text = render_html(doc, chart_png(report, zone, title, lang), lang)
     else:
-        text = render_text(doc)
+        text = render_text(doc, lang)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8", newline="")
         print(f"wrote {args.output}")

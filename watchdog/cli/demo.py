@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
         "--lang",
         choices=["en", "ru"],
         default="en",
-        help="the language of the status page, the report and the pack's summary (default: en)",
+        help="the language of what the demo says, the status page, the report and the pack's summary (default: en)",
     )
     parser.set_defaults(handler=handle)
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import yaml
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -24,22 +27,27 @@ from watchdog import __version__
 from watchdog.analysis.timeline import State
 from watchdog.collective.core import Collective, Step, Window
 from watchdog.documents.chart import COLOURS
+from watchdog.documents.words import Lang, Phrasebook
 from watchdog.model import NS
-from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
+from watchdog.timefmt import local_iso, utc_iso
 
 FORMAT = "outage-watchdog-collective/1"
-METHOD = (
-    "Each agent's view of the provider is recomputed from its own journal rows (evidence packs: the chained "
-    "rows of each verified pack; InfluxDB: the timeline each agent computed from its journal and exported): "
-    "when it had data (it ran and could probe at least one of the provider's targets), and whose fault each "
-    "stretch of the provider's outages was, decided by that household's own controls (LAN and internet "
-    "anchors). An agent confirms the provider's fault only while its outage was attributed 'provider' — its "
-    "own line verified working. Agents whose own line was down ('customer_line') or whose controls could not "
-    "decide ('inconclusive') are listed apart and never count; time without data counts neither way. A window "
-    "is a stretch where at least K agents confirmed at once; 'N of M' counts the confirming agents and the "
-    "agents with data at the window's peak. Edges are the agents' point estimates (first failed probe to "
-    "first successful probe)."
-)
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+
+@functools.cache
+def _table_of(lang: Lang) -> dict[str, Any]:
+    data = yaml.safe_load((LOCALE_DIR / f"collective.{lang}.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def collective_words(lang: Lang, zone: ZoneInfo) -> Phrasebook:
+    """The report's words in ``lang`` (``watchdog/collective/locale/collective.<lang>.yaml``)."""
+    return Phrasebook(lang, _table_of(lang), zone)
+
+
+METHOD = str(_table_of("en")["method"])  # the JSON's method is English: a program's contract, not a page
 
 
 def _t(ns: int, zone: ZoneInfo) -> dict[str, Any]:
@@ -139,71 +147,105 @@ def collective_json(
 # ---------------------------------------------------------------------------------------------- text
 
 
-def _names(agents: Sequence[str], limit: int = 12) -> str:
+def _names(agents: Sequence[str], w: Phrasebook, limit: int = 12) -> str:
+    if not agents:
+        return w("none")
     shown = ", ".join(agents[:limit])
-    return shown + (f" and {len(agents) - limit} more" if len(agents) > limit else "") if agents else "none"
+    return w("more", shown=shown, more=len(agents) - limit) if len(agents) > limit else shown
 
 
-def render_text(doc: Mapping[str, Any]) -> str:
-    """The report as a plain text page."""
+def _peak(window: Mapping[str, Any], w: Phrasebook) -> str:
+    """``confirmed by N of M agents reporting at that time`` in ``w``'s language."""
+    peak = window["peak"]
+    return w("peak", n=peak["confirming"], agents=w.count(peak["reporting"], "agent_gen"))
+
+
+def render_text(doc: Mapping[str, Any], lang: Lang = "en") -> str:
+    """The report as a plain text page in ``lang``."""
     zone = ZoneInfo(doc["timezone"])
+    w = collective_words(lang, zone)
+    where = w("where", tags=", ".join(f"{k}={v}" for k, v in doc["where"].items())) if doc["where"] else ""
     lines = [
-        f"Collective report: provider {doc['provider']} (matched: {', '.join(doc['names']) or 'none'}), "
-        f"period {doc['period']['label']} ({doc['timezone']}), K = {doc['k']}"
-        + (f", agents with {', '.join(f'{k}={v}' for k, v in doc['where'].items())}" if doc["where"] else ""),
-        f"Source: {_source_text(doc['source'])}",
-        f"Window: {local_text(doc['window']['start']['ns'], zone)} – {local_text(doc['window']['end']['ns'], zone)}",
+        w(
+            "head",
+            provider=doc["provider"],
+            names=", ".join(doc["names"]) or w("none"),
+            period=doc["period"]["label"],
+            zone=doc["timezone"],
+            k=doc["k"],
+            where=where,
+        ),
+        w("source", source=_source_text(doc["source"], w)),
+        w("window", start=w.instant(doc["window"]["start"]["ns"]), end=w.instant(doc["window"]["end"]["ns"])),
         "",
     ]
     windows = doc["windows"]
-    lines.append(f"Windows where at least {doc['k']} agents saw the provider's fault at once: {len(windows)}")
-    for i, w in enumerate(windows, 1):
+    lines.append(w("windows", k=w.count(doc["k"], "agent_gen"), n=len(windows)))
+    for i, win in enumerate(windows, 1):
         lines += [
-            f"{i}. {local_text(w['start']['ns'], zone)} – {local_text(w['end']['ns'], zone)} "
-            f"({duration_text(w['duration_s'])}): {w['text']} "
-            f"({local_text(w['peak']['start']['ns'], zone)})",
-            f"   UTC {w['start']['utc']} – {w['end']['utc']}",
-            f"   confirmed during the window by {len(w['confirmed_by'])} of {len(w['reporting'])} agents "
-            f"with data: {_names(w['confirmed_by'])}",
-            f"   own line down (excluded): {_names(w['line_down'])}; inconclusive: {_names(w['inconclusive'])}",
+            w(
+                "row",
+                i=i,
+                start=w.instant(win["start"]["ns"]),
+                end=w.instant(win["end"]["ns"]),
+                duration=w.dur(win["duration_s"]),
+                peak=_peak(win, w),
+                at=w.instant(win["peak"]["start"]["ns"]),
+            ),
+            w("row_utc", start=win["start"]["utc"], end=win["end"]["utc"]),
+            w(
+                "row_confirmed",
+                n=len(win["confirmed_by"]),
+                agents=w.count(len(win["reporting"]), "agent_gen"),
+                names=_names(win["confirmed_by"], w),
+            ),
+            w("row_excluded", line=_names(win["line_down"], w), inconclusive=_names(win["inconclusive"], w)),
         ]
-    lines += ["", f"Agents ({len(doc['agents'])})"]
+    lines += ["", w("agents", n=len(doc["agents"]))]
     rows = [
         [
             a["agent"],
             " ".join(f"{k}={v}" for k, v in a["tags"].items()),
-            f"{100 * a['coverage']:.1f}%",
-            duration_text(a["provider_s"]),
-            duration_text(a["customer_line_s"]),
-            duration_text(a["inconclusive_s"]),
+            _coverage(100 * a["coverage"], w),
+            w.dur(a["provider_s"]),
+            w.dur(a["customer_line_s"]),
+            w.dur(a["inconclusive_s"]),
             a["windows"],
             ", ".join(a["sources"]),
         ]
         for a in doc["agents"]
     ]
-    headers = ["agent", "tags", "coverage", "provider's fault", "own line down", "inconclusive", "windows", "source"]
-    lines.append(_table(headers, rows))
+    lines.append(_table(w.phrases["columns"], rows))
     if doc["rejected"]:
-        lines += ["", f"Rejected packs ({len(doc['rejected'])}): not counted"]
+        lines += ["", w("rejected", n=len(doc["rejected"]))]
         for r in doc["rejected"]:
             lines.append(f"  {r['path']}:")
             lines += [f"    {reason}" for reason in r["reasons"]]
     if doc["skipped"]:
-        lines += ["", f"Skipped packs ({len(doc['skipped'])})"]
+        lines += ["", w("skipped", n=len(doc["skipped"]))]
         lines += [f"  {s['path']}: {s['reason']}" for s in doc["skipped"]]
     if doc["problems"]:
-        lines += ["", "Problems"] + [f"  {p}" for p in doc["problems"]]
-    lines += ["", "Method: " + doc["method"], ""]
+        lines += ["", w("problems")] + [f"  {p}" for p in doc["problems"]]
+    lines += ["", w("method_label") + " ".join(str(w.phrases["method"]).split()), ""]
     return "\n".join(lines)
 
 
-def _source_text(source: Mapping[str, Any]) -> str:
+def _source_text(source: Mapping[str, Any], w: Phrasebook) -> str:
     if source.get("kind") == "packs":
-        return (
-            f"{source['packs']} evidence packs in {source['folder']}: {source['used']} used, "
-            f"{source['rejected']} rejected, {source['skipped']} skipped"
+        return w(
+            "source_packs",
+            packs=w.count(source["packs"], "pack"),
+            folder=source["folder"],
+            used=source["used"],
+            rejected=source["rejected"],
+            skipped=source["skipped"],
         )
-    return f"InfluxDB {source.get('url')} ({source.get('database')}), {source.get('points', 0)} timeline points"
+    return w(
+        "source_influx",
+        url=source.get("url"),
+        database=source.get("database"),
+        points=w.count(source.get("points", 0), "point"),
+    )
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -298,8 +340,8 @@ def render_csv(doc: Mapping[str, Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------- HTML
 
 
-def render_html(doc: Mapping[str, Any], png: bytes) -> str:
-    """A standalone HTML page (the chart inlined), from ``watchdog/collective/templates/collective.html.j2``."""
+def render_html(doc: Mapping[str, Any], png: bytes, lang: Lang = "en") -> str:
+    """A standalone HTML page in ``lang``, the chart inlined (``watchdog/collective/templates/collective.html.j2``)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("watchdog.collective", "templates"),
         autoescape=True,
@@ -307,12 +349,22 @@ def render_html(doc: Mapping[str, Any], png: bytes) -> str:
         keep_trailing_newline=True,
     )
     zone = ZoneInfo(doc["timezone"])
-    env.filters["local"] = lambda t: local_text(t["ns"], zone)
-    env.filters["dur"] = duration_text
-    env.filters["names"] = _names
+    w = collective_words(lang, zone)
+    env.filters["local"] = lambda t: w.instant(t["ns"])
+    env.filters["dur"] = w.dur
+    env.filters["names"] = lambda agents: _names(agents, w)
+    env.filters["peak"] = lambda window: _peak(window, w)
+    env.filters["pct"] = lambda value: _coverage(value, w)
+    where = w("where", tags=", ".join(f"{k}={v}" for k, v in doc["where"].items())) if doc["where"] else ""
     return env.get_template("collective.html.j2").render(
-        doc=doc, chart=base64.b64encode(png).decode("ascii"), source=_source_text(doc["source"])
+        doc=doc, w=w, where=where, chart=base64.b64encode(png).decode("ascii"), source=_source_text(doc["source"], w)
     )
+
+
+def _coverage(percent: float, w: Phrasebook) -> str:
+    """``7.7%`` (as before) / ``7,7 %``."""
+    text = w.pct(percent, 1)
+    return text.replace(" ", "") if w.lang == "en" else text
 
 
 # --------------------------------------------------------------------------------------------- chart
@@ -329,8 +381,9 @@ def _num(ts_ns: int, zone: ZoneInfo) -> float:
     return float(mdates.date2num(dt.datetime.fromtimestamp(ts_ns / NS, zone)))  # type: ignore[no-untyped-call]
 
 
-def chart_png(c: Collective, zone: ZoneInfo, title: str) -> bytes:
-    """Confirming and reporting agents over time (windows shaded), and one band per agent (PNG)."""
+def chart_png(c: Collective, zone: ZoneInfo, title: str, lang: Lang = "en") -> bytes:
+    """Confirming and reporting agents over time (windows shaded), one band per agent (PNG), labels in ``lang``."""
+    say = _table_of(lang)["chart"]
     rows = list(c.timelines)
     height = 3.2 + 0.16 * max(len(rows), 3)
     fig = Figure(figsize=(12, height), dpi=100)
@@ -345,14 +398,14 @@ def chart_png(c: Collective, zone: ZoneInfo, title: str) -> bytes:
         confirming += [len(s.confirming)] * 2
         reporting += [s.reporting] * 2
     if xs:
-        top.plot(xs, reporting, color="#555555", linewidth=1.0, label="agents with data (M)")
-        top.plot(xs, confirming, color=COLOURS["provider"], linewidth=1.4, label="confirming the provider's fault (N)")
+        top.plot(xs, reporting, color="#555555", linewidth=1.0, label=say["reporting"])
+        top.plot(xs, confirming, color=COLOURS["provider"], linewidth=1.4, label=say["confirming"])
     top.axhline(c.k, color="#1f77b4", linewidth=0.8, linestyle="--", label=f"K = {c.k}")
     for w in c.windows:
         top.axvspan(_num(w.start_ns, zone), _num(w.end_ns, zone), color=COLOURS["provider"], alpha=0.12, linewidth=0)
     top.set_ylim(0, max([c.k, *reporting, 1]) + 0.5)
     top.set_xlim(lo, hi)
-    top.set_ylabel("agents", fontsize=8)
+    top.set_ylabel(say["agents"], fontsize=8)
     top.set_title(title, fontsize=11, loc="left")
     top.grid(color="#dddddd", linewidth=0.6)
     top.legend(fontsize=7, loc="upper right", frameon=False)
@@ -372,15 +425,15 @@ def chart_png(c: Collective, zone: ZoneInfo, title: str) -> bytes:
     bands.grid(axis="x", color="#dddddd", linewidth=0.6)
     locator = mdates.AutoDateLocator(tz=zone, maxticks=12)  # type: ignore[no-untyped-call]
     bands.xaxis.set_major_locator(locator)
-    bands.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    bands.xaxis.set_major_formatter(mdates.DateFormatter(f"{say['day']}\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
     bands.tick_params(axis="x", labelsize=8)
-    bands.set_xlabel(f"local time, {zone.key}", fontsize=8)
+    bands.set_xlabel(say["local_time"].format(zone=zone.key), fontsize=8)
     legend = [
-        Patch(color=COLOURS["up"], label="up"),
-        Patch(color=COLOURS["provider"], label="provider's fault"),
-        Patch(color=COLOURS["customer_line"], label="own line down"),
-        Patch(color=COLOURS["inconclusive"], label="inconclusive"),
-        Patch(color=COLOURS["no_data"], label="no data"),
+        Patch(color=COLOURS["up"], label=say["up"]),
+        Patch(color=COLOURS["provider"], label=say["provider"]),
+        Patch(color=COLOURS["customer_line"], label=say["customer_line"]),
+        Patch(color=COLOURS["inconclusive"], label=say["inconclusive"]),
+        Patch(color=COLOURS["no_data"], label=say["no_data"]),
     ]
     fig.legend(handles=legend, loc="lower center", ncol=5, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.01))
     buf = io.BytesIO()

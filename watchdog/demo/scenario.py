@@ -34,11 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import dns.flags
 import dns.message
 import dns.rcode
 import dns.rrset
+import yaml
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,6 +51,7 @@ from watchdog.agent.core import Agent
 from watchdog.agent.sinks import OutageNotice, Sink
 from watchdog.config import Config, load
 from watchdog.documents.rulebook import check_config
+from watchdog.documents.words import Lang, Phrasebook
 from watchdog.errors import WatchdogError
 from watchdog.model import NS
 
@@ -58,6 +61,12 @@ MARKER = ".watchdog-demo"  # a directory holding it was made by the demo and may
 PROVIDER = "broker"
 NTP_UNIX_DELTA_S = 2_208_988_800
 _NTP = struct.Struct("!BBbb II 4s 8s 8s 8s 8s")
+
+
+def demo_words(lang: Lang, zone: ZoneInfo) -> Phrasebook:
+    """What the demo says in ``lang`` (``watchdog/demo/locale/demo.<lang>.yaml``), figures as the report writes them."""
+    text = (Path(__file__).resolve().parent / "locale" / f"demo.{lang}.yaml").read_text(encoding="utf-8")
+    return Phrasebook(lang, yaml.safe_load(text), zone)
 
 
 class DemoError(WatchdogError):
@@ -520,6 +529,7 @@ class Narrator(Sink):
     name = "demo"
     started: float = 0.0
     out: Callable[[str], None] = print
+    words: Phrasebook = field(default_factory=lambda: demo_words("en", ZoneInfo("UTC")))
     targets: int = 0  # how many the agent watches: "all 10 targets" instead of ten names
     notices: list[OutageNotice] = field(default_factory=list)
 
@@ -527,28 +537,37 @@ class Narrator(Sink):
         """Keep every opened and closed outage for the next summary."""
         self.notices.append(notice)
 
-    def say(self, text: str) -> None:
-        """One line, stamped with seconds since the agent started."""
-        self.out(f"[{time.monotonic() - self.started:5.1f}s] {text}")
+    def say(self, key: str, /, **values: Any) -> None:
+        """The phrase ``key`` in the demo's language, stamped with seconds since the agent started."""
+        seconds = self.words.fixed(time.monotonic() - self.started, 1)
+        self.out(self.words("stamp", seconds=seconds, text=self.words(key, **values)))
 
     def report(self) -> None:
         """Print what the agent did since the last call, a line per kind of change."""
         taken, self.notices = self.notices, []
+        w = self.words
         for event in ("opened", "closed"):
             mine = [n for n in taken if n.event == event]
             if not mine:
                 continue
             keys = ", ".join(n.target.key for n in mine)
             if self.targets and len({n.target.key for n in mine}) == self.targets:
-                keys = f"all {self.targets} targets"
+                keys = w("agent.all", targets=w.count(self.targets, "target"))
             line = mine[0].line
-            where = f"LAN {line.lan_up}/{line.lan_total} up, internet {line.internet_up}/{line.internet_total} up"
             if event == "opened":
-                self.say(f"  agent: outage confirmed for {keys} ({where} at that moment)")
+                where = w(
+                    "agent.where",
+                    lan_up=line.lan_up,
+                    lan_total=line.lan_total,
+                    net_up=line.internet_up,
+                    net_total=line.internet_total,
+                )
+                self.say("agent.opened", keys=keys, where=where)
             else:
                 spans = sorted(n.outage.duration_ns() / NS for n in mine)
-                took = f"{spans[0]:.1f}s" if spans[-1] - spans[0] < 0.05 else f"{spans[0]:.1f}–{spans[-1]:.1f}s"
-                self.say(f"  agent: recovered {keys} (down {took})")
+                shortest, longest = w.dur(spans[0]), w.dur(spans[-1])
+                took = shortest if shortest == longest else w("agent.range", shortest=shortest, longest=longest)
+                self.say("agent.closed", keys=keys, took=took)
 
 
 @dataclass(frozen=True)
@@ -576,7 +595,7 @@ async def run_script(world: World, config: Config, narrator: Narrator, timing: T
 
     t = timing
     await asyncio.sleep(t.s(t.warm))
-    narrator.say("scene 1: the broker's trading port refuses connections and its site answers 503; your line is fine")
+    narrator.say("script.scene1")
     await world.trading.down()
     world.broker_web.failing = True
     await asyncio.sleep(t.s(t.call_after))
@@ -593,14 +612,14 @@ async def run_script(world: World, config: Config, narrator: Narrator, timing: T
             )
 
     await asyncio.to_thread(call)  # `watchdog contact add` does the same, alongside the running agent
-    narrator.say("  you ring the broker's support desk: logged in the contact log (ticket INC-20417), chained at once")
+    narrator.say("script.call", ticket="INC-20417")
     await asyncio.sleep(t.s(t.broker - t.call_after))
     await world.trading.up()
     world.broker_web.failing = False
-    narrator.say("the broker is back")
+    narrator.say("script.broker_back")
     await asyncio.sleep(t.s(t.between))
     narrator.report()
-    narrator.say("scene 2: your router goes off, and with it everything: the broker, the ISP, the bank, the anchors")
+    narrator.say("script.scene2")
     for service in [*world.controls(), *world.providers()]:  # the controls first: no provider fails before them
         await service.down()
     await asyncio.sleep(t.s(t.local))
@@ -612,7 +631,7 @@ async def run_script(world: World, config: Config, narrator: Narrator, timing: T
     await asyncio.sleep(t.s(t.settle))
     for service in world.controls():
         await service.up()
-    narrator.say("the router is back")
+    narrator.say("script.router_back")
     await asyncio.sleep(t.s(t.tail))
     narrator.report()
     stop.set()
@@ -650,7 +669,7 @@ def prepare(out: Path) -> None:
 
 
 async def run_demo(
-    out: Path, *, interval_s: float = 1.0, language: str = "en", say: Callable[[str], None] = print
+    out: Path, *, interval_s: float = 1.0, language: Lang = "en", say: Callable[[str], None] = print
 ) -> DemoResult:
     """Run the whole demo into ``out`` and return where everything is."""
     started = time.monotonic()
@@ -664,8 +683,9 @@ async def run_demo(
         config_path.write_text(config_text(world, out, interval_s, language), encoding="utf-8")
         config_path.chmod(0o600)  # it holds the demo's notify URL: as a user's own config should be
         config = load(config_path, env={}, checks=(check_config,))
-        _intro(world, config, say)
-        narrator = Narrator(out=say, targets=len(config.targets))
+        words = demo_words(language, config.zone)
+        _intro(world, words, say)
+        narrator = Narrator(out=say, words=words, targets=len(config.targets))
         from watchdog.outputs import default_sink_factories
 
         agent = Agent(config, sink_factories=[*default_sink_factories(), lambda _ctx: narrator])
@@ -677,29 +697,31 @@ async def run_demo(
             await running  # it failed to start: say why
             raise DemoError("the agent stopped before it started")
         narrator.started = time.monotonic()
-        narrator.say(f"agent started: {len(config.targets)} targets, one check each every {interval_s:g}s")
+        narrator.say(
+            "agent.started", targets=words.count(len(config.targets), "target"), interval=words.dur(interval_s)
+        )
         script = asyncio.create_task(run_script(world, config, narrator, Timing(interval_s), agent.handle.stop))
         try:
             await running
         finally:
             script.cancel()
             await asyncio.gather(script, return_exceptions=True)
-        narrator.say("agent stopped; every result is in the journal, sealed into its hash chain")
+        narrator.say("agent.stopped")
     finally:
         await close_world(world)
         shutil.rmtree(work, ignore_errors=True)
-    return await asyncio.to_thread(_documents, config, out, started, say, list(world.inbox.messages))
+    return await asyncio.to_thread(_documents, config, out, started, say, list(world.inbox.messages), words)
 
 
-def _intro(world: World, config: Config, say: Callable[[str], None]) -> None:
+def _intro(world: World, words: Phrasebook, say: Callable[[str], None]) -> None:
     w = world
-    say("Outage Watchdog demo: fake services and the real agent, all on loopback; nothing leaves this machine.")
-    say(f"  broker  {w.trading.host}: trading tcp {w.trading.port}, web https {w.broker_web.port} and its certificate")
-    say(f"  ISP     {w.isp_dns.host}: DNS resolver udp {w.isp_dns.port}, account page http {w.isp_web.port}")
-    say(f"  bank    {w.bank.host}: online banking https {w.bank.port}")
+    say(words("intro.title"))
+    say(words("intro.broker", host=w.trading.host, trading=w.trading.port, web=w.broker_web.port))
+    say(words("intro.isp", host=w.isp_dns.host, dns=w.isp_dns.port, web=w.isp_web.port))
+    say(words("intro.bank", host=w.bank.host, web=w.bank.port))
     anchors = ", ".join(a.address for a in w.anchors)
-    say(f"  your line: router {w.router.address}; internet anchors {anchors}; NTP {w.ntp.address}")
-    say(f"  status page while it runs: http://127.0.0.1:{w.web_port}/")
+    say(words("intro.line", router=w.router.address, anchors=anchors, ntp=w.ntp.address))
+    say(words("intro.page", url=f"http://127.0.0.1:{w.web_port}/"))
 
 
 def _notifications(messages: list[tuple[int, dict[str, Any]]], config: Config, path: Path) -> None:
@@ -720,6 +742,7 @@ def _documents(
     started: float,
     say: Callable[[str], None],
     messages: list[tuple[int, dict[str, Any]]] | None = None,
+    words: Phrasebook | None = None,
 ) -> DemoResult:
     """Report, pack and letters from the journal the agent left, then both verifiers."""
     from watchdog.analysis.sla import current_period
@@ -737,6 +760,7 @@ def _documents(
     sent_on = to_datetime(now, zone).date()
     files: dict[str, Path] = {}
     lang = config.agent.language  # the report and the pack's summary speak the page's language
+    words = words or demo_words(lang, config.zone)
     with Journal.open(config.journal_path, create=False) as journal:
         journal.seal()
         report = build_report(journal, config, PROVIDER, period, now)
@@ -778,67 +802,74 @@ def _documents(
         elapsed_s=time.monotonic() - started,
         notifications=len(messages or []),
     )
-    _summary(result, data, pack_verdict.files, journal_verdict.rows, journal_verdict.blocks, say)
+    _summary(result, data, pack_verdict.files, journal_verdict.rows, journal_verdict.blocks, say, words)
     return result
 
 
 def _summary(
-    r: DemoResult, data: dict[str, Any], pack_files: int, rows: int, blocks: int, say: Callable[[str], None]
+    r: DemoResult,
+    data: dict[str, Any],
+    pack_files: int,
+    rows: int,
+    blocks: int,
+    say: Callable[[str], None],
+    words: Phrasebook,
 ) -> None:
-    from watchdog.timefmt import duration_text
-
+    w = words
     f = data["figures"]
     here = Path.cwd()
 
     def show(path: Path) -> Path:
         return path.relative_to(here) if path.is_relative_to(here) else path
 
-    ok = {True: "OK", False: "FAILED"}
+    ok = {True: w("summary.ok"), False: w("summary.failed")}
     whole = f["counted_s"] + f["no_data_s"]
     over_month = 100 * (1 - f["downtime_s"] / whole) if whole else 100.0
     listing = [
-        ("report-broker.txt, .html", f"the broker's SLA report for {r.period}"),
-        ("evidence-broker.zip", f"the evidence pack: verify {ok[r.pack_ok]} ({pack_files} files, hashes and chain)"),
-        ("complaint-broker-ru.pdf, .md, .html", "the complaint to the broker in Russian (обращение-претензия)"),
-        ("complaint-broker-en.pdf, .md, .html", "the same complaint in English"),
+        ("report-broker.txt, .html", w("summary.report", period=r.period)),
+        (
+            "evidence-broker.zip",
+            w("summary.pack", verdict=ok[r.pack_ok], files=w.count(pack_files, "file")),
+        ),
+        ("complaint-broker-ru.pdf, .md, .html", w("summary.complaint_ru")),
+        ("complaint-broker-en.pdf, .md, .html", w("summary.complaint_en")),
         (
             str(r.journal.relative_to(r.out.resolve())),
-            f"the journal: verify {ok[r.journal_ok]} ({rows} rows, {blocks} blocks)",
+            w("summary.journal", verdict=ok[r.journal_ok], rows=w.count(rows, "row"), blocks=w.count(blocks, "block")),
         ),
-        (
-            "notifications.txt",
-            f"the {r.notifications} messages your phone got (Apprise json:// to the demo's own receiver)",
-        ),
-        ("watchdog.yaml", "the config the demo ran with (every address on loopback)"),
+        ("notifications.txt", w("summary.notifications", messages=w.count(r.notifications, "message"))),
+        ("watchdog.yaml", w("summary.config")),
     ]
     width = max(len(name) for name, _ in listing) + 3
     say("")
-    say(f"Done in {r.elapsed_s:.0f}s. Everything is in {show(r.out)}/:")
+    say(w("summary.done", elapsed=w.dur(round(r.elapsed_s)), out=show(r.out)))
     for name, what in listing:
         say(f"  {name.ljust(width)}{what}")
     say("")
-    say("What you are looking at:")
+    say(w("summary.looking"))
     say(
-        f"  - Scene 1 counts against the broker: {f['counted_incidents']} incident, "
-        f"{duration_text(f['downtime_s'])} of provider downtime, because your router and at least "
-        f"{data['method']['quorum']} of 3 internet anchors answered all along."
+        "  "
+        + w(
+            "summary.scene1",
+            incidents=w.count(f["counted_incidents"], "incident"),
+            downtime=w.dur(f["downtime_s"]),
+            quorum=data["method"]["quorum"],
+        )
     )
-    changing = f" (and {duration_text(f['inconclusive_s'])} while it changed)" if f["inconclusive_s"] else ""
+    changing = w("summary.changing", inconclusive=w.dur(f["inconclusive_s"])) if f["inconclusive_s"] else ""
+    say("  " + w("summary.scene2", line=w.dur(f["customer_line_s"]), changing=changing))
+    say("  " + w("summary.letters"))
     say(
-        f"  - Scene 2 is yours: {duration_text(f['customer_line_s'])} with your own line down{changing}"
-        " is left out of every figure and of the claim."
-    )
-    say(
-        "  - The letters list every pack file with its SHA-256, your call from the contact log, the clock check"
-        " and each demand with its formula; the last pages of each PDF are notes for you, not for the broker."
-    )
-    say(
-        f"  - The month's figures rest on the {duration_text(f['counted_s'])} the demo watched (coverage "
-        f"{f['coverage'] * 100:.4f} %): over that time availability is {f['availability']:.2f} % and the engine"
-        f" claims accordingly. Over the whole month the same outage is {over_month:.4f} %, and the letters'"
-        " notes say so; in real use the agent runs all month. The NTP server and certificates are the demo's own."
+        "  "
+        + w(
+            "summary.month",
+            counted=w.dur(f["counted_s"]),
+            coverage=w.pct(f["coverage"] * 100),
+            availability=w.pct(f["availability"], 2),
+            over_month=w.pct(over_month),
+        )
     )
     say("")
-    say(f"Next: watchdog report -c {show(r.config)} --provider broker   (the same figures in the terminal)")
-    say(f"      watchdog serve -c {show(r.config)}   (the status page, with the documents to download)")
-    say(f"      watchdog verify {show(r.files['pack'])}   and   watchdog verify --journal {show(r.journal)}")
+    say(w("summary.next_report", config=show(r.config)))
+    say(w("summary.next_serve", config=show(r.config)))
+    say(w("summary.next_verify", pack=show(r.files["pack"]), journal=show(r.journal)))

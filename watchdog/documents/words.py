@@ -23,7 +23,7 @@ from babel.numbers import format_currency, format_decimal, format_percent, get_c
 from watchdog.config import ServiceHours
 from watchdog.documents.compensation.values import Breakdown, ContactEntry, Duration, Instant, Money, Percent
 from watchdog.errors import WatchdogError
-from watchdog.timefmt import tenths, to_datetime
+from watchdog.timefmt import duration_text, local_text, tenths, to_datetime
 
 Lang = Literal["ru", "en"]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -201,3 +201,44 @@ def load_words(lang: Lang) -> dict[str, Any]:
     data = yaml.safe_load((LOCALE_DIR / f"letter.{lang}.yaml").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
+
+
+class Phrasebook:
+    """Sentences from a word file (``str.format`` templates) with figures as the SLA report writes them.
+
+    The demo's narration and the collective report use it, so a duration or a percentage reads the same
+    there as in the report of the same language: ``10s`` / ``10 с``, ``99.9800 %`` / ``99,9800 %``.
+    """
+
+    def __init__(self, lang: Lang, phrases: Mapping[str, Any], zone: ZoneInfo) -> None:
+        words = load_words(lang)
+        self.lang = lang
+        self.phrases = phrases
+        self.fmt = Formatter(lang, str(words["locale"]), zone, words)
+
+    def __call__(self, key: str, /, **values: Any) -> str:
+        """The phrase ``key`` (``a.b`` for nested tables) with ``values`` filled in."""
+        entry: Any = self.phrases
+        for part in key.split("."):
+            entry = entry[part]
+        return str(entry).format(**values)
+
+    def dur(self, seconds: float) -> str:
+        """``12m 30s`` in English as the report writes it, ``12 мин 30 с`` in Russian."""
+        return duration_text(seconds) if self.lang == "en" else self.fmt.duration(seconds)
+
+    def count(self, n: int, noun: str) -> str:
+        """``3 agents`` / ``3 агента``: the noun's forms are the word file's ``plural.<noun>`` list."""
+        return f"{n} {self.fmt.plural(n, *self.phrases['plural'][noun])}"
+
+    def fixed(self, value: float, digits: int) -> str:
+        """``99.98`` / ``99,98``: exactly ``digits`` decimals in the locale's separator."""
+        return str(format_decimal(value, "0." + "0" * digits if digits else "0", locale=self.fmt.locale))
+
+    def pct(self, value: float, digits: int = 4) -> str:
+        """``99.9800 %`` / ``99,9800 %`` (the report's form)."""
+        return f"{self.fixed(value, digits)} %"
+
+    def instant(self, ts_ns: int) -> str:
+        """Local time as the report writes it: ``2026-11-20 10:32:05 MSK`` / ``20.11.2026 10:32:05 MSK (UTC+03:00)``."""
+        return local_text(ts_ns, self.fmt.zone) if self.lang == "en" else self.fmt.instant(ts_ns)

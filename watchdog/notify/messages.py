@@ -52,9 +52,12 @@ class Messages:
             if ch is not None:
                 ch.wake.set()
 
-    async def snapshot(self) -> Snapshot | None:
-        """The SLA standing a message quotes, read from the journal; None (and a warning) when it cannot be read."""
-        now = self.clock()
+    async def snapshot(self, as_of_ns: int | None = None) -> Snapshot | None:
+        """The SLA standing a message quotes, read from the journal; None (and a warning) when it cannot be read.
+
+        ``as_of_ns`` fixes the instant the figures speak for (default: now).
+        """
+        now = self.clock() if as_of_ns is None else min(as_of_ns, self.clock())
         try:
             return await asyncio.to_thread(snapshot, self.config, self.config.journal_path, now)
         except Exception as exc:
