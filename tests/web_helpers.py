@@ -106,6 +106,7 @@ providers:
     targets: [{{name: online, kind: tcp, address: "{addresses["online"]}"}}]
     sla: {{availability: 99.9}}
 web: {{listen: "127.0.0.1:{port}", refresh: 5s}}
+ntp: {{enabled: false}}
 """
 
 
