@@ -47,6 +47,7 @@ from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
+    EV_CERT_EXPIRING,
     EV_CLOCK_STEP,
     EV_OUTAGE_CLOSE,
     EV_OUTAGE_OPEN,
@@ -173,12 +174,15 @@ class Agent:
         self.detectors: dict[str, Detector] = {}
         self.open_tickets: dict[str, Ticket] = {}
         self.fanout: Fanout | None = None
+        self._cert_noted: set[tuple[str, int, int]] = set()
 
     # ------------------------------------------------------------------------------------ results
 
     async def on_result(self, target: Target, result: Result) -> None:
         """Journal first; then the detector, the outage events, the board and the sinks."""
         seq = await self.writer.write(result)
+        if result.ok and result.metrics.get("expiry_warning"):
+            self._note_certificate(target, result)
         detector = self.detectors[target.key]
         transition = detector.observe(result)
         notice = None
@@ -235,6 +239,31 @@ class Agent:
             self.fanout.publish((result, seq))
             if notice is not None:
                 self.fanout.publish(notice)
+
+    def _note_certificate(self, target: Target, result: Result) -> None:
+        """Journal a near-expiry warning once per certificate and whole day left (the report reads events only)."""
+        days_left = float(result.metrics["days_left"])
+        not_after_ns = round(float(result.metrics["not_after_ts"]) * NS)
+        key = (target.key, not_after_ns, int(days_left))
+        if key in self._cert_noted:
+            return
+        self._cert_noted.add(key)
+        _LOGGER.warning(
+            "certificate expires soon target=%s days_left=%.1f (a warning, not a failure)", target.key, days_left
+        )
+        self.writer.submit(
+            self.writer.event(
+                EV_CERT_EXPIRING,
+                {
+                    "not_after_ns": not_after_ns,
+                    "days_left": round(days_left, 3),
+                    "min_days_left": getattr(target.options, "min_days_left", None),
+                    "detail": result.detail,
+                },
+                target=target.key,
+                ts_ns=result.ts_ns,
+            )
+        )
 
     def _journal_state(self, degraded: bool, message: str) -> None:
         if self.fanout is not None:

@@ -29,7 +29,9 @@ class ExpiryWarnings:
         days_left = float(result.metrics["days_left"])
         if days_left < 0:
             return  # expired: the probe fails and the outage messages say so
-        steps = [d for d in self.section.tls_warn_days if days_left <= d]
+        # the target's own min_days_left is a step too: below it the probe marks its results as a warning
+        own = getattr(target.options, "min_days_left", None)
+        steps = [d for d in (*self.section.tls_warn_days, *((own,) if isinstance(own, int) else ())) if days_left <= d]
         if not steps:
             return
         step = min(steps)
