@@ -62,11 +62,16 @@ def check_address(address: str) -> str | None:
 
 
 def _context(ctx: ProbeContext, options: TlsOptions) -> ssl.SSLContext:
+    return client_context(ctx, options.verify, options.ca_file)
+
+
+def client_context(ctx: ProbeContext, verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """A client SSLContext shared by every probe with the same ``verify`` and ``ca_file`` (tls, tcp dialogues)."""
     contexts: dict[tuple[bool, str | None], ssl.SSLContext] = ctx.resources.setdefault(SSL_KEY, {})
-    key = (options.verify, options.ca_file)
+    key = (verify, ca_file)
     if key not in contexts:
-        if options.verify:
-            cafile = str(Path(options.ca_file).expanduser()) if options.ca_file else None
+        if verify:
+            cafile = str(Path(ca_file).expanduser()) if ca_file else None
             context = ssl.create_default_context(cafile=cafile)
         else:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -728,6 +728,9 @@ class Config:
         for section in influx:
             found += [s.get_secret_value() for s in (section.token, section.password) if s is not None]
         for target in self.targets:
+            option_secrets = getattr(target.options, "secrets", None)
+            if callable(option_secrets):  # a probe's own: http header tokens, a FIX password
+                found += [str(v) for v in option_secrets()]
             if target.secret_address is not None:
                 parts = urlsplit(target.secret_address)
                 found += [p for p in (parts.password, parts.username) if p]
