@@ -126,7 +126,14 @@ class HttpOptions(ProbeOptions):
 
     def secrets(self) -> list[str]:
         """Header values under credential-like names (Authorization, Cookie, X-Api-Key, ...)."""
-        return [v for k, v in self.headers.items() if _SECRET_HEADER.search(k) and v]
+        found = []
+        for name, value in self.headers.items():
+            if _SECRET_HEADER.search(name) and value:
+                found.append(value)
+                scheme, _, credential = value.partition(" ")  # "Bearer <token>": the token alone too
+                if credential.strip() and scheme.isalpha():
+                    found.append(credential.strip())
+        return found
 
     def accepts(self, status: int) -> bool:
         """True if ``status`` is an expected one."""

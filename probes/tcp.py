@@ -74,7 +74,7 @@ class TcpStep(BaseModel):
     send_fix: str | None = None
     """FIX fields from MsgType on, ``|`` between them: ``"35=A|49=ME|56=BROKER|98=0|108=30"``."""
     expect: str | None = None
-    """A regular expression searched in what the server sent since the last match."""
+    """A regular expression searched in what the server sent since the last match (``^``/``$`` at each line)."""
     expect_bytes: str | None = None
     expect_hex: str | None = None
     expect_fix: str | None = None
@@ -133,8 +133,8 @@ class TcpStep(BaseModel):
 
     def pattern(self) -> re.Pattern[bytes]:
         """What an expect step searches for, as a bytes regular expression."""
-        if self.expect is not None:
-            return re.compile(self.expect.encode("utf-8"))
+        if self.expect is not None:  # ^ and $ at every line: the unread rest of a line does not hide the next one
+            return re.compile(self.expect.encode("utf-8"), re.MULTILINE)
         if self.expect_bytes is not None:
             return re.compile(re.escape(self.expect_bytes.encode("utf-8")))
         if self.expect_hex is not None:

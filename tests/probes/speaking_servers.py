@@ -5,6 +5,7 @@
 * :func:`smtp_handler` / :func:`imap_handler` — banners and the few commands the recipes send, SMTP
   with STARTTLS.
 * :func:`banner_handler` — a banner after a delay ("banner within N ms").
+* :class:`Api` / :func:`start_api` — a JSON status/account API whose answer the test flips.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from aiohttp import web
 from probe_servers import start_tcp_server
 
 SOH = b"\x01"
+TOKEN = "tok-CANARY-5e1f0a77"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -148,3 +152,41 @@ def banner_handler(banner: bytes, delay_s: float) -> Handler:
         writer.close()
 
     return handle
+
+
+@dataclass
+class Api:
+    """A personal-account / status API: ``state`` decides the answer; ``requests`` records what came in."""
+
+    state: dict[str, Any] = field(default_factory=lambda: {"status": "UP", "balance": "180.50", "http": 200})
+    delay_s: float = 0.0
+    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+    base: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append((request.method, request.path, dict(request.headers), body))
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return web.json_response({"error": "unauthorised"}, status=401)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        payload = {
+            "status": self.state["status"],
+            "account": {"id": "main", "balance": self.state["balance"], "currency": "RUB"},
+            "accounts": [{"id": "spare", "balance": 1}, {"id": "main", "balance": self.state["balance"]}],
+        }
+        return web.json_response(payload, status=self.state["http"], headers={"X-Api-Version": "2.7"})
+
+
+async def start_api() -> tuple[Api, web.AppRunner]:
+    """The API on an ephemeral port of 127.0.0.1 (``state.base`` is its URL); clean up the runner after."""
+    state = Api()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", state.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.base = f"http://127.0.0.1:{port}"
+    return state, runner

@@ -7,17 +7,15 @@ each failed condition named.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import web
 from probe_servers import make_target, probe
 from pydantic import ValidationError
+from speaking_servers import TOKEN, Api, start_api
 
 from probes.conditions import parse_condition
 from probes.http import HttpOptions
@@ -26,45 +24,11 @@ from watchdog.errors import ConfigError
 from watchdog.model import FailureKind
 from watchdog.probe import ProbeContext
 
-TOKEN = "tok-CANARY-5e1f0a77"
-
-
-@dataclass
-class Api:
-    """A personal-account / status API: ``state`` decides the answer; ``requests`` records what came in."""
-
-    state: dict[str, Any] = field(default_factory=lambda: {"status": "UP", "balance": "180.50", "http": 200})
-    delay_s: float = 0.0
-    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
-    base: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.requests.append((request.method, request.path, dict(request.headers), body))
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return web.json_response({"error": "unauthorised"}, status=401)
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        payload = {
-            "status": self.state["status"],
-            "account": {"id": "main", "balance": self.state["balance"], "currency": "RUB"},
-            "accounts": [{"id": "spare", "balance": 1}, {"id": "main", "balance": self.state["balance"]}],
-        }
-        return web.json_response(payload, status=self.state["http"], headers={"X-Api-Version": "2.7"})
-
 
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
-    app_state = Api()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", app_state.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    app_state.base = f"http://127.0.0.1:{port}"
-    yield app_state
+    state, runner = await start_api()
+    yield state
     await runner.cleanup()
 
 
@@ -229,4 +193,4 @@ def test_config_error_names_file_line_and_field() -> None:
 
 def test_header_token_from_env_is_a_secret() -> None:
     config = loads(CONFIG.replace("=== UP", "== UP"), env={"BANK_TOKEN": TOKEN})
-    assert f"Bearer {TOKEN}" in config.secrets()
+    assert {f"Bearer {TOKEN}", TOKEN} <= set(config.secrets())
