@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import ipaddress
 import re
@@ -614,16 +615,70 @@ class NtpSection(Strict):
 
 
 class Reminder(Strict):
-    """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date)."""
+    """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date).
+
+    Once (``date``), or recurring: ``every: month`` on ``day`` N (the last day of a shorter month), or
+    ``every: year`` on ``date``'s month and day. Each occurrence is warned about at each of ``days_before``
+    (default 30, 7, 1 for a date once; 7, 1, 0 for a recurring one: a week, a day, on the day).
+    """
 
     name: str = Field(min_length=1)
-    date: dt.date
-    days_before: list[Annotated[int, Field(ge=0, le=3660)]] = Field(default_factory=lambda: [30, 7, 1])
+    date: dt.date | None = None
+    every: Literal["month", "year"] | None = None
+    day: int | None = Field(default=None, ge=1, le=31)
+    days_before: list[Annotated[int, Field(ge=0, le=3660)]] | None = None
     note: str = ""
     provider: str | None = None
     kind: Literal["reminder", "complaint_answer"] = "reminder"  # complaint_answer: the provider must reply by date
     ref: str = ""  # e.g. the complaint's number
     sent: dt.date | None = None  # complaint_answer: when the complaint was sent
+
+    @model_validator(mode="after")
+    def _when(self) -> Reminder:
+        if self.every is None and self.date is None:
+            raise ValueError("a reminder needs a date (once), or every: month with day: N, or every: year with date")
+        if self.every is None and self.day is not None:
+            raise ValueError("day: N goes with every: month")
+        if self.every == "month" and self.day is None:
+            raise ValueError("every: month needs day: N (1-31)")
+        if self.every == "month" and self.date is not None:
+            raise ValueError("every: month takes day: N, not a date")
+        if self.every == "year" and (self.date is None or self.day is not None):
+            raise ValueError("every: year takes a date (its month and day repeat), not day: N")
+        if self.every is not None and self.kind != "reminder":
+            raise ValueError("only kind: reminder recurs")
+        return self
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Days before an occurrence to warn at, largest first."""
+        default = [7, 1, 0] if self.every else [30, 7, 1]
+        return tuple(sorted(set(default if self.days_before is None else self.days_before), reverse=True))
+
+    def occurrences(self, today: dt.date) -> list[dt.date]:
+        """The occurrence on or after ``today`` and the one before it (a once-reminder: its date)."""
+        if self.every is None:
+            assert self.date is not None
+            return [self.date]
+        if self.every == "month":
+            assert self.day is not None
+            this = _month_day(today.year, today.month, self.day)
+            if this >= today:
+                prev_y, prev_m = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+                return [_month_day(prev_y, prev_m, self.day), this]
+            next_y, next_m = (today.year, today.month + 1) if today.month < 12 else (today.year + 1, 1)
+            return [this, _month_day(next_y, next_m, self.day)]
+        assert self.date is not None
+        this = _month_day(today.year, self.date.month, self.date.day)
+        if this >= today:
+            return [_month_day(today.year - 1, self.date.month, self.date.day), this]
+        return [this, _month_day(today.year + 1, self.date.month, self.date.day)]
+
+
+def _month_day(year: int, month: int, day: int) -> dt.date:
+    """Day ``day`` of a month, or its last day when the month is shorter (31 → 30 April, 29 → 28 February)."""
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day, last))
 
 
 class ConfigModel(Strict):

@@ -55,16 +55,22 @@ class ExpiryWarnings:
 
     async def check_deadlines(self) -> None:
         """The config's reminders and the deadlines declared in the journal: warn on the steps reached today."""
-        deadlines: list[Deadline] = from_reminders(self.config.model.reminders)
+        today = local_date(self.messages.clock(), self.config.zone)
+        deadlines: list[Deadline] = from_reminders(self.config.model.reminders, today)
         try:
             events = await asyncio.to_thread(deadline_events, self.config.journal_path)
         except Exception as exc:
             _LOGGER.warning("cannot read declared deadlines from the journal error=%s", exc)
             events = ()
         deadlines += from_events(events)
-        today = local_date(self.messages.clock(), self.config.zone)
         for d in deadlines:
             step = d.step(today)
+            if step is None:
+                # its day passed while the agent was off: say so, late, once — for a reminder that was told
+                # before (an earlier step or occurrence), not one just added to the config after its day
+                step = d.missed(today)
+                if step is not None and not await self.messages.outbox.has_prefix(d.prefix):
+                    step = None
             if step is None:
                 continue
             key = d.key(step)
