@@ -320,6 +320,40 @@ class SlaSection(Strict):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class Account(Strict):
+    """A prepaid account: the tariff it is charged, to project when a balance runs out, and when to warn."""
+
+    tariff: float | None = Field(default=None, gt=0, le=1e9)
+    """What the provider charges per ``per`` (600 for 600 ₽ a month); default: the contract's ``fee``."""
+    per: Literal["day", "week", "month", "quarter", "year"] = "month"
+    currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
+    warn_days: list[Annotated[int, Field(ge=1, le=365)]] = Field(default_factory=lambda: [7, 3, 1])
+    """Days before the projected run-out to warn at. Never 0: a zero balance may cut the very line that
+    would carry the warning, so the last one goes out the day before."""
+    balance_from: str | None = None
+    """``target:metric`` — one of this provider's targets whose metric is the balance (an http probe's
+    ``metrics: {balance: "[BODY].balance"}``); a change is journaled as a balance like ``balance set``."""
+
+    @field_validator("balance_from")
+    @classmethod
+    def _balance_from(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^:\s]+:[a-z][a-z0-9_]*", value):
+            raise ValueError(f"write target:metric (a target of this provider and its metric), got {value!r}")
+        return value
+
+    @property
+    def per_day(self) -> float:
+        """The tariff as a daily charge (a month is 365.25/12 days, a year 365.25)."""
+        assert self.tariff is not None, "resolved by ProviderSection from contract.fee"
+        days = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}[self.per]
+        return self.tariff / days
+
+    @field_validator("tariff", mode="before")
+    @classmethod
+    def _tariff(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Contacts(Strict):
     """Where the provider takes claims and emergencies."""
 
@@ -346,6 +380,21 @@ class ProviderSection(Strict):
     compensation: list[dict[str, Any]] = Field(default_factory=list)
     contacts: Contacts = Field(default_factory=Contacts)
     jurisdiction: str = ""
+    account: Account | None = None
+
+    @model_validator(mode="after")
+    def _balance_target(self) -> ProviderSection:
+        if self.account is not None and self.account.tariff is None:
+            fee = self.contract.fee
+            if fee is None or fee.amount <= 0:
+                raise ValueError("account needs a tariff (or the contract's fee: {amount, currency, per})")
+            resolved = self.account.model_copy(update={"tariff": fee.amount, "currency": fee.currency, "per": fee.per})
+            object.__setattr__(self, "account", resolved)  # frozen: set once, while validating
+        if self.account is not None and self.account.balance_from is not None:
+            name = self.account.balance_from.split(":", 1)[0]
+            if name not in {t.name for t in self.targets}:
+                raise ValueError(f"account.balance_from names {name!r}, which is not a target of provider {self.id!r}")
+        return self
 
     @field_validator("kind", mode="before")
     @classmethod

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
 
+from watchdog.analysis.balance import project
 from watchdog.config import NotifySection
 from watchdog.model import NS, Result, Target
 from watchdog.notify.deadlines import Deadline, from_events, from_reminders
-from watchdog.notify.facts import deadline_events
+from watchdog.notify.facts import balances, deadline_events
 from watchdog.notify.messages import Messages
 from watchdog.notify.words import local_date
 
@@ -63,6 +65,7 @@ class ExpiryWarnings:
             _LOGGER.warning("cannot read declared deadlines from the journal error=%s", exc)
             events = ()
         deadlines += from_events(events)
+        await self.check_balances(today)
         for d in deadlines:
             step = d.step(today)
             if step is None:
@@ -111,3 +114,48 @@ class ExpiryWarnings:
                     provider=provider.display_name if provider else None,
                     support=(contacts.support_phone or contacts.emergency_phone) if contacts else "",
                 )
+
+    async def check_balances(self, today: dt.date) -> None:
+        """Each prepaid account's last balance, projected at its tariff: warn ``warn_days`` before it runs out.
+
+        A new, lower reading moves the run-out day closer and so warns afresh (the key holds the day); the
+        last warning goes out at least a day before, while the line that carries it still works.
+        """
+        accounts = [p for p in self.config.providers if p.account is not None]
+        if not accounts:
+            return
+        try:
+            latest = await asyncio.to_thread(balances, self.config.journal_path)
+        except Exception as exc:
+            _LOGGER.warning("cannot read balances from the journal error=%s", exc)
+            return
+        for provider in accounts:
+            account = provider.account
+            reading = latest.get(provider.id)
+            if account is None or reading is None:
+                continue
+            projection = project(reading, account, self.config.provider_zone(provider.id))
+            d = Deadline(provider.id, projection.run_out, tuple(sorted(account.warn_days, reverse=True)), "balance")
+            step = d.step(today)
+            if step is None:
+                continue
+            key = d.key(step)
+            if not await self.messages.new(key):
+                continue
+            contacts = provider.contacts
+            await self.messages.queue(
+                "balance_low",
+                key,
+                "expiry",
+                "warning",
+                provider=provider.display_name,
+                provider_id=provider.id,
+                amount=float(reading.amount),
+                currency=reading.currency or account.currency,
+                read=reading.at_ns,
+                tariff=account.tariff,
+                per=account.per,
+                date=projection.run_out,
+                days=(projection.run_out - today).days,
+                support=contacts.support_phone or contacts.emergency_phone,
+            )
