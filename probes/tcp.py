@@ -289,8 +289,9 @@ async def _dialogue(ctx: ProbeContext, target: Target, options: TcpOptions) -> M
     host, port = split_host_port(target.address)
     server = host_port(host, port)
     server_name = options.server_name or host
-    context = client_context(ctx, options.verify, options.ca_file)
     steps = options.dialogue()
+    uses_tls = options.tls or any(s.starttls for s in steps)
+    context = client_context(ctx, options.verify, options.ca_file) if uses_tls else None
     t0 = time.monotonic()
     default_deadline = t0 + _SHARE_OF_TIMEOUT * target.timeout_s
     try:
@@ -312,6 +313,7 @@ async def _dialogue(ctx: ProbeContext, target: Target, options: TcpOptions) -> M
         for index, step in enumerate(steps, 1):
             label = _label(index, step)
             if step.starttls:
+                assert context is not None
                 try:
                     await writer.start_tls(context, server_hostname=server_name)
                 except ssl.SSLCertVerificationError as exc:
@@ -342,7 +344,7 @@ async def _dialogue(ctx: ProbeContext, target: Target, options: TcpOptions) -> M
     finally:
         writer.transport.abort()
     total_s = time.monotonic() - t0
-    kind = "TLS dialogue" if options.tls or any(s.starttls for s in steps) else "dialogue"
+    kind = "TLS dialogue" if uses_tls else "dialogue"
     return Measurement(
         latency_s=total_s,
         detail=f"{kind} with {server}: {len(steps)} steps done in {round(total_s * 1000)} ms"
