@@ -34,7 +34,8 @@ from watchdog.probe import Measurement, ProbeContext, ProbeOptions
 from watchdog.units import redact_url, without_userinfo
 
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_OWN_METRICS = frozenset({"status_code", "body_bytes"})
+# its own metrics, and the fields every InfluxDB probe point already has
+_OWN_METRICS = frozenset({"status_code", "body_bytes", "ok", "latency_s", "failure", "detail"})
 _SECRET_HEADER = re.compile(r"(auth|token|cookie|key|secret|password|session)", re.I)
 
 SESSION_KEY = "http.session"
