@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from speaking_servers import FixGateway, banner_handler, fix_fields, fix_valid, imap_handler, smtp_handler
 
 from probes.tcp import TcpOptions, fix_message
+from watchdog.config import loads
+from watchdog.errors import ConfigError
 from watchdog.model import FailureKind
 from watchdog.probe import ProbeContext
 
@@ -221,3 +223,27 @@ def test_fix_password_is_a_secret() -> None:
     options = TcpOptions.model_validate({"steps": [{"send_fix": "35=A|49=ME|56=BROKER|553=ivan|554=s3cret-pw"}]})
     assert options.secrets() == ["s3cret-pw"]
     assert fix_fields(fix_message("35=A|554=s3cret-pw", "FIX.4.4", 7))["554"] == "s3cret-pw"
+
+
+def test_config_errors_name_file_line_and_step() -> None:
+    text = """
+providers:
+  - id: broker
+    targets:
+      - name: fix
+        kind: tcp
+        address: "127.0.0.1:9878"
+        tcp:
+          steps:
+            - {send_fix: "35=A|49=ME"}
+            - {expect_fix: "35=A", timeout: soon}
+            - {send: x, expect: y}
+"""
+    with pytest.raises(ConfigError) as caught:
+        loads(text, env={})
+    assert caught.value.problems == [
+        "<config>:11: providers[0].targets[0].tcp.steps[1].timeout: expected a duration like 500ms, 10s, 5m or 72h, "
+        "got 'soon'",
+        "<config>:12: providers[0].targets[0].tcp.steps[2]: a step has exactly one of send, send_hex, send_fix, "
+        "expect, expect_bytes, expect_hex, expect_fix, starttls (got send, expect)",
+    ]
