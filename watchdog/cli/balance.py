@@ -69,13 +69,12 @@ def _sentence(p: Projection, provider: ProviderSection, config: Config, now_ns: 
     today = local_date(now_ns, config.provider_zone(provider.id))
     left = p.days_left(today)
     money = f"{p.balance.amount} {p.balance.currency}"
-    when = (
-        f"runs out on {p.run_out.isoformat()} (in {left} day{'s' if left != 1 else ''})"
-        if left > 0
-        else "runs out today"
-        if left == 0
-        else f"ran out on {p.run_out.isoformat()}"
-    )
+    if p.balance.amount <= 0:
+        when = "is used up: the service may be cut now"
+    elif left > 0:
+        when = f"runs out on {p.run_out.isoformat()} (in {left} day{'s' if left != 1 else ''})"
+    else:
+        when = "runs out today" if left == 0 else f"ran out on {p.run_out.isoformat()}"
     return f"{provider.display_name}: balance {money} at {account.tariff:g} {account.currency}/{account.per} {when}"
 
 
