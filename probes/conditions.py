@@ -18,6 +18,8 @@ counts. Everything is parsed when the config is loaded, so a typo is a config er
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import functools
 import json
 import re
@@ -230,6 +232,30 @@ def number_of(value: Any) -> float | None:
             return float(text)
         if re.fullmatch(r"[+-]?\d+,\d+", text):
             return float(text.replace(",", "."))
+    return None
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$")
+_RU_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_CARD = re.compile(r"^(\d{1,2})\s*/\s*(\d{2}|\d{4})$")
+
+
+def date_of(value: Any) -> dt.date | None:
+    """``2027-03-31`` (or an ISO time), ``31.03.2027``, or a card's ``03/27`` (valid to the month's end); else None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        if m := _ISO_DATE.match(text):
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        if m := _RU_DATE.match(text):
+            return dt.date(int(m[3]), int(m[2]), int(m[1]))
+        if m := _CARD.match(text):
+            year = int(m[2]) + (2000 if len(m[2]) == 2 else 0)
+            month = int(m[1])
+            return dt.date(year, month, calendar.monthrange(year, month)[1])
+    except ValueError:
+        return None
     return None
 
 

@@ -14,6 +14,7 @@ machinery; its connector closes every connection and caches no DNS answers.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import ssl
@@ -27,7 +28,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 import watchdog
 from probes._net import host_port, os_reason
-from probes.conditions import Answer, Condition, Subject, number_of, parse_condition, parse_subject
+from probes.conditions import Answer, Condition, Subject, date_of, number_of, parse_condition, parse_subject
 from watchdog.errors import ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
@@ -262,13 +263,21 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
 
 
 def _read_metrics(subjects: dict[str, Subject], answer: Answer) -> dict[str, float]:
-    """The numbers the config asks for; one that is missing or not a number is left out (a condition can insist)."""
+    """The numbers the config asks for; one that is missing or not a number is left out (a condition can insist).
+
+    A date (``2027-03-31``, ``31.03.2027``, a card's ``03/27``) is recorded as the whole days from today
+    (UTC) to it: a card's or a paid period's days left, which ``account.expiry_from`` warns about.
+    """
     found: dict[str, float] = {}
+    today = dt.datetime.now(dt.UTC).date()
     for name, subject in subjects.items():
         try:
-            value = number_of(subject.value(answer))
+            raw = subject.value(answer)
         except Exception:  # Missing, or a JSONPath that fails on this document: no number this time
-            value = None
+            continue
+        value = number_of(raw)
+        if value is None and (day := date_of(raw)) is not None:
+            value = float((day - today).days)
         if value is not None:
             found[name] = value
     return found

@@ -273,3 +273,73 @@ async def test_agent_reads_a_dropping_balance_from_the_account_page(tmp_path: Pa
     run_out = today + dt.timedelta(days=5)
     assert rx.refs() == [f"balance/isp/{run_out.isoformat()}/7d"]  # 99.50 still lasts 5 days: no second warning
     assert rx.received[0].title == "HomeNet: balance runs out in 5 days"
+
+
+def test_dates_read_as_days_left() -> None:
+    from probes.conditions import date_of
+
+    assert [date_of(v) for v in ("2027-03-31", "2027-03-31T23:59:00+03:00", "31.03.2027", "03/27", "2/2028")] == [
+        dt.date(2027, 3, 31),
+        dt.date(2027, 3, 31),
+        dt.date(2027, 3, 31),
+        dt.date(2027, 3, 31),
+        dt.date(2028, 2, 29),
+    ]
+    assert [date_of(v) for v in ("13/27", "31.02.2027", "soon", 5)] == [None, None, None, None]
+
+
+async def test_card_expiry_read_from_the_account_page_warns_once(tmp_path: Path) -> None:
+    """The bank's page shows the card's end date; the http metric turns it into days left; the notifier warns."""
+    from probes import REGISTRY
+    from watchdog.agent.runner import run_probe
+    from watchdog.probe import ProbeContext
+
+    ends = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)
+
+    async def page(request: web.Request) -> web.Response:
+        return web.json_response({"cards": [{"pan": "*1234", "valid_thru": ends.isoformat()}]})
+
+    app = web.Application()
+    app.router.add_get("/cards", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rx = Receiver()
+    await rx.up()
+    text = (
+        config_text(tmp_path, rx)
+        .replace(
+            '    targets: [{name: gateway, kind: tcp, address: "127.0.0.1:7"}]',
+            f"""    targets:
+      - name: cards
+        kind: http
+        address: "http://127.0.0.1:{port}/cards"
+        http: {{metrics: {{card_days_left: "[BODY].cards[0].valid_thru"}}}}""",
+        )
+        .replace("account: {tariff: 600}", 'account: {expiry_from: "cards:card_days_left"}')
+    )
+    config = loads(text, env={})
+    writer = JournalWriter(config.journal_path)
+    await writer.open()
+    sink = NotifySink(AgentContext(config, Board.for_targets(config.targets, config.quorum), writer, "run"))
+    await sink.start()
+    ctx = ProbeContext()
+    try:
+        target = config.target("isp/cards")
+        for _ in range(3):  # every probe reads the date; one warning
+            result = await run_probe(REGISTRY["http"], target, ctx)
+            assert result.metrics["card_days_left"] == 5.0, result.detail
+            await sink.on_result(result, None)
+        await wait_until(lambda: len(rx.received) >= 1)
+        await asyncio.sleep(0.3)
+    finally:
+        await ctx.aclose()
+        await sink.aclose()
+        await writer.aclose()
+        await rx.down()
+        await runner.cleanup()
+    assert rx.refs() == [f"account/isp-card-days-left/{ends.isoformat()}/7d"]  # the date the page showed
+    days = (ends - dt.datetime.now(MSK).date()).days  # 5, or 4 just after midnight in Moscow
+    assert rx.received[0].title == f"HomeNet: card_days_left ends in {days} days"

@@ -97,7 +97,8 @@ def handle_set(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc)
         return EXIT_CONFIG
-    projection = project(balance, provider.account, zone) if provider.account else None
+    account = provider.account
+    projection = project(balance, account, zone) if account is not None and account.tariff is not None else None
     if args.json:
         print_json(
             {
@@ -131,7 +132,9 @@ def handle_show(args: argparse.Namespace) -> int:
         b = latest.get(provider.id)
         if b is None:
             continue
-        p = project(b, provider.account, config.provider_zone(provider.id)) if provider.account else None
+        account = provider.account
+        zone = config.provider_zone(provider.id)
+        p = project(b, account, zone) if account is not None and account.tariff is not None else None
         items.append((provider, b, p))
     if args.json:
         print_json(

@@ -334,7 +334,11 @@ class Account(Strict):
     """``target:metric`` — one of this provider's targets whose metric is the balance (an http probe's
     ``metrics: {balance: "[BODY].balance"}``); a change is journaled as a balance like ``balance set``."""
 
-    @field_validator("balance_from")
+    expiry_from: str | None = None
+    """``target:metric`` — a metric holding the days left until something on the account ends (an http
+    metric read from a date: a card's ``03/27``, a paid period's end); warned about at ``warn_days``."""
+
+    @field_validator("balance_from", "expiry_from")
     @classmethod
     def _balance_from(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[^:\s]+:[a-z][a-z0-9_]*", value):
@@ -386,14 +390,16 @@ class ProviderSection(Strict):
     def _balance_target(self) -> ProviderSection:
         if self.account is not None and self.account.tariff is None:
             fee = self.contract.fee
-            if fee is None or fee.amount <= 0:
+            if fee is not None and fee.amount > 0:
+                update = {"tariff": fee.amount, "currency": fee.currency, "per": fee.per}
+                object.__setattr__(self, "account", self.account.model_copy(update=update))  # frozen: set once here
+            elif self.account.expiry_from is None:
                 raise ValueError("account needs a tariff (or the contract's fee: {amount, currency, per})")
-            resolved = self.account.model_copy(update={"tariff": fee.amount, "currency": fee.currency, "per": fee.per})
-            object.__setattr__(self, "account", resolved)  # frozen: set once, while validating
-        if self.account is not None and self.account.balance_from is not None:
-            name = self.account.balance_from.split(":", 1)[0]
-            if name not in {t.name for t in self.targets}:
-                raise ValueError(f"account.balance_from names {name!r}, which is not a target of provider {self.id!r}")
+        for key in ("balance_from", "expiry_from"):
+            source = getattr(self.account, key, None) if self.account is not None else None
+            if source is not None and source.split(":", 1)[0] not in {t.name for t in self.targets}:
+                name = source.split(":", 1)[0]
+                raise ValueError(f"account.{key} names {name!r}, which is not a target of provider {self.id!r}")
         return self
 
     @field_validator("kind", mode="before")

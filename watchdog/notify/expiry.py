@@ -14,6 +14,7 @@ from watchdog.notify.deadlines import Deadline, from_events, from_reminders
 from watchdog.notify.facts import balances, deadline_events
 from watchdog.notify.messages import Messages
 from watchdog.notify.words import local_date
+from watchdog.timefmt import to_datetime
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class ExpiryWarnings:
         for provider in accounts:
             account = provider.account
             reading = latest.get(provider.id)
-            if account is None or reading is None:
+            if account is None or reading is None or account.tariff is None:
                 continue
             projection = project(reading, account, self.config.provider_zone(provider.id))
             d = Deadline(provider.id, projection.run_out, tuple(sorted(account.warn_days, reverse=True)), "balance")
@@ -159,3 +160,35 @@ class ExpiryWarnings:
                 days=(projection.run_out - today).days,
                 support=contacts.support_phone or contacts.emergency_phone,
             )
+
+    async def check_account_expiry(self, provider_id: str, target: Target, days_left: float) -> None:
+        """A probe read how many days are left on the account (a card, a paid period): warn at ``warn_days``."""
+        provider = self.config.provider(provider_id)
+        account = provider.account
+        if account is None or account.expiry_from is None:
+            return
+        now = self.messages.clock()
+        today = local_date(now, self.config.zone)
+        # the probe counted the days from today in UTC: back to the date it read, then from the local today
+        date = to_datetime(now).date() + dt.timedelta(days=math.floor(days_left))
+        metric = account.expiry_from.split(":", 1)[1]
+        d = Deadline(f"{provider.id}-{metric}", date, tuple(sorted(account.warn_days, reverse=True)), "account")
+        step = d.step(today)
+        if step is None:
+            return
+        key = d.key(step)
+        if not await self.messages.new(key):
+            return
+        contacts = provider.contacts
+        await self.messages.queue(
+            "account_expiry",
+            key,
+            "expiry",
+            "warning",
+            provider=provider.display_name,
+            what=metric,
+            target=target.name,
+            date=date,
+            days=(date - today).days,
+            support=contacts.support_phone or contacts.emergency_phone,
+        )
