@@ -1,5 +1,11 @@
 """HTTP(S) probe: does a URL answer with an expected status (and text), and how long does the answer take?
 
+A request can be any method with a body and headers (tokens from the environment through ``${VAR}``;
+header values under credential-like names are secrets: never logged, never in a pack), and the answer
+can be held to ``conditions`` on its status, headers, response time and body (JSONPath, regular
+expressions: :mod:`probes.conditions`); every failed condition is named in the detail. ``metrics`` reads
+numbers from the answer (a balance, a queue length) into the result's metrics.
+
 Every probe opens a fresh connection (resolve, connect, TLS, request), like blackbox_exporter with
 keep-alives off: a pooled socket would only prove that an old flow still works, while the question is
 whether a new client can get through. The aiohttp session is shared (one per agent) only to reuse its
@@ -8,21 +14,30 @@ machinery; its connector closes every connection and caches no DNS answers.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import re
 import ssl
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 import watchdog
 from probes._net import host_port, os_reason
+from probes.conditions import Answer, Condition, Subject, date_of, number_of, parse_condition, parse_subject
 from watchdog.errors import ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
 from watchdog.units import redact_url, without_userinfo
+
+_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# its own metrics, and the fields every InfluxDB probe point already has
+_OWN_METRICS = frozenset({"status_code", "body_bytes", "ok", "latency_s", "failure", "detail"})
+_SECRET_HEADER = re.compile(r"(auth|token|cookie|key|secret|password|session)", re.I)
 
 SESSION_KEY = "http.session"
 SSL_KEY = "http.ssl_contexts"
@@ -30,10 +45,21 @@ USER_AGENT = f"outage-watchdog/{watchdog.__version__}"
 _READ_CHUNK = 64 * 1024
 
 
+def _check_condition(text: str) -> str:
+    parse_condition(text)  # a ValueError names what is wrong; config adds file, line and the item's index
+    return text
+
+
 class HttpOptions(ProbeOptions):
     """What to send and what the answer must look like."""
 
-    method: Literal["GET", "HEAD"] = "GET"
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    body: str | None = None
+    """Sent as UTF-8 with POST, PUT, PATCH or DELETE (set Content-Type in ``headers``)."""
+    conditions: list[Annotated[str, AfterValidator(_check_condition)]] = Field(default_factory=list, max_length=50)
+    """Gatus-style conditions, all of which must hold: ``[STATUS] == 200``, ``[BODY].status == UP``."""
+    metrics: dict[str, str] = Field(default_factory=dict, max_length=20)
+    """Numbers to record, name → ``[BODY].json.path`` / ``[HEADER].Name`` / ``[RESPONSE_TIME]``."""
     expect_status: list[int] | None = Field(default=None, min_length=1)
     """Accepted status codes; by default any 200–399."""
     expect_text: str | None = Field(default=None, min_length=1)
@@ -68,15 +94,63 @@ class HttpOptions(ProbeOptions):
             raise ValueError(f"{value!r} is not a PEM file with a CA certificate ({exc})") from exc
         return value
 
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, subject in value.items():
+            if not _METRIC_NAME.match(name) or name in _OWN_METRICS:
+                raise ValueError(
+                    f"metric name {name!r}: lower-case letters, digits and _, not {', '.join(sorted(_OWN_METRICS))}"
+                )
+            try:
+                parse_subject(subject)
+            except ValueError as exc:
+                raise ValueError(f"metric {name}: {exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _head_has_no_body(self) -> HttpOptions:
         if self.method == "HEAD" and self.expect_text is not None:
             raise ValueError("expect_text needs method GET: a HEAD answer has no body")
+        if self.method == "HEAD" and any(c.lstrip().startswith("[BODY]") for c in self.conditions):
+            raise ValueError("[BODY] conditions need a method other than HEAD: a HEAD answer has no body")
+        if self.body is not None and self.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            raise ValueError(f"a body needs method POST, PUT, PATCH or DELETE (method is {self.method})")
         return self
+
+    def parsed(self) -> tuple[list[Condition], dict[str, Subject]]:
+        """The conditions and metric subjects, parsed once per options object."""
+        return _parsed(self.conditions, self.metrics)
+
+    def checks_status(self) -> bool:
+        """True when the status is judged by a condition instead of the 200–399 default."""
+        return self.expect_status is None and any(c.subject.kind == "STATUS" for c in self.parsed()[0])
+
+    def secrets(self) -> list[str]:
+        """Header values under credential-like names (Authorization, Cookie, X-Api-Key, ...)."""
+        found = []
+        for name, value in self.headers.items():
+            if _SECRET_HEADER.search(name) and value:
+                found.append(value)
+                scheme, _, credential = value.partition(" ")  # "Bearer <token>": the token alone too
+                if credential.strip() and scheme.isalpha():
+                    found.append(credential.strip())
+        return found
 
     def accepts(self, status: int) -> bool:
         """True if ``status`` is an expected one."""
         return status in self.expect_status if self.expect_status else 200 <= status <= 399
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_cached(
+    conditions: tuple[str, ...], metrics: tuple[tuple[str, str], ...]
+) -> tuple[list[Condition], dict[str, Subject]]:
+    return [parse_condition(c) for c in conditions], {k: parse_subject(v) for k, v in metrics}
+
+
+def _parsed(conditions: list[str], metrics: dict[str, str]) -> tuple[list[Condition], dict[str, Subject]]:
+    return _parsed_cached(tuple(conditions), tuple(metrics.items()))
 
 
 def check_address(address: str) -> str | None:
@@ -128,6 +202,7 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
             options.method,
             target.probe_address,
             headers=options.headers,
+            data=options.body.encode("utf-8") if options.body is not None else None,
             allow_redirects=options.follow_redirects,
             ssl=ssl_option,
         ) as response:
@@ -135,6 +210,7 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
             elapsed = time.monotonic() - t0
             status, reason, final_url = response.status, response.reason or "", redact_url(str(response.url))
             charset = response.charset or "utf-8"
+            headers = {k.lower(): v for k, v in response.headers.items()}
     except aiohttp.ClientConnectorDNSError as exc:
         raise ResolveError(f"resolve {exc.host}: {os_reason(exc.os_error)}") from exc
     except aiohttp.ClientConnectorCertificateError as exc:
@@ -161,14 +237,50 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
     where = f"{final_url} (redirected from {url})" if redirected else url
     metrics: dict[str, float] = {"status_code": status, "body_bytes": len(body)}
-    if not options.accepts(status):
+    conditions, subjects = options.parsed()
+    answer = Answer(status, elapsed, headers, body, charset)
+    read = _read_metrics(subjects, answer)
+    metrics.update(read)
+    if not options.checks_status() and not options.accepts(status):
         raise UnexpectedAnswer(f"{_status_line(status, reason)} from {where}", metrics=metrics)
     if options.expect_text is not None and options.expect_text not in _decode(body, charset):
         raise UnexpectedAnswer(
             f"HTTP {status} from {where}: text {options.expect_text!r} not found in the first {len(body)} bytes",
             metrics=metrics,
         )
-    return Measurement(latency_s=elapsed, detail=f"{_status_line(status, reason)} from {where}", metrics=metrics)
+    failed = [(c, why) for c in conditions if (why := c.check(answer)) is not None]
+    if failed:
+        said = "; ".join(f"{c.written} ({why})" for c, why in failed)
+        raise UnexpectedAnswer(
+            f"HTTP {status} from {where}: {len(failed)} of {len(conditions)} conditions failed: {said}", metrics=metrics
+        )
+    detail = f"{_status_line(status, reason)} from {where}"
+    if conditions:
+        detail += f"; {len(conditions)} conditions met"
+    if read:
+        detail += "; " + ", ".join(f"{k}={v:g}" for k, v in read.items())
+    return Measurement(latency_s=elapsed, detail=detail, metrics=metrics)
+
+
+def _read_metrics(subjects: dict[str, Subject], answer: Answer) -> dict[str, float]:
+    """The numbers the config asks for; one that is missing or not a number is left out (a condition can insist).
+
+    A date (``2027-03-31``, ``31.03.2027``, a card's ``03/27``) is recorded as the whole days from today
+    (UTC) to it: a card's or a paid period's days left, which ``account.expiry_from`` warns about.
+    """
+    found: dict[str, float] = {}
+    today = dt.datetime.now(dt.UTC).date()
+    for name, subject in subjects.items():
+        try:
+            raw = subject.value(answer)
+        except Exception:  # Missing, or a JSONPath that fails on this document: no number this time
+            continue
+        value = number_of(raw)
+        if value is None and (day := date_of(raw)) is not None:
+            value = float((day - today).days)
+        if value is not None:
+            found[name] = value
+    return found
 
 
 async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:

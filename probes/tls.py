@@ -1,5 +1,10 @@
 """TLS probe: does the handshake succeed, does the certificate verify, and how long until it expires?
 
+A certificate that is still valid but close to its end (fewer than ``min_days_left`` days) is a
+*warning*, not a failure: the service works, so the result is up, with ``expiry_warning`` in its metrics
+and the days left in its detail; the notifier warns (once per ``tls_warn_days`` step) and the report
+notes it. An expired certificate, or one that does not verify, is a real failure.
+
 The TCP connection is opened first and TLS started on it, so the handshake is timed on its own (the
 latency) apart from the connect. The certificate's expiry is read from its DER bytes with
 ``cryptography``, which works with verification off too (``getpeercert()`` returns nothing then).
@@ -34,6 +39,7 @@ class TlsOptions(ProbeOptions):
     server_name: str | None = Field(default=None, min_length=1)
     """The name sent as SNI and checked against the certificate (default: the address's host)."""
     min_days_left: int = Field(default=14, ge=0)
+    """Fewer days left than this: a warning (result up, ``expiry_warning`` metric), never a failure."""
     verify: bool = True
     ca_file: str | None = None
     """A PEM bundle of CAs to trust instead of the system's (a private CA)."""
@@ -56,11 +62,16 @@ def check_address(address: str) -> str | None:
 
 
 def _context(ctx: ProbeContext, options: TlsOptions) -> ssl.SSLContext:
+    return client_context(ctx, options.verify, options.ca_file)
+
+
+def client_context(ctx: ProbeContext, verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """A client SSLContext shared by every probe with the same ``verify`` and ``ca_file`` (tls, tcp dialogues)."""
     contexts: dict[tuple[bool, str | None], ssl.SSLContext] = ctx.resources.setdefault(SSL_KEY, {})
-    key = (options.verify, options.ca_file)
+    key = (verify, ca_file)
     if key not in contexts:
-        if options.verify:
-            cafile = str(Path(options.ca_file).expanduser()) if options.ca_file else None
+        if verify:
+            cafile = str(Path(ca_file).expanduser()) if ca_file else None
             context = ssl.create_default_context(cafile=cafile)
         else:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -71,7 +82,7 @@ def _context(ctx: ProbeContext, options: TlsOptions) -> ssl.SSLContext:
 
 
 async def probe_tls(ctx: ProbeContext, target: Target) -> Measurement:
-    """Connect, handshake, read the certificate's expiry; fail if it does not verify or expires too soon."""
+    """Connect, handshake, read the certificate's expiry; fail if it does not verify or has expired."""
     options: TlsOptions = target.options or TlsOptions()
     host, port = split_host_port(target.address, DEFAULT_PORT)
     server = host_port(host, port)
@@ -118,17 +129,14 @@ async def probe_tls(ctx: ProbeContext, target: Target) -> Measurement:
         "handshake_s": round(handshake_s, 6),
     }
     date = not_after.date().isoformat()
+    if days_left < 0:  # only reached with verify: false (verification refuses an expired certificate)
+        raise TLSError(f"certificate for {server_name} expired {_span(-days_left)} ago ({date})", metrics=metrics)
+    detail = f"certificate {_subject(cert)} valid until {date} ({_span(days_left)} left)"
     if days_left < options.min_days_left:
-        when = f"expired {_span(-days_left)} ago" if days_left < 0 else f"expires in {_span(days_left)}"
-        raise TLSError(
-            f"certificate for {server_name} {when} ({date}), below min_days_left {options.min_days_left}",
-            metrics=metrics,
-        )
-    return Measurement(
-        latency_s=metrics["handshake_s"],
-        detail=f"certificate {_subject(cert)} valid until {date} ({_span(days_left)} left)",
-        metrics=metrics,
-    )
+        # a warning, not downtime: the service answers; the notifier and the report say it is time to renew
+        metrics["expiry_warning"] = 1.0
+        detail = f"{detail}; expires soon (warning below min_days_left {options.min_days_left})"
+    return Measurement(latency_s=metrics["handshake_s"], detail=detail, metrics=metrics)
 
 
 def _span(days: float) -> str:

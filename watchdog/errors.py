@@ -62,7 +62,7 @@ class ProbeTimeout(ProbeError):
 
 
 class TLSError(ProbeError):
-    """Handshake or verification failed, or the certificate is too close to expiry."""
+    """Handshake or verification failed, or the certificate has expired (near expiry is only a warning)."""
 
     failure = FailureKind.TLS
 

@@ -21,7 +21,7 @@ class FailureKind(enum.StrEnum):
     RESOLVE = "resolve"  # the target's name did not resolve
     CONNECT = "connect"  # refused, unreachable, reset
     TIMEOUT = "timeout"  # no answer within the target's timeout
-    TLS = "tls"  # handshake, verification, or certificate too close to expiry
+    TLS = "tls"  # handshake or verification failed, or the certificate expired (near expiry: a warning only)
     UNEXPECTED = "unexpected"  # reached, but the answer broke an expectation (status, text, rcode, loss)
     INTERNAL = "internal"  # the agent could not probe (a bug, no ICMP permission); never blamed on the target
 

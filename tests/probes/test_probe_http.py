@@ -213,7 +213,7 @@ def test_option_defaults() -> None:
     ("block", "message"),
     [
         ({"expected_status": [200]}, "Extra inputs are not permitted"),
-        ({"method": "POST"}, "Input should be 'GET' or 'HEAD'"),
+        ({"method": "TRACE"}, "Input should be 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE' or 'OPTIONS'"),
         ({"expect_status": []}, "List should have at least 1 item"),
         ({"expect_status": [200, 700]}, "not an HTTP status code: 700"),
         ({"expect_status": ["200"]}, "Input should be a valid integer"),

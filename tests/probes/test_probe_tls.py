@@ -30,25 +30,31 @@ async def test_valid(ctx: ProbeContext, pki: Pki, tls_server: StartTls) -> None:
     assert result.latency_s == result.metrics["handshake_s"] and 0 < result.latency_s < 1
 
 
-async def test_expires_soon(ctx: ProbeContext, pki: Pki, tls_server: StartTls) -> None:
+async def test_expires_soon_is_a_warning_not_a_failure(ctx: ProbeContext, pki: Pki, tls_server: StartTls) -> None:
+    """Issue 14: a certificate still valid (online banking works) is up, with a warning; never a failed probe."""
     not_after = utc_in(3.5)
-    port = await tls_server(pki.ca.issue_cert("localhost", not_after=not_after))
+    port = await tls_server(pki.ca.issue_cert("localhost", common_name="localhost", not_after=not_after))
     result = await probe(ctx, make_target("tls", f"localhost:{port}", ca_file=str(pki.ca_file)))
-    assert (result.ok, result.failure) == (False, FailureKind.TLS)
+    assert (result.ok, result.failure) == (True, None)
     assert result.detail == (
-        f"certificate for localhost expires in 3 days ({not_after.date().isoformat()}), below min_days_left 14"
+        f"certificate CN=localhost valid until {not_after.date().isoformat()} (3 days left); "
+        "expires soon (warning below min_days_left 14)"
     )
+    assert result.metrics["expiry_warning"] == 1.0
     assert 3.49 < result.metrics["days_left"] < 3.5
     relaxed = await probe(ctx, make_target("tls", f"localhost:{port}", ca_file=str(pki.ca_file), min_days_left=3))
-    assert relaxed.ok, relaxed.detail
+    assert (relaxed.ok, "expiry_warning" in relaxed.metrics) == (True, False)
+    assert relaxed.detail == f"certificate CN=localhost valid until {not_after.date().isoformat()} (3 days left)"
 
 
 async def test_hours_left(ctx: ProbeContext, pki: Pki, tls_server: StartTls) -> None:
     not_after = utc_in(5.5 / 24)
-    port = await tls_server(pki.ca.issue_cert("localhost", not_after=not_after))
+    port = await tls_server(pki.ca.issue_cert("localhost", common_name="localhost", not_after=not_after))
     result = await probe(ctx, make_target("tls", f"localhost:{port}", ca_file=str(pki.ca_file), min_days_left=1))
+    assert (result.ok, result.failure) == (True, None)
     assert result.detail == (
-        f"certificate for localhost expires in 5 hours ({not_after.date().isoformat()}), below min_days_left 1"
+        f"certificate CN=localhost valid until {not_after.date().isoformat()} (5 hours left); "
+        "expires soon (warning below min_days_left 1)"
     )
 
 
@@ -63,7 +69,7 @@ async def test_expired_fails_verification(ctx: ProbeContext, pki: Pki, tls_serve
     unverified = await probe(ctx, make_target("tls", f"localhost:{port}", verify=False))
     assert (unverified.failure, unverified.detail) == (
         FailureKind.TLS,
-        f"certificate for localhost expired 2 days ago ({not_after.date().isoformat()}), below min_days_left 14",
+        f"certificate for localhost expired 2 days ago ({not_after.date().isoformat()})",
     )
     assert -2.51 < unverified.metrics["days_left"] < -2.5
 

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config
 from watchdog.errors import WatchdogError
+from watchdog.journal.balance import EV_BALANCE, balance_data, latest_balances
 from watchdog.journal.files import (
     DISK_FULL,
     UnsafePathError,
@@ -47,6 +49,7 @@ from watchdog.journal.schema import (
     EV_AGENT_START,
     EV_AGENT_STOP,
     EV_ALIVE,
+    EV_CERT_EXPIRING,
     EV_CLOCK_STEP,
     EV_OUTAGE_CLOSE,
     EV_OUTAGE_OPEN,
@@ -173,12 +176,28 @@ class Agent:
         self.detectors: dict[str, Detector] = {}
         self.open_tickets: dict[str, Ticket] = {}
         self.fanout: Fanout | None = None
+        self._cert_noted: set[tuple[str, int, int]] = set()
+        # target key -> (provider id, metric, currency): probes that read a prepaid account's balance
+        self._balance_of: dict[str, tuple[str, str, str]] = {
+            f"{p.id}/{p.account.balance_from.split(':', 1)[0]}": (
+                p.id,
+                p.account.balance_from.split(":", 1)[1],
+                p.account.currency,
+            )
+            for p in config.providers
+            if p.account is not None and p.account.balance_from is not None
+        }
+        self._last_balance: dict[str, Decimal] = {}
 
     # ------------------------------------------------------------------------------------ results
 
     async def on_result(self, target: Target, result: Result) -> None:
         """Journal first; then the detector, the outage events, the board and the sinks."""
         seq = await self.writer.write(result)
+        if result.ok and result.metrics.get("expiry_warning"):
+            self._note_certificate(target, result)
+        if target.key in self._balance_of:
+            await self._note_balance(target, result)
         detector = self.detectors[target.key]
         transition = detector.observe(result)
         notice = None
@@ -235,6 +254,50 @@ class Agent:
             self.fanout.publish((result, seq))
             if notice is not None:
                 self.fanout.publish(notice)
+
+    def _note_certificate(self, target: Target, result: Result) -> None:
+        """Journal a near-expiry warning once per certificate and whole day left (the report reads events only)."""
+        days_left = float(result.metrics["days_left"])
+        not_after_ns = round(float(result.metrics["not_after_ts"]) * NS)
+        key = (target.key, not_after_ns, int(days_left))
+        if key in self._cert_noted:
+            return
+        self._cert_noted.add(key)
+        _LOGGER.warning(
+            "certificate expires soon target=%s days_left=%.1f (a warning, not a failure)", target.key, days_left
+        )
+        self.writer.submit(
+            self.writer.event(
+                EV_CERT_EXPIRING,
+                {
+                    "not_after_ns": not_after_ns,
+                    "days_left": round(days_left, 3),
+                    "min_days_left": getattr(target.options, "min_days_left", None),
+                    "detail": result.detail,
+                },
+                target=target.key,
+                ts_ns=result.ts_ns,
+            )
+        )
+
+    async def _note_balance(self, target: Target, result: Result) -> None:
+        """A probe read the account's balance: journal it when it changed (durable before the sinks see the result)."""
+        provider, metric, currency = self._balance_of[target.key]
+        value = result.metrics.get(metric)
+        if value is None:
+            return
+        amount = Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))
+        if provider not in self._last_balance:
+            with contextlib.suppress(Exception):  # no earlier reading, or none readable: this one is new
+                latest = await self.writer.call(lambda j: latest_balances(j).get(provider))
+                if latest is not None:
+                    self._last_balance[provider] = latest.amount
+        if self._last_balance.get(provider) == amount:
+            return
+        self._last_balance[provider] = amount
+        _LOGGER.info("balance read provider=%s target=%s amount=%s %s", provider, target.key, amount, currency)
+        data = balance_data(provider, amount, currency, result.ts_ns, f"{target.name}:{metric}")
+        await self.writer.write(self.writer.event(EV_BALANCE, data, ts_ns=result.ts_ns))
 
     def _journal_state(self, degraded: bool, message: str) -> None:
         if self.fanout is not None:

@@ -192,6 +192,7 @@ def setup_logging(level: str = "INFO") -> None:
 
 def _commands() -> list[ModuleType]:
     from watchdog.cli import (
+        balance,
         check,
         collective,
         complaint,
@@ -219,6 +220,7 @@ def _commands() -> list[ModuleType]:
         evidence,
         complaint,
         contact,
+        balance,
         verify,
         status,
         serve,

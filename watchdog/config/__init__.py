@@ -19,6 +19,7 @@ from watchdog.config.loader import (
 from watchdog.config.models import (
     NOTIFY_CATEGORIES,
     WEB_TOKEN_MIN_CHARS,
+    Account,
     AgentSection,
     Config,
     ConfigModel,
@@ -52,6 +53,7 @@ __all__ = [
     "NOTIFY_CATEGORIES",
     "RESERVED_PROVIDER_IDS",
     "WEB_TOKEN_MIN_CHARS",
+    "Account",
     "AgentSection",
     "Config",
     "ConfigCheck",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import ipaddress
 import re
@@ -319,6 +320,44 @@ class SlaSection(Strict):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class Account(Strict):
+    """A prepaid account: the tariff it is charged, to project when a balance runs out, and when to warn."""
+
+    tariff: float | None = Field(default=None, gt=0, le=1e9)
+    """What the provider charges per ``per`` (600 for 600 ₽ a month); default: the contract's ``fee``."""
+    per: Literal["day", "week", "month", "quarter", "year"] = "month"
+    currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
+    warn_days: list[Annotated[int, Field(ge=1, le=365)]] = Field(default_factory=lambda: [7, 3, 1])
+    """Days before the projected run-out to warn at. Never 0: a zero balance may cut the very line that
+    would carry the warning, so the last one goes out the day before."""
+    balance_from: str | None = None
+    """``target:metric`` — one of this provider's targets whose metric is the balance (an http probe's
+    ``metrics: {balance: "[BODY].balance"}``); a change is journaled as a balance like ``balance set``."""
+
+    expiry_from: str | None = None
+    """``target:metric`` — a metric holding the days left until something on the account ends (an http
+    metric read from a date: a card's ``03/27``, a paid period's end); warned about at ``warn_days``."""
+
+    @field_validator("balance_from", "expiry_from")
+    @classmethod
+    def _balance_from(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^:\s]+:[a-z][a-z0-9_]*", value):
+            raise ValueError(f"write target:metric (a target of this provider and its metric), got {value!r}")
+        return value
+
+    @property
+    def per_day(self) -> float:
+        """The tariff as a daily charge (a month is 365.25/12 days, a year 365.25)."""
+        assert self.tariff is not None, "resolved by ProviderSection from contract.fee"
+        days = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}[self.per]
+        return self.tariff / days
+
+    @field_validator("tariff", mode="before")
+    @classmethod
+    def _tariff(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Contacts(Strict):
     """Where the provider takes claims and emergencies."""
 
@@ -345,6 +384,23 @@ class ProviderSection(Strict):
     compensation: list[dict[str, Any]] = Field(default_factory=list)
     contacts: Contacts = Field(default_factory=Contacts)
     jurisdiction: str = ""
+    account: Account | None = None
+
+    @model_validator(mode="after")
+    def _balance_target(self) -> ProviderSection:
+        if self.account is not None and self.account.tariff is None:
+            fee = self.contract.fee
+            if fee is not None and fee.amount > 0:
+                update = {"tariff": fee.amount, "currency": fee.currency, "per": fee.per}
+                object.__setattr__(self, "account", self.account.model_copy(update=update))  # frozen: set once here
+            elif self.account.expiry_from is None:
+                raise ValueError("account needs a tariff (or the contract's fee: {amount, currency, per})")
+        for key in ("balance_from", "expiry_from"):
+            source = getattr(self.account, key, None) if self.account is not None else None
+            if source is not None and source.split(":", 1)[0] not in {t.name for t in self.targets}:
+                name = source.split(":", 1)[0]
+                raise ValueError(f"account.{key} names {name!r}, which is not a target of provider {self.id!r}")
+        return self
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -614,16 +670,70 @@ class NtpSection(Strict):
 
 
 class Reminder(Strict):
-    """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date)."""
+    """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date).
+
+    Once (``date``), or recurring: ``every: month`` on ``day`` N (the last day of a shorter month), or
+    ``every: year`` on ``date``'s month and day. Each occurrence is warned about at each of ``days_before``
+    (default 30, 7, 1 for a date once; 7, 1, 0 for a recurring one: a week, a day, on the day).
+    """
 
     name: str = Field(min_length=1)
-    date: dt.date
-    days_before: list[Annotated[int, Field(ge=0, le=3660)]] = Field(default_factory=lambda: [30, 7, 1])
+    date: dt.date | None = None
+    every: Literal["month", "year"] | None = None
+    day: int | None = Field(default=None, ge=1, le=31)
+    days_before: list[Annotated[int, Field(ge=0, le=3660)]] | None = None
     note: str = ""
     provider: str | None = None
     kind: Literal["reminder", "complaint_answer"] = "reminder"  # complaint_answer: the provider must reply by date
     ref: str = ""  # e.g. the complaint's number
     sent: dt.date | None = None  # complaint_answer: when the complaint was sent
+
+    @model_validator(mode="after")
+    def _when(self) -> Reminder:
+        if self.every is None and self.date is None:
+            raise ValueError("a reminder needs a date (once), or every: month with day: N, or every: year with date")
+        if self.every is None and self.day is not None:
+            raise ValueError("day: N goes with every: month")
+        if self.every == "month" and self.day is None:
+            raise ValueError("every: month needs day: N (1-31)")
+        if self.every == "month" and self.date is not None:
+            raise ValueError("every: month takes day: N, not a date")
+        if self.every == "year" and (self.date is None or self.day is not None):
+            raise ValueError("every: year takes a date (its month and day repeat), not day: N")
+        if self.every is not None and self.kind != "reminder":
+            raise ValueError("only kind: reminder recurs")
+        return self
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Days before an occurrence to warn at, largest first."""
+        default = [7, 1, 0] if self.every else [30, 7, 1]
+        return tuple(sorted(set(default if self.days_before is None else self.days_before), reverse=True))
+
+    def occurrences(self, today: dt.date) -> list[dt.date]:
+        """The occurrence on or after ``today`` and the one before it (a once-reminder: its date)."""
+        if self.every is None:
+            assert self.date is not None
+            return [self.date]
+        if self.every == "month":
+            assert self.day is not None
+            this = _month_day(today.year, today.month, self.day)
+            if this >= today:
+                prev_y, prev_m = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+                return [_month_day(prev_y, prev_m, self.day), this]
+            next_y, next_m = (today.year, today.month + 1) if today.month < 12 else (today.year + 1, 1)
+            return [this, _month_day(next_y, next_m, self.day)]
+        assert self.date is not None
+        this = _month_day(today.year, self.date.month, self.date.day)
+        if this >= today:
+            return [_month_day(today.year - 1, self.date.month, self.date.day), this]
+        return [this, _month_day(today.year + 1, self.date.month, self.date.day)]
+
+
+def _month_day(year: int, month: int, day: int) -> dt.date:
+    """Day ``day`` of a month, or its last day when the month is shorter (31 → 30 April, 29 → 28 February)."""
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day, last))
 
 
 class ConfigModel(Strict):
@@ -728,6 +838,9 @@ class Config:
         for section in influx:
             found += [s.get_secret_value() for s in (section.token, section.password) if s is not None]
         for target in self.targets:
+            option_secrets = getattr(target.options, "secrets", None)
+            if callable(option_secrets):  # a probe's own: http header tokens, a FIX password
+                found += [str(v) for v in option_secrets()]
             if target.secret_address is not None:
                 parts = urlsplit(target.secret_address)
                 found += [p for p in (parts.password, parts.username) if p]

@@ -38,7 +38,7 @@ from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
 from watchdog.journal.contacts import Contact, list_contacts
 from watchdog.journal.readers import Head, TargetInfo
-from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL
+from watchdog.journal.schema import EV_AGENT_START, EV_CERT_EXPIRING, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL
 from watchdog.journal.store import Journal
 from watchdog.model import NS, AttributedOutage, Role
 from watchdog.safetext import html_autoescape
@@ -56,6 +56,18 @@ class NoData:
     start_ns: int
     end_ns: int
     reason: str  # "not running" | "stalled"
+
+
+@dataclass(frozen=True, slots=True)
+class CertWarning:
+    """A target's certificate seen near its end in the period: a warning, never downtime."""
+
+    target: str
+    address: str
+    not_after_ns: int
+    days_left: float  # at the last probe that saw it
+    first_ns: int
+    last_ns: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class Report:
     agents: tuple[dict[str, Any], ...]  # agent_start data of the runs inside the period
     journal_id: str
     head: Head | None
+    cert_warnings: tuple[CertWarning, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -132,6 +145,21 @@ def build_report(
     agents = tuple(
         e.data for e in journal.events([EV_AGENT_START]) if per.start_ns <= e.ts_ns < as_of or _spans(e, runs, window)
     )
+    warned: dict[tuple[str, int], CertWarning] = {}
+    for e in journal.events([EV_CERT_EXPIRING], since_ns=per.start_ns, until_ns=as_of):
+        info = infos.get(e.target) if e.target is not None else None
+        if info is None or info.provider != provider_id or info.role != "provider":
+            continue
+        key = (info.key, int(e.data["not_after_ns"]))
+        seen = warned.get(key)
+        warned[key] = CertWarning(
+            info.key,
+            info.address,
+            key[1],
+            float(e.data["days_left"]),
+            e.ts_ns if seen is None else seen.first_ns,
+            e.ts_ns,
+        )
     return Report(
         config=config,
         provider=provider,
@@ -150,6 +178,7 @@ def build_report(
         agents=agents,
         journal_id=journal.journal_id,
         head=journal.head(),
+        cert_warnings=tuple(warned.values()),
     )
 
 
@@ -341,6 +370,18 @@ def report_json(r: Report) -> dict[str, Any]:
             for n in r.no_data
         ],
         "maintenance": maint,
+        "warnings": [
+            {
+                "kind": "cert_expiring",
+                "target": w.target,
+                "address": w.address,
+                "not_after": _t(w.not_after_ns, zone),
+                "days_left": round(w.days_left, 1),
+                "first_seen": _t(w.first_ns, zone),
+                "last_seen": _t(w.last_ns, zone),
+            }
+            for w in r.cert_warnings
+        ],
         "clock": clock_dict(r.clock, zone),
         "contacts": [{**c.as_dict(), "at": _t(c.at_ns, zone), "recorded": _t(c.recorded_ns, zone)} for c in r.contacts],
         "method": {

@@ -4,7 +4,9 @@ A *complaint answer deadline* is declared by writing a ``deadline`` event into t
 evidence: the letter was sent, the provider owes an answer by a date). The complaint part calls
 :func:`record_deadline` when a complaint is sent; anyone can add one for a complaint sent by hand. The
 notifier reads these events and the config's ``reminders:`` into one list of :class:`Deadline` values
-and warns ``days_before`` the date, each step once (the outbox key makes it so across restarts).
+and warns ``days_before`` the date, each step once (the outbox key makes it so across restarts). A
+recurring reminder is one Deadline per occurrence; one whose last step was never sent (the agent was
+off that day) is sent late on start, once, up to ``LATE_DAYS`` after.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from watchdog.journal.store import Journal
 from watchdog.notify.facts import EV_DEADLINE
 
 KINDS = ("reminder", "complaint_answer")
+LATE_DAYS = 7
+"""A reminder whose day passed while the agent was off is still sent, late, up to this many days after."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +53,21 @@ class Deadline:
         reached = [d for d in self.days_before if left <= d]
         return min(reached) if reached else None
 
+    def missed(self, today: dt.date) -> int | None:
+        """The last step of an occurrence that passed up to LATE_DAYS ago (to send late if it never went out)."""
+        ago = (today - self.date).days
+        if self.kind != "reminder" or not 0 < ago <= LATE_DAYS or not self.days_before:
+            return None
+        return min(self.days_before)
+
     def key(self, step: int) -> str:
         """The outbox key of the warning at ``step`` days before."""
-        return f"{self.kind.replace('_', '-')}/{self.slug}/{self.date.isoformat()}/{step}d"
+        return f"{self.prefix}{self.date.isoformat()}/{step}d"
+
+    @property
+    def prefix(self) -> str:
+        """What the keys of every occurrence and step of this deadline start with."""
+        return f"{self.kind.replace('_', '-')}/{self.slug}/"
 
 
 def record_deadline(
@@ -82,20 +98,12 @@ def record_deadline(
     return journal.add_event(EV_DEADLINE, data)
 
 
-def from_reminders(reminders: Iterable[Reminder]) -> list[Deadline]:
-    """The config's ``reminders:``."""
+def from_reminders(reminders: Iterable[Reminder], today: dt.date) -> list[Deadline]:
+    """The config's ``reminders:``: a recurring one as its occurrence before ``today`` and its next one."""
     return [
-        Deadline(
-            r.name,
-            r.date,
-            tuple(sorted(set(r.days_before), reverse=True)),
-            r.kind,
-            r.note,
-            r.provider,
-            r.ref,
-            r.sent,
-        )
+        Deadline(r.name, when, r.steps, r.kind, r.note, r.provider, r.ref, r.sent)
         for r in reminders
+        for when in r.occurrences(today)
     ]
 
 

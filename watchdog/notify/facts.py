@@ -23,6 +23,7 @@ from watchdog.analysis.sla import (
     service_intervals,
 )
 from watchdog.config import Config, ProviderSection
+from watchdog.journal.balance import Balance, latest_balances
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.store import Journal
 from watchdog.model import NS, Attribution
@@ -110,6 +111,12 @@ def snapshot(config: Config, path: Path, now_ns: int, *, with_deadlines: bool = 
 def period_start_date(period: Period, zone: ZoneInfo) -> dt.date:
     """The first local day of a period."""
     return dt.datetime.fromtimestamp(period.start_ns / NS, zone).date()
+
+
+def balances(path: Path) -> dict[str, Balance]:
+    """The latest balance reading of each provider in the journal (call it in a thread)."""
+    with Journal.open(path, create=False, readonly=True) as journal:
+        return latest_balances(journal)
 
 
 def deadline_events(path: Path) -> tuple[Event, ...]:

@@ -210,6 +210,22 @@ class Outbox:
         except Exception:
             return False
 
+    async def has_prefix(self, prefix: str) -> bool:
+        """True when any message whose key starts with ``prefix`` was ever queued."""
+        if any(k.startswith(prefix) for k, _ in self._keys_this_run):
+            return True
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        def work(journal: Journal) -> bool:
+            journal.ensure_schema(SCHEMA)
+            sql = "SELECT 1 FROM notify_outbox WHERE key LIKE ? ESCAPE '\\' LIMIT 1"
+            return journal.conn.execute(sql, (pattern,)).fetchone() is not None
+
+        try:
+            return await self.writer.call(work)
+        except Exception:
+            return False
+
     async def add(self, message: Message, channels: list[str]) -> list[Entry]:
         """Queue a message for channels; return the entries that are new (a known key is not queued again)."""
         entries = [

@@ -98,6 +98,16 @@ class NotifySink(Sink):
         self._last_sla_check = -math.inf
         self._last_deadline_check = -math.inf
         self._journal_failing_since: int | None = None
+        self._expiry_targets = {  # target key -> (provider id, metric): days left on a card or paid period
+            f"{p.id}/{p.account.expiry_from.split(':', 1)[0]}": (p.id, p.account.expiry_from.split(":", 1)[1])
+            for p in self.config.providers
+            if p.account is not None and p.account.expiry_from is not None
+        }
+        self._balance_targets = {
+            f"{p.id}/{p.account.balance_from.split(':', 1)[0]}"
+            for p in self.config.providers
+            if p.account is not None and p.account.balance_from is not None
+        }
 
     # ------------------------------------------------------------------------------------- lifecycle
 
@@ -223,6 +233,11 @@ class NotifySink(Sink):
             await self._line.check(None)  # a pending "internet down" reading waits for the LAN's answer
         if "days_left" in result.metrics and "not_after_ts" in result.metrics:
             await self._expiry.check_certificate(target, result)
+        if result.target in self._balance_targets:
+            self._last_deadline_check = -math.inf  # a balance may have moved its run-out day: check at the next tick
+        expiry = self._expiry_targets.get(result.target)
+        if expiry is not None and expiry[1] in result.metrics:
+            await self._expiry.check_account_expiry(expiry[0], target, float(result.metrics[expiry[1]]))
 
     # ------------------------------------------------------------------------------------------ ticker
 

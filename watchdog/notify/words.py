@@ -28,7 +28,7 @@ import jinja2
 import yaml
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from watchdog.safetext import printable
 from watchdog.timefmt import to_datetime
@@ -83,6 +83,7 @@ class Words:
             hours=self.hours,
             promise=self.promise,
             refno=self.refno,
+            money=self.money,
         )
         env.globals["phrase"] = self._phrase
         self._footer = env.from_string(footer)
@@ -162,6 +163,12 @@ class Words:
     def number(self, n: float) -> str:
         """A number in this language (``1,234`` / ``1 234``)."""
         return format_decimal(n, locale=self.locale)
+
+    def money(self, amount: float, currency: str) -> str:
+        """``180,50 ₽`` in Russian, ``180.50 RUB`` in English (the code: "RUB100.00" reads badly)."""
+        if self.language == "ru":
+            return str(format_currency(amount, currency, locale=self.locale))
+        return f"{format_decimal(amount, '#,##0.00', locale=self.locale)} {currency}"
 
     def percent(self, value: float | None) -> str:
         """``99.95%`` — rounded down to 2 decimals, so a figure is never better than measured."""
