@@ -78,7 +78,7 @@ def _sha256(path: Path) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     """Build or verify the pack, then write the letter that lists it (or print a Markdown preview)."""
-    from watchdog.documents.claim import ClaimError, read_pack, write_complaint
+    from watchdog.documents.claim import ClaimError, as_of_text, read_pack, write_complaint
 
     config = load_config(args)
     provider = provider_of(config, args.provider)
@@ -128,7 +128,8 @@ def handle(args: argparse.Namespace) -> int:
     try:
         if output is None:
             return _preview(args, config, provider.id, lang, sent_on, now, pack, tuple(attachments))
-        with open_checked(config.journal_path, readonly=args.no_seal or pack is not None) as journal:
+        deadline_note: list[str] = []
+        with open_checked(config.journal_path, readonly=args.no_seal) as journal:
             if pack is None and not args.no_seal:
                 journal.seal()  # the pack holds sealed rows only; safe alongside a running agent
             if pack is not None and args.now:
@@ -148,6 +149,8 @@ def handle(args: argparse.Namespace) -> int:
                 pack=pack,
                 attachments=tuple(attachments),
                 include_unverified=args.include_unverified,
+                any_time=not args.now,
+                before_pack=lambda draft: deadline_note.extend(_record_deadline(args, journal, draft, output)),
             )
     except ClaimError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -155,12 +158,61 @@ def handle(args: argparse.Namespace) -> int:
     _notes(done.letter.context["notes"]["skipped"])
     totals = ", ".join(f"{m.amount} {m.currency}" for m in done.letter.assessment.totals(optional=False).values())
     print(f"wrote {output} ({done.letter.template}; claimed: {totals or 'nothing'})")
-    verb = "wrote" if done.pack_built else "listed"
-    print(f"{verb} {done.pack.path}: {len(done.pack.ref.files)} files, manifest SHA-256 {done.pack.manifest_sha256}")
+    verb = "wrote" if done.pack_built else "reused" if done.pack_reused else "listed"
+    print(f"{verb} {done.pack.path}: {len(done.pack.ref.files)} files, SHA-256 {done.pack.ref.sha256}")
+    print(f"  manifest SHA-256 {done.pack.manifest_sha256}; the letter cites this file: keep it as it is")
+    if done.pack_reused:
+        print(f"  (the same period and journal head as before, so the letter is as of {as_of_text(done.pack)})")
     if done.pack_built:
         print(f"  send the letter and {done.pack.path.name} together; anyone can check the pack with:")
         print(f"  watchdog verify {done.pack.path}")
+    for line in deadline_note:
+        print(line)
     return EXIT_OK
+
+
+def _record_deadline(args: argparse.Namespace, journal: Any, draft: Any, output: Path) -> list[str]:
+    """Journal the answer deadline the letter asks for, so ``run`` reminds of it (once per provider, date, letter date).
+
+    The event is a ``deadline`` row (:func:`watchdog.notify.deadlines.record_deadline`), sealed at once; the
+    notifier warns 7, 3, 1 and 0 days before the date. A letter written again for the same date adds nothing.
+    """
+    from watchdog.notify.deadlines import record_deadline
+    from watchdog.notify.facts import EV_DEADLINE
+
+    deadlines = draft.assessment.deadlines
+    if not deadlines:
+        return []
+    answer_by = deadlines[0].answer_by
+    provider = draft.context["provider"]
+    sent_on = draft.context["sent_on"]
+    if args.no_seal:
+        return [
+            f"note: the answer is due by {answer_by}; --no-seal leaves the journal as it is, so no reminder is set "
+            f"(add one under reminders: in the config)"
+        ]
+    for event in journal.events([EV_DEADLINE]):
+        d = event.data
+        if (d.get("provider"), d.get("date"), d.get("sent")) == (
+            provider.id,
+            answer_by.isoformat(),
+            sent_on.isoformat(),
+        ):
+            return [f"the answer deadline {answer_by} is already in the journal (#{event.seq}); reminders are set"]
+    seq = record_deadline(
+        journal,
+        kind="complaint_answer",
+        name=f"answer to the complaint to {provider.display_name} of {sent_on.isoformat()}",
+        date=answer_by,
+        provider=provider.id,
+        sent=sent_on,
+        note=f"letter {output.name}",
+    )
+    journal.seal()
+    return [
+        f"recorded the answer deadline {answer_by} in the journal (#{seq}): "
+        "watchdog run reminds you 7, 3, 1 and 0 days before it"
+    ]
 
 
 def _notes(skipped: list[dict[str, Any]]) -> None:

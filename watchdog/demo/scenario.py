@@ -834,9 +834,11 @@ def _summary(
     )
     say(
         f"  - The month's figures rest on the {duration_text(f['counted_s'])} the demo watched (coverage "
-        f"{f['coverage'] * 100:.4f} %): over that time availability is {f['availability']:.2f} % and the engine"
-        f" claims accordingly. Over the whole month the same outage is {over_month:.4f} %, and the letters'"
-        " notes say so; in real use the agent runs all month. The NTP server and certificates are the demo's own."
+        f"{f['coverage'] * 100:.4f} %): far too little to judge the month's availability, so the letters claim no"
+        " SLA credit and no fee waiver (those need data for at least 90 % of the month); they state the outage"
+        " the data proves, with its measurement bounds, and ask what happened and for an answer. Over the whole"
+        f" month the same outage is {over_month:.4f} %, and the letters' notes say so; in real use the agent runs"
+        " all month. The NTP server and certificates are the demo's own."
     )
     say("")
     say(f"Next: watchdog report -c {show(r.config)} --provider broker   (the same figures in the terminal)")

@@ -81,12 +81,19 @@ class Formatter:
         moment = to_datetime(ns, self.zone)
         offset = moment.strftime("%z")
         name = moment.tzname() or ""
+        if self.lang == "ru":  # "MSK" is Latin: ru names the zones it knows (МСК) and shows only the offset otherwise
+            name = str(self.words.get("zone_names", {}).get(name, ""))
         label = f"{name} " if name.isalpha() and name != "UTC" else ""  # MSK, GMT, BST; never "+03"
         when = format_datetime(moment, self.words["datetime"], locale=self.locale)
         text = f"{when} {label}(UTC{offset[:3]}:{offset[3:]})"
         if isinstance(value, Instant) and value.still_open:
             return str(self.words["still_open"]).format(at=text)
         return text
+
+    def short(self, value: Instant | int) -> str:
+        """Local date and time without the zone (the letter states the zone once): ``02.10.2026 20:15:00``."""
+        ns = value if isinstance(value, int) else value.ns
+        return str(format_datetime(to_datetime(ns, self.zone), self.words["datetime"], locale=self.locale))
 
     def utc(self, value: Instant | int) -> str:
         """``02.10.2026 17:15:00 UTC``."""

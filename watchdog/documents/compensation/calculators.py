@@ -269,6 +269,8 @@ def _tiered(ctx: Context, use: RuleUse) -> Result:
     f = ctx.figures
     if f.counted_s <= 0:
         return Skipped(use.rule.id, "no_counted_time")
+    if not ctx.judgeable:
+        return ctx.low_coverage(use.rule.id)
     base = ctx.base(use)
     if isinstance(base, Skipped):
         return base
@@ -293,6 +295,8 @@ def _tiered(ctx: Context, use: RuleUse) -> Result:
 
 
 def _service_credit(ctx: Context, use: RuleUse) -> Result:
+    if use.params.get("when") == "breach" and not ctx.judgeable:
+        return ctx.low_coverage(use.rule.id)
     if not ctx.condition_met(use.params.get("when", "downtime")):
         return Skipped(use.rule.id, "condition", {"when": use.params.get("when", "downtime")})
     fee = ctx.period_fee()
@@ -305,6 +309,8 @@ def _service_credit(ctx: Context, use: RuleUse) -> Result:
 
 
 def _fee_waiver(ctx: Context, use: RuleUse) -> Result:
+    if use.params.get("when") == "breach" and not ctx.judgeable:
+        return ctx.low_coverage(use.rule.id)
     if not ctx.condition_met(use.params.get("when", "downtime")):
         return Skipped(use.rule.id, "condition", {"when": use.params.get("when", "downtime")})
     fee = ctx.monthly_fee()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from watchdog.analysis.outages import analyse
-from watchdog.analysis.sla import compute, parse_period
+from watchdog.analysis.outages import Analysis, analyse
+from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.letter.context import letter_context
@@ -47,15 +47,8 @@ def build_letter(
         raise LetterError(str(exc)) from None
     _check_attachments(request)
     book = rulebook or load_rulebook()
-    analysis = analyse(
-        journal,
-        provider_kinds={p.id: p.kind for p in config.providers},
-        quorum=config.quorum,
-        since_ns=period.start_ns,
-        until_ns=period.end_ns,
-        now_ns=now_ns,
-    )
-    figures = compute(analysis, provider, period, zone)
+    analysis, figures = _figures(config, journal, request.provider_id, period, now_ns)
+    check_claimable(figures)
     loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
     assessment = assess(
         figures,
@@ -73,6 +66,36 @@ def build_letter(
     context = letter_context(config, provider, period, figures, assessment, request, fmt, book)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _figures(
+    config: Config, journal: Journal, provider_id: str, period: Period, now_ns: int
+) -> tuple[Analysis, SlaFigures]:
+    provider = config.provider(provider_id)
+    analysis = analyse(
+        journal,
+        provider_kinds={p.id: p.kind for p in config.providers},
+        quorum=config.quorum,
+        since_ns=period.start_ns,
+        until_ns=period.end_ns,
+        now_ns=now_ns,
+    )
+    return analysis, compute(analysis, provider, period, config.provider_zone(provider.id))
+
+
+def check_claimable(figures: SlaFigures) -> None:
+    """Refuse a letter that would have nothing true to state: no monitoring data, or no outage to complain of."""
+    label, provider = figures.period.label, figures.provider
+    if figures.counted_s <= 0:
+        raise LetterError(
+            f"no monitoring data for provider {provider!r} in {label}: a letter could state nothing "
+            "(pick a period the agent watched; watchdog report shows what it has)"
+        )
+    if not figures.counted_incidents:
+        raise LetterError(
+            f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
+            "(watchdog report shows the period's figures)"
+        )
 
 
 def _check_attachments(request: LetterRequest) -> None:

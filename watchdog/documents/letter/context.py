@@ -10,6 +10,7 @@ from typing import Any
 from watchdog import __version__
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
+from watchdog.documents.compensation.context import COVERAGE_MIN
 from watchdog.documents.compensation.results import Assessment
 from watchdog.documents.compensation.values import ContactEntry, Duration, Instant, Money, Percent
 from watchdog.documents.letter.request import LetterRequest
@@ -19,17 +20,22 @@ from watchdog.documents.words import Formatter, Lang, md_escape
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.timefmt import to_datetime
 
-LOW_COVERAGE = 0.9  # below this share of the period with data, the notes say what the gaps do to the figures
+LOW_COVERAGE = COVERAGE_MIN  # below this share of the period with data no availability-based claim is made
 
 
 def _probe(target: Target) -> Probe:
     return Probe(target.kind, target.address, target.interval_s)
 
 
-def _measurement(config: Config, provider: ProviderSection, request: LetterRequest) -> Measurement:
+def _measurement(
+    config: Config, provider: ProviderSection, request: LetterRequest, rows: Sequence[IncidentRow]
+) -> Measurement:
     own = config.targets_of(provider.id)
     lan, internet = config.controls(Role.LAN), config.controls(Role.INTERNET)
     everything = [*own, *lan, *internet]
+    # the bounds of a claimed window are set by the checks of the targets that found it, not by the slowest
+    # target of the provider (an hourly certificate check says nothing about a window found by 2 s probes)
+    found = [p.interval_s for r in rows for p in r.found_by]
     return Measurement(
         version=__version__,
         agent=config.agent.id,
@@ -39,20 +45,28 @@ def _measurement(config: Config, provider: ProviderSection, request: LetterReque
         quorum=config.quorum,
         failure_threshold=max((t.failure_threshold for t in everything), default=3),
         success_threshold=max((t.success_threshold for t in everything), default=2),
-        max_interval_s=max((t.interval_s for t in everything), default=0.0),
+        max_interval_s=max(found, default=0.0),
         clock_offset_ms=request.clock_offset_ms,
         clock_samples=request.clock_samples,
         clock_servers=tuple(md_escape(s) for s in request.clock_servers),
     )
 
 
-def _rows(figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[IncidentRow]:
+def _rows(config: Config, figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[IncidentRow]:
     rows = []
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     for no, inc in enumerate(counted, start=1):
         end_ns = inc.end_ns if inc.end_ns is not None else figures.now_ns
         refs = tuple(c for c in contacts if inc.start_ns <= c.at_ns < end_ns)
         excess = Duration(inc.restore_excess_s) if inc.restore_excess_s else None
+        members = [o.outage for o in inc.outages]
+        first = min(members, key=lambda o: o.start_ns, default=None)
+        closed = [o for o in members if o.end_ns is not None and o.end_bounds is not None]
+        last = max(closed, key=lambda o: o.end_ns or 0, default=None) if inc.end_ns is not None else None
+        start_after = first.start_bounds[0] if first is not None else None
+        end_after = last.end_bounds[0] if last is not None and last.end_bounds is not None else None
+        keys = sorted({o.target for o in members})
+        found_by = tuple(_probe(config.target(k)) for k in keys if _known(config, k))
         rows.append(
             IncidentRow(
                 no=no,
@@ -62,9 +76,20 @@ def _rows(figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[Inciden
                 downtime=Duration(inc.downtime_s),
                 restore_excess=excess,
                 refs=refs,
+                start_after=None if start_after is None else Instant(start_after),
+                end_after=None if end_after is None else Instant(end_after),
+                found_by=found_by,
             )
         )
     return rows
+
+
+def _known(config: Config, key: str) -> bool:
+    try:
+        config.target(key)
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 def _items(assessment: Assessment, fmt: Formatter) -> list[ItemView]:
@@ -156,6 +181,7 @@ def _notes(
         params = {
             "coverage": _coverage(figures.coverage),
             "availability": Percent(share.quantize(Decimal("0.001"), rounding=ROUND_DOWN)),
+            "minimum": Percent(Decimal(round(COVERAGE_MIN * 100))),
         }
         notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
     notices = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notices]  # each a sentence
@@ -179,7 +205,7 @@ def letter_context(
     items = _items(assessment, fmt)
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     excluded = [i for i in figures.incidents if i.downtime_s <= 0]
-    rows = _rows(figures, request.contacts)
+    rows = _rows(config, figures, request.contacts)
     first_report = next((r for row in rows for r in row.refs), None)
     fee = provider.contract.fee
     return {
@@ -210,7 +236,9 @@ def letter_context(
         "availability": None if figures.availability is None else _percent(figures),
         "coverage": _coverage(figures.coverage),
         "target": None if figures.target is None else Percent(Decimal(repr(figures.target)).normalize()),
-        "measurement": _measurement(config, provider, request),
+        "measurement": _measurement(config, provider, request, rows),
+        "judgeable": figures.counted_s > 0 and figures.coverage >= COVERAGE_MIN,
+        "coverage_min": Percent(Decimal(round(COVERAGE_MIN * 100))),
         "items": [i for i in items if not i.optional],
         "optional_items": [i for i in items if i.optional],
         "all_totals": _sum_all(assessment),

@@ -42,6 +42,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         "local": fmt.instant,
         "utc": fmt.utc,
         "both": fmt.both,
+        "short": fmt.short,
         "dur": fmt.duration,
         "hdur": lambda seconds: fmt.duration(Duration(seconds, in_hours=True)),
         "plural": fmt.plural,
