@@ -139,7 +139,7 @@ def test_pdf_letter_with_its_pack_beside_it(tmp_path: Path, capsys: pytest.Captu
         "7 суток 22 ч 30 мин",
         "600,00 ₽ × 190,5 ч ÷ 744 ч = 153,63 ₽",
         # the fault report comes from the journal's contact log: the letter states it and its table lists it
-        "О неисправности я сообщил(а) 02.10.2026 20:45:00 МСК (UTC+03:00) (телефон, № 123456)",
+        "О неисправности я сообщил по телефону 02.10.2026 в 20:45 МСК, обращение № 123456.",
         "заявка: нет интернета",
         "ст. 55 Федерального закона",
         f"Пакет доказательств — файл letter-evidence.zip, SHA-256: {hashlib.sha256(pack.read_bytes()).hexdigest()}",
@@ -241,7 +241,7 @@ def test_ofcom_counts_from_the_fault_report_in_the_contact_log(tmp_path: Path) -
     assert main([*args, "-o", str(out)]) == 0
     text = split_letter(out, "Notes on this draft — do not send")[0]
     assert "£10.34 × 4 calendar days (12 Nov 2026 – 15 Nov 2026) = £41.36" in text
-    assert "I reported the fault on 9 Nov 2026 09:12:00 GMT (UTC+00:00) (phone, FLT-20931)" in text
+    assert "I reported the fault by phone on 9 Nov 2026 at 09:12 GMT, ref. FLT-20931." in text
     assert "| 9 Nov 2026 09:12:00 GMT" not in text  # a real table, not Markdown source
     assert "9 Nov 2026 09:12:00 GMT (UTC+00:00) phone FLT-20931 reported total loss of broadband" in text
 

@@ -130,7 +130,7 @@ async def test_the_complaint_follows_the_pages_language(tmp_path: Path) -> None:
     text = letter.decode("utf-8")
     assert '<html lang="ru">' in text and "ОБРАЩЕНИЕ (ПРЕТЕНЗИЯ)" in text
     # the outage still open at the page's clock is stated as open, as of that time
-    assert "не восстановлена (по состоянию на 20.11.2026 01:00:30 MSK (UTC+03:00))" in text
+    assert "не восстановлена (по состоянию на 20.11.2026 01:00:30 МСК (UTC+03:00))" in text
 
 
 @pytest.mark.parametrize("name", ["evidence", "complaint"])

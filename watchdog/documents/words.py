@@ -162,6 +162,31 @@ class Formatter:
             out.append(f"{label} {w.from_.strftime('%H:%M')}–{end}")
         return "; ".join(out)
 
+    def zone_label(self, ns: int) -> str:
+        """``МСК`` / ``MSK`` where the language names the zone, else ``(UTC+05:00)``."""
+        moment = to_datetime(ns, self.zone)
+        name = moment.tzname() or ""
+        if self.lang == "ru":
+            name = str(self.words.get("zone_names", {}).get(name, ""))
+        if name.isalpha() and name != "UTC":
+            return name
+        offset = moment.strftime("%z")
+        return f"(UTC{offset[:3]}:{offset[3:]})"
+
+    def contact_line(self, value: ContactEntry) -> str:
+        """How and when a contact took place: ``по телефону 06.12.2026 в 02:55 МСК, обращение № INC-20417``."""
+        how = self.words["channel_how"].get(value.channel, value.channel)
+        moment = to_datetime(value.at_ns, self.zone)
+        when = str(self.words["contact_when"]).format(
+            date=self.date(moment.date()), time=moment.strftime("%H:%M"), zone=self.zone_label(value.at_ns)
+        )
+        text = f"{how} {when}"
+        ref = value.ref.strip()
+        if ref:
+            ref = ref.lstrip("№").strip() if self.lang == "ru" else ref
+            text += ", " + str(self.words["contact_ref"]).format(ref=ref)
+        return text
+
     def contact(self, value: ContactEntry) -> str:
         """``телефон, № 123456``."""
         channel = self.words["channels"].get(value.channel, value.channel)

@@ -113,8 +113,11 @@ class Context:
 
     def low_coverage(self, rule_id: str) -> Skipped:
         """Why an availability-based rule was not applied: the coverage and the minimum, both in percent."""
-        share = (Decimal(repr(self.figures.coverage)) * 100).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-        share = share.to_integral_value() if share == share.to_integral_value() else share.normalize()
+        share = Decimal(repr(self.figures.coverage)) * 100
+        if share >= Decimal("0.1") or share == 0:  # to 0.1 %, cut; below it two significant digits, never "0 %"
+            share = share.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+        else:
+            share = share.quantize(Decimal(1).scaleb(share.adjusted() - 1), rounding=ROUND_DOWN)
         minimum = Percent(Decimal(round(COVERAGE_MIN * 100)))
         return Skipped(rule_id, "low_coverage", {"coverage": Percent(share), "minimum": minimum})
 

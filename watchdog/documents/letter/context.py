@@ -109,12 +109,22 @@ def _items(assessment: Assessment, fmt: Formatter) -> list[ItemView]:
                 amount=item.amount,
                 explain=explain,
                 rounding=rule.rounding.get(lang),
-                clause=md_escape(item.use.clause),
+                clause=md_escape(_clause(item.use.clause, item.use.clause_en, lang)),
                 optional=item.optional,
                 warning=rule.warning.get(lang) if rule.warning and (item.optional or item.contested) else None,
             )
         )
     return out
+
+
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+
+
+def _clause(clause: str, clause_en: str, lang: Lang) -> str:
+    """The contract clause as the letter's language cites it: an English letter never quotes a Russian one."""
+    if lang == "en":
+        return clause_en or ("" if _CYRILLIC.search(clause) else clause)
+    return clause
 
 
 def _legal(assessment: Assessment, kind: ProviderKind, lang: Lang) -> list[str]:
@@ -126,6 +136,14 @@ def _legal(assessment: Assessment, kind: ProviderKind, lang: Lang) -> list[str]:
         if rule.legal_basis is not None and rule.legal_basis.get(lang) not in lines:
             lines.append(rule.legal_basis.get(lang))
     return lines
+
+
+def _substance(provider: ProviderSection, assessment: Assessment, fmt: Formatter) -> list[str]:
+    """The substantive basis a broker letter rests on in Russia (the deadline rule gives only the procedure)."""
+    if provider.kind is not ProviderKind.BROKER or not provider.jurisdiction.strip().upper().startswith("RU"):
+        return []
+    words = fmt.words["basis_broker_ru"]
+    return [*words["always"], *(words["money"] if assessment.items else [])]
 
 
 def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dict[str, Any] | None:
@@ -141,11 +159,18 @@ def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dic
         "text": fmt.fill(rule.explain[d.explain].get(fmt.lang), d.inputs),
         "escalation": escalation.get(fmt.lang) if escalation else None,
         "calendar": d.calendar,
+        # a term the customer asks for (no law sets one): "within 30 days of receipt", never a date as if by law
+        "days": d.inputs.get("days") if rule.calculator == "generic_reply" else None,
     }
 
 
 def _notes(
-    assessment: Assessment, figures: SlaFigures, request: LetterRequest, fmt: Formatter, book: Rulebook
+    assessment: Assessment,
+    figures: SlaFigures,
+    request: LetterRequest,
+    fmt: Formatter,
+    book: Rulebook,
+    substance: bool = False,
 ) -> dict[str, Any]:
     """What the customer must check before sending: sources, warnings, what was left out and why."""
     words = fmt.words
@@ -184,6 +209,12 @@ def _notes(
             "minimum": Percent(Decimal(round(COVERAGE_MIN * 100))),
         }
         notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
+    for item in assessment.items:
+        if lang == "en" and item.use.clause and not item.use.clause_en and _CYRILLIC.search(item.use.clause):
+            notices.append(fmt.fill(str(words["notices"]["clause_not_english"]), {"rule": item.rule.id}))
+    if substance:
+        urls = ", ".join(md_escape(u) for u in fmt.words["basis_broker_ru"]["sources"])
+        notices.append(str(words["notices"]["broker_basis"]).replace("{urls}", urls))
     notices = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notices]  # each a sentence
     return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
 
@@ -208,7 +239,18 @@ def letter_context(
     rows = _rows(config, figures, request.contacts)
     first_report = next((r for row in rows for r in row.refs), None)
     fee = provider.contract.fee
+    role = dict(fmt.words["role"].get(provider.kind.value) or fmt.words["role"]["other"])
+    legal = provider.contacts.legal_name.strip()
+    if legal:
+        party = md_escape(legal)
+    elif fmt.lang == "ru":  # a bare trade name does not decline: "между мной и оператором «Мой провайдер»"
+        party = f"{role['ins']} «{md_escape(provider.display_name)}»"
+    else:
+        party = md_escape(provider.display_name)
     return {
+        "party": party,
+        "role": role,
+        "fem": feminine(provider.contract.customer, provider.contract.customer_gender),
         "lang": request.lang,
         "br": "  ",
         "provider": provider,
@@ -243,7 +285,7 @@ def letter_context(
         "optional_items": [i for i in items if i.optional],
         "all_totals": _sum_all(assessment),
         "deadline": _deadline(assessment, provider.kind, fmt),
-        "legal": _legal(assessment, provider.kind, request.lang),
+        "legal": _legal(assessment, provider.kind, request.lang) + _substance(provider, assessment, fmt),
         "clauses": [i.clause for i in items if i.clause],
         "contacts": sorted(request.contacts, key=lambda c: c.at_ns),
         "attachments": [_attachment(n, h, fmt) for n, h in request.attachments],
@@ -255,8 +297,28 @@ def letter_context(
             "files": [_attachment(n, h, fmt) for n, h in request.pack.files],
         },
         "manifest_sha256": request.manifest_sha256,
-        "notes": _notes(assessment, figures, request, fmt, book),
+        "notes": _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt))),
     }
+
+
+_MALE_ENDINGS = ("вич", "ич", "оглы", "улы", "uly", "ovich", "evich")
+_FEMALE_ENDINGS = ("вна", "чна", "шна", "кызы", "гызы", "ovna", "evna", "ichna")
+
+
+def feminine(customer: str, override: str | None) -> bool | None:
+    """The customer's grammatical gender for Russian verbs: the config's choice, else from the patronymic.
+
+    None when neither says (no patronymic): the templates then use wording that needs no gender, never "(а)".
+    """
+    if override is not None:
+        return override == "female"
+    for word in customer.split()[1:]:
+        w = word.strip(".,").lower()
+        if w.endswith(_FEMALE_ENDINGS):
+            return True
+        if w.endswith(_MALE_ENDINGS):
+            return False
+    return None
 
 
 def _attachment(name: str, digest: str, fmt: Formatter) -> dict[str, str]:

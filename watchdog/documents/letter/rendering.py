@@ -47,6 +47,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         "hdur": lambda seconds: fmt.duration(Duration(seconds, in_hours=True)),
         "plural": fmt.plural,
         "contact": lambda c: md_escape(fmt.contact(c)),
+        "contact_line": lambda c: md_escape(fmt.contact_line(c)),
         "every": fmt.every,
         "hours": fmt.hours,
         "word": lambda key, group: fmt.words[group].get(key, key),
