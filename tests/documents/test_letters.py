@@ -375,7 +375,7 @@ def test_money_and_escaping_per_locale() -> None:
     [
         ("bank", "ru", "# ЗАЯВЛЕНИЕ (ПРЕТЕНЗИЯ)", "не позднее 14.12.2026"),
         ("other", "ru", "# ПРЕТЕНЗИЯ", "Прошу ответить в течение 30 дней с даты получения претензии"),
-        ("broker", "en", "# Complaint: ИТ Инвест outages, November 2026", "by 14 December 2026"),
+        ("broker", "en", "# Complaint: the broker's outages, November 2026", "by 14 December 2026"),
     ],
 )
 def test_every_template_renders(tmp_path: Path, kind: str, lang: str, title: str, deadline: str) -> None:

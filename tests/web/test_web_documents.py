@@ -107,7 +107,7 @@ async def test_every_document_link_downloads_and_checks_out(tmp_path: Path) -> N
     assert pdf.startswith(b"%PDF-")
     if shutil.which("pdftotext"):  # poppler-utils (scripts/debian-packages.txt)
         flat = pdf_text(pdf, tmp_path)
-        assert "Complaint: ИТ Инвест outages, November 2026" in flat
+        assert "Complaint: the broker's outages, November 2026" in flat
         assert hashlib.sha256(raw).hexdigest() in flat
 
 

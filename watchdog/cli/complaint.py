@@ -65,6 +65,21 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-seal", action="store_true", help="do not seal the journal's newest rows first (read-only journals)"
     )
+    parser.add_argument(
+        "--about",
+        choices=["outage", "restore", "support", "billing", "warning", "other"],
+        help="the grievance (default: outage, which needs an outage in the journal; the others rest on what you state)",
+    )
+    grievance = parser.add_argument_group("what you state for --about billing, support, warning, other")
+    grievance.add_argument("--paid-on", metavar="YYYY-MM-DD", help="billing: the day you paid")
+    grievance.add_argument("--amount", metavar="X", help="billing: the amount paid, e.g. 600")
+    grievance.add_argument("--payment-ref", metavar="REF", help="billing: the payment's reference or receipt number")
+    grievance.add_argument("--offered", metavar="TEXT", help="billing: what the provider offered, e.g. '3 days free'")
+    grievance.add_argument("--asked", metavar="TEXT", help="support: the information you asked for and did not get")
+    grievance.add_argument("--damages", metavar="X", help="support: your losses to be compensated, e.g. 4000")
+    grievance.add_argument("--damages-note", metavar="TEXT", help="support: what the losses were (fuel, a lost day)")
+    grievance.add_argument("--what", metavar="TEXT", help="warning: what ran out without notice (the balance, a card)")
+    grievance.add_argument("--text", metavar="TEXT", help="other: what happened, in a sentence or two")
     parser.set_defaults(handler=handle)
 
 
@@ -123,11 +138,15 @@ def handle(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         attachments.append((path.name, _sha256(path)))
     lang: Lang = args.lang or config.agent.language
+    details = _details(args)
+    if isinstance(details, str):
+        print(details, file=sys.stderr)
+        return EXIT_CONFIG
     if not args.no_seal:
         require_owner(config.journal_path)
     try:
         if output is None:
-            return _preview(args, config, provider.id, lang, sent_on, now, pack, tuple(attachments))
+            return _preview(args, config, provider.id, lang, sent_on, now, pack, tuple(attachments), details)
         deadline_note: list[str] = []
         with open_checked(config.journal_path, readonly=args.no_seal) as journal:
             if pack is None and not args.no_seal:
@@ -150,6 +169,8 @@ def handle(args: argparse.Namespace) -> int:
                 attachments=tuple(attachments),
                 include_unverified=args.include_unverified,
                 any_time=not args.now,
+                about=args.about or "",
+                details=details,
                 before_pack=lambda draft: deadline_note.extend(_record_deadline(args, journal, draft, output)),
             )
     except ClaimError as exc:
@@ -215,6 +236,30 @@ def _record_deadline(args: argparse.Namespace, journal: Any, draft: Any, output:
     ]
 
 
+def _details(args: argparse.Namespace) -> tuple[tuple[str, str], ...] | str:
+    """What the customer states for the grievance, checked: dates as dates, amounts as numbers."""
+    out = []
+    for key in ("paid_on", "amount", "payment_ref", "offered", "asked", "damages", "damages_note", "what", "text"):
+        value = getattr(args, key, None)
+        if value is None or not str(value).strip():
+            continue
+        value = " ".join(str(value).split())
+        if key == "paid_on":
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                return f"cannot read --paid-on {value!r}: use YYYY-MM-DD"
+        if key in ("amount", "damages"):
+            try:
+                if float(value.replace(",", ".")) <= 0:
+                    raise ValueError
+            except ValueError:
+                return f"--{key}: give a positive amount such as 600 or 600.50, got {value!r}"
+            value = value.replace(",", ".")
+        out.append((key, value[:2000]))
+    return tuple(out)
+
+
 def _notes(skipped: list[dict[str, Any]]) -> None:
     for item in skipped:
         print(f"note: {item['id']} not applied: {item['reason']}", file=sys.stderr)
@@ -229,6 +274,7 @@ def _preview(
     now: int,
     pack: Path | None,
     attachments: tuple[tuple[str, str], ...],
+    details: tuple[tuple[str, str], ...] = (),
 ) -> int:
     """No ``-o``: the letter as Markdown on stdout; a pack is listed only when given with ``--pack``."""
     from watchdog.documents.claim import journal_contacts, read_pack
@@ -252,6 +298,8 @@ def _preview(
             clock_samples=facts.clock_samples if facts else 0,
             clock_servers=facts.clock_servers if facts else (),
             pack=facts.ref if facts else None,
+            about=args.about or "",
+            details=details,
         )
         letter = build_letter(config, journal, request, now_ns=facts.as_of_ns if facts else now)
     _notes(letter.context["notes"]["skipped"])

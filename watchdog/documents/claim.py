@@ -36,7 +36,7 @@ from watchdog.documents.pack.manifest import FILE_ORDER
 from watchdog.documents.pack.verify import verify_pack
 from watchdog.documents.words import Lang, LetterError
 from watchdog.errors import WatchdogError
-from watchdog.journal.contacts import EV_CONTACT, from_event, list_contacts
+from watchdog.journal.contacts import EV_CONTACT, Contact, from_event, list_contacts
 from watchdog.journal.store import Journal
 from watchdog.model import NS
 
@@ -119,7 +119,7 @@ def read_pack(path: Path) -> PackFacts:
             continue
         c = from_event(seq, ts, json.loads(data))
         if c.provider == provider and start_ns <= c.at_ns < end_ns:
-            contacts.append(ContactEntry(c.at_ns, c.channel, c.ref, c.note))
+            contacts.append(entry_of(c))
     contacts.sort(key=lambda c: c.at_ns)
     clock = environment.get("clock") or {}
     worst = clock.get("worst_offset")
@@ -192,9 +192,13 @@ def place_pack(fresh: Path, default: Path, *, any_time: bool) -> tuple[Path, boo
 
 def journal_contacts(journal: Journal, provider_id: str, period: Period) -> tuple[ContactEntry, ...]:
     """The provider's contact log for the period, straight from the journal (for a letter without a pack)."""
-    return tuple(
-        ContactEntry(c.at_ns, c.channel, c.ref, c.note)
-        for c in list_contacts(journal, provider_id, period.start_ns, period.end_ns)
+    return tuple(entry_of(c) for c in list_contacts(journal, provider_id, period.start_ns, period.end_ns))
+
+
+def entry_of(c: Contact) -> ContactEntry:
+    """A journal contact as the letter sees it (every recorded field, and when it was written down)."""
+    return ContactEntry(
+        c.at_ns, c.channel, c.ref, c.note, c.direction, c.duration_s, c.promised, c.ref_given, c.recorded_ns
     )
 
 
@@ -213,6 +217,8 @@ def write_complaint(
     include_unverified: bool = False,
     any_time: bool = False,
     before_pack: Callable[[Letter], None] | None = None,
+    about: str = "",
+    details: tuple[tuple[str, str], ...] = (),
 ) -> Complaint:
     """Build (or verify) the pack, then write the letter (``.md``, ``.html`` or ``.pdf``) that lists it.
 
@@ -237,6 +243,8 @@ def write_complaint(
                 sent_on=sent_on,
                 contacts=journal_contacts(journal, provider_id, per),
                 include_unverified=include_unverified,
+                about=about,
+                details=details,
             ),
             now_ns=min(now_ns, per.end_ns),
         )
@@ -274,6 +282,8 @@ def write_complaint(
         pack=facts.ref,
         clock_samples=facts.clock_samples,
         clock_servers=facts.clock_servers,
+        about=about,
+        details=details,
     )
     letter = build_letter(config, journal, request, now_ns=facts.as_of_ns)
     output.parent.mkdir(parents=True, exist_ok=True)

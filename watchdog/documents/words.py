@@ -187,6 +187,20 @@ class Formatter:
             text += ", " + str(self.words["contact_ref"]).format(ref=ref)
         return text
 
+    def contact_more(self, value: ContactEntry) -> str:
+        """What else the log says of a contact: who called whom, how long, what was promised, when it was written."""
+        w = self.words["contact_more"]
+        parts = []
+        if value.direction in ("in", "out"):
+            parts.append(str(w[value.direction]))
+        if value.duration_s is not None:
+            parts.append(str(w["duration"]).format(duration=self.duration(value.duration_s)))
+        if value.promised:
+            parts.append(str(w["promised"]).format(promised=value.promised))
+        if value.backdated and value.recorded_ns is not None:
+            parts.append(str(w["backdated"]).format(recorded=self.short(value.recorded_ns)))
+        return "; ".join(parts)
+
     def contact(self, value: ContactEntry) -> str:
         """``телефон, № 123456``."""
         channel = self.words["channels"].get(value.channel, value.channel)

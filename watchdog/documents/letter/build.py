@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import replace
+from decimal import Decimal
 
 from watchdog.analysis.outages import Analysis, analyse
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
-from watchdog.config import Config
+from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
+from watchdog.documents.compensation.values import Money
 from watchdog.documents.letter.context import letter_context
-from watchdog.documents.letter.request import LetterRequest
+from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
 from watchdog.documents.rulebook import Rulebook, load_rulebook
-from watchdog.documents.words import Formatter, Lang, LetterError, load_words
+from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
 from watchdog.journal.store import Journal
 from watchdog.model import ProviderKind
 
@@ -48,7 +52,8 @@ def build_letter(
     _check_attachments(request)
     book = rulebook or load_rulebook()
     analysis, figures = _figures(config, journal, request.provider_id, period, now_ns)
-    check_claimable(figures)
+    about = resolve_about(figures, request)
+    check_claimable(figures, about, request)
     loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
     assessment = assess(
         figures,
@@ -63,9 +68,30 @@ def build_letter(
     jurisdiction = book.jurisdiction(provider.jurisdiction)
     locale = "ru_RU" if request.lang == "ru" else (jurisdiction.locale_en if jurisdiction else "en_GB")
     fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
-    context = letter_context(config, provider, period, figures, assessment, request, fmt, book)
+    if about not in ABOUT_OUTAGES:  # support, other: no money the outages would give; the answer term stays
+        assessment = replace(assessment, items=())
+    ru_law = provider.jurisdiction.strip().upper().startswith("RU")
+    context = letter_context(config, provider, period, figures, assessment, request, fmt, book) | {
+        "about": about,
+        "details": _details(request, provider, fmt),
+        "ru_law": ru_law,
+        "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
+    }
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) -> dict[str, str]:
+    """What the customer states, escaped, with dates and money in the letter's format."""
+    out = {k: md_escape(v) for k, v in request.details}
+    fee = provider.contract.fee
+    currency = fee.currency if fee else ("RUB" if fmt.lang == "ru" else "GBP")
+    for key in ("amount", "damages"):
+        if key in out:
+            out[f"{key}_money"] = fmt.money(Money(Decimal(out[key]), currency).rounded())
+    if "paid_on" in out:
+        out["paid_on_text"] = fmt.date(dt.date.fromisoformat(out["paid_on"]))
+    return out
 
 
 def _figures(
@@ -83,9 +109,37 @@ def _figures(
     return analysis, compute(analysis, provider, period, config.provider_zone(provider.id))
 
 
-def check_claimable(figures: SlaFigures) -> None:
-    """Refuse a letter that would have nothing true to state: no monitoring data, or no outage to complain of."""
+def resolve_about(figures: SlaFigures, request: LetterRequest) -> str:
+    """The grievance: as asked, else outage (the journal holds outages; the other grievances are stated)."""
+    if request.about:
+        if request.about not in ABOUT:
+            raise LetterError(f"--about must be one of {', '.join(ABOUT)}, got {request.about!r}")
+        return request.about
+    return "outage"  # an outage letter states a late repair too; --about restore makes it the subject
+
+
+_NEEDS = {
+    "billing": (("paid_on", "--paid-on"), ("amount", "--amount")),
+    "other": (("text", "--text"),),
+}
+
+
+def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterRequest | None = None) -> None:
+    """Refuse a letter that would have nothing true to state: no data, no outage, nothing the grievance needs."""
     label, provider = figures.period.label, figures.provider
+    details = dict(request.details) if request is not None else {}
+    for key, flag in _NEEDS.get(about, ()):
+        if not details.get(key, "").strip():
+            raise LetterError(f"a letter --about {about} states what you give with {flag}; it is missing")
+    if about == "support":
+        if request is None or not request.contacts:
+            raise LetterError(
+                f"a letter --about support lists your contacts with provider {provider!r} in {label}, and the "
+                "contact log has none (add them with watchdog contact add)"
+            )
+        return
+    if about == "other":
+        return
     if figures.counted_s <= 0:
         raise LetterError(
             f"no monitoring data for provider {provider!r} in {label}: a letter could state nothing "
@@ -94,7 +148,12 @@ def check_claimable(figures: SlaFigures) -> None:
     if not figures.counted_incidents:
         raise LetterError(
             f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
-            "(watchdog report shows the period's figures)"
+            "(watchdog report shows the period's figures; --about support|other need no outage)"
+        )
+    if about == "restore" and not any((i.restore_excess_s or 0) > 0 for i in figures.counted_incidents):
+        raise LetterError(
+            f"no outage of provider {provider!r} in {label} lasted longer than the promised restore time "
+            "(sla.restore_within): there is no late repair to complain of"
         )
 
 

@@ -48,11 +48,13 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         "plural": fmt.plural,
         "contact": lambda c: md_escape(fmt.contact(c)),
         "contact_line": lambda c: md_escape(fmt.contact_line(c)),
+        "contact_more": lambda c: md_escape(fmt.contact_more(c)),
         "every": fmt.every,
         "hours": fmt.hours,
         "word": lambda key, group: fmt.words[group].get(key, key),
     }
     env.filters.update(filters)
+    env.tests["cyrillic"] = lambda value: bool(re.search(r"[А-Яа-яЁё]", str(value)))
     return env
 
 
