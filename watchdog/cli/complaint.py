@@ -202,9 +202,9 @@ def _record_deadline(args: argparse.Namespace, journal: Any, draft: Any, output:
     from watchdog.notify.facts import EV_DEADLINE
 
     deadlines = draft.assessment.deadlines
-    if not deadlines:
+    answer_by = draft.context.get("answer_by") or (deadlines[0].answer_by if deadlines else None)
+    if answer_by is None:
         return []
-    answer_by = deadlines[0].answer_by
     provider = draft.context["provider"]
     sent_on = draft.context["sent_on"]
     if args.no_seal:

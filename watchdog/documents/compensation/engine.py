@@ -122,6 +122,8 @@ def _notices(ctx: Context, deadlines: Sequence[Deadline]) -> list[Notice]:
             limit = _add_months(last, int(months))
             if ctx.sent_on > limit:
                 out.append(Notice("filing_late", {"limit": limit, "months": int(months)}))
+            else:
+                out.append(Notice("filing_limit", {"limit": limit, "months": int(months)}))
     return out
 
 

@@ -68,7 +68,9 @@ def build_letter(
     jurisdiction = book.jurisdiction(provider.jurisdiction)
     locale = "ru_RU" if request.lang == "ru" else (jurisdiction.locale_en if jurisdiction else "en_GB")
     fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
-    if about not in ABOUT_OUTAGES:  # support, other: no money the outages would give; the answer term stays
+    # support, other: no money the outages would give; warning: a block for an empty balance is not the
+    # provider's failure, so no recalculation is claimed for it (the grievance is the missing notice)
+    if about not in ABOUT_OUTAGES or about == "warning":
         assessment = replace(assessment, items=())
     ru_law = provider.jurisdiction.strip().upper().startswith("RU")
     context = letter_context(config, provider, period, figures, assessment, request, fmt, book) | {
@@ -77,6 +79,8 @@ def build_letter(
         "ru_law": ru_law,
         "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
     }
+    if about == "support" and ru_law and provider.kind is ProviderKind.OTHER:  # 10 days, ст. 31 ЗоЗПП
+        context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
 

@@ -19,6 +19,7 @@ from watchdog.documents.rulebook import Rulebook
 from watchdog.documents.words import Formatter, Lang, md_escape
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.timefmt import to_datetime
+from watchdog.units import parse_duration
 
 LOW_COVERAGE = COVERAGE_MIN  # below this share of the period with data no availability-based claim is made
 
@@ -273,6 +274,7 @@ def letter_context(
         "excluded": excluded,
         "excluded_s": sum(i.duration_s for i in excluded),
         "first_report": first_report,
+        "promise": _promise(request.contacts),
         "restore_late": any(r.restore_excess for r in rows),
         "figures": figures,
         "availability": None if figures.availability is None else _percent(figures),
@@ -318,6 +320,18 @@ def feminine(customer: str, override: str | None) -> bool | None:
             return True
         if w.endswith(_MALE_ENDINGS):
             return False
+    return None
+
+
+def _promise(contacts: Sequence[ContactEntry]) -> dict[str, Any] | None:
+    """The first restore time the provider promised on a contact ("72h"), when the log records one."""
+    for c in sorted(contacts, key=lambda c: c.at_ns):
+        try:
+            seconds = parse_duration(c.promised) if c.promised else None
+        except ValueError:
+            continue
+        if seconds:
+            return {"contact": c, "seconds": seconds}
     return None
 
 

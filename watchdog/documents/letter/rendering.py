@@ -111,7 +111,7 @@ def render_pdf(letter: Letter) -> bytes:
     words = letter.fmt.words["pdf"]
     contract = letter.context["contract"]
     title = _title(markdown)
-    footer = [title]
+    footer = []
     if contract.number:
         footer.append(str(words["contract"]).format(number=contract.number))
     if contract.customer:
@@ -120,7 +120,8 @@ def render_pdf(letter: Letter) -> bytes:
         lang=letter.lang,
         title=title,
         author=contract.customer or letter.context["measurement"].agent,
-        footer=" · ".join(footer),
+        footer=title,
+        footer_tail=" · ".join(footer),
         page=str(words["page"]),
         notes_footer=str(words["notes_footer"]),
         notes_banner=str(words["banner"]),
