@@ -830,7 +830,8 @@ def _summary(
     )
     say(
         "  - The letters list every pack file with its SHA-256, your call from the contact log, the clock check"
-        " and each demand with its formula; the last pages of each PDF are notes for you, not for the broker."
+        " and the bounds each outage was measured with; the last pages of each PDF are notes for you, not for the"
+        " broker."
     )
     say(
         f"  - The month's figures rest on the {duration_text(f['counted_s'])} the demo watched (coverage "
