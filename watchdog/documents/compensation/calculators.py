@@ -275,6 +275,8 @@ def _tiered(ctx: Context, use: RuleUse) -> Result:
     if isinstance(base, Skipped):
         return base
     availability = _HUNDRED * (1 - _dec(f.downtime_s) / _dec(f.counted_s))
+    if ctx.partial:  # before the period ends: the tier it is certain to end in, the rest counted as service
+        availability = ctx.best_case_availability()
     missed = [(below, credit) for below, credit in use.params["tiers"] if availability < below]
     shown = Percent(availability.quantize(Decimal("0.001"), rounding=ROUND_DOWN))
     if not missed:
@@ -291,7 +293,7 @@ def _tiered(ctx: Context, use: RuleUse) -> Result:
         "threshold": Percent(_plain(threshold)),
         "target": target,
     }
-    return [ClaimItem(use, amount, "main", "main", inputs, optional=False)]
+    return [ClaimItem(use, amount, "main", "partial" if ctx.partial else "main", inputs, optional=False)]
 
 
 def _service_credit(ctx: Context, use: RuleUse) -> Result:

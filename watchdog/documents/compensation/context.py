@@ -121,9 +121,27 @@ class Context:
         minimum = Percent(Decimal(round(COVERAGE_MIN * 100)))
         return Skipped(rule_id, "low_coverage", {"coverage": Percent(share), "minimum": minimum})
 
+    @property
+    def partial(self) -> bool:
+        """True while the period has not ended at the time the figures are computed."""
+        return self.figures.now_ns < self.figures.period.end_ns
+
+    def best_case_availability(self) -> Decimal:
+        """The highest availability the period can still end with: the rest of it counted as service, no downtime.
+
+        Before a period ends, a claim on its availability stands only if it holds even in this best case.
+        """
+        f = self.figures
+        remaining = Decimal(max(0, f.period.end_ns - f.now_ns)) / Decimal(10**9)
+        whole = Decimal(repr(f.counted_s)) + remaining
+        return Decimal(100) * (1 - Decimal(repr(f.downtime_s)) / whole)
+
     def condition_met(self, when: str) -> bool:
         if when == "breach":
-            return self.figures.breached is True and self.judgeable
+            if self.figures.breached is not True or not self.judgeable:
+                return False
+            target = self.figures.target
+            return not self.partial or target is None or self.best_case_availability() < Decimal(repr(target))
         if when == "restore_exceeded":
             return any((i.restore_excess_s or 0) > 0 for _, i in self.counted())
         return bool(self.counted())
