@@ -183,7 +183,7 @@ class Formatter:
         text = f"{how} {when}"
         ref = value.ref.strip()
         if ref:
-            ref = ref.lstrip("№").strip() if self.lang == "ru" else ref
+            ref = ref.lstrip("№").strip()  # "обращение № 123456", "ref. 123456": never "№ № 123456"
             text += ", " + str(self.words["contact_ref"]).format(ref=ref)
         return text
 

@@ -89,7 +89,9 @@ def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) 
     """What the customer states, escaped, with dates and money in the letter's format."""
     out = {k: md_escape(v) for k, v in request.details}
     fee = provider.contract.fee
-    currency = fee.currency if fee else ("RUB" if fmt.lang == "ru" else "GBP")
+    by_country = {"RU": "RUB", "UK": "GBP", "DE": "EUR", "US": "USD"}
+    country = provider.jurisdiction.strip().upper()[:2]
+    currency = fee.currency if fee else by_country.get(country, "RUB" if fmt.lang == "ru" else "EUR")
     for key in ("amount", "damages"):
         if key in out:
             out[f"{key}_money"] = fmt.money(Money(Decimal(out[key]), currency).rounded())
