@@ -197,3 +197,31 @@ def test_bounds_of_the_windows_claimed(tmp_path: Path) -> None:
         "- № 1 (обнаружен проверкой: TCP-соединение с 127.0.0.1:6; с интервалом 10\xa0с): начало — между "
         "16.11.2026 09:59:50 и 16.11.2026 10:00:00, окончание — между 19.11.2026 15:29:50 и 19.11.2026 15:30:00."
     ) in text
+
+
+def test_a_restore_time_promised_on_a_call(tmp_path: Path) -> None:
+    """No restore time in the contract: the 72 h the operator named on the call is the one counted, and said so."""
+    from complaint_cases import ISP_CONFIG, isp_case
+
+    from watchdog.documents.compensation.values import ContactEntry
+
+    case = isp_case(tmp_path)
+    text = (
+        (ISP_CONFIG % "")
+        .replace("    sla: {restore_within: 72h}\n", "")
+        .replace("    compensation:\n      - {rule: ru.zozpp.28.5}\n", "")
+    )
+    config = loads(text, env={})
+    assert config.provider("isp").sla.restore_within is None
+    call = ContactEntry(
+        to_ns(dt.datetime(2026, 10, 2, 20, 45, tzinfo=MSK)), "phone", "123456", "заявка", "out", 300.0, "72h"
+    )
+    request = LetterRequest("isp", "2026-10", "ru", dt.date(2026, 11, 2), contacts=(call,), about="restore")
+    with Journal.open(case.journal, create=False, readonly=True) as journal:
+        letter = build_letter(config, journal, request, now_ns=case.now_ns)
+    body = render(letter, "md")
+    assert (
+        "Срок восстановления услуги — 72\xa0ч: его назвал оператор при моём обращении по телефону 02.10.2026 в "
+        "20:45 МСК, обращение № 123456; фактически перерыв № 1 продолжался 7\xa0суток 22\xa0ч 30\xa0мин."
+    ) in body
+    assert "**о нарушении срока устранения неисправности**" in body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from watchdog.analysis.outages import Analysis, analyse
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
-from watchdog.documents.compensation.values import Money
+from watchdog.documents.compensation.values import ContactEntry, Money
 from watchdog.documents.letter.context import letter_context
 from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
@@ -19,6 +20,7 @@ from watchdog.documents.rulebook import Rulebook, load_rulebook
 from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
 from watchdog.journal.store import Journal
 from watchdog.model import ProviderKind
+from watchdog.units import parse_duration
 
 TEMPLATE_PREFIX = "complaint_"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -51,7 +53,11 @@ def build_letter(
         raise LetterError(str(exc)) from None
     _check_attachments(request)
     book = rulebook or load_rulebook()
-    analysis, figures = _figures(config, journal, request.provider_id, period, now_ns)
+    promised = promise_of(request.contacts)
+    if provider.sla.restore_within is None and promised is not None:
+        # the restore time the operator named on a call stands where the contract names none (the letter says so)
+        provider = provider.model_copy(update={"sla": provider.sla.model_copy(update={"restore_within": promised[1]})})
+    analysis, figures = _figures(config, journal, provider, period, now_ns)
     about = resolve_about(figures, request)
     check_claimable(figures, about, request)
     loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
@@ -100,10 +106,21 @@ def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) 
     return out
 
 
+def promise_of(contacts: Sequence[ContactEntry]) -> tuple[ContactEntry, float] | None:
+    """The first restore time the provider promised on a contact ("72h"), when the log records one."""
+    for c in sorted(contacts, key=lambda c: c.at_ns):
+        try:
+            seconds = parse_duration(c.promised) if c.promised else None
+        except ValueError:
+            continue
+        if seconds:
+            return c, seconds
+    return None
+
+
 def _figures(
-    config: Config, journal: Journal, provider_id: str, period: Period, now_ns: int
+    config: Config, journal: Journal, provider: ProviderSection, period: Period, now_ns: int
 ) -> tuple[Analysis, SlaFigures]:
-    provider = config.provider(provider_id)
     analysis = analyse(
         journal,
         provider_kinds={p.id: p.kind for p in config.providers},

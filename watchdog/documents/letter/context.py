@@ -274,7 +274,7 @@ def letter_context(
         "excluded": excluded,
         "excluded_s": sum(i.duration_s for i in excluded),
         "first_report": first_report,
-        "promise": _promise(request.contacts),
+        "promise": _promise(request.contacts, provider.sla.restore_within),
         "restore_late": any(r.restore_excess for r in rows),
         "figures": figures,
         "availability": None if figures.availability is None else _percent(figures),
@@ -323,15 +323,15 @@ def feminine(customer: str, override: str | None) -> bool | None:
     return None
 
 
-def _promise(contacts: Sequence[ContactEntry]) -> dict[str, Any] | None:
-    """The first restore time the provider promised on a contact ("72h"), when the log records one."""
+def _promise(contacts: Sequence[ContactEntry], restore_within: float | None) -> dict[str, Any] | None:
+    """The restore time promised on a call, when it is the one the letter counts with (else the contract's)."""
     for c in sorted(contacts, key=lambda c: c.at_ns):
         try:
             seconds = parse_duration(c.promised) if c.promised else None
         except ValueError:
             continue
         if seconds:
-            return {"contact": c, "seconds": seconds}
+            return {"contact": c, "seconds": seconds} if restore_within in (None, seconds) else None
     return None
 
 
