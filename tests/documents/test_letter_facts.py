@@ -225,3 +225,35 @@ def test_a_restore_time_promised_on_a_call(tmp_path: Path) -> None:
         "20:45 МСК, обращение № 123456; фактически перерыв № 1 продолжался 7\xa0суток 22\xa0ч 30\xa0мин."
     ) in body
     assert "**о нарушении срока устранения неисправности**" in body
+
+
+def test_support_letter_through_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Seed 002 by hand: contacts logged with the new fields, then `complaint --about support`; no outage needed."""
+    from seed_cases import OTHER_LITEMF, support_case
+    from test_complaint_pack import config_file
+
+    support_case(tmp_path)
+    config = config_file(tmp_path, OTHER_LITEMF, "agent: {id: home-msk-1, timezone: Europe/Moscow}")
+    base = ["contact", "add", "-c", str(config), "--provider", "forwarder"]
+    assert main([*base, "--channel", "chat", "--direction", "out", "--no-ref", "--at", "2026-04-02T10:00",
+                 "--note", "заявка на обратный звонок"]) == 0  # fmt: skip
+    assert main([*base, "--channel", "phone", "--direction", "in", "--duration", "5s", "--at", "2026-04-07T16:20",
+                 "--note", "звонок сброшен через несколько секунд"]) == 0  # fmt: skip
+    assert main([*base, "--channel", "phone", "--ref", "X", "--no-ref", "--note", "x"]) == 2
+    capsys.readouterr()
+    args = ["complaint", "-c", str(config), "--provider", "forwarder", "--period", "2026-04", "--lang", "ru"]
+    args += ["--date", "2026-04-13", "--now", "2026-04-13T12:00"]
+    assert main([*args, "--about", "billing"]) == 1
+    assert "a letter --about billing states what you give with --paid-on; it is missing" in capsys.readouterr().err
+    out = tmp_path / "support.md"
+    assert main([*args, "--about", "support", "--asked", "где посылка", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "recorded the answer deadline 2026-04-23 in the journal" in printed  # 10 days, ст. 31 ЗоЗПП
+    text = out.read_text(encoding="utf-8")
+    assert "**о нерегистрации моих обращений и непредоставлении информации**" in text
+    # logged today about April: each entry reads as back-dated
+    assert "| чат | не сообщён | заявка на обратный звонок (от меня исполнителю; записано в журнал " in text
+    assert text.count("позже самого обращения, по моим записям") == 2
+    assert "звонок сброшен через несколько секунд (от исполнителя ко мне; длительность 5" in text
+    assert "Прошу ответить в течение 10 дней с даты получения претензии (ст. 31 Закона РФ" in text
+    assert "2. Предоставить запрошенную мной информацию: где посылка." in text

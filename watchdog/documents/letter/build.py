@@ -93,15 +93,17 @@ def build_letter(
 
 def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) -> dict[str, str]:
     """What the customer states, escaped, with dates and money in the letter's format."""
-    out = {k: md_escape(v) for k, v in request.details}
+    keys = ("paid_on", "amount", "payment_ref", "offered", "asked", "damages", "damages_note", "what", "text")
+    out = dict.fromkeys((*keys, "amount_money", "damages_money", "paid_on_text"), "")
+    out |= {k: md_escape(v) for k, v in request.details}
     fee = provider.contract.fee
     by_country = {"RU": "RUB", "UK": "GBP", "DE": "EUR", "US": "USD"}
     country = provider.jurisdiction.strip().upper()[:2]
     currency = fee.currency if fee else by_country.get(country, "RUB" if fmt.lang == "ru" else "EUR")
     for key in ("amount", "damages"):
-        if key in out:
+        if out[key]:
             out[f"{key}_money"] = fmt.money(Money(Decimal(out[key]), currency).rounded())
-    if "paid_on" in out:
+    if out["paid_on"]:
         out["paid_on_text"] = fmt.date(dt.date.fromisoformat(out["paid_on"]))
     return out
 
