@@ -184,3 +184,12 @@ async def test_a_stopping_agent_does_not_wait_for_a_document(tmp_path: Path) -> 
         assert response.status == 500
         assert await response.text() == "the complaint-pdf could not be rendered; the agent's log says why\n"
     assert multiprocessing.active_children() == []
+
+
+async def test_a_complaint_with_nothing_to_claim_says_why(tmp_path: Path) -> None:
+    """A period without an outage: 409 with the reason (issue 14: no letter without something to claim)."""
+    config = config_on_disk(tmp_path, "en")
+    async with client_for(config) as client:
+        response = await client.get("/providers/broker/documents/complaint?period=2026-10")
+        assert response.status == 409
+        assert "no complaint: no monitoring data for provider 'broker' in 2026-10" in await response.text()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.analysis.sla import current_period, parse_period
 from watchdog.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, load_config, provider_of, require_owner
+from watchdog.errors import NothingToClaim
 from watchdog.journal.integrity import open_checked
 from watchdog.timefmt import parse_time, to_datetime
 
@@ -173,7 +174,7 @@ def handle(args: argparse.Namespace) -> int:
                 details=details,
                 before_pack=lambda draft: deadline_note.extend(_record_deadline(args, journal, draft, output)),
             )
-    except ClaimError as exc:
+    except (ClaimError, NothingToClaim) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DOWN
     _notes(done.letter.context["notes"]["skipped"])

@@ -35,7 +35,7 @@ from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, event_canon
 from watchdog.documents.pack.manifest import FILE_ORDER
 from watchdog.documents.pack.verify import verify_pack
 from watchdog.documents.words import Lang, LetterError
-from watchdog.errors import WatchdogError
+from watchdog.errors import NothingToClaim, WatchdogError
 from watchdog.journal.contacts import EV_CONTACT, Contact, from_event, list_contacts
 from watchdog.journal.store import Journal
 from watchdog.model import NS
@@ -248,6 +248,8 @@ def write_complaint(
             ),
             now_ns=min(now_ns, per.end_ns),
         )
+    except NothingToClaim:
+        raise  # the reason as it is: no letter and no pack are written
     except LetterError as exc:
         raise ClaimError(str(exc)) from None
     if before_pack is not None:

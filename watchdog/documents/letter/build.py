@@ -18,6 +18,7 @@ from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterReques
 from watchdog.documents.letter.views import Letter
 from watchdog.documents.rulebook import Rulebook, load_rulebook
 from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
+from watchdog.errors import NothingToClaim
 from watchdog.journal.store import Journal
 from watchdog.model import ProviderKind
 from watchdog.units import parse_duration
@@ -155,10 +156,10 @@ def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterR
     details = dict(request.details) if request is not None else {}
     for key, flag in _NEEDS.get(about, ()):
         if not details.get(key, "").strip():
-            raise LetterError(f"a letter --about {about} states what you give with {flag}; it is missing")
+            raise NothingToClaim(f"a letter --about {about} states what you give with {flag}; it is missing")
     if about == "support":
         if request is None or not request.contacts:
-            raise LetterError(
+            raise NothingToClaim(
                 f"a letter --about support lists your contacts with provider {provider!r} in {label}, and the "
                 "contact log has none (add them with watchdog contact add)"
             )
@@ -166,17 +167,17 @@ def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterR
     if about == "other":
         return
     if figures.counted_s <= 0:
-        raise LetterError(
+        raise NothingToClaim(
             f"no monitoring data for provider {provider!r} in {label}: a letter could state nothing "
             "(pick a period the agent watched; watchdog report shows what it has)"
         )
     if not figures.counted_incidents:
-        raise LetterError(
+        raise NothingToClaim(
             f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
             "(watchdog report shows the period's figures; --about support|other need no outage)"
         )
     if about == "restore" and not any((i.restore_excess_s or 0) > 0 for i in figures.counted_incidents):
-        raise LetterError(
+        raise NothingToClaim(
             f"no outage of provider {provider!r} in {label} lasted longer than the promised restore time "
             "(sla.restore_within): there is no late repair to complain of"
         )
