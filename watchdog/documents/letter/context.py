@@ -53,13 +53,21 @@ def _measurement(
     )
 
 
-def _rows(config: Config, figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[IncidentRow]:
+def _rows(
+    config: Config, figures: SlaFigures, contacts: Sequence[ContactEntry], restore_within: float | None = None
+) -> list[IncidentRow]:
     rows = []
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     for no, inc in enumerate(counted, start=1):
         end_ns = inc.end_ns if inc.end_ns is not None else figures.now_ns
         refs = tuple(c for c in contacts if inc.start_ns <= c.at_ns < end_ns)
         excess = Duration(inc.restore_excess_s) if inc.restore_excess_s else None
+        since = None
+        if refs:  # a restore time runs from the fault report: late only if it ran out after that
+            since_s = (end_ns - refs[0].at_ns) / 1e9
+            since = Duration(since_s)
+            if restore_within is not None:
+                excess = Duration(since_s - restore_within) if since_s > restore_within else None
         members = [o.outage for o in inc.outages]
         first = min(members, key=lambda o: o.start_ns, default=None)
         closed = [o for o in members if o.end_ns is not None and o.end_bounds is not None]
@@ -80,6 +88,7 @@ def _rows(config: Config, figures: SlaFigures, contacts: Sequence[ContactEntry])
                 start_after=None if start_after is None else Instant(start_after),
                 end_after=None if end_after is None else Instant(end_after),
                 found_by=found_by,
+                since_report=since,
             )
         )
     return rows
@@ -237,7 +246,7 @@ def letter_context(
     items = _items(assessment, fmt)
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     excluded = [i for i in figures.incidents if i.downtime_s <= 0]
-    rows = _rows(config, figures, request.contacts)
+    rows = _rows(config, figures, request.contacts, provider.sla.restore_within)
     first_report = next((r for row in rows for r in row.refs), None)
     fee = provider.contract.fee
     role = dict(fmt.words["role"].get(provider.kind.value) or fmt.words["role"]["other"])

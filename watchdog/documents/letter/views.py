@@ -55,6 +55,7 @@ class IncidentRow:
     start_after: Instant | None = None  # the last successful check before it (None: none in the journal)
     end_after: Instant | None = None  # the last failed check (None while still open)
     found_by: tuple[Probe, ...] = ()  # the provider's targets that were down in it
+    since_report: Duration | None = None  # from my first report in it to its end (or now)
 
 
 @dataclass(frozen=True)
