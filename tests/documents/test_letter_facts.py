@@ -258,3 +258,35 @@ def test_support_letter_through_the_commands(tmp_path: Path, capsys: pytest.Capt
     assert "звонок сброшен через несколько секунд (от исполнителя ко мне; длительность 5" in text
     assert "Прошу ответить в течение 10 дней с даты получения претензии (ст. 31 Закона РФ" in text
     assert "2. Предоставить запрошенную мной информацию: где посылка." in text
+
+
+def test_the_customers_grammatical_gender(tmp_path: Path) -> None:
+    """From the patronymic, or contract.customer_gender; with neither, wording that needs none (never "(а)")."""
+    from complaint_cases import BROKER_CONFIG, broker_case
+
+    from watchdog.documents.letter.context import feminine
+
+    assert feminine("Андреев Борис Сергеевич", None) is False
+    assert feminine("Мария Петровна Иванова", None) is True
+    assert feminine("Alex Doe", None) is None
+    assert feminine("Андреев Борис Сергеевич", "female") is True
+    case = broker_case(tmp_path)
+    expected = {
+        "": "О проблеме я сообщил в чате 16.11.2026 в 10:20 МСК, обращение № A-7781.",
+        "      customer_gender: female\n": "О проблеме я сообщила в чате 16.11.2026 в 10:20 МСК, обращение № A-7781.",
+        "NONE": "Моё первое обращение о проблеме — в чате 16.11.2026 в 10:20 МСК, обращение № A-7781.",
+    }
+    for extra, sentence in expected.items():
+        text = BROKER_CONFIG
+        if extra == "NONE":
+            text = text.replace('customer: "Андреев Борис Сергеевич"', 'customer: "Boris Andreev"')
+        else:
+            text = text.replace(
+                '      customer: "Андреев Борис Сергеевич"\n', f'      customer: "Андреев Борис Сергеевич"\n{extra}'
+            )
+        config = loads(text, env={})
+        request = LetterRequest("broker", "2026-11", "ru", dt.date(2026, 11, 20), contacts=case.contacts)
+        with Journal.open(case.journal, create=False, readonly=True) as journal:
+            body = render(build_letter(config, journal, request, now_ns=case.now_ns), "md")
+        assert sentence in body, extra
+        assert not re.search(r"\((?:а|ла|ась)\)", body)
