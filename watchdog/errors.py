@@ -11,6 +11,7 @@
     + CannotProbe       (failure = internal: the agent itself cannot probe; never blamed on the target)
   x JournalError        - the journal cannot be opened or written
   x IntegrityError      - the journal or a pack failed verification
+  x NothingToClaim      - a complaint would state nothing true: no data, no outage, a detail missing (exit 1)
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from watchdog.model import FailureKind
 
 class WatchdogError(Exception):
     """Base class of every error this package raises on purpose."""
+
+
+class NothingToClaim(WatchdogError):
+    """A complaint letter would have nothing true to state (no data, no outage, a required detail missing)."""
 
 
 class ConfigError(WatchdogError):

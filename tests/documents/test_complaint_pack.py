@@ -121,38 +121,39 @@ def test_pdf_letter_with_its_pack_beside_it(tmp_path: Path, capsys: pytest.Captu
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"wrote {out} (complaint_ru_isp.md.j2; claimed: 153.63 RUB)"
     files, manifest_sha = manifest_of(pack)
-    assert printed[1] == f"wrote {pack}: 10 files, manifest SHA-256 {manifest_sha}"
+    assert printed[1] == f"wrote {pack}: 10 files, SHA-256 {hashlib.sha256(pack.read_bytes()).hexdigest()}"
+    assert printed[2] == f"  manifest SHA-256 {manifest_sha}; the letter cites this file: keep it as it is"
     verdict = verify_pack(pack)
     assert verdict.ok, verdict.problems
     assert (verdict.provider, verdict.period) == ("isp", "2026-10")
 
     letter, notes, pages = split_letter(out, "Заметки к черновику — не отправлять")
-    assert pages == 3
+    assert pages == 4
     # Cyrillic comes out as text, with every part a claims desk checks
     for part in (
         "ПРЕТЕНЗИЯ (досудебная)",
         "Кому: ООО «2КОМ»",
         "договор № 248393 от 01.05.2013",
-        "02.10.2026 20:15:00 MSK (UTC+03:00) [02.10.2026 17:15:00 UTC]",
-        "10.10.2026 18:45:00 MSK (UTC+03:00) [10.10.2026 15:45:00 UTC]",
+        "02.10.2026 20:15:00 МСК (UTC+03:00) [02.10.2026 17:15:00 UTC]",
+        "10.10.2026 18:45:00 МСК (UTC+03:00) [10.10.2026 15:45:00 UTC]",
         "7 суток 22 ч 30 мин",
         "600,00 ₽ × 190,5 ч ÷ 744 ч = 153,63 ₽",
         # the fault report comes from the journal's contact log: the letter states it and its table lists it
-        "О неисправности я сообщил(а) 02.10.2026 20:45:00 MSK (UTC+03:00) (телефон, № 123456)",
+        "О неисправности я сообщил по телефону 02.10.2026 в 20:45 МСК, обращение № 123456.",
         "заявка: нет интернета",
         "ст. 55 Федерального закона",
         f"Пакет доказательств — файл letter-evidence.zip, SHA-256: {hashlib.sha256(pack.read_bytes()).hexdigest()}",
         f"manifest.json, SHA-256: {manifest_sha}",
         f"contract.pdf — SHA-256: {hashlib.sha256(contract.read_bytes()).hexdigest()}",
         "____________ / Петров Виктор Андреевич /",
-        "стр. 1 из 3",
-        "стр. 3 из 3",
+        "стр. 1 из 4",
+        "стр. 4 из 4",
     ):
         assert part in letter, part
     for name, digest in files.items():
         assert f"{name} — " in letter and digest in letter, name
     # the notes for the customer are on a page of their own, marked, and not on the letter's pages
-    assert notes.startswith("Черновик. Письмо занимает страницы 1–3: проверьте все сведения")
+    assert notes.startswith("Черновик. Письмо занимает страницы 1–4: проверьте все сведения")
     assert "Заметки к черновику — не отправлять" in notes and "Заметки к черновику" not in letter
     assert "ru.telematics.prorata" in notes and "ru.telematics.prorata" not in letter
 
@@ -240,7 +241,7 @@ def test_ofcom_counts_from_the_fault_report_in_the_contact_log(tmp_path: Path) -
     assert main([*args, "-o", str(out)]) == 0
     text = split_letter(out, "Notes on this draft — do not send")[0]
     assert "£10.34 × 4 calendar days (12 Nov 2026 – 15 Nov 2026) = £41.36" in text
-    assert "I reported the fault on 9 Nov 2026 09:12:00 GMT (UTC+00:00) (phone, FLT-20931)" in text
+    assert "I reported the fault by phone on 9 Nov 2026 at 09:12 GMT, ref. FLT-20931." in text
     assert "| 9 Nov 2026 09:12:00 GMT" not in text  # a real table, not Markdown source
     assert "9 Nov 2026 09:12:00 GMT (UTC+00:00) phone FLT-20931 reported total loss of broadband" in text
 

@@ -73,7 +73,7 @@ def test_text_report_in_russian(made: tuple[Path, Path, Config]) -> None:
     lines = text.splitlines()
     assert lines[0] == "Отчёт об уровне обслуживания (SLA): ИТ Инвест (broker, брокер), договор № Д-123/45"
     assert lines[1] == (
-        "Период 2026-11-02..2026-11-04: 02.11.2026 00:00:00 MSK (UTC+03:00) – 05.11.2026 00:00:00 MSK (UTC+03:00)"
+        "Период 2026-11-02..2026-11-04: 02.11.2026 00:00:00 МСК (UTC+03:00) – 05.11.2026 00:00:00 МСК (UTC+03:00)"
     )
     assert "Период завершён." in lines
     # the same figures as the English report (98.9691 %, 30m 00s, 2d 00h 30m ...), in Russian words and numbers
@@ -100,15 +100,15 @@ def test_text_report_in_russian(made: tuple[Path, Path, Config]) -> None:
         "Как получены эти показатели (их может пересчитать по журналу любой желающий)",
     ):
         assert heading in lines
-    assert "02.11.2026 10:00:05 MSK (UTC+03:00)  02.11.2026 10:30:05 MSK (UTC+03:00)  30\xa0мин" in text
+    assert "02.11.2026 10:00:05 МСК (UTC+03:00)  02.11.2026 10:30:05 МСК (UTC+03:00)  30\xa0мин" in text
     assert "сбой на стороне провайдера" in text and "сбой на линии клиента" in text
     assert "первая ошибка: ошибка соединения (connect 127.0.0.1: отказано в соединении)" in text
     assert "локальная сеть: 1 из 1 в норме, интернет: 3 из 3 в норме (кворум 2)" in text
     assert f"2{NBSP}ч  агент не работал" in text
     assert "исключены из расчёта SLA: объявлено на сайте" in text
     assert "70 измерений по серверам 127.0.0.1:12300." in text
-    assert "Наибольшее отклонение -0,250000 с в 03.11.2026 09:00:30 MSK (UTC+03:00)" in text
-    assert "Системные часы переведены на +1,500 с в 04.11.2026 03:00:00 MSK (UTC+03:00)." in text
+    assert "Наибольшее отклонение -0,250000 с в 03.11.2026 09:00:30 МСК (UTC+03:00)" in text
+    assert "Системные часы переведены на +1,500 с в 04.11.2026 03:00:00 МСК (UTC+03:00)." in text
     assert "телефон    INC-1  Звонок в поддержку" in text
     assert "Часы обслуживания: пн–пт 07:00–23:50 по поясу Europe/Moscow" in text
     assert "Целевой уровень SLA — 99,5 % за месяц; SLA нарушен, если доступность ниже." in text
@@ -123,7 +123,7 @@ def test_html_report_in_russian(made: tuple[Path, Path, Config]) -> None:
         report = build_report(journal, config, "broker", PERIOD, msk(3, 0))
     html = render(report, "report.html.j2", lang="ru")
     assert '<html lang="ru">' in html and "<title>Отчёт SLA: ИТ Инвест, 2026-11-02..2026-11-04</title>" in html
-    assert "Период ещё не закончился: данные по состоянию на 03.11.2026 00:00:00 MSK (UTC+03:00)" in html
+    assert "Период ещё не закончился: данные по состоянию на 03.11.2026 00:00:00 МСК (UTC+03:00)" in html
     for heading in ("Показатели", "Инциденты", "Сбои и их границы", "Сверка часов", "Методика"):
         assert f"<h2>{heading}</h2>" in html
     assert "<th>Покрытие измерениями</th>" in html and "<th>Простой по вине провайдера</th>" in html

@@ -107,7 +107,7 @@ async def test_every_document_link_downloads_and_checks_out(tmp_path: Path) -> N
     assert pdf.startswith(b"%PDF-")
     if shutil.which("pdftotext"):  # poppler-utils (scripts/debian-packages.txt)
         flat = pdf_text(pdf, tmp_path)
-        assert "Complaint: ИТ Инвест outages, November 2026" in flat
+        assert "Complaint: the broker's outages, November 2026" in flat
         assert hashlib.sha256(raw).hexdigest() in flat
 
 
@@ -130,7 +130,7 @@ async def test_the_complaint_follows_the_pages_language(tmp_path: Path) -> None:
     text = letter.decode("utf-8")
     assert '<html lang="ru">' in text and "ОБРАЩЕНИЕ (ПРЕТЕНЗИЯ)" in text
     # the outage still open at the page's clock is stated as open, as of that time
-    assert "не восстановлена (по состоянию на 20.11.2026 01:00:30 MSK (UTC+03:00))" in text
+    assert "не восстановлена (по состоянию на 20.11.2026 01:00:30 МСК (UTC+03:00))" in text
 
 
 @pytest.mark.parametrize("name", ["evidence", "complaint"])
@@ -184,3 +184,12 @@ async def test_a_stopping_agent_does_not_wait_for_a_document(tmp_path: Path) -> 
         assert response.status == 500
         assert await response.text() == "the complaint-pdf could not be rendered; the agent's log says why\n"
     assert multiprocessing.active_children() == []
+
+
+async def test_a_complaint_with_nothing_to_claim_says_why(tmp_path: Path) -> None:
+    """A period without an outage: 409 with the reason (issue 14: no letter without something to claim)."""
+    config = config_on_disk(tmp_path, "en")
+    async with client_for(config) as client:
+        response = await client.get("/providers/broker/documents/complaint?period=2026-10")
+        assert response.status == 409
+        assert "no complaint: no monitoring data for provider 'broker' in 2026-10" in await response.text()

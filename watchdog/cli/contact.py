@@ -20,6 +20,7 @@ from watchdog.cli import (
 from watchdog.journal.contacts import CHANNELS, add_contact, list_contacts
 from watchdog.journal.store import Journal
 from watchdog.timefmt import local_iso, local_text, parse_time, utc_iso
+from watchdog.units import parse_duration
 
 
 def register(sub: Any) -> None:
@@ -35,6 +36,12 @@ def register(sub: Any) -> None:
         "--at", metavar="T", help="when it happened (default now): 2026-11-20T10:05 in the provider's zone, ...Z, 2h"
     )
     add.add_argument("--note", metavar="TEXT", required=True, help="what was said or asked")
+    add.add_argument("--direction", choices=["in", "out"], default="", help="out: you contacted them; in: they did")
+    add.add_argument("--duration", metavar="D", help="how long the call or chat lasted: 40s, 5m")
+    add.add_argument("--promised", metavar="TEXT", default="", help='what they promised, e.g. "72h" to repair')
+    add.add_argument(
+        "--no-ref", action="store_true", help="you asked for a request number and none was given (a letter says so)"
+    )
     add_json_arg(add)
     add.set_defaults(handler=handle_add)
     ls = actions.add_parser("list", help="list recorded contacts")
@@ -55,10 +62,21 @@ def handle_add(args: argparse.Namespace) -> int:
     now = time.time_ns()
     try:
         at = parse_time(args.at, zone, now) if args.at else now
+        duration = parse_duration(args.duration) if args.duration else None
         require_owner(config.journal_path)
         with Journal.open(config.journal_path) as journal:
             contact = add_contact(
-                journal, provider=provider.id, channel=args.channel, note=args.note, ref=args.ref, at_ns=at, now_ns=now
+                journal,
+                provider=provider.id,
+                channel=args.channel,
+                note=args.note,
+                ref=args.ref,
+                at_ns=at,
+                now_ns=now,
+                direction=args.direction,
+                duration_s=duration,
+                promised=args.promised,
+                ref_given=False if args.no_ref else None,
             )
             head = journal.head()
     except ValueError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -163,6 +164,8 @@ def loads(
     doc, problems = read_yaml(text, filename, os.environ if env is None else env)
     report = Problems(doc)
     report.items.extend(problems)
+    notes = Problems(doc)
+    _blank_placeholders(doc.data, notes)
     try:
         model = ConfigModel.model_validate(doc.data)
     except ValidationError as exc:
@@ -185,7 +188,43 @@ def loads(
     if report.items:
         raise_config(report.lines())
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Config(model, tuple(targets), path, digest, _rate_warnings(filename, targets))
+    return Config(model, tuple(targets), path, digest, (*notes.lines(), *_rate_warnings(filename, targets)))
+
+
+# the example config's "fill me in" values: an ellipsis ("…", "+7 …", "..."), or a hint in brackets ("[телефон]")
+_PLACEHOLDER_RE = re.compile(r"…|\.\.\.|^\[[^\]]*\]$|^<[^>]*>$")
+_PARTICULARS = ("contract", "contacts")  # what a letter prints about the parties
+
+
+def is_placeholder(value: object) -> bool:
+    """True for a value copied from the example config that was never filled in."""
+    return isinstance(value, str) and bool(_PLACEHOLDER_RE.search(value.strip()))
+
+
+def _blank_placeholders(data: object, notes: Problems) -> None:
+    """Treat the example's placeholders in a provider's contract and contacts as missing, with a warning.
+
+    A letter then prints the field as a gap to fill (``[почтовый адрес]``) and its notes list it, instead of
+    printing "адрес для претензий: …" as if it were an address.
+    """
+    providers = data.get("providers") if isinstance(data, dict) else None
+    if not isinstance(providers, list):
+        return
+    for i, provider in enumerate(providers):
+        if not isinstance(provider, dict):
+            continue
+        for section in _PARTICULARS:
+            fields = provider.get(section)
+            if not isinstance(fields, dict):
+                continue
+            for key, value in list(fields.items()):
+                if isinstance(value, str) and is_placeholder(value):
+                    fields[key] = ""
+                    notes.add(
+                        ("providers", i, section, key),
+                        f"{value.strip()!r} is a placeholder from the example config: treated as missing "
+                        "(letters leave a gap to fill in and their notes list it)",
+                    )
 
 
 SAFE_PROBE_RATE = 500  # probes/s: the documented safe total for a 2-core machine (bench/RESULTS.md, README)

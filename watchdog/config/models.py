@@ -299,6 +299,9 @@ class Contract(Strict):
     number: str = ""
     since: dt.date | None = None
     customer: str = ""
+    # the customer's grammatical gender in Russian letters ("я сообщил" / "я сообщила"); default: from the
+    # patronymic (…вич / …вна), else wording that needs none
+    customer_gender: Literal["male", "female"] | None = None
     customer_address: str = ""
     customer_email: str = ""
     customer_phone: str = ""

@@ -18,7 +18,9 @@ import hashlib
 import io
 import json
 import math
+import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +34,9 @@ from watchdog.documents.letter.views import Letter
 from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, event_canon
 from watchdog.documents.pack.manifest import FILE_ORDER
 from watchdog.documents.pack.verify import verify_pack
-from watchdog.documents.words import Lang
-from watchdog.errors import WatchdogError
-from watchdog.journal.contacts import EV_CONTACT, from_event, list_contacts
+from watchdog.documents.words import Lang, LetterError
+from watchdog.errors import NothingToClaim, WatchdogError
+from watchdog.journal.contacts import EV_CONTACT, Contact, from_event, list_contacts
 from watchdog.journal.store import Journal
 from watchdog.model import NS
 
@@ -63,6 +65,7 @@ class PackFacts:
     clock_offset_ms: float | None
     clock_samples: int
     clock_servers: tuple[str, ...]
+    head: str = ""  # the journal head the pack was made at: "block:last_seq:hash"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Complaint:
     path: Path
     pack: PackFacts
     pack_built: bool
+    pack_reused: bool = False  # an earlier pack of the same period and journal head, kept as it was
 
 
 def pack_path_for(letter_path: Path) -> Path:
@@ -115,7 +119,7 @@ def read_pack(path: Path) -> PackFacts:
             continue
         c = from_event(seq, ts, json.loads(data))
         if c.provider == provider and start_ns <= c.at_ns < end_ns:
-            contacts.append(ContactEntry(c.at_ns, c.channel, c.ref, c.note))
+            contacts.append(entry_of(c))
     contacts.sort(key=lambda c: c.at_ns)
     clock = environment.get("clock") or {}
     worst = clock.get("worst_offset")
@@ -137,14 +141,64 @@ def read_pack(path: Path) -> PackFacts:
         clock_offset_ms=offset_ms,
         clock_samples=int(clock.get("samples") or 0),
         clock_servers=tuple(str(s) for s in clock.get("servers") or ()),
+        head=_head_text(manifest),
     )
+
+
+def _head_text(manifest: dict[str, object]) -> str:
+    chain = manifest.get("chain")
+    head = chain.get("head") if isinstance(chain, dict) else None
+    if not isinstance(head, dict):
+        return ""
+    return f"{head.get('block')}:{head.get('last_seq')}:{head.get('hash')}"
+
+
+def _same_evidence(old: PackFacts, new: PackFacts, *, any_time: bool) -> bool:
+    """True when an existing pack holds what a new one would: same provider, period, journal and head."""
+    return (
+        old.provider == new.provider
+        and old.period == new.period
+        and old.start_ns == new.start_ns
+        and old.journal_id == new.journal_id
+        and bool(old.head)
+        and old.head == new.head
+        and (any_time or old.as_of_ns == new.as_of_ns)
+    )
+
+
+def place_pack(fresh: Path, default: Path, *, any_time: bool) -> tuple[Path, bool]:
+    """Put a freshly built pack where the letter lists it, never replacing a pack another letter may cite.
+
+    An existing pack of the same provider, period, journal and journal head (and, unless ``any_time``, the
+    same "as of" time) is reused and the fresh one dropped; any other existing file keeps its name and
+    the new pack takes the first free name ``<stem>-2.zip``, ``<stem>-3.zip``… Returns (path, reused).
+    """
+    new = read_pack(fresh)
+    for n in range(1, 1000):
+        candidate = default if n == 1 else default.with_name(f"{default.stem}-{n}{default.suffix}")
+        if not candidate.exists():
+            fresh.replace(candidate)
+            return candidate, False
+        try:
+            old = read_pack(candidate)
+        except (ClaimError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+            continue  # not a pack of ours (or damaged): never touched
+        if _same_evidence(old, new, any_time=any_time):
+            fresh.unlink()
+            return candidate, True
+    fresh.unlink()
+    raise ClaimError(f"{default}: 999 packs of that name exist already; choose another -o name")
 
 
 def journal_contacts(journal: Journal, provider_id: str, period: Period) -> tuple[ContactEntry, ...]:
     """The provider's contact log for the period, straight from the journal (for a letter without a pack)."""
-    return tuple(
-        ContactEntry(c.at_ns, c.channel, c.ref, c.note)
-        for c in list_contacts(journal, provider_id, period.start_ns, period.end_ns)
+    return tuple(entry_of(c) for c in list_contacts(journal, provider_id, period.start_ns, period.end_ns))
+
+
+def entry_of(c: Contact) -> ContactEntry:
+    """A journal contact as the letter sees it (every recorded field, and when it was written down)."""
+    return ContactEntry(
+        c.at_ns, c.channel, c.ref, c.note, c.direction, c.duration_s, c.promised, c.ref_given, c.recorded_ns
     )
 
 
@@ -161,22 +215,60 @@ def write_complaint(
     pack: Path | None = None,
     attachments: tuple[tuple[str, str], ...] = (),
     include_unverified: bool = False,
+    any_time: bool = False,
+    before_pack: Callable[[Letter], None] | None = None,
+    about: str = "",
+    details: tuple[tuple[str, str], ...] = (),
 ) -> Complaint:
-    """Build (or verify) the pack, then write the letter (``.md``, ``.html`` or ``.pdf``) that lists it."""
+    """Build (or verify) the pack, then write the letter (``.md``, ``.html`` or ``.pdf``) that lists it.
+
+    A pack written earlier beside a letter is never replaced (:func:`place_pack`); ``any_time`` lets one of the
+    same journal head be reused whatever its "as of" time (when the customer did not give ``--now``).
+    """
     zone = config.provider_zone(provider_id)
     try:
         per = parse_period(period, zone)
     except ValueError as exc:
         raise ClaimError(str(exc)) from None
+    if pack is not None:  # a given pack must fit before anything else is said about it
+        _check_match(read_pack(pack), provider_id, per.label, per.start_ns, journal.journal_id)
+    try:  # the letter as it will read, from the journal: refused here if it would state nothing true
+        draft = build_letter(
+            config,
+            journal,
+            LetterRequest(
+                provider_id=provider_id,
+                period=period,
+                lang=lang,
+                sent_on=sent_on,
+                contacts=journal_contacts(journal, provider_id, per),
+                include_unverified=include_unverified,
+                about=about,
+                details=details,
+            ),
+            now_ns=min(now_ns, per.end_ns),
+        )
+    except NothingToClaim:
+        raise  # the reason as it is: no letter and no pack are written
+    except LetterError as exc:
+        raise ClaimError(str(exc)) from None
+    if before_pack is not None:
+        before_pack(draft)  # e.g. journal the answer deadline, so the pack holds it too
     built = pack is None
+    reused = False
     if pack is None:
         from watchdog.documents.pack.build import build_pack  # matplotlib and fpdf2 load only when a pack is made
 
-        pack = pack_path_for(output)
+        default = pack_path_for(output)
+        default.parent.mkdir(parents=True, exist_ok=True)
+        fresh = default.with_name(f".{default.stem}.{os.getpid()}.partial.zip")
         try:
-            build_pack(journal, config, provider_id, per, pack, now_ns=now_ns, lang=lang)
+            build_pack(journal, config, provider_id, per, fresh, now_ns=now_ns, lang=lang)
         except ValueError as exc:
+            fresh.unlink(missing_ok=True)
             raise ClaimError(str(exc)) from None
+        pack, reused = place_pack(fresh, default, any_time=any_time)
+        built = not reused
     facts = read_pack(pack)
     _check_match(facts, provider_id, per.label, per.start_ns, journal.journal_id)
     request = LetterRequest(
@@ -192,11 +284,13 @@ def write_complaint(
         pack=facts.ref,
         clock_samples=facts.clock_samples,
         clock_servers=facts.clock_servers,
+        about=about,
+        details=details,
     )
     letter = build_letter(config, journal, request, now_ns=facts.as_of_ns)
     output.parent.mkdir(parents=True, exist_ok=True)
     write(letter, output)
-    return Complaint(letter, output, facts, built)
+    return Complaint(letter, output, facts, built, reused)
 
 
 def _check_match(facts: PackFacts, provider: str, label: str, start_ns: int, journal_id: str) -> None:
@@ -221,6 +315,7 @@ __all__ = [
     "PackFacts",
     "journal_contacts",
     "pack_path_for",
+    "place_pack",
     "read_pack",
     "write_complaint",
 ]

@@ -46,6 +46,7 @@ class PdfText:
     notes_banner: str  # Markdown: which pages are the letter ({pages}) and that the notes are not to be sent
     notes_banner_one: str  # the same when the letter fits on one page
     parties_right: bool  # Russian letters put the parties block in the right half
+    footer_tail: str = ""  # kept whole: the contract and the customer ("договор № 248393 · Петров В. А.")
 
 
 @dataclass
@@ -73,9 +74,12 @@ class _Doc(FPDF):
         else:
             pages = self.words.page.format(page=self.page_no(), pages=self.letter_pages or "?")
             room = self.epw - self.get_string_width(pages) - 6
-            text = self.words.footer
-            while text and self.get_string_width(text) > room:  # a long title is cut, never run into the page no.
-                text = text[:-2] + "…"
+            head, tail = self.words.footer, self.words.footer_tail
+            text = f"{head} · {tail}" if tail else head
+            # a long title is cut, never the contract or the customer's name, and never runs into the page no.
+            while head and self.get_string_width(text) > room:
+                head = head[:-2] + "…"
+                text = f"{head} · {tail}" if tail else head
             self.cell(room, 5, text, align="L")
             self.cell(0, 5, pages, align="R")
         self.set_text_color(0, 0, 0)

@@ -57,7 +57,9 @@ Calculator = Literal[
     "generic_reply",
 ]
 ParamType = Literal["decimal", "integer", "boolean", "duration", "choice", "text", "money", "percent", "tiers", "date"]
-COMMON_KEYS = ("rule", "enabled", "clause", "allow_unverified")
+# where the text of a Russian legal act is published or kept by its official keepers and the legal databases
+PRIMARY_RU = ("pravo.gov.ru", "consultant.ru", "garant.ru", "docs.cntd.ru", "cbr.ru", "finombudsman.ru", "kremlin.ru")
+COMMON_KEYS = ("rule", "enabled", "clause", "clause_en", "allow_unverified")
 _ID_RE = r"^[a-z]{2,}(\.[a-z0-9_]+)+$"
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -182,8 +184,12 @@ class Rule(_Strict):
     def _check(self) -> Rule:
         if self.kind == "money" and (self.demand is None or not self.formula or self.rounding is None):
             raise ValueError("a money rule needs 'demand', 'formula' and 'rounding'")
-        if self.legal_basis is None and self.confidence != "contract":
-            raise ValueError("legal_basis is required (only rules resting on your contract may omit it)")
+        per_kind = self.provider_kinds is not None and all(k in self.basis_by_kind for k in self.provider_kinds)
+        if self.legal_basis is None and self.confidence != "contract" and not per_kind:
+            raise ValueError(
+                "legal_basis is required (only rules resting on your contract, or with a basis_by_kind line for "
+                "each of their provider_kinds, may omit it)"
+            )
         if self.flags.contested and self.warning is None:
             raise ValueError("a contested rule needs a 'warning' for the letter")
         if not self.source_url and self.confidence != "contract":
@@ -191,6 +197,12 @@ class Rule(_Strict):
         for url in self.source_url:
             if not re.match(r"^https?://\S+$", url):
                 raise ValueError(f"source_url must be http(s) links, got {url!r}")
+            host = re.sub(r"^https?://([^/:]+).*$", r"\1", url).lower()
+            if "RU" in self.jurisdictions and not host.endswith(PRIMARY_RU):
+                raise ValueError(
+                    f"source_url {url!r}: a Russian rule cites primary sources only ({', '.join(PRIMARY_RU)}), "
+                    "not copies of the text on other sites"
+                )
         if self.fee_param is not None and self.parameters.get(self.fee_param, None) is None:
             raise ValueError(f"fee_param {self.fee_param!r} is not one of the parameters")
         clash = set(self.parameters) & set(COMMON_KEYS)
@@ -277,6 +289,7 @@ class RuleUse:
     clause: str = ""
     allow_unverified: bool = False
     listed: bool = True  # written in the config (False: applied by default for the jurisdiction and kind)
+    clause_en: str = ""  # the clause as an English letter cites it ("clause 7.2 of the rules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +408,11 @@ class Rulebook:
         clause = entry.get("clause", "")
         if not isinstance(clause, str):
             problems.append((("clause",), f"expected text (the contract clause, e.g. 'п. 4.2'), got {clause!r}"))
+        clause_en = entry.get("clause_en", "")
+        if not isinstance(clause_en, str):
+            problems.append(
+                (("clause_en",), f"expected text (the clause in English, e.g. 'clause 4.2'), got {clause_en!r}")
+            )
         for name, spec in rule.parameters.items():
             if name in params or (name in entry and name not in params):
                 continue
@@ -418,7 +436,16 @@ class Rulebook:
         if problems:
             return None, problems
         allow = bool(entry.get("allow_unverified", False))
-        return RuleUse(rule, params, clause=clause if isinstance(clause, str) else "", allow_unverified=allow), []
+        return (
+            RuleUse(
+                rule,
+                params,
+                clause=clause if isinstance(clause, str) else "",
+                allow_unverified=allow,
+                clause_en=clause_en if isinstance(clause_en, str) else "",
+            ),
+            [],
+        )
 
 
 def _path(path: tuple[str | int, ...]) -> str:

@@ -81,12 +81,19 @@ class Formatter:
         moment = to_datetime(ns, self.zone)
         offset = moment.strftime("%z")
         name = moment.tzname() or ""
+        if self.lang == "ru":  # "MSK" is Latin: ru names the zones it knows (МСК) and shows only the offset otherwise
+            name = str(self.words.get("zone_names", {}).get(name, ""))
         label = f"{name} " if name.isalpha() and name != "UTC" else ""  # MSK, GMT, BST; never "+03"
         when = format_datetime(moment, self.words["datetime"], locale=self.locale)
         text = f"{when} {label}(UTC{offset[:3]}:{offset[3:]})"
         if isinstance(value, Instant) and value.still_open:
             return str(self.words["still_open"]).format(at=text)
         return text
+
+    def short(self, value: Instant | int) -> str:
+        """Local date and time without the zone (the letter states the zone once): ``02.10.2026 20:15:00``."""
+        ns = value if isinstance(value, int) else value.ns
+        return str(format_datetime(to_datetime(ns, self.zone), self.words["datetime"], locale=self.locale))
 
     def utc(self, value: Instant | int) -> str:
         """``02.10.2026 17:15:00 UTC``."""
@@ -154,6 +161,45 @@ class Formatter:
             end = "24:00" if w.to == dt.time.max else w.to.strftime("%H:%M")
             out.append(f"{label} {w.from_.strftime('%H:%M')}–{end}")
         return "; ".join(out)
+
+    def zone_label(self, ns: int) -> str:
+        """``МСК`` / ``MSK`` where the language names the zone, else ``(UTC+05:00)``."""
+        moment = to_datetime(ns, self.zone)
+        name = moment.tzname() or ""
+        if self.lang == "ru":
+            name = str(self.words.get("zone_names", {}).get(name, ""))
+        if name.isalpha() and name != "UTC":
+            return name
+        offset = moment.strftime("%z")
+        return f"(UTC{offset[:3]}:{offset[3:]})"
+
+    def contact_line(self, value: ContactEntry) -> str:
+        """How and when a contact took place: ``по телефону 06.12.2026 в 02:55 МСК, обращение № INC-20417``."""
+        how = self.words["channel_how"].get(value.channel, value.channel)
+        moment = to_datetime(value.at_ns, self.zone)
+        when = str(self.words["contact_when"]).format(
+            date=self.date(moment.date()), time=moment.strftime("%H:%M"), zone=self.zone_label(value.at_ns)
+        )
+        text = f"{how} {when}"
+        ref = value.ref.strip()
+        if ref:
+            ref = ref.lstrip("№").strip()  # "обращение № 123456", "ref. 123456": never "№ № 123456"
+            text += ", " + str(self.words["contact_ref"]).format(ref=ref)
+        return text
+
+    def contact_more(self, value: ContactEntry) -> str:
+        """What else the log says of a contact: who called whom, how long, what was promised, when it was written."""
+        w = self.words["contact_more"]
+        parts = []
+        if value.direction in ("in", "out"):
+            parts.append(str(w[value.direction]))
+        if value.duration_s is not None:
+            parts.append(str(w["duration"]).format(duration=self.duration(value.duration_s)))
+        if value.promised:
+            parts.append(str(w["promised"]).format(promised=value.promised))
+        if value.backdated and value.recorded_ns is not None:
+            parts.append(str(w["backdated"]).format(recorded=self.short(value.recorded_ns)))
+        return "; ".join(parts)
 
     def contact(self, value: ContactEntry) -> str:
         """``телефон, № 123456``."""

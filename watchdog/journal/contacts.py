@@ -1,7 +1,10 @@
 """The contact log: the customer's own calls, tickets, chats and visits, kept as chained journal events.
 
 A ``contact`` event records when it was written (the row's ``ts_ns``) and when the contact happened
-(``at_ns``, which the customer may give afterwards). The entry is sealed at once, so its hash is in the
+(``at_ns``, which the customer may give afterwards). Optional keys, written only when given (rows without
+them read as before): ``direction`` (``in``: they contacted me, ``out``: I contacted them), ``duration_s``,
+``promised`` (what the provider promised, e.g. "72h" to repair) and ``ref_given`` (false when the provider
+gave no request number although asked; absent: not recorded). The entry is sealed at once, so its hash is in the
 chain from that moment on: "support never registered my call" meets a dated, chained entry with the
 provider's reference number.
 """
@@ -31,6 +34,15 @@ class Contact:
     channel: str
     ref: str  # the provider's ticket or call reference
     note: str
+    direction: str = ""  # in | out | "" (not recorded)
+    duration_s: float | None = None
+    promised: str = ""
+    ref_given: bool | None = None  # False: no request number was given; None: not recorded
+
+    @property
+    def backdated_s(self) -> float:
+        """How long after the contact it was written down (0 for an entry written at the time)."""
+        return max(0.0, (self.recorded_ns - self.at_ns) / 1e9)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (times in UTC ns)."""
@@ -42,7 +54,14 @@ class Contact:
             "channel": self.channel,
             "ref": self.ref,
             "note": self.note,
+            "direction": self.direction,
+            "duration_s": self.duration_s,
+            "promised": self.promised,
+            "ref_given": self.ref_given,
         }
+
+
+DIRECTIONS = ("in", "out")
 
 
 def check_entry(channel: str, note: str, at_ns: int, now_ns: int) -> None:
@@ -66,16 +85,29 @@ def add_contact(
     ref: str = "",
     at_ns: int | None = None,
     now_ns: int | None = None,
+    direction: str = "",
+    duration_s: float | None = None,
+    promised: str = "",
+    ref_given: bool | None = None,
 ) -> Contact:
     """Write one entry and seal it into the chain (safe while an agent writes to the same journal)."""
     now = time.time_ns() if now_ns is None else now_ns
     at = now if at_ns is None else at_ns
     check_entry(channel, note, at, now)
-    ref, note = ref.strip(), note.strip()
-    data = {"provider": provider, "channel": channel, "ref": ref, "note": note, "at_ns": at}
+    if direction and direction not in DIRECTIONS:
+        raise ValueError(f"--direction must be in or out, got {direction!r}")
+    if duration_s is not None and not 0 <= duration_s <= 86_400:
+        raise ValueError("--duration must be between 0s and 24h")
+    ref, note, promised = ref.strip(), note.strip(), promised.strip()
+    if ref and ref_given is False:
+        raise ValueError("--no-ref says no request number was given, but --ref gives one")
+    data: dict[str, Any] = {"provider": provider, "channel": channel, "ref": ref, "note": note, "at_ns": at}
+    # the newer keys only when given, so an entry without them is byte-for-byte what older versions wrote
+    extra = {"direction": direction, "duration_s": duration_s, "promised": promised, "ref_given": ref_given}
+    data |= {k: v for k, v in extra.items() if v not in ("", None)}
     seq = journal.add_event(EV_CONTACT, data, ts_ns=now)
     journal.seal(now_ns=now)
-    return Contact(seq, now, at, provider, channel, ref, note)
+    return Contact(seq, now, at, provider, channel, ref, note, direction, duration_s, promised, ref_given)
 
 
 def from_event(seq: int, ts_ns: int, data: dict[str, Any]) -> Contact:
@@ -88,6 +120,10 @@ def from_event(seq: int, ts_ns: int, data: dict[str, Any]) -> Contact:
         str(data.get("channel", "")),
         str(data.get("ref", "")),
         str(data.get("note", "")),
+        str(data.get("direction", "")),
+        float(data["duration_s"]) if isinstance(data.get("duration_s"), (int, float)) else None,
+        str(data.get("promised", "")),
+        data.get("ref_given") if isinstance(data.get("ref_given"), bool) else None,
     )
 
 

@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from watchdog.analysis.sla import Period, current_period, parse_period
 from watchdog.config import Config, ProviderSection, split_listen
+from watchdog.errors import NothingToClaim
 from watchdog.journal.integrity import JournalDamaged
 from watchdog.model import NS, Role
 from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
@@ -480,6 +481,8 @@ async def document(request: web.Request) -> web.Response:
         raise BadRequest(str(exc), 503) from None
     except JournalDamaged:
         raise
+    except NothingToClaim as exc:  # a complaint with nothing to claim: the reason, not a server error
+        raise BadRequest(f"no {name}: {exc}", 409) from None
     except Exception:
         _LOGGER.exception("document failed to render name=%s provider=%s period=%s", name, provider.id, period.label)
         return web.Response(status=500, text=f"the {name} could not be rendered; the agent's log says why\n")

@@ -269,10 +269,14 @@ def _tiered(ctx: Context, use: RuleUse) -> Result:
     f = ctx.figures
     if f.counted_s <= 0:
         return Skipped(use.rule.id, "no_counted_time")
+    if not ctx.judgeable:
+        return ctx.low_coverage(use.rule.id)
     base = ctx.base(use)
     if isinstance(base, Skipped):
         return base
     availability = _HUNDRED * (1 - _dec(f.downtime_s) / _dec(f.counted_s))
+    if ctx.partial:  # before the period ends: the tier it is certain to end in, the rest counted as service
+        availability = ctx.best_case_availability()
     missed = [(below, credit) for below, credit in use.params["tiers"] if availability < below]
     shown = Percent(availability.quantize(Decimal("0.001"), rounding=ROUND_DOWN))
     if not missed:
@@ -289,10 +293,12 @@ def _tiered(ctx: Context, use: RuleUse) -> Result:
         "threshold": Percent(_plain(threshold)),
         "target": target,
     }
-    return [ClaimItem(use, amount, "main", "main", inputs, optional=False)]
+    return [ClaimItem(use, amount, "main", "partial" if ctx.partial else "main", inputs, optional=False)]
 
 
 def _service_credit(ctx: Context, use: RuleUse) -> Result:
+    if use.params.get("when") == "breach" and not ctx.judgeable:
+        return ctx.low_coverage(use.rule.id)
     if not ctx.condition_met(use.params.get("when", "downtime")):
         return Skipped(use.rule.id, "condition", {"when": use.params.get("when", "downtime")})
     fee = ctx.period_fee()
@@ -305,6 +311,8 @@ def _service_credit(ctx: Context, use: RuleUse) -> Result:
 
 
 def _fee_waiver(ctx: Context, use: RuleUse) -> Result:
+    if use.params.get("when") == "breach" and not ctx.judgeable:
+        return ctx.low_coverage(use.rule.id)
     if not ctx.condition_met(use.params.get("when", "downtime")):
         return Skipped(use.rule.id, "condition", {"when": use.params.get("when", "downtime")})
     fee = ctx.monthly_fee()

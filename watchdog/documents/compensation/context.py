@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import Interval, union
@@ -12,12 +12,16 @@ from watchdog.analysis.calendars import WorkCalendar
 from watchdog.analysis.sla import Incident, SlaFigures
 from watchdog.config import ProviderSection
 from watchdog.documents.compensation.results import Skipped
-from watchdog.documents.compensation.values import ContactEntry, Instant, Money
+from watchdog.documents.compensation.values import ContactEntry, Instant, Money, Percent
 from watchdog.documents.rulebook import RuleUse
 from watchdog.timefmt import to_datetime
 
 DAY_S = 86_400
 HOUR_S = 3_600
+# A claim that rests on the period's availability (an SLA tier, a waiver "when the SLA is breached") is made
+# only when monitoring data covers at least this share of the period; below it a letter claims only the
+# downtime it proves (pro-rata, restore time), never a tier computed on a few seconds or hours of data.
+COVERAGE_MIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,42 @@ class Context:
         p = self.figures.period
         return [(a, b) for a, b in union(self.total_loss) if a < p.end_ns and b > p.start_ns]
 
+    @property
+    def judgeable(self) -> bool:
+        """True when the period's availability may be claimed on: enough of the period has data."""
+        return self.figures.counted_s > 0 and self.figures.coverage >= COVERAGE_MIN
+
+    def low_coverage(self, rule_id: str) -> Skipped:
+        """Why an availability-based rule was not applied: the coverage and the minimum, both in percent."""
+        share = Decimal(repr(self.figures.coverage)) * 100
+        if share >= Decimal("0.1") or share == 0:  # to 0.1 %, cut; below it two significant digits, never "0 %"
+            share = share.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+        else:
+            share = share.quantize(Decimal(1).scaleb(share.adjusted() - 1), rounding=ROUND_DOWN)
+        minimum = Percent(Decimal(round(COVERAGE_MIN * 100)))
+        return Skipped(rule_id, "low_coverage", {"coverage": Percent(share), "minimum": minimum})
+
+    @property
+    def partial(self) -> bool:
+        """True while the period has not ended at the time the figures are computed."""
+        return self.figures.now_ns < self.figures.period.end_ns
+
+    def best_case_availability(self) -> Decimal:
+        """The highest availability the period can still end with: the rest of it counted as service, no downtime.
+
+        Before a period ends, a claim on its availability stands only if it holds even in this best case.
+        """
+        f = self.figures
+        remaining = Decimal(max(0, f.period.end_ns - f.now_ns)) / Decimal(10**9)
+        whole = Decimal(repr(f.counted_s)) + remaining
+        return Decimal(100) * (1 - Decimal(repr(f.downtime_s)) / whole)
+
     def condition_met(self, when: str) -> bool:
         if when == "breach":
-            return self.figures.breached is True
+            if self.figures.breached is not True or not self.judgeable:
+                return False
+            target = self.figures.target
+            return not self.partial or target is None or self.best_case_availability() < Decimal(repr(target))
         if when == "restore_exceeded":
             return any((i.restore_excess_s or 0) > 0 for _, i in self.counted())
         return bool(self.counted())

@@ -77,8 +77,36 @@ def assess(
             skipped.append(Skipped(rule.id, result.reason, result.params))
         else:
             items.extend(result)
+    items, dropped = _one_penalty(items)
+    skipped.extend(dropped)
     items.sort(key=lambda item: (item.optional, item.rule.order))  # demands first, optional extras after
     return Assessment(tuple(items), tuple(deadlines), tuple(skipped), tuple(_notices(ctx, deadlines)))
+
+
+PENALTIES = ("delay_penalty", "restore_delay")  # the law's and the contract's penalty for one late repair
+
+
+def _one_penalty(items: list[ClaimItem]) -> tuple[list[ClaimItem], list[Skipped]]:
+    """One penalty for one delay: of the law's and the contract's penalty for the same outage, the higher.
+
+    Under п. 5 ст. 28 ЗоЗПП a contract may set a *higher* penalty than the law's 3 %, not an additional one;
+    the same holds for any two penalties for the same late restoration, so they are never summed.
+    """
+    by_incident: dict[int, list[ClaimItem]] = {}
+    for item in items:
+        if item.rule.calculator in PENALTIES and item.incident is not None:
+            by_incident.setdefault(item.incident, []).append(item)
+    drop: set[int] = set()
+    skipped: list[Skipped] = []
+    for group in by_incident.values():
+        if len({i.rule.id for i in group}) < 2:
+            continue
+        keep = max(group, key=lambda i: (i.amount.amount, not i.optional))
+        for other in group:
+            if other is not keep:
+                drop.add(id(other))
+                skipped.append(Skipped(other.rule.id, "one_penalty", {"kept": keep.rule.id}))
+    return [i for i in items if id(i) not in drop], skipped
 
 
 def _notices(ctx: Context, deadlines: Sequence[Deadline]) -> list[Notice]:
@@ -94,6 +122,8 @@ def _notices(ctx: Context, deadlines: Sequence[Deadline]) -> list[Notice]:
             limit = _add_months(last, int(months))
             if ctx.sent_on > limit:
                 out.append(Notice("filing_late", {"limit": limit, "months": int(months)}))
+            else:
+                out.append(Notice("filing_limit", {"limit": limit, "months": int(months)}))
     return out
 
 

@@ -63,3 +63,13 @@ class ContactEntry:
     channel: str  # phone | email | chat | visit | letter | portal
     ref: str = ""
     note: str = ""
+    direction: str = ""  # in: the provider contacted me; out: I contacted them; "": not recorded
+    duration_s: float | None = None
+    promised: str = ""  # what the provider promised on the call ("72h")
+    ref_given: bool | None = None  # False: no request number was given
+    recorded_ns: int | None = None  # when the entry was written (later than at_ns for a back-dated one)
+
+    @property
+    def backdated(self) -> bool:
+        """Written down more than an hour after the contact: the letter says so."""
+        return self.recorded_ns is not None and self.recorded_ns - self.at_ns > 3600 * 10**9

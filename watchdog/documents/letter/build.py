@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
 
-from watchdog.analysis.outages import analyse
-from watchdog.analysis.sla import compute, parse_period
-from watchdog.config import Config
+from watchdog.analysis.outages import Analysis, analyse
+from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
+from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
+from watchdog.documents.compensation.values import ContactEntry, Money
 from watchdog.documents.letter.context import letter_context
-from watchdog.documents.letter.request import LetterRequest
+from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
 from watchdog.documents.rulebook import Rulebook, load_rulebook
-from watchdog.documents.words import Formatter, Lang, LetterError, load_words
+from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
+from watchdog.errors import NothingToClaim
 from watchdog.journal.store import Journal
 from watchdog.model import ProviderKind
+from watchdog.units import parse_duration
 
 TEMPLATE_PREFIX = "complaint_"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -47,15 +54,13 @@ def build_letter(
         raise LetterError(str(exc)) from None
     _check_attachments(request)
     book = rulebook or load_rulebook()
-    analysis = analyse(
-        journal,
-        provider_kinds={p.id: p.kind for p in config.providers},
-        quorum=config.quorum,
-        since_ns=period.start_ns,
-        until_ns=period.end_ns,
-        now_ns=now_ns,
-    )
-    figures = compute(analysis, provider, period, zone)
+    promised = promise_of(request.contacts)
+    if provider.sla.restore_within is None and promised is not None:
+        # the restore time the operator named on a call stands where the contract names none (the letter says so)
+        provider = provider.model_copy(update={"sla": provider.sla.model_copy(update={"restore_within": promised[1]})})
+    analysis, figures = _figures(config, journal, provider, period, now_ns)
+    about = resolve_about(figures, request)
+    check_claimable(figures, about, request)
     loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
     assessment = assess(
         figures,
@@ -70,9 +75,112 @@ def build_letter(
     jurisdiction = book.jurisdiction(provider.jurisdiction)
     locale = "ru_RU" if request.lang == "ru" else (jurisdiction.locale_en if jurisdiction else "en_GB")
     fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
-    context = letter_context(config, provider, period, figures, assessment, request, fmt, book)
+    # support, other: no money the outages would give; warning: a block for an empty balance is not the
+    # provider's failure, so no recalculation is claimed for it (the grievance is the missing notice)
+    if about not in ABOUT_OUTAGES or about == "warning":
+        assessment = replace(assessment, items=())
+    ru_law = provider.jurisdiction.strip().upper().startswith("RU")
+    context = letter_context(config, provider, period, figures, assessment, request, fmt, book) | {
+        "about": about,
+        "details": _details(request, provider, fmt),
+        "ru_law": ru_law,
+        "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
+    }
+    if about == "support" and ru_law and provider.kind is ProviderKind.OTHER:  # 10 days, ст. 31 ЗоЗПП
+        context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) -> dict[str, str]:
+    """What the customer states, escaped, with dates and money in the letter's format."""
+    keys = ("paid_on", "amount", "payment_ref", "offered", "asked", "damages", "damages_note", "what", "text")
+    out = dict.fromkeys((*keys, "amount_money", "damages_money", "paid_on_text"), "")
+    out |= {k: md_escape(v) for k, v in request.details}
+    fee = provider.contract.fee
+    by_country = {"RU": "RUB", "UK": "GBP", "DE": "EUR", "US": "USD"}
+    country = provider.jurisdiction.strip().upper()[:2]
+    currency = fee.currency if fee else by_country.get(country, "RUB" if fmt.lang == "ru" else "EUR")
+    for key in ("amount", "damages"):
+        if out[key]:
+            out[f"{key}_money"] = fmt.money(Money(Decimal(out[key]), currency).rounded())
+    if out["paid_on"]:
+        out["paid_on_text"] = fmt.date(dt.date.fromisoformat(out["paid_on"]))
+    return out
+
+
+def promise_of(contacts: Sequence[ContactEntry]) -> tuple[ContactEntry, float] | None:
+    """The first restore time the provider promised on a contact ("72h"), when the log records one."""
+    for c in sorted(contacts, key=lambda c: c.at_ns):
+        try:
+            seconds = parse_duration(c.promised) if c.promised else None
+        except ValueError:
+            continue
+        if seconds:
+            return c, seconds
+    return None
+
+
+def _figures(
+    config: Config, journal: Journal, provider: ProviderSection, period: Period, now_ns: int
+) -> tuple[Analysis, SlaFigures]:
+    analysis = analyse(
+        journal,
+        provider_kinds={p.id: p.kind for p in config.providers},
+        quorum=config.quorum,
+        since_ns=period.start_ns,
+        until_ns=period.end_ns,
+        now_ns=now_ns,
+    )
+    return analysis, compute(analysis, provider, period, config.provider_zone(provider.id))
+
+
+def resolve_about(figures: SlaFigures, request: LetterRequest) -> str:
+    """The grievance: as asked, else outage (the journal holds outages; the other grievances are stated)."""
+    if request.about:
+        if request.about not in ABOUT:
+            raise LetterError(f"--about must be one of {', '.join(ABOUT)}, got {request.about!r}")
+        return request.about
+    return "outage"  # an outage letter states a late repair too; --about restore makes it the subject
+
+
+_NEEDS = {
+    "billing": (("paid_on", "--paid-on"), ("amount", "--amount")),
+    "other": (("text", "--text"),),
+}
+
+
+def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterRequest | None = None) -> None:
+    """Refuse a letter that would have nothing true to state: no data, no outage, nothing the grievance needs."""
+    label, provider = figures.period.label, figures.provider
+    details = dict(request.details) if request is not None else {}
+    for key, flag in _NEEDS.get(about, ()):
+        if not details.get(key, "").strip():
+            raise NothingToClaim(f"a letter --about {about} states what you give with {flag}; it is missing")
+    if about == "support":
+        if request is None or not request.contacts:
+            raise NothingToClaim(
+                f"a letter --about support lists your contacts with provider {provider!r} in {label}, and the "
+                "contact log has none (add them with watchdog contact add)"
+            )
+        return
+    if about == "other":
+        return
+    if figures.counted_s <= 0:
+        raise NothingToClaim(
+            f"no monitoring data for provider {provider!r} in {label}: a letter could state nothing "
+            "(pick a period the agent watched; watchdog report shows what it has)"
+        )
+    if not figures.counted_incidents:
+        raise NothingToClaim(
+            f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
+            "(watchdog report shows the period's figures; --about support|other need no outage)"
+        )
+    if about == "restore" and not any((i.restore_excess_s or 0) > 0 for i in figures.counted_incidents):
+        raise NothingToClaim(
+            f"no outage of provider {provider!r} in {label} lasted longer than the promised restore time "
+            "(sla.restore_within): there is no late repair to complain of"
+        )
 
 
 def _check_attachments(request: LetterRequest) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from watchdog import __version__
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
+from watchdog.documents.compensation.context import COVERAGE_MIN
 from watchdog.documents.compensation.results import Assessment
 from watchdog.documents.compensation.values import ContactEntry, Duration, Instant, Money, Percent
 from watchdog.documents.letter.request import LetterRequest
@@ -18,18 +19,24 @@ from watchdog.documents.rulebook import Rulebook
 from watchdog.documents.words import Formatter, Lang, md_escape
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.timefmt import to_datetime
+from watchdog.units import parse_duration
 
-LOW_COVERAGE = 0.9  # below this share of the period with data, the notes say what the gaps do to the figures
+LOW_COVERAGE = COVERAGE_MIN  # below this share of the period with data no availability-based claim is made
 
 
 def _probe(target: Target) -> Probe:
     return Probe(target.kind, target.address, target.interval_s)
 
 
-def _measurement(config: Config, provider: ProviderSection, request: LetterRequest) -> Measurement:
+def _measurement(
+    config: Config, provider: ProviderSection, request: LetterRequest, rows: Sequence[IncidentRow]
+) -> Measurement:
     own = config.targets_of(provider.id)
     lan, internet = config.controls(Role.LAN), config.controls(Role.INTERNET)
     everything = [*own, *lan, *internet]
+    # the bounds of a claimed window are set by the checks of the targets that found it, not by the slowest
+    # target of the provider (an hourly certificate check says nothing about a window found by 2 s probes)
+    found = [p.interval_s for r in rows for p in r.found_by]
     return Measurement(
         version=__version__,
         agent=config.agent.id,
@@ -39,20 +46,36 @@ def _measurement(config: Config, provider: ProviderSection, request: LetterReque
         quorum=config.quorum,
         failure_threshold=max((t.failure_threshold for t in everything), default=3),
         success_threshold=max((t.success_threshold for t in everything), default=2),
-        max_interval_s=max((t.interval_s for t in everything), default=0.0),
+        max_interval_s=max(found, default=0.0),
         clock_offset_ms=request.clock_offset_ms,
         clock_samples=request.clock_samples,
         clock_servers=tuple(md_escape(s) for s in request.clock_servers),
     )
 
 
-def _rows(figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[IncidentRow]:
+def _rows(
+    config: Config, figures: SlaFigures, contacts: Sequence[ContactEntry], restore_within: float | None = None
+) -> list[IncidentRow]:
     rows = []
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     for no, inc in enumerate(counted, start=1):
         end_ns = inc.end_ns if inc.end_ns is not None else figures.now_ns
         refs = tuple(c for c in contacts if inc.start_ns <= c.at_ns < end_ns)
         excess = Duration(inc.restore_excess_s) if inc.restore_excess_s else None
+        since = None
+        if refs:  # a restore time runs from the fault report: late only if it ran out after that
+            since_s = (end_ns - refs[0].at_ns) / 1e9
+            since = Duration(since_s)
+            if restore_within is not None:
+                excess = Duration(since_s - restore_within) if since_s > restore_within else None
+        members = [o.outage for o in inc.outages]
+        first = min(members, key=lambda o: o.start_ns, default=None)
+        closed = [o for o in members if o.end_ns is not None and o.end_bounds is not None]
+        last = max(closed, key=lambda o: o.end_ns or 0, default=None) if inc.end_ns is not None else None
+        start_after = first.start_bounds[0] if first is not None else None
+        end_after = last.end_bounds[0] if last is not None and last.end_bounds is not None else None
+        keys = sorted({o.target for o in members})
+        found_by = tuple(_probe(config.target(k)) for k in keys if _known(config, k))
         rows.append(
             IncidentRow(
                 no=no,
@@ -62,9 +85,21 @@ def _rows(figures: SlaFigures, contacts: Sequence[ContactEntry]) -> list[Inciden
                 downtime=Duration(inc.downtime_s),
                 restore_excess=excess,
                 refs=refs,
+                start_after=None if start_after is None else Instant(start_after),
+                end_after=None if end_after is None else Instant(end_after),
+                found_by=found_by,
+                since_report=since,
             )
         )
     return rows
+
+
+def _known(config: Config, key: str) -> bool:
+    try:
+        config.target(key)
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 def _items(assessment: Assessment, fmt: Formatter) -> list[ItemView]:
@@ -84,12 +119,22 @@ def _items(assessment: Assessment, fmt: Formatter) -> list[ItemView]:
                 amount=item.amount,
                 explain=explain,
                 rounding=rule.rounding.get(lang),
-                clause=md_escape(item.use.clause),
+                clause=md_escape(_clause(item.use.clause, item.use.clause_en, lang)),
                 optional=item.optional,
                 warning=rule.warning.get(lang) if rule.warning and (item.optional or item.contested) else None,
             )
         )
     return out
+
+
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+
+
+def _clause(clause: str, clause_en: str, lang: Lang) -> str:
+    """The contract clause as the letter's language cites it: an English letter never quotes a Russian one."""
+    if lang == "en":
+        return clause_en or ("" if _CYRILLIC.search(clause) else clause)
+    return clause
 
 
 def _legal(assessment: Assessment, kind: ProviderKind, lang: Lang) -> list[str]:
@@ -101,6 +146,14 @@ def _legal(assessment: Assessment, kind: ProviderKind, lang: Lang) -> list[str]:
         if rule.legal_basis is not None and rule.legal_basis.get(lang) not in lines:
             lines.append(rule.legal_basis.get(lang))
     return lines
+
+
+def _substance(provider: ProviderSection, assessment: Assessment, fmt: Formatter) -> list[str]:
+    """The substantive basis a broker letter rests on in Russia (the deadline rule gives only the procedure)."""
+    if provider.kind is not ProviderKind.BROKER or not provider.jurisdiction.strip().upper().startswith("RU"):
+        return []
+    words = fmt.words["basis_broker_ru"]
+    return [*words["always"], *(words["money"] if assessment.items else [])]
 
 
 def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dict[str, Any] | None:
@@ -116,11 +169,18 @@ def _deadline(assessment: Assessment, kind: ProviderKind, fmt: Formatter) -> dic
         "text": fmt.fill(rule.explain[d.explain].get(fmt.lang), d.inputs),
         "escalation": escalation.get(fmt.lang) if escalation else None,
         "calendar": d.calendar,
+        # a term the customer asks for (no law sets one): "within 30 days of receipt", never a date as if by law
+        "days": d.inputs.get("days") if rule.calculator == "generic_reply" else None,
     }
 
 
 def _notes(
-    assessment: Assessment, figures: SlaFigures, request: LetterRequest, fmt: Formatter, book: Rulebook
+    assessment: Assessment,
+    figures: SlaFigures,
+    request: LetterRequest,
+    fmt: Formatter,
+    book: Rulebook,
+    substance: bool = False,
 ) -> dict[str, Any]:
     """What the customer must check before sending: sources, warnings, what was left out and why."""
     words = fmt.words
@@ -156,8 +216,15 @@ def _notes(
         params = {
             "coverage": _coverage(figures.coverage),
             "availability": Percent(share.quantize(Decimal("0.001"), rounding=ROUND_DOWN)),
+            "minimum": Percent(Decimal(round(COVERAGE_MIN * 100))),
         }
         notices.append(fmt.fill(str(words["notices"]["low_coverage"]), params))
+    for item in assessment.items:
+        if lang == "en" and item.use.clause and not item.use.clause_en and _CYRILLIC.search(item.use.clause):
+            notices.append(fmt.fill(str(words["notices"]["clause_not_english"]), {"rule": item.rule.id}))
+    if substance:
+        urls = ", ".join(md_escape(u) for u in fmt.words["basis_broker_ru"]["sources"])
+        notices.append(str(words["notices"]["broker_basis"]).replace("{urls}", urls))
     notices = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notices]  # each a sentence
     return {"sources": sources, "warnings": warnings, "skipped": skipped, "notices": notices}
 
@@ -179,10 +246,21 @@ def letter_context(
     items = _items(assessment, fmt)
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     excluded = [i for i in figures.incidents if i.downtime_s <= 0]
-    rows = _rows(figures, request.contacts)
+    rows = _rows(config, figures, request.contacts, provider.sla.restore_within)
     first_report = next((r for row in rows for r in row.refs), None)
     fee = provider.contract.fee
+    role = dict(fmt.words["role"].get(provider.kind.value) or fmt.words["role"]["other"])
+    legal = provider.contacts.legal_name.strip()
+    if legal:
+        party = md_escape(legal)
+    elif fmt.lang == "ru":  # a bare trade name does not decline: "между мной и оператором «Мой провайдер»"
+        party = f"{role['ins']} «{md_escape(provider.display_name)}»"
+    else:
+        party = md_escape(provider.display_name)
     return {
+        "party": party,
+        "role": role,
+        "fem": feminine(provider.contract.customer, provider.contract.customer_gender),
         "lang": request.lang,
         "br": "  ",
         "provider": provider,
@@ -205,17 +283,20 @@ def letter_context(
         "excluded": excluded,
         "excluded_s": sum(i.duration_s for i in excluded),
         "first_report": first_report,
+        "promise": _promise(request.contacts, provider.sla.restore_within),
         "restore_late": any(r.restore_excess for r in rows),
         "figures": figures,
         "availability": None if figures.availability is None else _percent(figures),
         "coverage": _coverage(figures.coverage),
         "target": None if figures.target is None else Percent(Decimal(repr(figures.target)).normalize()),
-        "measurement": _measurement(config, provider, request),
+        "measurement": _measurement(config, provider, request, rows),
+        "judgeable": figures.counted_s > 0 and figures.coverage >= COVERAGE_MIN,
+        "coverage_min": Percent(Decimal(round(COVERAGE_MIN * 100))),
         "items": [i for i in items if not i.optional],
         "optional_items": [i for i in items if i.optional],
         "all_totals": _sum_all(assessment),
         "deadline": _deadline(assessment, provider.kind, fmt),
-        "legal": _legal(assessment, provider.kind, request.lang),
+        "legal": _legal(assessment, provider.kind, request.lang) + _substance(provider, assessment, fmt),
         "clauses": [i.clause for i in items if i.clause],
         "contacts": sorted(request.contacts, key=lambda c: c.at_ns),
         "attachments": [_attachment(n, h, fmt) for n, h in request.attachments],
@@ -227,8 +308,40 @@ def letter_context(
             "files": [_attachment(n, h, fmt) for n, h in request.pack.files],
         },
         "manifest_sha256": request.manifest_sha256,
-        "notes": _notes(assessment, figures, request, fmt, book),
+        "notes": _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt))),
     }
+
+
+_MALE_ENDINGS = ("вич", "ич", "оглы", "улы", "uly", "ovich", "evich")
+_FEMALE_ENDINGS = ("вна", "чна", "шна", "кызы", "гызы", "ovna", "evna", "ichna")
+
+
+def feminine(customer: str, override: str | None) -> bool | None:
+    """The customer's grammatical gender for Russian verbs: the config's choice, else from the patronymic.
+
+    None when neither says (no patronymic): the templates then use wording that needs no gender, never "(а)".
+    """
+    if override is not None:
+        return override == "female"
+    for word in customer.split()[1:]:
+        w = word.strip(".,").lower()
+        if w.endswith(_FEMALE_ENDINGS):
+            return True
+        if w.endswith(_MALE_ENDINGS):
+            return False
+    return None
+
+
+def _promise(contacts: Sequence[ContactEntry], restore_within: float | None) -> dict[str, Any] | None:
+    """The restore time promised on a call, when it is the one the letter counts with (else the contract's)."""
+    for c in sorted(contacts, key=lambda c: c.at_ns):
+        try:
+            seconds = parse_duration(c.promised) if c.promised else None
+        except ValueError:
+            continue
+        if seconds:
+            return {"contact": c, "seconds": seconds} if restore_within in (None, seconds) else None
+    return None
 
 
 def _attachment(name: str, digest: str, fmt: Formatter) -> dict[str, str]:

@@ -42,15 +42,19 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         "local": fmt.instant,
         "utc": fmt.utc,
         "both": fmt.both,
+        "short": fmt.short,
         "dur": fmt.duration,
         "hdur": lambda seconds: fmt.duration(Duration(seconds, in_hours=True)),
         "plural": fmt.plural,
         "contact": lambda c: md_escape(fmt.contact(c)),
+        "contact_line": lambda c: md_escape(fmt.contact_line(c)),
+        "contact_more": lambda c: md_escape(fmt.contact_more(c)),
         "every": fmt.every,
         "hours": fmt.hours,
         "word": lambda key, group: fmt.words[group].get(key, key),
     }
     env.filters.update(filters)
+    env.tests["cyrillic"] = lambda value: bool(re.search(r"[А-Яа-яЁё]", str(value)))
     return env
 
 
@@ -107,7 +111,7 @@ def render_pdf(letter: Letter) -> bytes:
     words = letter.fmt.words["pdf"]
     contract = letter.context["contract"]
     title = _title(markdown)
-    footer = [title]
+    footer = []
     if contract.number:
         footer.append(str(words["contract"]).format(number=contract.number))
     if contract.customer:
@@ -116,7 +120,8 @@ def render_pdf(letter: Letter) -> bytes:
         lang=letter.lang,
         title=title,
         author=contract.customer or letter.context["measurement"].agent,
-        footer=" · ".join(footer),
+        footer=title,
+        footer_tail=" · ".join(footer),
         page=str(words["page"]),
         notes_footer=str(words["notes_footer"]),
         notes_banner=str(words["banner"]),

@@ -34,3 +34,12 @@ class LetterRequest:
     pack: PackRef | None = None  # the evidence pack: listed as one attachment with its files nested
     clock_samples: int = 0  # successful NTP measurements in the period
     clock_servers: tuple[str, ...] = ()
+    about: str = ""  # the grievance (ABOUT); "" = outage
+    # what the customer states for the grievance: paid_on, amount, payment_ref, offered (billing); asked,
+    # damages, damages_note (support); what (warning); text (other)
+    details: tuple[tuple[str, str], ...] = ()
+
+
+ABOUT = ("outage", "restore", "support", "billing", "warning", "other")
+# the grievances whose letter rests on outages in the journal (the others rest on what the customer states)
+ABOUT_OUTAGES = ("outage", "restore", "billing", "warning")

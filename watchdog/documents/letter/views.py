@@ -34,7 +34,7 @@ class Measurement:
     quorum: int
     failure_threshold: int
     success_threshold: int
-    max_interval_s: float
+    max_interval_s: float  # the longest check interval of the targets that found the claimed windows
     clock_offset_ms: float | None
     clock_samples: int = 0
     clock_servers: tuple[str, ...] = ()
@@ -51,6 +51,11 @@ class IncidentRow:
     downtime: Duration
     restore_excess: Duration | None
     refs: tuple[ContactEntry, ...]
+    # the measurement bounds: the true start lies in [start_after, start], the true end in [end_after, end]
+    start_after: Instant | None = None  # the last successful check before it (None: none in the journal)
+    end_after: Instant | None = None  # the last failed check (None while still open)
+    found_by: tuple[Probe, ...] = ()  # the provider's targets that were down in it
+    since_report: Duration | None = None  # from my first report in it to its end (or now)
 
 
 @dataclass(frozen=True)
