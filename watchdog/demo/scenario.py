@@ -865,7 +865,6 @@ def _summary(
             "summary.month",
             counted=w.dur(f["counted_s"]),
             coverage=w.pct(f["coverage"] * 100),
-            availability=w.pct(f["availability"], 2),
             over_month=w.pct(over_month),
         )
     )
