@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from watchdog.config.models import Config, ConfigModel, TargetSpec
+from watchdog.config.quality import resolve_quality
 from watchdog.config.source import Problems, format_path, pydantic_message, raise_config, read_yaml
 from watchdog.model import Role, Target
 from watchdog.units import format_duration, redact_url
@@ -301,6 +302,7 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                     failure_threshold=spec.failure_threshold or defaults.failure_threshold,
                     success_threshold=spec.success_threshold or defaults.success_threshold,
                     options=options,
+                    quality=resolve_quality(defaults.quality, spec.quality),
                     secret_address=spec.address if redact_url(spec.address) != spec.address else None,
                 )
             )
