@@ -29,7 +29,7 @@ from probes import REGISTRY
 from watchdog import __version__
 from watchdog.agent.detector import Closed, Detector, Opened, State
 from watchdog.agent.limits import check_fd_limit
-from watchdog.agent.quality import DegradedOpened, QualityTracker
+from watchdog.agent.quality import DegradedOpened, QualityTracker, closed_data, opened_data
 from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
 from watchdog.agent.sinks import AgentContext, AgentEvent, DegradedNotice, Fanout, OutageNotice, SinkFactory
 from watchdog.agent.state import Board
@@ -257,20 +257,7 @@ class Agent:
             limit = tracker.limits[change.limit if isinstance(change, DegradedOpened) else change.window.limit]
             if isinstance(change, DegradedOpened):
                 ticket, fut = self.writer.submit(
-                    self.writer.event(
-                        EV_DEGRADED_OPEN,
-                        {
-                            "limit": change.limit,
-                            "start_ns": change.start_ns,
-                            "last_ok_ns": change.last_ok_ns,
-                            "confirmed_ns": change.confirmed_ns,
-                            "value": round(change.value, 6),
-                            "max": change.max,
-                            "rounds": [change.bad_rounds, change.of_rounds],
-                            "detail": change.detail,
-                        },
-                        target=target.key,
-                    )
+                    self.writer.event(EV_DEGRADED_OPEN, opened_data(change), target=target.key)
                 )
                 open_seq = await fut
                 window = limit.bind(change, open_seq if open_seq is not None else -1)
@@ -291,18 +278,7 @@ class Agent:
                 closed = change.window
                 ref: int | Ticket = self.degraded_tickets.pop((target.key, closed.limit), None) or closed.id
                 close_seq = await self.writer.write(
-                    self.writer.event(
-                        EV_DEGRADED_CLOSE,
-                        {
-                            "limit": closed.limit,
-                            "end_ns": closed.end_ns,
-                            "last_bad_ns": closed.end_bounds[0] if closed.end_bounds else None,
-                            "value": round(change.value, 6),
-                            "good_rounds": change.good_rounds,
-                        },
-                        target=target.key,
-                        ref=ref,
-                    )
+                    self.writer.event(EV_DEGRADED_CLOSE, closed_data(change), target=target.key, ref=ref)
                 )
                 if isinstance(ref, Ticket) and ref.seq is not None and closed.id < 0:
                     closed = dataclasses.replace(closed, id=ref.seq)

@@ -211,6 +211,32 @@ class LimitTracker:
         return DegradedClosed(closed, self.value, good)
 
 
+def opened_data(change: DegradedOpened) -> dict[str, object]:
+    """The ``degraded_open`` event's data (journal format: new event type, documented in the README)."""
+    return {
+        "limit": change.limit,
+        "start_ns": change.start_ns,
+        "last_ok_ns": change.last_ok_ns,
+        "confirmed_ns": change.confirmed_ns,
+        "value": round(change.value, 6),
+        "max": change.max,
+        "rounds": [change.bad_rounds, change.of_rounds],
+        "detail": change.detail,
+    }
+
+
+def closed_data(change: DegradedClosed) -> dict[str, object]:
+    """The ``degraded_close`` event's data (``ref`` = the opening's seq)."""
+    w = change.window
+    return {
+        "limit": w.limit,
+        "end_ns": w.end_ns,
+        "last_bad_ns": w.end_bounds[0] if w.end_bounds else None,
+        "value": round(change.value, 6),
+        "good_rounds": change.good_rounds,
+    }
+
+
 class QualityTracker:
     """Every limit of one target."""
 
