@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from probes import REGISTRY
+from probes.speed import SPEED_GATE_KEY
 from watchdog import __version__
 from watchdog.agent.detector import Closed, Detector, Opened, State
 from watchdog.agent.limits import check_fd_limit
@@ -295,6 +296,19 @@ class Agent:
                 )
         return notices
 
+    def _speed_gate(self, target: Target) -> str | None:
+        """Why a speed test must wait now (the line or the provider is down), or None to run it."""
+        line = self.board.line()
+        if line.lan_up < line.lan_total:
+            return "the home network (LAN control) is down"
+        if line.internet_total and not line.internet_ok:
+            return f"the internet line is down ({line.internet_up} of {line.internet_total} controls up)"
+        if target.provider is not None:
+            down = [s.target.name for s in self.board.provider_targets(target.provider) if s.state is State.DOWN]
+            if down:
+                return f"{target.provider} is down ({', '.join(sorted(down))})"
+        return None
+
     def _journal_state(self, degraded: bool, message: str) -> None:
         if self.fanout is not None:
             self.fanout.publish(
@@ -438,6 +452,7 @@ class Agent:
         config = self.config
         check_fd_limit(config)
         ctx = ProbeContext()
+        ctx.resources[SPEED_GATE_KEY] = self._speed_gate
         unusable: list[str] = []
         for kind, probe in REGISTRY.items():
             targets = [t for t in config.targets if t.kind == kind]

@@ -244,7 +244,7 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
 
     defaults = model.defaults
     kinds = sorted(REGISTRY)
-    blocks = [name for name in TargetSpec.model_fields if name in ("icmp", "tcp", "http", "dns", "tls")]
+    blocks = [name for name in TargetSpec.model_fields if name in ("icmp", "tcp", "http", "dns", "tls", "speed")]
     for base, role, provider_id, specs in _target_groups(model):
         names: dict[str, int] = {}
         for j, spec in enumerate(specs):
@@ -302,7 +302,8 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                     failure_threshold=spec.failure_threshold or defaults.failure_threshold,
                     success_threshold=spec.success_threshold or defaults.success_threshold,
                     options=options,
-                    quality=resolve_quality(defaults.quality, spec.quality),
+                    # a speed test is judged against the contract speed, not the latency/loss defaults
+                    quality=resolve_quality(None if spec.kind == "speed" else defaults.quality, spec.quality),
                     secret_address=spec.address if redact_url(spec.address) != spec.address else None,
                 )
             )

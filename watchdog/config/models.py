@@ -231,6 +231,7 @@ class TargetSpec(Strict):
     http: dict[str, Any] | None = None
     dns: dict[str, Any] | None = None
     tls: dict[str, Any] | None = None
+    speed: dict[str, Any] | None = None  # kind speed: server, max_bytes, max_seconds, upload
     quality: QualitySection | None = None  # laid over defaults.quality key by key
 
 
