@@ -180,3 +180,60 @@ def test_every_language_and_format_shows_degradation(
         text = render(build_report(journal, config, "isp", PERIOD, msk(16, 0)), template.replace(".ru", ""), lang=lang)  # type: ignore[arg-type]
     for word in words:
         assert word in text, (word, text[:1500])
+
+
+SPEED_CONFIG = """
+agent: {{id: home, timezone: Europe/Moscow, data_dir: "{data_dir}"}}
+defaults: {{interval: 60s, timeout: 5s}}
+controls:
+  lan: [{{name: router, kind: tcp, address: "127.0.0.1:1"}}]
+providers:
+  - id: isp
+    name: Home ISP
+    kind: isp
+    sla: {{download: 500Mbit, upload: 50Mbit, minimum: 50%}}
+    targets:
+      - name: speed
+        kind: speed
+        address: "http://127.0.0.1:9/backend/"
+        interval: 1h
+        timeout: 1m
+        speed: {{server: librespeed, upload: true}}
+ntp: {{enabled: false}}
+"""
+
+
+def speed_round(target: Target, ts: int) -> Result:
+    """Hourly tests: 30-46 Mbit/s down (median 38), 20-24 up; the 03:00 test skipped (the line was down)."""
+    if target.key != "isp/speed":
+        return Result(target.key, ts, True, 0.0123, detail="connected")
+    hour = dt.datetime.fromtimestamp(ts / NS, MSK).hour
+    if hour == 3:
+        return Result(target.key, ts, False, 0.0, FailureKind.INTERNAL, "speed test skipped", {"skipped": 1.0})
+    down = (30 + (hour % 9) * 2) * 1e6 if hour != 20 else 30e6  # 30..46 Mbit/s, the evening at the bottom
+    metrics = {"download_bps": down, "upload_bps": 20e6 + (hour % 5) * 1e6, "download_bytes": 4e7}
+    return Result(target.key, ts, True, 0.02, detail="download", metrics=metrics)
+
+
+def test_tariff_500_measured_median_38(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path_factory.mktemp("speed")
+    config = loads(SPEED_CONFIG.format(data_dir=data_dir), env={})
+    write(config, msk(2, 0), msk(9, 0), 3600, speed_round)
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        report = build_report(journal, config, "isp", "2026-11-02..2026-11-08", msk(9, 0))
+    sp = report_json(report)["speed"]
+    assert (sp["tests"], sp["skipped"], sp["failed"]) == (7 * 23, 7, 0)
+    down = sp["download"]
+    assert (down["advertised_bps"], down["minimum_bps"]) == (500e6, 250e6)
+    assert down["median_bps"] == 38e6 and down["below_minimum"] == 7 * 23 and down["below_minimum_share"] == 1.0
+    assert down["p10_bps"] == 30e6
+    by_hour = {h["hour"]: h for h in down["by_hour"]}
+    assert by_hour[20]["median_bps"] == 30e6 and by_hour[3]["tests"] == 0 and by_hour[4]["median_bps"] == 38e6
+    up = sp["upload"]
+    assert up["minimum_bps"] == 25e6 and up["below_minimum"] == 7 * 23
+    text = render(report, "report.txt.j2")
+    assert "Speed tests: 161 measured, 7 skipped (line or target down), 0 failed" in text
+    assert (
+        "  download median 38.0 Mbit/s, p10 30.0 Mbit/s; contract 500 Mbit/s, minimum 250.0 Mbit/s:"
+        " 161 of 161 tests below (100.0 %)" in text
+    ), text
