@@ -56,6 +56,7 @@ def target_json(t: TargetNow, zone: ZoneInfo, now_ns: int) -> dict[str, Any]:
         "interval_s": t.target.interval_s,
         "state": t.state,
         "last_state": t.last_state,
+        "degraded": list(t.degraded),
         "last": None
         if last is None
         else {

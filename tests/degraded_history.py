@@ -26,8 +26,10 @@ from watchdog.model import NS, Result, Target
 RoundFn = Callable[[Target, int], Result]
 
 
-def write(config: Config, start_ns: int, end_ns: int, interval_s: int, round_of: RoundFn) -> None:
-    """One agent run from ``start_ns`` to ``end_ns``; target k probes at start + (k+1) s + n * interval."""
+def write(config: Config, start_ns: int, end_ns: int, interval_s: int, round_of: RoundFn, *, stop: bool = True) -> None:
+    """One agent run from ``start_ns`` to ``end_ns``; target k probes at start + (k+1) s + n * interval.
+
+    ``stop=False`` leaves the run open (the agent still running at ``end_ns``)."""
     journal = Journal.open(config.journal_path)
     ids = journal.register_targets(config.targets, now_ns=start_ns - NS)
     detectors = {t.key: Detector(t) for t in config.targets}
@@ -36,7 +38,8 @@ def write(config: Config, start_ns: int, end_ns: int, interval_s: int, round_of:
     data = {"run": "r1", "version": "0.1.0", "host": "pi", "agent": config.agent.id, "timezone": "UTC"}
     data |= {"config_sha256": config.sha256, "targets": sorted(ids.values()), "quorum": config.quorum}
     rows.append((start_ns, 0, PendingEvent(EV_AGENT_START, start_ns, data)))
-    rows.append((end_ns, 9, PendingEvent(EV_AGENT_STOP, end_ns, {"run": "r1", "reason": "stopped"})))
+    if stop:
+        rows.append((end_ns, 9, PendingEvent(EV_AGENT_STOP, end_ns, {"run": "r1", "reason": "stopped"})))
     for k, target in enumerate(config.targets):
         t = start_ns + (k + 1) * NS
         while t < end_ns:
