@@ -82,6 +82,8 @@ class LimitTracker:
         self.windowed = limit != "latency"
         keep = max(rule.open_of, rule.window if self.windowed else 1) + 1
         self.rounds: deque[_Round] = deque(maxlen=keep)
+        self.win: deque[_Round] = deque(maxlen=rule.window if self.windowed else 1)
+        self.flags: deque[bool] = deque(maxlen=rule.open_of)
         self.window = open_window
         self.pending_open = False
         self.good = 0
@@ -122,11 +124,14 @@ class LimitTracker:
         now = _Round(result.ts_ns, num, den, hot=num / den > rule.max)
         self.rounds.append(now)
         if self.windowed:
-            recent = list(self.rounds)[-rule.window :]
-            self.value = sum(r.num for r in recent) / max(1e-12, sum(r.den for r in recent))
+            win = self.win
+            win.append(now)
+            # summed afresh (at most `window` rounds): running sums would drift off exact thresholds
+            self.value = sum(r.num for r in win) / max(1e-12, sum(r.den for r in win))
         else:
             self.value = num / den
         now.bad = self.value > rule.max
+        self.flags.append(now.bad)
         if now.hot:
             self.last_hot_ns, self.after_hot_ns = now.ts_ns, None
         elif self.after_hot_ns is None and self.last_hot_ns is not None:
@@ -136,11 +141,10 @@ class LimitTracker:
             if self.window is None or self.good < rule.close_good:
                 return None
             return self._close(now)
-        flags = list(self.rounds)[-rule.open_of :]
-        bad = sum(r.bad for r in flags)
+        bad = sum(self.flags)
         if bad < rule.open_bad:
             return None
-        return self._open(now, bad, len(flags))
+        return self._open(now, bad, len(self.flags))
 
     def _first_hot(self) -> int:
         rounds = list(self.rounds)
