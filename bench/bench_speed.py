@@ -108,12 +108,9 @@ def main() -> None:
     ip_cpu, ip_bits = iperf3(args.seconds)
     ours_per = our_cpu / (our_bits / 1e9)
     theirs_per = ip_cpu / (ip_bits / 1e9)
-    print(
-        f"speed probe (http): {our_bits / 1e9:.2f} Gbit in {args.seconds:g} s, CPU {our_cpu:.3f} s, {ours_per:.4f} s/Gbit"
-    )
-    print(
-        f"iperf3 client -R:   {ip_bits / 1e9:.2f} Gbit in {args.seconds:g} s, CPU {ip_cpu:.3f} s, {theirs_per:.4f} s/Gbit"
-    )
+    rows = (("speed probe (http)", our_bits, our_cpu, ours_per), ("iperf3 client -R", ip_bits, ip_cpu, theirs_per))
+    for name, bits, cpu, per in rows:
+        print(f"{name:20s} {bits / 1e9:.2f} Gbit in {args.seconds:g} s, CPU {cpu:.3f} s, {per:.4f} s/Gbit")
     print(f"ratio ours / iperf3: {ours_per / theirs_per:.2f}x (goal <= 2x)")
 
 
