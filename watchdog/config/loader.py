@@ -288,6 +288,15 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                         message += f" (allowed: {', '.join(_known_keys(probe.options))})"
                     report.add((*path, spec.kind, *err["loc"]), message)
                 continue
+            if spec.kind == "speed":  # the runner's timeout must leave each direction its max_seconds
+                directions = 2 if getattr(options, "upload", False) else 1
+                need = float(getattr(options, "max_seconds", 0.0)) * directions
+                if timeout <= need:
+                    report.add(
+                        (*path, "timeout" if spec.timeout is not None else "name"),
+                        f"timeout {format_duration(timeout)} must be longer than speed.max_seconds × directions"
+                        f" ({format_duration(need)}): the test would be cut off",
+                    )
             prefix = provider_id if role is Role.PROVIDER else role.value
             targets.append(
                 Target(
