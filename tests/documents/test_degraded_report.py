@@ -19,6 +19,7 @@ is down outright 20:00–20:30 (every echo lost). Limits: loss_max 5 % over 20 r
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -237,3 +238,26 @@ def test_tariff_500_measured_median_38(tmp_path_factory: pytest.TempPathFactory)
         "  download median 38.0 Mbit/s, p10 30.0 Mbit/s; contract 500 Mbit/s, minimum 250.0 Mbit/s:"
         " 161 of 161 tests below (100.0 %)" in text
     ), text
+
+
+def test_cli_outages_degraded(journals: dict[bool, Config], capsys: pytest.CaptureFixture[str]) -> None:
+    from watchdog.cli import main
+
+    config = journals[True]
+    path = config.journal_path.parent / "watchdog.yaml"
+    path.write_text(CONFIG.format(data_dir=config.data_dir, counts="true"))
+    assert (
+        main(["outages", "-c", str(path), "--degraded", "--json", "--since", "2026-11-02", "--until", "2026-11-03"])
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    (w,) = data["degraded"]
+    assert (w["target"], w["limit"], w["attribution"], w["detail"]) == (
+        "isp/gateway",
+        "loss",
+        "provider",
+        "loss 8.0% > 5.0%",
+    )
+    assert main(["outages", "-c", str(path), "--degraded", "--since", "2026-11-02", "--until", "2026-11-03"]) == 0
+    text = capsys.readouterr().out
+    assert "isp/gateway loss" in text and "measured" in text
