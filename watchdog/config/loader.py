@@ -291,6 +291,10 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
             if spec.kind == "speed":  # the runner's timeout must leave each direction its max_seconds
                 directions = 2 if getattr(options, "upload", False) else 1
                 need = float(getattr(options, "max_seconds", 0.0)) * directions
+                server = getattr(options, "server", "http")
+                if (server == "iperf3") == ("://" in spec.address):
+                    want = "host:port of an iperf3 server" if server == "iperf3" else "an http:// or https:// URL"
+                    report.add((*path, "address"), f"speed.server {server} needs {want}, got {spec.address!r}")
                 if timeout <= need:
                     report.add(
                         (*path, "timeout" if spec.timeout is not None else "name"),
