@@ -215,3 +215,44 @@ web: {{enabled: false}}
     reasons = {s.reason for s in second.segments if s.attribution is Attribution.INCONCLUSIVE}
     assert "LAN 0/1 clean, internet 3/3 clean (quorum 2); LAN control degraded or down but internet clean" in reasons
     assert [c.outage.target for c in analysis.degraded if c.role is Role.LAN] == ["lan/router"]
+
+
+def test_the_speed_gate_waits_while_the_line_or_the_provider_is_down(tmp_path: Path) -> None:
+    from watchdog.agent.detector import State
+
+    config = loads(
+        f"""
+agent: {{id: g, data_dir: "{tmp_path}"}}
+controls:
+  lan: [{{name: router, kind: tcp, address: "127.0.0.1:1"}}]
+  internet: [{{name: a, kind: tcp, address: "127.0.0.1:2"}}, {{name: b, kind: tcp, address: "127.0.0.1:3"}}]
+  quorum: 1
+providers:
+  - id: isp
+    kind: isp
+    targets:
+      - {{name: gw, kind: tcp, address: "127.0.0.1:4"}}
+      - {{name: speed, kind: speed, address: "http://127.0.0.1:5/big", interval: 1h, timeout: 1m}}
+ntp: {{enabled: false}}
+""",
+        env={},
+    )
+    agent = Agent(config)
+    speed = config.target("isp/speed")
+    board = agent.board.targets
+
+    def seen(key: str, ok: bool, state: State) -> None:
+        board[key].last = Result(key, 1, ok, 0.01)
+        board[key].state = state
+
+    for key in ("lan/router", "internet/a", "internet/b", "isp/gw"):
+        seen(key, True, State.UP)
+    assert agent._speed_gate(speed) is None
+    seen("isp/gw", False, State.DOWN)
+    assert agent._speed_gate(speed) == "isp is down (gw)"
+    seen("isp/gw", True, State.UP)
+    seen("internet/a", False, State.DOWN)
+    seen("internet/b", False, State.UP)  # failing, not yet down: not up either
+    assert agent._speed_gate(speed) == "the internet line is down (0 of 2 controls up)"
+    seen("lan/router", False, State.DOWN)
+    assert agent._speed_gate(speed) == "the home network (LAN control) is down"
