@@ -53,4 +53,7 @@ async def test_degraded_target_on_the_page_and_in_the_api(tmp_path: Path) -> Non
     (gateway,) = isp["targets"]
     assert (gateway["key"], gateway["state"], gateway["degraded"]) == ("isp/gateway", "up", ["loss"])
     assert [c["degraded"] for c in data["controls"]] == [[]]
+    # the month so far: degraded from the first lossy round (19:00:02) to now (19:29:50), all the ISP's
+    assert isp["sla"]["degraded_s"] == 1788.0 and isp["sla"]["counts_degraded"] is False
+    assert "<div><dt>Degraded</dt><dd>29\xa0min 48\xa0s</dd></div>" in page  # durations keep their spaces
     assert '<span class="badge s-failing" data-degraded="loss">degraded: loss</span>' in page

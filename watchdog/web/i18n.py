@@ -29,6 +29,8 @@ RU: dict[str, str] = {
     "failing": "сбои, не подтверждено",
     "stale": "нет свежих данных",
     "degraded": "хуже нормы",
+    "Degraded": "Ухудшение качества",
+    "counted as downtime": "считается простоем",
     "latency": "задержка",
     "loss": "потери",
     "jitter": "джиттер",

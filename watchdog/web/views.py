@@ -109,6 +109,8 @@ def sla_json(f: SlaFigures, zone: ZoneInfo) -> dict[str, Any]:
         "inconclusive_s": r(f.inconclusive_s),
         "customer_line_s": r(f.customer_line_s),
         "coverage": round(f.coverage, 6),
+        "degraded_s": r(f.degraded_s),
+        "counts_degraded": f.counts_degraded,
         "incidents": len(f.incidents),
         "counted_incidents": len(f.counted_incidents),
         "longest_s": r(f.longest_s),
