@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probes import dns, http, icmp, tcp, tls
+from probes import dns, http, icmp, speed, tcp, tls
 from watchdog.probe import Probe
 
 REGISTRY: dict[str, Probe] = {
@@ -11,6 +11,7 @@ REGISTRY: dict[str, Probe] = {
     "http": Probe(http.HttpOptions, http.probe_http, check_address=http.check_address),
     "dns": Probe(dns.DnsOptions, dns.probe_dns, check_address=dns.check_address),
     "tls": Probe(tls.TlsOptions, tls.probe_tls, check_address=tls.check_address),
+    "speed": Probe(speed.SpeedOptions, speed.probe_speed, check_address=speed.check_address),
 }
 
 __all__ = ["REGISTRY"]

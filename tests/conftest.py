@@ -31,6 +31,7 @@ SERIAL_MODULES = (
     "tests/reliability/test_clock_steps.py",
     "tests/reliability/test_first_hour_netns.py",
     "tests/reliability/test_attribution_netns.py",
+    "tests/reliability/test_loss_netns.py",
     "tests/security/test_page_flood.py",
     "tests/security/test_url_credentials.py",
 )

@@ -52,6 +52,37 @@ class Attribution(enum.StrEnum):
     NO_DATA = "no_data"  # the agent was not running: never counted as up or as down
 
 
+QUALITY_LIMITS = ("latency", "loss", "jitter")
+"""The quality limits a target may have, in the order reports list them."""
+
+
+@dataclass(frozen=True, slots=True)
+class QualityRule:
+    """One quality limit with its own hysteresis: ``open_bad`` bad rounds of the last ``open_of`` open a
+    degraded window, ``close_good`` good rounds in a row close it. ``window`` is the sliding window (rounds)
+    loss and jitter are computed over (latency is judged round by round). ``max`` is in base units:
+    seconds for latency and jitter, a ratio (0..1) for loss."""
+
+    max: float
+    open_bad: int = 3
+    open_of: int = 5
+    close_good: int = 3
+    window: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """A target's quality limits (None = no such limit)."""
+
+    latency: QualityRule | None = None
+    loss: QualityRule | None = None
+    jitter: QualityRule | None = None
+
+    def rules(self) -> dict[str, QualityRule]:
+        """The limits that are set, by name (``latency``, ``loss``, ``jitter``)."""
+        return {name: rule for name in QUALITY_LIMITS if (rule := getattr(self, name)) is not None}
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """One thing probed. ``key`` is unique: ``<provider>/<name>``, ``lan/<name>`` or ``internet/<name>``."""
@@ -67,6 +98,7 @@ class Target:
     failure_threshold: int = 3
     success_threshold: int = 2
     options: Any = None  # the probe's own frozen options model, built by watchdog.config
+    quality: Quality | None = None  # latency/loss/jitter limits: a round over one is "degraded"
     # the address as written when it holds credentials (``http://user:pass@host/``); ``address`` is then the
     # redacted form, which is all that is ever journaled, shown or exported; only a probe reads this one
     secret_address: str | None = field(default=None, repr=False, compare=False)
@@ -137,6 +169,9 @@ class Outage:
     end_bounds: tuple[int, int] | None = None
     failure: FailureKind | None = None  # the kind of the first failure
     detail: str = ""  # the detail of the first failure
+    # set for a *degraded* window (the target answered, but over a quality limit): which limit
+    # ("latency", "loss", "jitter"); its bounds mean the same with "bad round" for "failure"
+    limit: str = ""
 
     @property
     def is_open(self) -> bool:

@@ -104,10 +104,24 @@ def test_dashboard_uids_are_unique_and_provisioned() -> None:
 
 
 async def seed(root: Path, server: InfluxServer) -> None:
-    """The agent fills ``server``: a broker outage while one internet control was also down."""
+    """The agent fills ``server``: a broker outage while one internet control was also down (its failed
+    rounds also open a loss window: a degraded point), and speed tests against the contract's speed."""
+    from aiohttp import web
+
     provider, lan, nets = Switch(), Switch(), [Switch(), Switch(), Switch()]
     for s in (provider, lan, *nets):
         await s.up()
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * (1 << 20))
+
+    app = web.Application()
+    app.router.add_get("/big", big)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    speed_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     internet = ", ".join(f'{{name: n{i}, kind: tcp, address: "{s.address}"}}' for i, s in enumerate(nets))
     config = loads(
         f"""
@@ -118,8 +132,11 @@ controls:
   internet: [{internet}]
   quorum: 2
 providers:
-  - {{id: broker, kind: broker, sla: {{availability: 99.5}},
-     targets: [{{name: trading, kind: tcp, address: "{provider.address}"}}]}}
+  - {{id: broker, kind: broker, sla: {{availability: 99.5, download: 500Mbit, minimum: 50%}},
+     targets: [{{name: trading, kind: tcp, address: "{provider.address}",
+                 quality: {{loss_max: 10%, window: 5, open: 2 of 3, close: 2}}}},
+               {{name: speed, kind: speed, address: "http://127.0.0.1:{speed_port}/big",
+                 speed: {{max_seconds: 200ms, max_bytes: 1048576}}}}]}}
 influxdb: {{url: "{server.url}", database: {DB}, heartbeat_interval: 1s, sla_interval: 2s}}
 """,
         env={},
@@ -138,6 +155,7 @@ influxdb: {{url: "{server.url}", database: {DB}, heartbeat_interval: 1s, sla_int
     assert await asyncio.wait_for(task, 20) == 0
     for s in (provider, lan, *nets):
         await s.down()
+    await runner.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +215,17 @@ def test_the_panels_tell_what_happened(seeded: InfluxServer) -> None:
     assert control["target"] == "internet/n0"
     (split,) = run_panel(seeded, "provider.json", "Outage time by attribution")
     assert split["provider"] == pytest.approx(outage["duration_s"]) and split["customer_line"] == 0
+    (degraded,) = run_panel(seeded, "provider.json", "Degraded windows of $provider")
+    assert (degraded["target"], degraded["limit"], degraded["attribution"]) == ("broker/trading", "loss", "provider")
+    (panel,) = [p for p in load(ROOT / "grafana/dashboards/provider.json")["panels"] if p["id"] == 11]
+    speeds = [
+        dict(zip(series["columns"], values, strict=True))
+        for t in panel["targets"]
+        for series in seeded.query(substitute(t["query"], {"agent": AGENT_ID, "provider": "broker"}), DB, epoch="ms")
+        for values in series["values"]
+    ]
+    assert any((r.get("download") or 0) > 1e6 for r in speeds)  # loopback: far above a Mbit/s
+    assert any(r.get("contract minimum (download)") == 250e6 for r in speeds)
     (sla,) = run_panel(seeded, "overview.json", "Availability this period vs SLA")
     assert (sla["provider"], sla["SLA"], sla["breached"], sla["incidents"]) == ("broker", 99.5, 1, 1)
 

@@ -150,3 +150,26 @@ print(sorted(m for m in ("influxdb_client", "numpy", "apprise") if m in sys.modu
         [sys.executable, "-c", script, str(tmp_path / "j.sqlite3")], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_degraded_window_is_its_own_measurement_with_a_limit_tag() -> None:
+    start = 1795317800 * NS
+    window = Outage(
+        4712,
+        "broker/trading",
+        start,
+        (start - 10 * NS, start),
+        start + 20 * NS,
+        end_ns=start + 60 * NS,
+        end_bounds=(start + 50 * NS, start + 60 * NS),
+        detail="latency 812 ms > 500 ms",
+        limit="latency",
+    )
+    a = AttributedOutage(window, "broker", Role.PROVIDER, (Segment(start, start + 60 * NS, Attribution.PROVIDER),))
+    assert SCHEMA.outage(a, TRADING, start + 99 * NS) == (
+        rf"degraded,{TAGS},kind=tcp,limit=latency,provider=broker,role=provider,target=broker/trading,x=a\=b "
+        f'attribution="provider",confirmed_ns={start + 20 * NS}i,customer_line_s=0,'
+        f'detail="latency 812 ms > 500 ms",duration_s=60,end_lo_ns={start + 50 * NS}i,end_ns={start + 60 * NS}i,'
+        f'failure="",id=4712i,inconclusive_s=0,no_data_s=0,open=0i,provider_s=60,'
+        f"start_lo_ns={start - 10 * NS}i,start_ns={start}i {start}"
+    )

@@ -341,7 +341,8 @@ class NetnsPair:
             text=True,
             timeout=30,
             check=False,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            # this checkout's packages, not whichever one the venv was installed from
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(NSRUN.parents[2])},
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)  # type: ignore[no-any-return]

@@ -24,7 +24,7 @@ providers:
 
 
 def test_all_kinds_registered() -> None:
-    assert sorted(REGISTRY) == ["dns", "http", "icmp", "tcp", "tls"]
+    assert sorted(REGISTRY) == ["dns", "http", "icmp", "speed", "tcp", "tls"]
     assert all(probe.check_address is not None for probe in REGISTRY.values())
     assert [kind for kind, probe in REGISTRY.items() if probe.setup is not None] == ["icmp"]
 

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from probes import REGISTRY
+from probes.speed import SPEED_GATE_KEY
 from watchdog import __version__
-from watchdog.agent.detector import Closed, Detector, Opened
+from watchdog.agent.detector import Closed, Detector, Opened, State
 from watchdog.agent.limits import check_fd_limit
+from watchdog.agent.quality import DegradedOpened, QualityTracker, closed_data, opened_data
 from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
-from watchdog.agent.sinks import AgentContext, AgentEvent, Fanout, OutageNotice, SinkFactory
+from watchdog.agent.sinks import AgentContext, AgentEvent, DegradedNotice, Fanout, OutageNotice, SinkFactory
 from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config
@@ -51,6 +53,8 @@ from watchdog.journal.schema import (
     EV_ALIVE,
     EV_CERT_EXPIRING,
     EV_CLOCK_STEP,
+    EV_DEGRADED_CLOSE,
+    EV_DEGRADED_OPEN,
     EV_OUTAGE_CLOSE,
     EV_OUTAGE_OPEN,
     EV_RUN_END_RECOVERED,
@@ -174,6 +178,8 @@ class Agent:
         self.board = Board.for_targets(config.targets, config.quorum)
         self.handle = AgentHandle(config, self.board, self.writer, self.run_id)
         self.detectors: dict[str, Detector] = {}
+        self.quality: dict[str, QualityTracker] = {}
+        self.degraded_tickets: dict[tuple[str, str], Ticket] = {}
         self.open_tickets: dict[str, Ticket] = {}
         self.fanout: Fanout | None = None
         self._cert_noted: set[tuple[str, int, int]] = set()
@@ -250,10 +256,77 @@ class Agent:
             _LOGGER.warning("outage closed target=%s duration_s=%.1f", target.key, closed.duration_ns() / NS)
             notice = OutageNotice("closed", closed, target, self.board.line(), close_seq)
         self.board.update(result, detector.state, detector.outage, detector.failing)
+        tracker = self.quality.get(target.key)
+        degraded = [] if tracker is None else await self._quality(target, tracker, result, detector)
+        if tracker is not None:
+            self.board.targets[target.key].degraded = tracker.degraded
         if self.fanout is not None:
             self.fanout.publish((result, seq))
             if notice is not None:
                 self.fanout.publish(notice)
+            for item in degraded:
+                self.fanout.publish(item)
+
+    async def _quality(
+        self, target: Target, tracker: QualityTracker, result: Result, detector: Detector
+    ) -> list[DegradedNotice]:
+        """Judge the round under the target's quality limits; journal degraded windows opened and closed."""
+        notices = []
+        down = detector.state is State.DOWN
+        for change in tracker.observe(result):
+            limit = tracker.limits[change.limit if isinstance(change, DegradedOpened) else change.window.limit]
+            if isinstance(change, DegradedOpened):
+                ticket, fut = self.writer.submit(
+                    self.writer.event(EV_DEGRADED_OPEN, opened_data(change), target=target.key)
+                )
+                open_seq = await fut
+                window = limit.bind(change, open_seq if open_seq is not None else -1)
+                self.degraded_tickets[(target.key, change.limit)] = ticket
+                _LOGGER.warning(
+                    "degraded target=%s limit=%s since_ns=%d %s",
+                    target.key,
+                    change.limit,
+                    change.start_ns,
+                    change.detail,
+                )
+                notices.append(
+                    DegradedNotice(
+                        "opened", window, target, self.board.line(), open_seq, change.value, change.max, down
+                    )
+                )
+            else:
+                closed = change.window
+                ref: int | Ticket = self.degraded_tickets.pop((target.key, closed.limit), None) or closed.id
+                close_seq = await self.writer.write(
+                    self.writer.event(EV_DEGRADED_CLOSE, closed_data(change), target=target.key, ref=ref)
+                )
+                if isinstance(ref, Ticket) and ref.seq is not None and closed.id < 0:
+                    closed = dataclasses.replace(closed, id=ref.seq)
+                _LOGGER.warning(
+                    "degraded window closed target=%s limit=%s duration_s=%.1f",
+                    target.key,
+                    closed.limit,
+                    closed.duration_ns() / NS,
+                )
+                notices.append(
+                    DegradedNotice(
+                        "closed", closed, target, self.board.line(), close_seq, change.value, limit.rule.max, down
+                    )
+                )
+        return notices
+
+    def _speed_gate(self, target: Target) -> str | None:
+        """Why a speed test must wait now (the line or the provider is down), or None to run it."""
+        line = self.board.line()
+        if line.lan_up < line.lan_total:
+            return "the home network (LAN control) is down"
+        if line.internet_total and not line.internet_ok:
+            return f"the internet line is down ({line.internet_up} of {line.internet_total} controls up)"
+        if target.provider is not None:
+            down = [s.target.name for s in self.board.provider_targets(target.provider) if s.state is State.DOWN]
+            if down:
+                return f"{target.provider} is down ({', '.join(sorted(down))})"
+        return None
 
     def _note_certificate(self, target: Target, result: Result) -> None:
         """Journal a near-expiry warning once per certificate and whole day left (the report reads events only)."""
@@ -442,6 +515,7 @@ class Agent:
         config = self.config
         check_fd_limit(config)
         ctx = ProbeContext()
+        ctx.resources[SPEED_GATE_KEY] = self._speed_gate
         unusable: list[str] = []
         for kind, probe in REGISTRY.items():
             targets = [t for t in config.targets if t.kind == kind]
@@ -481,7 +555,9 @@ class Agent:
                 last_ok_ns=restored.last_ok_ns.get(target.key),
                 last_fail_ns=restored.last_fail_ns.get(target.key),
             )
+            self.quality[target.key] = QualityTracker(target, restored.open_degraded.get(target.key))
             status = self.board.targets[target.key]
+            status.degraded = self.quality[target.key].degraded
             status.outage = restored.open_outages.get(target.key)
             status.state = self.detectors[target.key].state
             status.last_ok_ns = restored.last_ok_ns.get(target.key)

@@ -41,6 +41,20 @@ class OutageNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class DegradedNotice:
+    """A degraded window (a quality limit crossed) opened or closed; ``down`` when the target was down then."""
+
+    event: str  # "opened" | "closed"
+    window: Outage  # ``window.limit`` names the limit
+    target: Target
+    line: LineStatus
+    seq: int | None
+    value: float  # the limit's value at that moment (seconds, or a ratio for loss)
+    max: float
+    down: bool = False  # the target was down at that moment: down wins, nothing is said of degradation
+
+
+@dataclass(frozen=True, slots=True)
 class AgentEvent:
     """Something about the agent itself: started, stopping, journal failing or recovered, a stall."""
 
@@ -81,11 +95,14 @@ class Sink:
     async def on_agent(self, event: AgentEvent) -> None:
         """An agent-level event."""
 
+    async def on_degraded(self, notice: DegradedNotice) -> None:
+        """A degraded window opened or closed."""
+
     async def aclose(self) -> None:
         """Called once at shutdown, after the queue drained."""
 
 
-Item = tuple[Result, int | None] | OutageNotice | AgentEvent
+Item = tuple[Result, int | None] | OutageNotice | AgentEvent | DegradedNotice
 
 
 class Fanout:
@@ -136,6 +153,8 @@ class Fanout:
                     await sink.on_outage(item)
                 elif isinstance(item, AgentEvent):
                     await sink.on_agent(item)
+                elif isinstance(item, DegradedNotice):
+                    await sink.on_degraded(item)
                 else:
                     await sink.on_result(*item)
             except Exception:

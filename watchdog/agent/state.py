@@ -67,6 +67,14 @@ class TargetStatus:
     outage: Outage | None = None
     failing: int = 0
     results: int = 0
+    degraded: tuple[str, ...] = ()  # quality limits whose degraded windows are open (down wins on display)
+
+    @property
+    def shown_state(self) -> str:
+        """``down``, ``degraded``, ``up`` or ``unknown``: down wins over degraded."""
+        if self.state is State.UP and self.degraded:
+            return "degraded"
+        return self.state.value
 
 
 @dataclass

@@ -6,6 +6,7 @@ an advocate holding a copy of the journal) gets the same answer from the same ro
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from watchdog.config import Config
 from watchdog.journal.readers import Run, TargetInfo
 from watchdog.journal.schema import EV_STALL
 from watchdog.journal.store import Journal
-from watchdog.model import NS, AttributedOutage, Outage, ProviderKind, Role
+from watchdog.model import NS, AttributedOutage, Outage, ProviderKind, Role, Segment
 from watchdog.timefmt import local_iso, utc_iso
 
 
@@ -41,6 +42,13 @@ class Analysis:
     timeline: LineTimeline
     outages: tuple[AttributedOutage, ...]  # provider targets, ISP line windows, then controls
     targets: Mapping[str, TargetInfo] = field(default_factory=dict)
+    # degraded windows (Outage.limit set), attributed on a timeline where a control that is degraded or
+    # down counts as not clean: provider targets, ISP line windows, then controls
+    degraded: tuple[AttributedOutage, ...] = ()
+
+    def degraded_for_provider(self, provider_id: str) -> list[AttributedOutage]:
+        """Degraded windows of one provider's targets (and, for an ISP, the degraded-internet windows)."""
+        return [o for o in self.degraded if o.provider == provider_id]
 
     def for_provider(self, provider_id: str) -> list[AttributedOutage]:
         """Outages of one provider's targets (and, for an ISP, the lost-internet windows)."""
@@ -145,7 +153,76 @@ def analyse(
         if info is not None and info.role != Role.PROVIDER.value:
             attributed.append(attribute(o, None, Role(info.role), ProviderKind.OTHER, timeline, now))
     attributed.sort(key=lambda a: (a.role is not Role.PROVIDER, a.outage.start_ns, a.outage.target))
-    return Analysis(since, until, now, tuple(cov), timeline, tuple(attributed), by_key)
+    degraded = _attribute_degraded(
+        journal, by_key, provider_kinds, controls, control_outages, cov, (since, until), quorum, now
+    )
+    return Analysis(since, until, now, tuple(cov), timeline, tuple(attributed), by_key, degraded)
+
+
+def _attribute_degraded(
+    journal: Journal,
+    by_key: Mapping[str, TargetInfo],
+    provider_kinds: Mapping[str, ProviderKind],
+    controls: Sequence[ControlInfo],
+    control_outages: Mapping[str, Sequence[Outage]],
+    cov: Sequence[Interval],
+    window: Interval,
+    quorum: int,
+    now: int,
+) -> tuple[AttributedOutage, ...]:
+    """Degraded windows with the same attribution rules as outages, read on a stricter line timeline.
+
+    A control counts as "down" on that timeline while it is down *or degraded*: a degraded provider while
+    every control is clean is the provider's; a degraded LAN (or a lost internet quorum) makes it the
+    customer's line; controls that disagree make it inconclusive. For an ISP, stretches where so many
+    internet controls were degraded or down that the quorum could not be met are the ISP's degradation.
+    """
+    windows = journal.degradations()
+    if not windows:
+        return ()
+    since, until = window
+
+    def overlaps(o: Outage) -> bool:
+        end = o.end_ns if o.end_ns is not None else now
+        return o.start_ns < until and end > since
+
+    control_keys = {c.key for c in controls}
+    not_clean: dict[str, list[Outage]] = {k: list(v) for k, v in control_outages.items()}
+    for w in windows:
+        if w.target in control_keys:
+            not_clean.setdefault(w.target, []).append(w)
+    internet = [c for c in controls if c.role is Role.INTERNET]
+    line = [
+        dataclasses.replace(w, limit="line", detail=w.detail.replace("controls down", "controls degraded or down"))
+        for w in internet_lost_windows(
+            [o for c in internet for o in not_clean.get(c.key, ())], len(internet), quorum, now
+        )
+    ]
+    relevant = [w for w in windows if overlaps(w)]
+    lo = min([since] + [w.start_ns for w in relevant] + [w.start_ns for w in line if overlaps(w)])
+    timeline = build_timeline((lo, max(until, lo)), cov, controls, not_clean, quorum, now)
+    out: list[AttributedOutage] = []
+    for w in relevant:
+        info = by_key.get(w.target)
+        if info is None:
+            continue
+        if info.role == Role.PROVIDER.value:
+            kind = provider_kinds.get(info.provider or "", ProviderKind.OTHER)
+            out.append(attribute(w, info.provider, Role.PROVIDER, kind, timeline, now))
+        else:
+            out.append(attribute(w, None, Role(info.role), ProviderKind.OTHER, timeline, now))
+    for provider_id, kind in provider_kinds.items():
+        if kind is ProviderKind.ISP:
+            out.extend(attribute(w, provider_id, Role.PROVIDER, kind, timeline, now) for w in line if overlaps(w))
+    out.sort(key=lambda a: (a.role is not Role.PROVIDER, a.outage.start_ns, a.outage.target))
+    return tuple(dataclasses.replace(a, segments=tuple(_clean_words(s) for s in a.segments)) for a in out)
+
+
+def _clean_words(segment: Segment) -> Segment:
+    """On the quality timeline a control is "clean" (neither degraded nor down), not merely "up"."""
+    reason = segment.reason.replace(" up,", " clean,").replace(" up (", " clean (")
+    reason = reason.replace("LAN control down but internet up", "LAN control degraded or down but internet clean")
+    return dataclasses.replace(segment, reason=reason)
 
 
 def is_line_window(outage: Outage) -> bool:
@@ -176,6 +253,7 @@ def outage_json(a: AttributedOutage, config: Config, now_ns: int) -> dict[str, A
         "duration_s": round((end - o.start_ns) / NS, 3),
         "failure": o.failure.value if o.failure else None,
         "detail": o.detail,
+        **({"limit": o.limit} if o.limit else {}),
         "attribution": a.attribution.value,
         "time_by_attribution_s": {k.value: round(v / NS, 3) for k, v in a.time_by_attribution().items()},
         "segments": [

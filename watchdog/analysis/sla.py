@@ -13,7 +13,10 @@ Method (stated in every report so anyone can recompute it):
   shown apart and counted neither way; **coverage** = the share of the period (so far) with data;
 * an **incident** is a connected stretch where any of the provider's targets was down; its duration
   (start → end, wall clock) is compared with ``restore_within``; MTTR is the mean incident duration of
-  incidents that had provider downtime.
+  incidents that had provider downtime;
+* **degraded time** = the stretches of the provider's degraded windows (a quality limit crossed:
+  latency, loss, jitter) attributed ``provider`` that fall in counted time, *minus any time the provider
+  was down* (down wins); counted as downtime in availability only when ``sla.counts_degraded`` is set.
 """
 
 from __future__ import annotations
@@ -176,6 +179,11 @@ class SlaFigures:
     target: float | None  # the SLA's availability promise, percent
     breached: bool | None  # None when there is no promise or nothing was counted
     restore_within_s: float | None
+    degraded_s: float = 0.0  # provider-attributed degraded time in counted time, outside any downtime
+    degraded_inconclusive_s: float = 0.0
+    degraded_customer_line_s: float = 0.0
+    counts_degraded: bool = False  # sla.counts_degraded: degraded time is in ``availability``
+    degraded: tuple[AttributedOutage, ...] = field(default=(), repr=False)  # the windows overlapping the period
 
     @property
     def counted_incidents(self) -> list[Incident]:
@@ -219,8 +227,21 @@ def compute(analysis: Analysis, provider: ProviderSection, period: Period, zone:
     inconclusive = intersect(_segments(outages, Attribution.INCONCLUSIVE), counted)
     customer = intersect(_segments(outages, Attribution.CUSTOMER_LINE), counted)
     counted_s = total(counted) / NS
+    down_any = union((o.outage.start_ns, o.outage.end_ns if o.outage.end_ns is not None else now) for o in outages)
+    windows = [
+        w
+        for w in analysis.degraded_for_provider(provider.id)
+        if w.outage.start_ns < period.end_ns and (w.outage.end_ns or now) > period.start_ns
+    ]
+    up_counted = subtract(counted, down_any)  # down wins over degraded
+    degraded_by = {
+        att: total(intersect(_segments(windows, att), up_counted)) / NS
+        for att in (Attribution.PROVIDER, Attribution.INCONCLUSIVE, Attribution.CUSTOMER_LINE)
+    }
     downtime_s = total(downtime) / NS
-    availability = None if counted_s <= 0 else 100.0 * (1.0 - downtime_s / counted_s)
+    counts_degraded = provider.sla.counts_degraded
+    lost_s = downtime_s + (degraded_by[Attribution.PROVIDER] if counts_degraded else 0.0)
+    availability = None if counted_s <= 0 else 100.0 * (1.0 - lost_s / counted_s)
     promise = provider.sla.availability
     restore = provider.sla.restore_within
 
@@ -275,4 +296,9 @@ def compute(analysis: Analysis, provider: ProviderSection, period: Period, zone:
         target=promise,
         breached=None if promise is None or availability is None else availability < promise,
         restore_within_s=restore,
+        degraded_s=degraded_by[Attribution.PROVIDER],
+        degraded_inconclusive_s=degraded_by[Attribution.INCONCLUSIVE],
+        degraded_customer_line_s=degraded_by[Attribution.CUSTOMER_LINE],
+        counts_degraded=counts_degraded,
+        degraded=tuple(windows),
     )

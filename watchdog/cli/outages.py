@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--until", metavar="T", help="as --since")
     parser.add_argument("--controls", action="store_true", help="also list outages of the controls")
     parser.add_argument(
+        "--degraded", action="store_true", help="list degraded windows (up, but over a quality limit) instead"
+    )
+    parser.add_argument(
         "--now", metavar="T", help="compute as of this time: how long open outages have lasted (default: now)"
     )
     add_json_arg(parser)
@@ -51,9 +54,10 @@ def handle(args: argparse.Namespace) -> int:
             until_ns=until,
             now_ns=now,
         )
+    source = analysis.degraded if args.degraded else analysis.outages
     items = [
         a
-        for a in analysis.outages
+        for a in source
         if (args.controls or a.role is Role.PROVIDER) and (not args.provider or a.provider == args.provider)
     ]
     if args.json:
@@ -64,12 +68,12 @@ def handle(args: argparse.Namespace) -> int:
                 "generated_ns": now,
                 "since_ns": analysis.since_ns,
                 "until_ns": analysis.until_ns,
-                "outages": [outage_json(a, config, now) for a in items],
+                ("degraded" if args.degraded else "outages"): [outage_json(a, config, now) for a in items],
             }
         )
         return EXIT_OK
     if not items:
-        print("no outages in this window")
+        print("no degraded windows in this window" if args.degraded else "no outages in this window")
         return EXIT_OK
     rows = []
     zone = config.zone
@@ -78,7 +82,7 @@ def handle(args: argparse.Namespace) -> int:
         end = o.end_ns if o.end_ns is not None else now
         rows.append(
             [
-                o.target,
+                f"{o.target} {o.limit}" if o.limit else o.target,
                 local_text(o.start_ns, zone),
                 "(open)" if o.is_open else local_text(o.end_ns or 0, zone),
                 duration_text((end - o.start_ns) / NS),
@@ -86,7 +90,8 @@ def handle(args: argparse.Namespace) -> int:
                 o.detail,
             ]
         )
-    print(table(["target", "start", "end", "duration", "attribution", "first failure"], rows))
+    last = "measured" if args.degraded else "first failure"
+    print(table(["target", "start", "end", "duration", "attribution", last], rows))
     print()
     for a in items:
         o = a.outage

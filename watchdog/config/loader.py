@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from watchdog.config.models import Config, ConfigModel, TargetSpec
+from watchdog.config.quality import resolve_quality
 from watchdog.config.source import Problems, format_path, pydantic_message, raise_config, read_yaml
 from watchdog.model import Role, Target
 from watchdog.units import format_duration, redact_url
@@ -282,7 +283,7 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
 
     defaults = model.defaults
     kinds = sorted(REGISTRY)
-    blocks = [name for name in TargetSpec.model_fields if name in ("icmp", "tcp", "http", "dns", "tls")]
+    blocks = [name for name in TargetSpec.model_fields if name in ("icmp", "tcp", "http", "dns", "tls", "speed")]
     for base, role, provider_id, specs in _target_groups(model):
         names: dict[str, int] = {}
         for j, spec in enumerate(specs):
@@ -326,6 +327,19 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                         message += f" (allowed: {', '.join(_known_keys(probe.options))})"
                     report.add((*path, spec.kind, *err["loc"]), message)
                 continue
+            if spec.kind == "speed":  # the runner's timeout must leave each direction its max_seconds
+                directions = 2 if getattr(options, "upload", False) else 1
+                need = float(getattr(options, "max_seconds", 0.0)) * directions
+                server = getattr(options, "server", "http")
+                if (server == "iperf3") == ("://" in spec.address):
+                    want = "host:port of an iperf3 server" if server == "iperf3" else "an http:// or https:// URL"
+                    report.add((*path, "address"), f"speed.server {server} needs {want}, got {spec.address!r}")
+                if timeout <= need:
+                    report.add(
+                        (*path, "timeout" if spec.timeout is not None else "name"),
+                        f"timeout {format_duration(timeout)} must be longer than speed.max_seconds × directions"
+                        f" ({format_duration(need)}): the test would be cut off",
+                    )
             prefix = provider_id if role is Role.PROVIDER else role.value
             targets.append(
                 Target(
@@ -340,6 +354,8 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                     failure_threshold=spec.failure_threshold or defaults.failure_threshold,
                     success_threshold=spec.success_threshold or defaults.success_threshold,
                     options=options,
+                    # a speed test is judged against the contract speed, not the latency/loss defaults
+                    quality=resolve_quality(None if spec.kind == "speed" else defaults.quality, spec.quality),
                     secret_address=spec.address if redact_url(spec.address) != spec.address else None,
                 )
             )

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from watchdog.config.quality import QualitySection, SlaQualityTerms
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.units import Duration, bounded, format_duration, split_server
 
@@ -213,6 +214,7 @@ class DefaultsSection(Strict):
     timeout: ProbeTimeout = 5.0
     failure_threshold: int = Field(3, ge=1, le=100)
     success_threshold: int = Field(2, ge=1, le=100)
+    quality: QualitySection | None = None  # latency/loss/jitter limits every target inherits
 
 
 class TargetSpec(Strict):
@@ -230,6 +232,8 @@ class TargetSpec(Strict):
     http: dict[str, Any] | None = None
     dns: dict[str, Any] | None = None
     tls: dict[str, Any] | None = None
+    speed: dict[str, Any] | None = None  # kind speed: server, max_bytes, max_seconds, upload
+    quality: QualitySection | None = None  # laid over defaults.quality key by key
 
 
 class ControlsSection(Strict):
@@ -310,8 +314,8 @@ class Contract(Strict):
     fee: Fee | None = None
 
 
-class SlaSection(Strict):
-    """The promise: availability over a period, and how fast a fault must be put right."""
+class SlaSection(SlaQualityTerms):
+    """The promise: availability over a period, how fast a fault must be put right, speed, degraded time."""
 
     availability: float | None = Field(None, gt=0, le=100)
     period: Literal["month", "week", "quarter", "year"] = "month"

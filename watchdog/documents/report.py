@@ -33,6 +33,7 @@ from babel.numbers import format_decimal
 from watchdog.analysis.attribution import Interval, intersect, subtract, union
 from watchdog.analysis.clock import ClockSummary, summarize
 from watchdog.analysis.outages import Analysis, analyse, run_intervals
+from watchdog.analysis.quality import HourQuality, SpeedSummary, quality_by_hour, speed_summary
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period, window_interval
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
@@ -92,6 +93,8 @@ class Report:
     journal_id: str
     head: Head | None
     cert_warnings: tuple[CertWarning, ...] = ()
+    quality_hours: tuple[HourQuality, ...] = ()  # by local hour of day (provider targets with quality limits)
+    speed: SpeedSummary | None = None  # the provider's speed tests (None: it has no speed target)
 
     @property
     def complete(self) -> bool:
@@ -160,7 +163,27 @@ def build_report(
             e.ts_ns if seen is None else seen.first_ns,
             e.ts_ns,
         )
+    quality_keys = [t.key for t in config.targets_of(provider_id) if t.quality is not None and t.kind != "speed"]
+    speed_keys = [t.key for t in config.targets_of(provider_id) if t.kind == "speed"]
+    downtime = union((o.outage.start_ns, o.outage.end_ns or as_of) for o in analysis.for_provider(provider_id))
+    hours: tuple[HourQuality, ...] = ()
+    if quality_keys or figures.degraded:
+        rows = (r for _, r in journal.iter_results(per.start_ns, as_of, quality_keys)) if quality_keys else ()
+        hours = tuple(quality_by_hour(rows, figures.degraded, downtime, window, zone, as_of))
+    speed = None
+    if speed_keys:
+        terms = provider.sla
+        speed = speed_summary(
+            (r for _, r in journal.iter_results(per.start_ns, as_of, speed_keys)),
+            zone,
+            download_min_bps=terms.minimum_bps("download"),
+            upload_min_bps=terms.minimum_bps("upload"),
+            download_bps=terms.download,
+            upload_bps=terms.upload,
+        )
     return Report(
+        quality_hours=hours,
+        speed=speed,
         config=config,
         provider=provider,
         zone=zone,
@@ -215,6 +238,7 @@ def outage_dict(a: AttributedOutage, zone: ZoneInfo, as_of_ns: int) -> dict[str,
         "duration_s": round((end - o.start_ns) / NS, 3),
         "failure": o.failure.value if o.failure else None,
         "detail": o.detail,
+        **({"limit": o.limit} if o.limit else {}),
         "attribution": a.attribution.value,
         "time_by_attribution_s": {k.value: round(v / NS, 3) for k, v in a.time_by_attribution().items()},
         "segments": [
@@ -311,6 +335,9 @@ def report_json(r: Report) -> dict[str, Any]:
                 "availability": p.sla.availability,
                 "period": p.sla.period,
                 "restore_within_s": p.sla.restore_within,
+                "counts_degraded": p.sla.counts_degraded,
+                "download_bps": p.sla.download,
+                "upload_bps": p.sla.upload,
             },
         },
         "period": {
@@ -340,6 +367,26 @@ def report_json(r: Report) -> dict[str, Any]:
             "mttr_s": f.mttr_s,
             "restore_within_s": f.restore_within_s,
             "past_restore_within": sum(1 for i in f.incidents if (i.restore_excess_s or 0) > 0),
+            "degraded_s": f.degraded_s,
+            "counts_degraded": f.counts_degraded,
+        },
+        "degraded": {
+            "counts_degraded": f.counts_degraded,
+            "degraded_s": f.degraded_s,
+            "inconclusive_s": f.degraded_inconclusive_s,
+            "customer_line_s": f.degraded_customer_line_s,
+            "windows": [outage_dict(a, zone, r.as_of_ns) for a in f.degraded],
+            "by_hour": [h.as_dict() for h in r.quality_hours],
+        },
+        "speed": None
+        if r.speed is None
+        else {
+            **r.speed.as_dict(),
+            "contract": {
+                "download_bps": p.sla.download,
+                "upload_bps": p.sla.upload,
+                "minimum": p.sla.minimum,
+            },
         },
         "incidents": [
             {

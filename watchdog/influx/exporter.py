@@ -60,7 +60,7 @@ from watchdog.influx.tail import (
     targets_as_of,
 )
 from watchdog.journal.readers import TargetInfo
-from watchdog.journal.schema import EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, EV_TARGET
+from watchdog.journal.schema import EV_DEGRADED_CLOSE, EV_DEGRADED_OPEN, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN, EV_TARGET
 from watchdog.journal.store import Journal
 from watchdog.model import NS, Result
 
@@ -368,6 +368,7 @@ class InfluxExporter(Sink):
         """Journal rows → points (runs in the read thread, where ``_targets`` lives)."""
         lines: list[Line] = []
         outages: dict[int, int] = {}  # outage id → seq of the event that asked for its point
+        degraded: dict[int, int] = {}  # degraded window id → seq of the event that asked for its point
         for row in rows:
             if isinstance(row, ResultRow):
                 info = self._targets.get(row.target)
@@ -389,13 +390,34 @@ class InfluxExporter(Sink):
                 outages[row.seq] = row.seq
             elif row.type == EV_OUTAGE_CLOSE and row.ref is not None:
                 outages[row.ref] = row.seq
+            elif row.type == EV_DEGRADED_OPEN:
+                degraded[row.seq] = row.seq
+            elif row.type == EV_DEGRADED_CLOSE and row.ref is not None:
+                degraded[row.ref] = row.seq
             else:
                 text = self.schema.agent_event(row)
                 if text is not None:
                     lines.append((row.seq, text))
         if outages:
             lines.extend(self._outage_lines(journal, outages))
+        if degraded:
+            lines.extend(self._degraded_lines(journal, degraded))
         return lines
+
+    def _degraded_lines(self, journal: Journal, wanted: dict[int, int]) -> list[Line]:
+        """The current state of some degraded windows (as for outages)."""
+        now = time.time_ns()
+        starts = [w.start_ns for w in journal.degradations() if w.id in wanted]
+        if not starts:
+            return []
+        analysis = self._analyse(journal, min(starts), now)
+        out = []
+        for attributed in analysis.degraded:
+            seq = wanted.get(attributed.outage.id)
+            info = analysis.targets.get(attributed.outage.target)
+            if seq is not None and info is not None and self.schema.exports(info.provider, info.role):
+                out.append((seq, self.schema.outage(attributed, info, now)))
+        return out
 
     def _outage_lines(self, journal: Journal, wanted: dict[int, int]) -> list[Line]:
         """The current state of some outages (closed if the journal already holds the close)."""
@@ -438,11 +460,20 @@ class InfluxExporter(Sink):
         since = min((period.start_ns for _, _, period, _ in plan), default=now - 31 * DAY_NS)
         analysis = self._analyse(journal, since, now)
         lines = [
-            self.schema.sla(compute(analysis, provider, period, zone), ts)
+            self.schema.sla(
+                compute(analysis, provider, period, zone),
+                ts,
+                {
+                    "download_bps": provider.sla.download,
+                    "upload_bps": provider.sla.upload,
+                    "download_min_bps": provider.sla.minimum_bps("download"),
+                    "upload_min_bps": provider.sla.minimum_bps("upload"),
+                },
+            )
             for provider, zone, period, ts in plan
             if self.schema.exports(provider.id, "provider")
         ]
-        for attributed in analysis.outages:
+        for attributed in (*analysis.outages, *analysis.degraded):
             info = analysis.targets.get(attributed.outage.target)
             if info is not None and attributed.outage.id > 0 and self.schema.exports(info.provider, info.role):
                 lines.append(self.schema.outage(attributed, info, now))

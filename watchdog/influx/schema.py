@@ -11,9 +11,15 @@ Measurements (documented in the README, section "InfluxDB and Grafana"):
   ``start_lo_ns``, ``confirmed_ns``, ``end_ns``, ``end_lo_ns``, ``duration_s``, ``open``,
   ``attribution``, ``provider_s``, ``customer_line_s``, ``inconclusive_s``, ``no_data_s``,
   ``failure``, ``detail``.
+* ``degraded`` one point per degraded window (a quality limit crossed while up), at its start, with the
+  same fields as ``outage`` (``failure`` empty) and the extra tag ``limit`` (``latency``, ``loss``,
+  ``jitter``, ``line``); rewritten like an outage point when it closes and when the SLA is recomputed.
 * ``sla``     per provider and billing period, recomputed every ``sla_interval``. Tags ``agent,
   provider, period``; fields ``availability``, ``target``, ``breached``, ``downtime_s``, ``coverage``,
-  ``counted_s``, ``inconclusive_s``, ``customer_line_s``, ``no_data_s``, ``incidents``.
+  ``counted_s``, ``inconclusive_s``, ``customer_line_s``, ``no_data_s``, ``incidents``, ``degraded_s``,
+  ``counts_degraded`` (0/1), and where the contract states speeds ``download_bps``, ``upload_bps``,
+  ``download_min_bps``, ``upload_min_bps`` (speed tests themselves are ``probe`` points of kind ``speed``
+  with ``download_bps``, ``upload_bps``, ``loaded_latency_s``…).
 * ``agent``   the agent itself. Tag ``event``: ``start``, ``stop``, ``crash_recovered``, ``alive``,
   ``stall``, ``clock_step``, ``journal_gap``, ``clock`` (from ``clock_sample`` events), and ``export``
   (the exporter's own heartbeat: ``backlog_rows``, ``lag_s``, ``dead_letters``, ``exported_rows``).
@@ -61,6 +67,7 @@ CONTROLS_PROVIDER = "line"  # the provider tag of the customer's own-line contro
 EV_CLOCK_SAMPLE = "clock_sample"  # written by the clock part (issue 3); read here when present
 
 PROBE, OUTAGE, SLA, AGENT = "probe", "outage", "sla", "agent"
+DEGRADED = "degraded"
 TIMELINE = "timeline"
 TIMELINE_CHUNK_CHARS = 60_000  # InfluxDB 1.x refuses string fields over 64 KiB
 
@@ -171,9 +178,14 @@ class Schema:
         return line(PROBE, self.target_tags(info), fields, ts_ns)
 
     def outage(self, attributed: AttributedOutage, info: TargetInfo, now_ns: int) -> str:
-        """An ``outage`` point at the outage's start (the target's own series tags); open ones run to ``now_ns``."""
+        """An ``outage`` point at the outage's start (the target's own series tags); open ones run to ``now_ns``.
+
+        A degraded window (``Outage.limit`` set) becomes a ``degraded`` point with a ``limit`` tag.
+        """
         o = attributed.outage
         tags = self.target_tags(info)
+        if o.limit:
+            tags = {**tags, "limit": o.limit}
         end = o.end_ns if o.end_ns is not None else now_ns
         by = attributed.time_by_attribution()
         fields: dict[str, Any] = {
@@ -196,7 +208,7 @@ class Schema:
         if o.end_ns is not None and o.end_bounds is not None:
             fields["end_ns"] = o.end_ns
             fields["end_lo_ns"] = o.end_bounds[0]
-        return line(OUTAGE, tags, fields, o.start_ns)
+        return line(DEGRADED if o.limit else OUTAGE, tags, fields, o.start_ns)
 
     def agent_event(self, event: Event) -> str | None:
         """An ``agent`` point from an agent-level journal event, or None for events that are not one."""
@@ -280,7 +292,7 @@ class Schema:
             out.append(line(TIMELINE, self._tags(provider=self.provider_name(provider_id)), fields, day_ns + i))
         return out
 
-    def sla(self, figures: SlaFigures, ts_ns: int) -> str:
+    def sla(self, figures: SlaFigures, ts_ns: int, speeds: Mapping[str, float | None] | None = None) -> str:
         """An ``sla`` point: one provider's figures for one period as of ``ts_ns``."""
         fields: dict[str, Any] = {
             "downtime_s": figures.downtime_s,
@@ -290,7 +302,12 @@ class Schema:
             "customer_line_s": figures.customer_line_s,
             "no_data_s": figures.no_data_s,
             "incidents": len(figures.counted_incidents),
+            "degraded_s": figures.degraded_s,
+            "counts_degraded": 1 if figures.counts_degraded else 0,
         }
+        for name, value in (speeds or {}).items():
+            if value is not None:
+                fields[name] = float(value)
         if figures.availability is not None:
             fields["availability"] = figures.availability
         if figures.target is not None:

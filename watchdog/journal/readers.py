@@ -13,6 +13,8 @@ from watchdog.journal.schema import (
     EV_AGENT_STOP,
     EV_ALIVE,
     EV_CLOCK_STEP,
+    EV_DEGRADED_CLOSE,
+    EV_DEGRADED_OPEN,
     EV_OUTAGE_CLOSE,
     EV_OUTAGE_OPEN,
     EV_RUN_END_RECOVERED,
@@ -271,6 +273,40 @@ class JournalReader:
                     end_bounds=None if close is None else (int(close.data["last_fail_ns"]), int(close.data["end_ns"])),
                     failure=FailureKind(d["failure"]) if d.get("failure") else None,
                     detail=d.get("detail", ""),
+                )
+            )
+        out.sort(key=lambda o: (o.start_ns, o.id))
+        return out
+
+    def degradations(self, keys: Iterable[str] | None = None) -> list[Outage]:
+        """Every degraded window (``Outage.limit`` names the limit; open ones have ``end_ns = None``), by start.
+
+        A wall-clock step inside a window moves its start side as for outages (from ``clock_step`` events).
+        """
+        names = self.target_keys()
+        wanted = None if keys is None else set(keys)
+        closes = {e.ref: e for e in self.events([EV_DEGRADED_CLOSE])}
+        steps = [(e.seq, int(e.data["step_ns"])) for e in self.events([EV_CLOCK_STEP])] if closes else []
+        out = []
+        for e in self.events([EV_DEGRADED_OPEN]):
+            key = names.get(e.target or -1, f"#{e.target}")
+            if wanted is not None and key not in wanted:
+                continue
+            close = closes.get(e.seq)
+            d = e.data
+            shift = _clock_shift(d, close, e.seq, steps)
+            last_ok = d.get("last_ok_ns")
+            out.append(
+                Outage(
+                    id=e.seq,
+                    target=key,
+                    start_ns=int(d["start_ns"]) + shift,
+                    start_bounds=(None if last_ok is None else int(last_ok) + shift, int(d["start_ns"]) + shift),
+                    confirmed_ns=int(d["confirmed_ns"]) + shift,
+                    end_ns=None if close is None else int(close.data["end_ns"]),
+                    end_bounds=None if close is None else (int(close.data["last_bad_ns"]), int(close.data["end_ns"])),
+                    detail=d.get("detail", ""),
+                    limit=str(d.get("limit", "")),
                 )
             )
         out.sort(key=lambda o: (o.start_ns, o.id))

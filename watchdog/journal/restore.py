@@ -25,15 +25,20 @@ class RestoredState:
     last_ok_ns: dict[str, int] = field(default_factory=dict)
     last_fail_ns: dict[str, int] = field(default_factory=dict)
     last_result: dict[str, Result] = field(default_factory=dict)
+    open_degraded: dict[str, dict[str, Outage]] = field(default_factory=dict)  # target -> limit -> window
 
 
 def restore_state(journal: JournalReader, keys: Iterable[str], *, tail_rows: int = 50_000) -> RestoredState:
     """Open outages plus each target's last results, read from the journal's tail."""
     state = RestoredState()
+    keys = list(keys)
     for outage in journal.outages(keys):
         if outage.is_open:
             state.open_outages[outage.target] = outage
     wanted = set(keys)
+    for window in journal.degradations(wanted):
+        if window.is_open:
+            state.open_degraded.setdefault(window.target, {})[window.limit] = window
     names = journal.target_keys()
     seen: dict[str, _TargetRestore] = {}
     for target, ts, lat, failure, detail, metrics in journal.conn.execute(

@@ -115,6 +115,8 @@ EV_RUN_END_RECOVERED = "run_end_recovered"
 EV_OUTAGE_OPEN = "outage_open"
 EV_OUTAGE_CLOSE = "outage_close"
 EV_STALL = "stall"
+EV_DEGRADED_OPEN = "degraded_open"  # a quality limit (latency, loss, jitter) was crossed: a degraded window opens
+EV_DEGRADED_CLOSE = "degraded_close"  # ref = the degraded_open's seq
 EV_CLOCK_STEP = "clock_step"
 EV_CLOCK_SAMPLE = "clock_sample"  # an NTP measurement of the local clock (watchdog.agent.clock)
 EV_JOURNAL_GAP = "journal_gap"

@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 
 from watchdog.agent.detector import State
-from watchdog.agent.sinks import AgentContext, AgentEvent, OutageNotice, Sink
+from watchdog.agent.sinks import AgentContext, AgentEvent, DegradedNotice, OutageNotice, Sink
 from watchdog.model import NS, Result, Role, Target
 from watchdog.notify.channels import Channels, SecretFilter, build_channels
+from watchdog.notify.degraded import DegradedMessages
 from watchdog.notify.delivery import Delivery
 from watchdog.notify.digest import Digest
 from watchdog.notify.expiry import ExpiryWarnings
@@ -91,6 +92,7 @@ class NotifySink(Sink):
         self._messages = Messages(self.config, self.words, self.outbox, clock)
         self._delivery = Delivery(self.section, self.outbox, clock)
         self._outages = OutageMessages(self._messages, self.folder, self.targets)
+        self._degraded = DegradedMessages(self._messages, self.section.flap_window)
         self._line = LineWatch(self._messages, self.folder, ctx.board)
         self._expiry = ExpiryWarnings(self._messages, self.section)
         self._digest = Digest(self._messages, self.section, ctx.board)
@@ -136,6 +138,7 @@ class NotifySink(Sink):
         """Tell what flap windows folded, write what the journal refused, give delivery a moment, stop."""
         for summary in self.folder.flush(self.clock()):
             await self._outages.summary(summary)
+        await self._degraded.flush()
         await self.outbox.flush()
         await self._delivery.settle(self.channels, self.settle_s)
         for task in self._tasks:
@@ -161,6 +164,11 @@ class NotifySink(Sink):
                 await self._outages.closed(notice)
         else:
             await self._line.check(notice)
+
+    async def on_degraded(self, notice: DegradedNotice) -> None:
+        """A provider target's degraded window opened or closed (the customer's controls: not told)."""
+        if notice.target.role is Role.PROVIDER:
+            await self._degraded.on_notice(notice)
 
     async def on_agent(self, event: AgentEvent) -> None:
         """The journal failing or recovering; a start after an unclean stop; the InfluxDB exporter's alerts."""
@@ -254,6 +262,7 @@ class NotifySink(Sink):
         """One round of the time-driven checks: flap windows, the outbox, digest, deadlines, SLA, restore."""
         for summary in self.folder.due(self.clock()):
             await self._outages.summary(summary)
+        await self._degraded.due()
         await self.outbox.flush()
         await self._digest.check()
         if mono - self._last_deadline_check >= DEADLINE_CHECK_S:

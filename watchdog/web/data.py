@@ -52,6 +52,7 @@ class TargetNow:
     last: Result | None
     last_ok_ns: int | None
     outage: Outage | None
+    degraded: tuple[str, ...] = ()  # quality limits over their bounds while the target is up (down wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ def target_now(
     outage: Outage | None,
     now_ns: int,
     running: bool,
+    degraded: tuple[str, ...] = (),
 ) -> TargetNow:
     """Derive the shown state from the detector's state and the last result."""
     if state is State.DOWN:
@@ -111,7 +113,7 @@ def target_now(
         shown = "stale"
     else:
         shown = last_state
-    return TargetNow(target, shown, last_state, last, last_ok_ns, outage)
+    return TargetNow(target, shown, last_state, last, last_ok_ns, outage, degraded if shown == "up" else ())
 
 
 def line_state(now: Now) -> str:
@@ -177,7 +179,7 @@ class LiveSource:
         now = time.time_ns()
         running = not self.agent.stopping
         targets = tuple(
-            target_now(s.target, s.state, s.last, s.last_ok_ns, s.outage, now, running)
+            target_now(s.target, s.state, s.last, s.last_ok_ns, s.outage, now, running, s.degraded)
             for s in self.board.targets.values()
         )
         last = max((s.last.ts_ns for s in self.board.targets.values() if s.last is not None), default=None)
@@ -213,13 +215,15 @@ def _journal_now(journal: Journal, config: Config, now_ns: int) -> Now:
         status.last = restored.last_result.get(key)
         status.last_ok_ns = restored.last_ok_ns.get(key)
         status.outage = restored.open_outages.get(key)
+        status.degraded = tuple(sorted(restored.open_degraded.get(key, {})))
         if status.outage is not None:
             status.state = State.DOWN
         elif status.last_ok_ns is not None:
             status.state = State.UP
     last = max((r.ts_ns for r in restored.last_result.values()), default=None)
     targets = tuple(
-        target_now(s.target, s.state, s.last, s.last_ok_ns, s.outage, now_ns, running) for s in board.targets.values()
+        target_now(s.target, s.state, s.last, s.last_ok_ns, s.outage, now_ns, running, s.degraded)
+        for s in board.targets.values()
     )
     return Now(now_ns, "journal", running, last, targets, board.line())
 

@@ -56,6 +56,7 @@ def target_json(t: TargetNow, zone: ZoneInfo, now_ns: int) -> dict[str, Any]:
         "interval_s": t.target.interval_s,
         "state": t.state,
         "last_state": t.last_state,
+        "degraded": list(t.degraded),
         "last": None
         if last is None
         else {
@@ -108,6 +109,8 @@ def sla_json(f: SlaFigures, zone: ZoneInfo) -> dict[str, Any]:
         "inconclusive_s": r(f.inconclusive_s),
         "customer_line_s": r(f.customer_line_s),
         "coverage": round(f.coverage, 6),
+        "degraded_s": r(f.degraded_s),
+        "counts_degraded": f.counts_degraded,
         "incidents": len(f.incidents),
         "counted_incidents": len(f.counted_incidents),
         "longest_s": r(f.longest_s),

@@ -1,0 +1,210 @@
+"""Speed probe against real servers: a throttled aiohttp server on loopback (plain file and LibreSpeed-style
+``/garbage``/``/empty``), and an iperf3 server in a network namespace behind a kernel ``tbf`` shaper.
+
+Known truth: the server's throttle (or the qdisc's rate); the measured speed must be within 10 % of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from conftest import NetnsPair
+
+from probes import REGISTRY
+from probes.speed import SPEED_GATE_KEY, SpeedOptions
+from watchdog.agent.runner import run_probe
+from watchdog.model import FailureKind, Role, Target
+from watchdog.probe import ProbeContext
+
+RATE_BPS = 40e6  # the throttle: 40 Mbit/s = 5 MB/s
+CHUNK = 64 * 1024
+
+
+class Throttled:
+    """An aiohttp server on 127.0.0.1 that sends and receives at most ``rate_bps`` (a token bucket in time)."""
+
+    def __init__(self, rate_bps: float) -> None:
+        self.rate = rate_bps / 8  # bytes per second
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.uploaded = 0
+        self.requests: list[str] = []
+
+    async def _send(self, request: web.Request, total: int) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        await response.prepare(request)
+        t0, sent = time.monotonic(), 0
+        block = b"x" * CHUNK
+        while sent < total:
+            await response.write(block)
+            sent += CHUNK
+            ahead = t0 + sent / self.rate - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+        await response.write_eof()
+        return response
+
+    async def big(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.path_qs)
+        return await self._send(request, 200 * 1024 * 1024)
+
+    async def garbage(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.path_qs)
+        return await self._send(request, int(request.query.get("ckSize", "4")) * 1024 * 1024)
+
+    async def empty(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path_qs)
+        t0 = time.monotonic()
+        while True:
+            chunk = await request.content.read(CHUNK)
+            if not chunk:
+                break
+            self.uploaded += len(chunk)
+            ahead = t0 + self.uploaded / self.rate - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+        return web.Response(text="")
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_get("/big.bin", self.big)
+        app.router.add_get("/backend/garbage", self.garbage)
+        app.router.add_post("/backend/empty", self.empty)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def throttled() -> AsyncIterator[Throttled]:
+    server = Throttled(RATE_BPS)
+    await server.start()
+    yield server
+    assert server.runner is not None
+    await server.runner.cleanup()
+
+
+def speed_target(address: str, timeout_s: float = 20.0, provider: str | None = "isp", **options: object) -> Target:
+    return Target(
+        key="isp/speed",
+        name="speed",
+        kind="speed",
+        address=address,
+        role=Role.PROVIDER,
+        provider=provider,
+        interval_s=3600.0,
+        timeout_s=timeout_s,
+        options=SpeedOptions.model_validate(options),
+    )
+
+
+def within(measured: float, truth: float, share: float = 0.10) -> bool:
+    return abs(measured - truth) <= share * truth
+
+
+async def test_plain_file_download_is_within_10_percent_of_the_throttle(throttled: Throttled) -> None:
+    target = speed_target(f"http://127.0.0.1:{throttled.port}/big.bin", max_seconds="2s", max_bytes=64 * 1024**2)
+    ctx = ProbeContext()
+    try:
+        result = await run_probe(REGISTRY["speed"], target, ctx)
+    finally:
+        await ctx.aclose()
+    assert result.ok, result.detail
+    m = result.metrics
+    assert within(m["download_bps"], RATE_BPS), m
+    assert 1.9 <= m["download_s"] <= 2.3 and m["download_bytes"] < 64 * 1024**2  # the time bound stopped it
+    assert "upload_bps" not in m and 0 < m["loaded_latency_s"] < 1.0
+    assert result.detail.startswith("download ") and " Mbit/s, latency under load " in result.detail
+
+
+async def test_librespeed_download_and_upload_bounded_by_bytes(throttled: Throttled) -> None:
+    target = speed_target(
+        f"http://127.0.0.1:{throttled.port}/backend/",
+        server="librespeed",
+        max_seconds="10s",
+        max_bytes=8 * 1024**2,
+        upload=True,
+    )
+    ctx = ProbeContext()
+    try:
+        result = await run_probe(REGISTRY["speed"], target, ctx)
+    finally:
+        await ctx.aclose()
+    assert result.ok, result.detail
+    m = result.metrics
+    assert throttled.requests[:2] == ["/backend/garbage?ckSize=8", "/backend/empty"]
+    assert m["download_bytes"] == 8 * 1024**2 and m["upload_bytes"] == 8 * 1024**2  # the byte bound stopped it
+    assert throttled.uploaded == 8 * 1024**2
+    assert within(m["download_bps"], RATE_BPS), m
+    assert within(m["upload_bps"], RATE_BPS), m
+
+
+async def test_a_test_is_skipped_not_failed_while_the_line_is_down(throttled: Throttled) -> None:
+    target = speed_target(f"http://127.0.0.1:{throttled.port}/big.bin", max_seconds="1s")
+    ctx = ProbeContext()
+    ctx.resources[SPEED_GATE_KEY] = lambda t: "the internet line is down (0 of 3 controls up)"
+    try:
+        result = await run_probe(REGISTRY["speed"], target, ctx)
+    finally:
+        await ctx.aclose()
+    assert (result.ok, result.failure, result.counts) == (False, FailureKind.INTERNAL, False)
+    assert result.detail == "speed test skipped: the internet line is down (0 of 3 controls up)"
+    assert dict(result.metrics) == {"skipped": 1.0}
+    assert throttled.requests == []  # nothing was sent
+
+
+async def test_never_two_at_once(throttled: Throttled) -> None:
+    url = f"http://127.0.0.1:{throttled.port}/big.bin"
+    ctx = ProbeContext()
+    try:
+        results = await asyncio.gather(
+            *(run_probe(REGISTRY["speed"], speed_target(url, max_seconds="1s"), ctx) for _ in range(2))
+        )
+    finally:
+        await ctx.aclose()
+    # had they overlapped, each would have had half the throttle's bandwidth
+    assert all(r.ok and within(r.metrics["download_bps"], RATE_BPS) for r in results), [r.metrics for r in results]
+    first, second = sorted(results, key=lambda r: r.ts_ns)
+    assert second.ts_ns - first.ts_ns < 0.5e9  # both started together; the second waited for the lock
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("iperf3") is None, reason="needs the iperf3 binary (Debian iperf3)")
+def test_iperf3_through_a_tbf_shaper_in_a_namespace(netns: NetnsPair) -> None:
+    rate = 50e6
+    # the server's side shapes what it sends (download, iperf3 -R) and the client's what it sends (upload)
+    for ns, dev in ((netns.server, netns.server_dev), (netns.client, netns.client_dev)):
+        netns.in_ns(ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", "50mbit", "burst", "32kb",
+                    "latency", "100ms")  # fmt: skip
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", netns.server, "iperf3", "-s", "-B", netns.server_ip, "-p", "5299"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    netns.helpers.append(server)  # type: ignore[arg-type]
+    time.sleep(0.5)
+    spec = {
+        "targets": [
+            {
+                "kind": "speed",
+                "address": f"{netns.server_ip}:5299",
+                "timeout_s": 15.0,
+                "options": {"server": "iperf3", "max_seconds": "3s", "upload": True},
+            }
+        ]
+    }
+    (result,) = netns.run(spec)["results"]
+    assert result["ok"], result
+    m = result["metrics"]
+    assert within(m["download_bps"], rate), m
+    assert within(m["upload_bps"], rate), m
+    assert m["download_bytes"] > 0.8 * rate / 8 * 3
