@@ -1,9 +1,10 @@
 """The agent: wires config, probes, scheduler, journal, detectors and sinks inside one task group.
 
-Order of things for every result: probe → journal (durable) → detector → outage event journaled →
-board → sinks. Start-up recovers from a crash (ends the previous run at its last record, seals its
-rows), registers targets, journals ``agent_start`` and restores open outages, so a restart neither
-forgets nor duplicates an outage. Shutdown journals ``agent_stop`` and seals the chain.
+Order of things for every result: probe → journal (durable; commits are grouped, held at most
+``agent.commit_delay``) → detector → outage event journaled → board → sinks. Start-up recovers from
+a crash (ends the previous run at its last record, seals its rows), registers targets, journals
+``agent_start`` and restores open outages, so a restart neither forgets nor duplicates an outage.
+Shutdown journals ``agent_stop`` and seals the chain.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class Agent:
         self.install_signal_handlers = install_signal_handlers
         self.run_id = uuid.uuid4().hex
         self.boot_id = boot_id()
-        self.writer = JournalWriter(config.journal_path, on_state=self._journal_state)
+        self.writer = JournalWriter(config.journal_path, hold_s=config.agent.commit_delay, on_state=self._journal_state)
         self.board = Board.for_targets(config.targets, config.quorum)
         self.handle = AgentHandle(config, self.board, self.writer, self.run_id)
         self.detectors: dict[str, Detector] = {}

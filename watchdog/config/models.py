@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from watchdog.model import ProviderKind, Role, Target
-from watchdog.units import Duration, bounded, format_duration, split_server
+from watchdog.units import Duration, bounded, format_duration, parse_duration, split_server
 
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -201,6 +201,8 @@ class AgentSection(Strict):
     data_dir: Annotated[str, AfterValidator(_data_dir)] = "./data"
     language: Literal["en", "ru"] = "en"
     concurrency: int = Field(64, ge=1, le=10_000)
+    # group commit: a result is journaled (and only then acted on) at most this long after it arrives
+    commit_delay: Annotated[float, BeforeValidator(parse_duration), bounded(1.0)] = 0.05
     tags: Annotated[dict[str, str], AfterValidator(_asn)] = Field(default_factory=dict)  # region, asn, connection…
     share: ShareSection | None = None  # what an advocate gets (see ShareSection)
 
