@@ -407,7 +407,8 @@ class Agent:
                     "mono_ns": time.monotonic_ns(),
                     "boot_ns": _boottime_ns(),
                 },
-            )
+            ),
+            now=True,
         )
         if waited is not None:  # the time without monitoring was the agent's own disk, not a provider
             await self.writer.write(self.writer.event(EV_STORAGE_WAIT, waited))
@@ -487,7 +488,7 @@ class Agent:
         if self.fanout is not None:
             self.fanout.publish(AgentEvent("stopping", {"run": self.run_id, "reason": reason}))
         try:
-            await self.writer.write(self.writer.event(EV_AGENT_STOP, {"run": self.run_id, "reason": reason}))
+            await self.writer.write(self.writer.event(EV_AGENT_STOP, {"run": self.run_id, "reason": reason}), now=True)
             await self.writer.flush()
             await self._seal()
         finally:

@@ -147,9 +147,14 @@ class JournalWriter:
         self._wake.set()
         return entry.ticket, entry.future
 
-    async def write(self, item: Item) -> int | None:
-        """Queue a row and wait until it is durable; ``None`` means held in memory (the disk fails)."""
+    async def write(self, item: Item, *, now: bool = False) -> int | None:
+        """Queue a row and wait until it is durable; ``None`` means held in memory (the disk fails).
+
+        ``now`` commits without holding (start and stop of a run: nothing else is coming).
+        """
         _, future = self.submit(item)
+        if now:
+            self._now.set()
         return await future
 
     def event(
