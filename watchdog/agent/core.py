@@ -70,6 +70,7 @@ START_RETRY_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # waits between start attempts
 
 
 GC_GEN0_THRESHOLD = 50_000  # allocations between young-generation collections once the agent runs
+GC_TUNE_AFTER_S = 2.0  # after the start: the first probes go out first
 
 
 def _tune_gc() -> tuple[int, int, int]:
@@ -311,6 +312,11 @@ class Agent:
             expected = max(expected + MONITOR_TICK_S, now_mono)
             expected_wall = now_wall + int(MONITOR_TICK_S * NS)
 
+    async def _tune_gc_later(self, before: list[tuple[int, int, int]]) -> None:
+        """Tune the collector once start-up is over (a full collection then must not delay the first probes)."""
+        await asyncio.sleep(GC_TUNE_AFTER_S)
+        before.append(_tune_gc())
+
     async def _seal(self) -> None:
         if self.writer.degraded:
             return
@@ -463,7 +469,7 @@ class Agent:
         limiter = asyncio.Semaphore(config.agent.concurrency)
         offsets = stagger_offsets(config.targets)
         reason = "stopped"
-        gc_before: tuple[int, int, int] | None = None
+        gc_before: list[tuple[int, int, int]] = []  # the thresholds _tune_gc replaced, once it ran
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._monitor(), name="monitor")]
@@ -484,7 +490,7 @@ class Agent:
                         )
                     )
                 if self.tune_gc:
-                    gc_before = _tune_gc()
+                    tasks.append(tg.create_task(self._tune_gc_later(gc_before), name="gc-tune"))
                 self.handle.started.set()
                 _LOGGER.info(
                     "agent started run=%s targets=%d journal=%s", self.run_id, len(config.targets), config.journal_path
@@ -501,9 +507,9 @@ class Agent:
                 for task in tasks:
                     task.cancel()
         finally:
-            if gc_before is not None:
+            if gc_before:
                 gc.unfreeze()
-                gc.set_threshold(*gc_before)
+                gc.set_threshold(*gc_before[0])
             if self.install_signal_handlers:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)

@@ -1,16 +1,17 @@
 """The agent's single journal writer: one thread, group commit, and no loss when the disk fails.
 
 Probe tasks ``await writer.write(result)``; rows are committed in groups (``synchronous=FULL``): the
-writer holds a commit up to ``hold_s`` (default 50 ms, ``agent.commit_delay``) after the oldest row
-waiting, so one transaction and one fsync serve every row that arrived meanwhile, and each caller
-resumes only once its row is durable. Nothing that acts on a result — the detector, the outage events,
-the board and the status page, the sinks and notifications — sees it before then, so a kill -9 loses
-nothing that was acknowledged; it can lose only rows still held, which nobody has seen. ``flush()``,
-a full batch (``max_batch``) and shutdown commit at once. If a commit fails
-(disk full, I/O error) the writer keeps the rows in a bounded memory ring, answers callers at once with
-``None`` ("held, not yet durable") so probing goes on, retries every second, and when the journal
-accepts rows again writes them in order plus a ``journal_gap`` event stating what, if anything, the ring
-had to drop.
+writer starts a commit at most every ``hold_s`` (default 50 ms, ``agent.commit_delay``) — a row that
+arrives after a quiet spell is committed at once, one that arrives soon after a commit waits for the
+next — so under load one transaction and one fsync serve every row that arrived meanwhile, no row
+waits longer than ``hold_s`` plus a commit, and each caller resumes only once its row is durable.
+Nothing that acts on a result — the detector, the outage events, the board and the status page, the
+sinks and notifications — sees it before then, so a kill -9 loses nothing that was acknowledged; it
+can lose only rows still held, which nobody has seen. ``flush()``, a full batch (``max_batch``) and
+shutdown commit at once. If a commit fails (disk full, I/O error) the writer keeps the rows in a
+bounded memory ring, answers callers at once with ``None`` ("held, not yet durable") so probing goes
+on, retries every second, and when the journal accepts rows again writes them in order plus a
+``journal_gap`` event stating what, if anything, the ring had to drop.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ class _Entry:
     item: Item
     ticket: Ticket
     future: asyncio.Future[int | None]
-    at: float  # loop time it was queued
 
 
 class JournalWriter:
@@ -76,6 +76,7 @@ class JournalWriter:
         self._pending: deque[_Entry] = deque()
         self._wake = asyncio.Event()
         self._now = asyncio.Event()  # commit without holding: flush, shutdown, a full batch
+        self._last_commit = float("-inf")  # loop time the last commit started
         self._task: asyncio.Task[None] | None = None
         self.degraded = False
         self.degraded_since_ns: int | None = None
@@ -134,7 +135,7 @@ class JournalWriter:
     def submit(self, item: Item) -> tuple[Ticket, asyncio.Future[int | None]]:
         """Queue a row; the future resolves to its seq once durable (``None`` while the disk fails)."""
         loop = asyncio.get_running_loop()
-        entry = _Entry(item, Ticket(), loop.create_future(), loop.time())
+        entry = _Entry(item, Ticket(), loop.create_future())
         self._pending.append(entry)
         if len(self._pending) >= self.max_batch:
             self._now.set()
@@ -196,10 +197,10 @@ class JournalWriter:
             await asyncio.wait([last], timeout=max(self.hold_s, 0.01))
 
     async def _hold(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Group commit: wait until the oldest row waiting is ``hold_s`` old, a batch is full, or a flush."""
+        """Group commit: wait until ``hold_s`` after the last commit started, a batch is full, or a flush."""
         if self.hold_s <= 0 or self.degraded or not self._pending:
             return
-        delay = self._pending[0].at + self.hold_s - loop.time()
+        delay = self._last_commit + self.hold_s - loop.time()
         if delay <= 0 or self._now.is_set():
             return
         with contextlib.suppress(TimeoutError):
@@ -218,6 +219,7 @@ class JournalWriter:
                 items = [e.item for e in batch]
                 tickets = [e.ticket for e in batch]
                 self._inflight = len(batch)
+                self._last_commit = loop.time()
                 try:
                     seqs = await loop.run_in_executor(self._exec, self.journal.append, items, tickets)
                 except Exception as exc:

@@ -201,7 +201,7 @@ class AgentSection(Strict):
     data_dir: Annotated[str, AfterValidator(_data_dir)] = "./data"
     language: Literal["en", "ru"] = "en"
     concurrency: int = Field(64, ge=1, le=10_000)
-    # group commit: a result is journaled (and only then acted on) at most this long after it arrives
+    # group commit: at most one journal commit per this long; a result is acted on only once committed
     commit_delay: Annotated[float, BeforeValidator(parse_duration), bounded(1.0)] = 0.05
     tags: Annotated[dict[str, str], AfterValidator(_asn)] = Field(default_factory=dict)  # region, asn, connection…
     share: ShareSection | None = None  # what an advocate gets (see ShareSection)
