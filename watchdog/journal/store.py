@@ -167,7 +167,7 @@ class Journal(JournalReader):
         """Open (and with ``create``, create) a journal file.
 
         A new journal gets schema :data:`SCHEMA_VERSION`; an existing one keeps the schema it was
-        created with (1 or 2) and is read and written in it.
+        created with (1, 2 or 3) and is read and written in it.
         """
         file = Path(path)
         if readonly:
