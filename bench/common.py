@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import socket
 import sqlite3
@@ -111,6 +112,12 @@ def proc_cpu(pid: int | None = None) -> CpuSample:
     text = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces
     return CpuSample(int(fields[11]) * TICK_S, int(fields[12]) * TICK_S, time.monotonic())
+
+
+def rusage_cpu() -> CpuSample:
+    """CPU used so far by this process (every thread), from ``getrusage(RUSAGE_SELF)`` (µs resolution)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuSample(usage.ru_utime, usage.ru_stime, time.monotonic())
 
 
 def proc_rss_kb(pid: int | None = None) -> tuple[int, int]:

@@ -27,9 +27,10 @@ from bench.common import Suite, loopback_hosts, percentile, proc_cpu, run_worker
 TIMEOUT_S = 0.5
 
 
-def run_fping(hosts: list[str], warmup_s: float, duration_s: float) -> dict[str, Any]:
-    """fping in loop mode over ``hosts``; CPU, replies and RTTs inside the window."""
-    gap_ms = round(1000 / len(hosts) * 0.95, 3)
+def run_fping(hosts: list[str], warmup_s: float, duration_s: float, gap_ms: float | None = None) -> dict[str, Any]:
+    """fping in loop mode over ``hosts``; CPU, replies and RTTs inside the window (``gap_ms``: fping's ``-i``)."""
+    if gap_ms is None:
+        gap_ms = round(1000 / len(hosts) * 0.95, 3)
     with tempfile.TemporaryDirectory(prefix="wd-fping-") as tmp:
         listing = Path(tmp) / "targets"
         listing.write_text("".join(f"{h}\n" for h in hosts))

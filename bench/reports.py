@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from bench.common import CACHE, ROOT, Suite, python_env
 
-GENERATOR_VERSION = 2  # 2: journal schema 2, ICMP times rounded as the probe does
+GENERATOR_VERSION = 3  # 2: journal schema 2, ICMP times rounded as the probe does; 3: journal schema 3
 SEED = 20_261_122
 ZONE = "Europe/Moscow"
 INTERVAL_S = 10
@@ -393,11 +393,19 @@ def _journal_bytes(path: Path) -> dict[str, float]:
     return {"results": results, "file": path.stat().st_size, **{f"table:{k}": v for k, v in by_table.items()}}
 
 
-RESULTS_DATA = ("results", "result_rows", "texts", "sqlite_autoindex_texts_1")  # schema 1 and schema 2
+RESULTS_DATA = (  # schema 1, 2 and 3
+    "results",
+    "result_rows",
+    "texts",
+    "sqlite_autoindex_texts_1",
+    "templates",
+    "sqlite_autoindex_templates_1",
+)
 
 
 def results_data_bytes(path: Path) -> int:
-    """Pages holding the results: the ``results`` table (schema 1), or ``result_rows`` and ``texts`` (schema 2)."""
+    """Pages holding the results: the ``results`` table (schema 1), or ``result_rows``, ``texts`` (schema 2) and
+    ``templates`` (schema 3)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         marks = ",".join("?" * len(RESULTS_DATA))
@@ -440,7 +448,7 @@ def run(suite: Suite, *, full: bool) -> None:
         per_result <= 40,
     )
     suite.add(
-        "results data bytes per result (schema 2: result_rows + texts)",
+        "results data bytes per result (schema 3: result_rows + texts + templates)",
         sum(sizes.get(f"table:{name}", 0) for name in RESULTS_DATA) / sizes["results"],
         "B",
         note=f"inline text per result by kind: {_text_by_kind(path)}",

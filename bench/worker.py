@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import percentile, proc_cpu, proc_rss_kb
+from bench.common import percentile, proc_rss_kb, rusage_cpu
 from probes import REGISTRY
 from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
 from watchdog.model import NS, Result, Role, Target
@@ -81,12 +81,12 @@ class _Window:
         self.cpu1: Any = None
 
     def open(self) -> None:
-        self.cpu0 = proc_cpu()
+        self.cpu0 = rusage_cpu()
         self.start_ns = time.time_ns()
 
     def close(self) -> None:
         self.end_ns = time.time_ns()
-        self.cpu1 = proc_cpu()
+        self.cpu1 = rusage_cpu()
 
     def holds(self, ts_ns: int) -> bool:
         return self.start_ns <= ts_ns < self.end_ns
@@ -202,7 +202,7 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
 
     data_dir = Path(spec.get("data_dir") or tempfile.mkdtemp(prefix="wd-bench-"))
     config = loads(_config_text(spec, data_dir), env={})
-    agent = Agent(config, sink_factories=[])
+    agent = Agent(config, sink_factories=[], tune_gc=bool(spec.get("tune_gc", True)))
     stats = {t.key: ScheduleStats() for t in config.targets}
     agent.handle.stats.update(stats)
     window = _Window()
@@ -220,6 +220,7 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
         results = [r for _, r in journal.iter_results(window.start_ns, window.end_ns)]
     out = _summary(results, window, stats, float(spec["interval_s"]))
     out["journal_bytes"] = config.journal_path.stat().st_size
+    out["rows_per_commit"] = agent.writer.written / max(1, agent.writer.commits)
     return out
 
 

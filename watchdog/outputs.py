@@ -74,6 +74,7 @@ async def run_agent(
     sink_factories: Sequence[SinkFactory] | None = None,
     install_signal_handlers: bool = True,
     console: Sequence[str] | None = None,
+    tune_gc: bool = False,
 ) -> int:
     """Run the agent with the sinks its config asks for (``console``: the console's hint lines; None: no console)."""
     factories = list(default_sink_factories() if sink_factories is None else sink_factories)
@@ -84,5 +85,6 @@ async def run_agent(
         sink_factories=factories,
         duration_s=duration_s,
         install_signal_handlers=install_signal_handlers,
+        tune_gc=tune_gc,
     )
     return await agent.run()

@@ -74,7 +74,8 @@ providers:
     with pytest.raises(ConfigError) as caught:
         loads(text, filename="x.yaml", env={})
     assert caught.value.problems == [
-        "x.yaml:2: agent.colour: unknown key (allowed: concurrency, data_dir, id, language, share, tags, timezone)",
+        "x.yaml:2: agent.colour: unknown key "
+        "(allowed: commit_delay, concurrency, data_dir, id, language, share, tags, timezone)",
     ]
     # structural errors stop before cross-field rules; fix them and the next rule speaks
     fixed = text.replace("agent: {colour: blue}", "agent: {id: a}")
@@ -159,3 +160,17 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(bad: object) -> None:
     with pytest.raises(ValueError, match="expected a duration like 500ms, 10s, 5m or 72h"):
         parse_duration(bad)
+
+
+def test_commit_delay_defaults_to_50ms_and_is_bounded() -> None:
+    base = """
+defaults: {interval: 10s, timeout: 5s}
+providers:
+  - id: bank
+    targets: [{name: web, kind: tcp, address: "127.0.0.1:443"}]
+"""
+    assert loads(base, filename="x.yaml", env={}).agent.commit_delay == 0.05
+    assert loads("agent: {commit_delay: 0ms}\n" + base, filename="x.yaml", env={}).agent.commit_delay == 0.0
+    with pytest.raises(ConfigError) as caught:
+        loads("agent: {commit_delay: 2s}\n" + base, filename="x.yaml", env={})
+    assert caught.value.problems == ["x.yaml:1: agent.commit_delay: at most 1s, got 2s"]

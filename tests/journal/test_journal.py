@@ -337,7 +337,7 @@ def test_tampering_with_shared_texts_is_detected(tmp_path: Path, name: str, sql:
 def test_a_new_journal_stores_a_repeating_text_once(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     with build(path) as journal:
-        assert journal.schema_version == 2
+        assert journal.schema_version == 3
         stored = journal.conn.execute(
             "SELECT seq, typeof(detail) FROM result_rows WHERE failure IS NOT NULL ORDER BY seq"
         ).fetchall()
@@ -430,8 +430,8 @@ def test_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     make_v1(path)
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalError, match="unsupported journal schema '3'"):
+    with pytest.raises(JournalError, match="unsupported journal schema '4'"):
         Journal.open(path)

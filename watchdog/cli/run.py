@@ -40,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
         print("\n".join(describe(found)))
         print(f"  journal: {config.journal_path}; stop with Ctrl-C", flush=True)
         hint = HINT
-    return asyncio.run(run_agent(config, duration_s=duration, console=hint))
+    return asyncio.run(run_agent(config, duration_s=duration, console=hint, tune_gc=True))
 
 
 HINT = [

@@ -26,7 +26,7 @@ from pydantic import (
 
 from watchdog.config.quality import QualitySection, SlaQualityTerms
 from watchdog.model import ProviderKind, Role, Target
-from watchdog.units import Duration, bounded, format_duration, split_server
+from watchdog.units import Duration, bounded, format_duration, parse_duration, split_server
 
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -203,6 +203,8 @@ class AgentSection(Strict):
     data_dir: Annotated[str, AfterValidator(_data_dir)] = "./data"
     language: Literal["en", "ru"] = "en"
     concurrency: int = Field(64, ge=1, le=10_000)
+    # group commit: at most one journal commit per this long; a result is acted on only once committed
+    commit_delay: Annotated[float, BeforeValidator(parse_duration), bounded(1.0)] = 0.05
     tags: Annotated[dict[str, str], AfterValidator(_asn)] = Field(default_factory=dict)  # region, asn, connection…
     share: ShareSection | None = None  # what an advocate gets (see ShareSection)
 

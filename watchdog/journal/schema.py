@@ -1,14 +1,16 @@
 """The journal's on-disk layout: its tables (DDL) by schema version, the event types, the connection pragmas.
 
-Layout (schema version 2, what a new journal gets):
+Layout (schema version 3, what a new journal gets; schema 3 adds ``templates``, see ``RESULTS_V3``):
 
 * ``results``  one row per probe run: ``seq, target, ts_ns, latency_us, failure, detail, metrics``. In
   schema 2 this is a view over ``result_rows`` (same columns) and ``texts`` (``id, text``): a
   ``detail`` or ``metrics`` text that repeats for a target (``connected to …``, ``HTTP 200 OK from …``)
   is stored once in ``texts`` and referred to by its INTEGER id; one seen for the first time (an ICMP
   round-trip time) stays inline. The view gives back the text, so readers and row hashes see exactly
-  the values schema 1 stored. No per-row hash and no index. A schema 1 journal (``results`` a table
-  holding the texts) is read, appended to and verified as it is; it is never converted.
+  the values schema 1 stored. No per-row hash and no index. Schema 3 stores an ICMP result's texts as
+  a template id plus its round-trip times as integers (see ``RESULTS_V3``). A schema 1 journal
+  (``results`` a table holding the texts) or schema 2 journal is read, appended to and verified as it
+  is; it is never converted.
 * ``events``   everything else that is evidence: target definitions, agent start/stop/alive, outages
   opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
   ref, data``; ``data`` is JSON).
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from watchdog.errors import JournalError
 
-SCHEMA_VERSION = 2  # what a new journal gets; schema 1 journals are still read and written
+SCHEMA_VERSION = 3  # what a new journal gets; schema 1 and 2 journals are still read and written
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -103,8 +105,72 @@ SELECT r.seq, r.target, r.ts_ns, r.latency_us, r.failure,
 FROM result_rows r;
 """
 
-RESULTS_SCHEMA = {1: RESULTS_V1, 2: RESULTS_V2}
-ROWS_TABLE = {1: "results", 2: "result_rows"}  # where result rows are physically written
+# Schema 3: schema 2 plus templates for texts that differ only in round-trip times (ICMP). A row whose
+# ``detail`` is a NEGATIVE integer -id takes both texts from ``templates`` row id, with the times filled
+# in from integers: the average is ``latency_us`` (an ICMP probe's latency is its average RTT), and
+# ``metrics`` holds (avg − min) + 65536 × (max − avg), in µs. Placeholders are the control characters
+# 1, 2, 3 (min, avg, max in ms with 3 decimals, as the detail shows them) and 4, 5, 6 (the same in
+# seconds, written as Python writes a float, as the metrics JSON holds them); no detail or metrics text
+# contains a control character, so nothing else can be mistaken for one. The writer stores a template
+# only when rendering it gives back exactly the text the probe wrote (otherwise the text is stored as in
+# schema 2), so the view — plain SQL, readable by any SQLite — gives schema 1's values and row hashes.
+TEMPLATE_SPREAD = 65536  # (avg − min) must stay below it
+
+
+def _ms3(x: str) -> str:
+    return f"printf('%d.%03d', ({x}) / 1000, ({x}) % 1000)"
+
+
+def _float_s(x: str) -> str:
+    """SQL for Python's ``repr(x / 1e6)`` of a non-negative integer count of µs below 10**16."""
+    return (
+        f"CASE WHEN ({x}) = 0 THEN '0.0' WHEN ({x}) < 10 THEN ({x}) || 'e-06' "
+        f"WHEN ({x}) < 100 THEN (({x}) / 10) || CASE WHEN ({x}) % 10 THEN '.' || (({x}) % 10) ELSE '' END || 'e-05' "
+        f"ELSE (({x}) / 1000000) || '.' || coalesce(nullif(rtrim(printf('%06d', ({x}) % 1000000), '0'), ''), '0') END"
+    )
+
+
+def _render(column: str) -> str:
+    mn = f"r.latency_us - r.metrics % {TEMPLATE_SPREAD}"
+    av = "r.latency_us"
+    mx = f"r.latency_us + r.metrics / {TEMPLATE_SPREAD}"
+    text = f"m.{column}"
+    for code, value in ((1, _ms3(mn)), (2, _ms3(av)), (3, _ms3(mx)), (4, _float_s(mn)), (5, _float_s(av))):
+        text = f"replace({text}, char({code}), {value})"
+    text = f"replace({text}, char(6), {_float_s(mx)})"
+    return f"(SELECT {text} FROM templates m WHERE m.id = -r.detail)"
+
+
+RESULTS_V3 = f"""
+CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS templates (
+    id INTEGER PRIMARY KEY,
+    detail TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    UNIQUE (detail, metrics)
+);
+CREATE TABLE IF NOT EXISTS result_rows (
+    seq INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    latency_us INTEGER,
+    failure TEXT,
+    detail,
+    metrics
+);
+CREATE VIEW IF NOT EXISTS results (seq, target, ts_ns, latency_us, failure, detail, metrics) AS
+SELECT r.seq, r.target, r.ts_ns, r.latency_us, r.failure,
+    CASE typeof(r.detail) WHEN 'integer' THEN
+        CASE WHEN r.detail > 0 THEN (SELECT t.text FROM texts t WHERE t.id = r.detail) ELSE {_render("detail")} END
+    ELSE r.detail END,
+    CASE WHEN typeof(r.detail) = 'integer' AND r.detail < 0 THEN {_render("metrics")}
+        WHEN typeof(r.metrics) = 'integer' THEN (SELECT t.text FROM texts t WHERE t.id = r.metrics)
+        ELSE r.metrics END
+FROM result_rows r;
+"""
+
+RESULTS_SCHEMA = {1: RESULTS_V1, 2: RESULTS_V2, 3: RESULTS_V3}
+ROWS_TABLE = {1: "results", 2: "result_rows", 3: "result_rows"}  # where result rows are physically written
 
 # Event types written by the core. Later parts add their own (contact, clock_sample, ...).
 EV_TARGET = "target"

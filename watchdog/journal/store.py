@@ -18,7 +18,7 @@ import sqlite3
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,15 @@ from watchdog.journal.chain import (
 from watchdog.journal.files import as_storage_error, check_journal_files, create_private_file, make_private, private_dir
 from watchdog.journal.readers import Head, JournalReader
 from watchdog.journal.restore import RestoredState, restore_state
-from watchdog.journal.schema import EV_TARGET, RESULTS_SCHEMA, ROWS_TABLE, SCHEMA, SCHEMA_VERSION, connect
+from watchdog.journal.schema import (
+    EV_TARGET,
+    RESULTS_SCHEMA,
+    ROWS_TABLE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TEMPLATE_SPREAD,
+    connect,
+)
 from watchdog.model import Result, Target
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,6 +53,73 @@ BLOCK_MAX_ROWS = 1000
 TEXT_CACHE_MAX = 4096  # interned texts whose id the writer remembers
 TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among them is interned
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
+TEMPLATE_CACHE_MAX = 4096  # template ids the writer remembers
+
+_RTT_KEYS = (("rtt_min_s", "\x04"), ("rtt_avg_s", "\x05"), ("rtt_max_s", "\x06"))
+_CONTROL = frozenset(chr(c) for c in range(1, 7))
+
+
+def _ms3(us: int) -> str:
+    """µs as milliseconds with 3 decimals (what SQL ``printf('%d.%03d', us / 1000, us % 1000)`` gives)."""
+    return f"{us // 1000}.{us % 1000:03d}"
+
+
+def _float_s(us: int) -> str:
+    """``repr(us / 1e6)`` as the schema 3 view computes it in SQL (µs ≥ 0)."""
+    if us == 0:
+        return "0.0"
+    if us < 10:
+        return f"{us}e-06"
+    if us < 100:
+        return f"{us // 10}{'.' + str(us % 10) if us % 10 else ''}e-05"
+    return f"{us // 1000000}.{(f'{us % 1000000:06d}'.rstrip('0') or '0')}"
+
+
+def render_template(text: str, min_us: int, avg_us: int, max_us: int) -> str:
+    """A schema 3 template with its round-trip times filled in (the view does the same in SQL)."""
+    for code, value in (
+        ("\x01", _ms3(min_us)),
+        ("\x02", _ms3(avg_us)),
+        ("\x03", _ms3(max_us)),
+        ("\x04", _float_s(min_us)),
+        ("\x05", _float_s(avg_us)),
+        ("\x06", _float_s(max_us)),
+    ):
+        text = text.replace(code, value)
+    return text
+
+
+def rtt_template(
+    detail: str | None, metrics_text: str | None, metrics: Mapping[str, float], latency_us: int | None
+) -> tuple[str, str, int, int, int] | None:
+    """``(detail template, metrics template, min µs, avg µs, max µs)`` when the texts render back exactly.
+
+    Applies to results whose metrics carry ``rtt_min_s``/``rtt_avg_s``/``rtt_max_s`` with the average as
+    the latency and whose detail ends ``rtt min/avg/max A/B/C ms`` (an ICMP probe's); None otherwise.
+    """
+    if detail is None or metrics_text is None or latency_us is None:
+        return None
+    try:
+        mn, av, mx = (round(float(metrics[key]) * 1_000_000) for key, _ in _RTT_KEYS)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if av != latency_us or not 0 <= mn <= av <= mx or av - mn >= TEMPLATE_SPREAD or mx >= 10**15:
+        return None
+    if _CONTROL.intersection(detail) or _CONTROL.intersection(metrics_text):
+        return None
+    suffix = f"rtt min/avg/max {_ms3(mn)}/{_ms3(av)}/{_ms3(mx)} ms"
+    if not detail.endswith(suffix):
+        return None
+    detail_tpl = detail[: -len(suffix)] + "rtt min/avg/max \x01/\x02/\x03 ms"
+    metrics_tpl = metrics_text
+    for key, code in _RTT_KEYS:
+        fragment = f'"{key}":{_json(metrics[key])}'
+        if metrics_tpl.count(fragment) != 1:
+            return None
+        metrics_tpl = metrics_tpl.replace(fragment, f'"{key}":{code}')
+    if render_template(detail_tpl, mn, av, mx) != detail or render_template(metrics_tpl, mn, av, mx) != metrics_text:
+        return None
+    return detail_tpl, metrics_tpl, mn, av, mx
 
 
 def _json(value: Any) -> str:
@@ -82,6 +157,7 @@ class Journal(JournalReader):
         # transaction as its row, and the ids are forgotten whenever a write fails (a rolled-back id
         # may be given to another text later).
         self._text_ids: dict[str, int] = {}
+        self._template_ids: dict[tuple[str, str], int] = {}  # schema 3, hints like _text_ids
         self._recent_texts: dict[tuple[int, int], deque[str]] = {}
 
     # ------------------------------------------------------------------------------------- opening
@@ -91,7 +167,7 @@ class Journal(JournalReader):
         """Open (and with ``create``, create) a journal file.
 
         A new journal gets schema :data:`SCHEMA_VERSION`; an existing one keeps the schema it was
-        created with (1 or 2) and is read and written in it.
+        created with (1, 2 or 3) and is read and written in it.
         """
         file = Path(path)
         if readonly:
@@ -287,6 +363,7 @@ class Journal(JournalReader):
             for ticket in tickets or ():
                 ticket.seq = None
             self._text_ids.clear()  # ids handed out in the rolled-back transaction may not exist
+            self._template_ids.clear()
             raise
         return seqs
 
@@ -295,6 +372,19 @@ class Journal(JournalReader):
         target = self.target_id(r.target)
         detail = r.detail or None
         metrics = _json(dict(r.metrics)) if r.metrics else None
+        if self.schema_version >= 3 and r.failure is None:
+            template = rtt_template(detail, metrics, r.metrics, latency)
+            if template is not None:
+                detail_tpl, metrics_tpl, mn, av, mx = template
+                return (
+                    seq,
+                    target,
+                    r.ts_ns,
+                    latency,
+                    None,
+                    -self._template_id(detail_tpl, metrics_tpl),
+                    (av - mn) + TEMPLATE_SPREAD * (mx - av),
+                )
         if self.schema_version >= 2:
             return (
                 seq,
@@ -330,6 +420,23 @@ class Journal(JournalReader):
         self._text_ids[text] = text_id
         recent.remove(text)
         return text_id
+
+    def _template_id(self, detail: str, metrics: str) -> int:
+        """The id of a schema 3 template, inserted in the row's transaction when new."""
+        key = (detail, metrics)
+        known = self._template_ids.get(key)
+        if known is not None:
+            return known
+        self.conn.execute(
+            "INSERT INTO templates (detail, metrics) VALUES (?, ?) ON CONFLICT (detail, metrics) DO NOTHING", key
+        )
+        template_id = int(
+            self.conn.execute("SELECT id FROM templates WHERE detail = ? AND metrics = ?", key).fetchone()[0]
+        )
+        if len(self._template_ids) >= TEMPLATE_CACHE_MAX:
+            self._template_ids.clear()
+        self._template_ids[key] = template_id
+        return template_id
 
     def add_event(
         self,

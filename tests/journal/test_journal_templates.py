@@ -1,0 +1,169 @@
+"""Schema 3: ICMP results stored as a template plus integers, read back (through plain SQL) exactly as written.
+
+Real parts: real SQLite files, the real ICMP probe against 127.0.0.1 (root: raw socket), the real
+verifier. Older journals (schema 1 and 2) keep their format when appended to.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from helpers import T0, target
+
+from probes import REGISTRY
+from probes.icmp import IcmpOptions
+from watchdog.agent.runner import run_probe
+from watchdog.journal import store
+from watchdog.journal.store import Journal, render_template, rtt_template
+from watchdog.journal.verify import verify_journal
+from watchdog.model import NS, FailureKind, Result, Role, Target
+from watchdog.probe import ProbeContext
+
+KEY = "isp/gateway"
+
+
+def icmp_result(i: int, rtts_us: list[int], address: str = "127.0.9.10") -> Result:
+    """A result as the ICMP probe writes it (same rounding, same wording)."""
+    rtts = [us / 1e6 for us in rtts_us]
+    a, b, c = round(min(rtts), 6), round(sum(rtts) / len(rtts), 6), round(max(rtts), 6)
+    metrics = {"sent": 3, "received": len(rtts), "loss_ratio": (3 - len(rtts)) / 3}
+    metrics.update(rtt_min_s=a, rtt_max_s=c, rtt_avg_s=b)
+    detail = (
+        f"{len(rtts)} of 3 ICMP echo replies from {address}, rtt min/avg/max "
+        f"{a * 1e3:.3f}/{b * 1e3:.3f}/{c * 1e3:.3f} ms"
+    )
+    return Result(KEY, T0 + i * 10 * NS, True, b, None, detail, metrics)
+
+
+def _stored(path: Path) -> list[tuple[str, str | None, dict[str, float] | None]]:
+    """What a plain sqlite3 connection (no watchdog code) reads from the ``results`` view."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT detail, metrics FROM results ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return [(d, m, None if m is None else json.loads(m)) for d, m in rows]
+
+
+def test_icmp_rows_become_templates_and_read_back_exactly(tmp_path: Path) -> None:
+    rng = random.Random(19)
+    cases = [[12, 11, 20], [0, 0, 0], [5, 9, 7], [99, 100, 101], [1_000_000, 1_500_000, 999_999], [65_000, 1, 40]]
+    cases += [[rng.randrange(1, 3_000_000) for _ in range(rng.choice((1, 2, 3)))] for _ in range(400)]
+    written = [icmp_result(i, rtts) for i, rtts in enumerate(cases)]
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path) as journal:
+        assert journal.schema_version == 3
+        journal.register_targets([target(KEY, kind="icmp")], now_ns=T0)
+        journal.append(written)
+        journal.seal(now_ns=T0 + 10**13)
+        kinds = dict(
+            journal.conn.execute(
+                "SELECT CASE WHEN typeof(detail) = 'integer' AND detail < 0 THEN 'template' ELSE typeof(detail) END, "
+                "count(*) FROM result_rows GROUP BY 1"
+            ).fetchall()
+        )
+        templates = journal.conn.execute("SELECT count(*) FROM templates").fetchone()[0]
+        read = [r for _, r in journal.iter_results()]
+    # (avg − min) ≥ 65.536 ms does not fit the packed integer: those few rows keep their texts inline
+    spread = sum(1 for r in written if r.metrics["rtt_avg_s"] - r.metrics["rtt_min_s"] >= 0.065536)
+    assert kinds == {"template": len(written) - spread, "text": spread} if spread else {"template": len(written)}
+    assert templates == 3  # one per replies count (1, 2 or 3 of 3)
+    assert [(r.detail, dict(r.metrics), r.latency_s) for r in read] == [
+        (w.detail, dict(w.metrics), w.latency_s) for w in written
+    ]
+    plain = _stored(path)
+    assert [d for d, _, _ in plain] == [w.detail for w in written]
+    assert [m for _, m, _ in plain] == [store._json(dict(w.metrics)) for w in written]
+    verdict = verify_journal(path)
+    assert verdict.ok and verdict.rows == len(written) + 1, verdict.problems
+
+
+def test_texts_that_would_not_render_back_are_stored_as_written() -> None:
+    good = icmp_result(0, [1200, 1300, 1500])
+    text = store._json(dict(good.metrics))
+    assert rtt_template(good.detail, text, good.metrics, 1333) is not None
+    assert rtt_template(good.detail, text, good.metrics, 1000) is None  # latency is not the average
+    assert rtt_template(good.detail + " (slow)", text, good.metrics, 1333) is None
+    assert rtt_template(good.detail.replace("1.200", "1.2"), text, good.metrics, 1333) is None
+    assert rtt_template(good.detail, text.replace("0.0012,", "1.2e-3,"), good.metrics, 1333) is None
+    assert rtt_template("\x01" + good.detail, text, good.metrics, 1333) is None  # a placeholder in the text
+    odd = {**good.metrics, "rtt_min_s": 0.0012004}  # not rounded to the µs as the probe rounds
+    assert rtt_template(good.detail, store._json(odd), odd, 1333) is None
+    rendered = render_template("\x01/\x02/\x03 \x04 \x05 \x06", 7, 1500, 2_000_000)
+    assert rendered == "0.007/1.500/2000.000 7e-06 0.0015 2.0"
+
+
+def test_tampering_with_a_template_or_its_numbers_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path) as journal:
+        journal.register_targets([target(KEY, kind="icmp")], now_ns=T0)
+        journal.append([icmp_result(i, [1000 + i, 1100 + i, 1300]) for i in range(10)])
+        journal.seal(now_ns=T0 + 10**12)
+    for sql, first_bad in (
+        ("UPDATE templates SET detail = replace(detail, '127.0.9.10', '127.0.9.11')", 2),
+        ("UPDATE result_rows SET metrics = metrics + 1 WHERE seq = 5", 5),
+        ("UPDATE result_rows SET latency_us = latency_us + 1 WHERE seq = 7", 7),
+    ):
+        copy = tmp_path / f"t{first_bad}.sqlite3"
+        copy.write_bytes(path.read_bytes())
+        conn = sqlite3.connect(copy)
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+        verdict = verify_journal(copy)
+        assert not verdict.ok and verdict.first_bad_seq == first_bad, (sql, verdict.problems)
+
+
+async def test_the_real_probe_s_results_are_stored_as_templates(tmp_path: Path) -> None:
+    probe_target = Target(
+        key=KEY,
+        name="gateway",
+        kind="icmp",
+        address="127.0.0.1",
+        role=Role.PROVIDER,
+        provider="isp",
+        interval_s=10.0,
+        timeout_s=2.0,
+        options=IcmpOptions(count=3, packet_interval="10ms"),
+    )
+    ctx = ProbeContext()
+    try:
+        results = [await run_probe(REGISTRY["icmp"], probe_target, ctx) for _ in range(5)]
+    finally:
+        await ctx.aclose()
+    if not all(r.ok for r in results):
+        pytest.skip(f"ICMP to 127.0.0.1 not possible here: {results[0].detail}")
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path) as journal:
+        journal.register_targets([probe_target], now_ns=T0)
+        journal.append(results)
+        stored = journal.conn.execute("SELECT detail < 0, typeof(metrics) FROM result_rows").fetchall()
+        read = [r for _, r in journal.iter_results()]
+    assert stored == [(1, "integer")] * 5
+    assert [(r.detail, dict(r.metrics)) for r in read] == [(r.detail, dict(r.metrics)) for r in results]
+    assert verify_journal(path).ok
+
+
+def test_a_schema_2_journal_stays_schema_2_when_appended_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "v2.sqlite3"
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)  # create it as the previous version did
+    with Journal.open(path) as journal:
+        journal.register_targets([target(KEY, kind="icmp")], now_ns=T0)
+        journal.append([icmp_result(i, [1000, 1100, 1300 + i]) for i in range(3)])
+    monkeypatch.undo()
+    with Journal.open(path) as journal:
+        assert journal.schema_version == 2
+        journal.append([icmp_result(i, [1000, 1100, 1300 + i]) for i in range(3, 6)])
+        journal.append([Result(KEY, T0 + 100 * NS, False, 0.5, FailureKind.TIMEOUT, "no reply", {})])
+        journal.seal(now_ns=T0 + 10**12)
+        tables = {n for (n,) in journal.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        kinds = journal.conn.execute("SELECT DISTINCT typeof(detail) FROM result_rows").fetchall()
+        details = [r.detail for _, r in journal.iter_results()]
+    assert "templates" not in tables
+    assert kinds == [("text",)]
+    assert details[:6] == [icmp_result(i, [1000, 1100, 1300 + i]).detail for i in range(6)]
+    assert verify_journal(path).ok
