@@ -56,7 +56,7 @@ def test_durations_round_to_the_nearest_second_as_the_report_does() -> None:
         by=None,
         st=None,
     ).body
-    assert body == "ИТ Инвест: `trading` снова работает; сбой 10:43:50–10:44:00 MSK (10 с)."
+    assert body == "ИТ Инвест: `trading` снова работает; сбой 10:43:50–10:44:00 МСК (10 с)."
 
 
 def test_one_failing_control_takes_the_singular_verb() -> None:
@@ -83,7 +83,7 @@ def test_zero_length_attribution_parts_are_not_said() -> None:
         st=None,
     ).body
     assert body.splitlines() == [
-        "ИТ Инвест: `trading` снова работает; сбой 10:43:50–10:44:00 MSK (10 с).",
+        "ИТ Инвест: `trading` снова работает; сбой 10:43:50–10:44:00 МСК (10 с).",
         "По вине провайдера: 10 с (ваша линия работала).",
     ]
 
@@ -106,7 +106,7 @@ def test_the_line_is_fine_only_when_the_quorum_holds() -> None:
 def test_the_footer_quotes_an_outage_by_its_number() -> None:
     ru, en = Words("ru", MSK), Words("en", MSK)
     facts = opened(ref="outage-open/88", agent="home-msk-1", written=NOW)
-    assert ru.render("outage_opened", NOW, **facts).body.endswith("— home-msk-1, 10:44 MSK, № 88")
+    assert ru.render("outage_opened", NOW, **facts).body.endswith("— home-msk-1, 10:44 МСК, № 88")
     assert en.render("outage_opened", NOW, **facts).body.endswith("— home-msk-1, 10:44 MSK, ref. 88")
 
 

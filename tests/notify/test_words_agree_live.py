@@ -210,7 +210,7 @@ def check(lang: str, run: dict[str, Any]) -> None:
             by=None,
             st=None,
         ).body.splitlines()[0]
-        assert message.body.splitlines()[0] == span  # "сбой 10:32:05–10:32:15 MSK (10 с)"
+        assert message.body.splitlines()[0] == span  # "сбой 10:32:05–10:32:15 МСК (10 с)"
         on_page = shown[o.target]
         assert (on_page["start_ns"], on_page["end_ns"]) == (o.start_ns, o.end_ns)
         assert on_page["duration_s"] == round(length, 3)

@@ -68,6 +68,8 @@ class Words:
         self.nouns: dict[str, dict[str, str]] = self.catalog.pop("_nouns")
         self.phrases: dict[str, Any] = self.catalog.pop("_phrases", {})
         footer = self.catalog.pop("_footer")
+        # the language's own names for zones ("MSK" is Latin: Russian text says МСК), else the tz database's
+        self.zone_names: dict[str, str] = self.catalog.pop("_zone_names", {})
         # plain text, never HTML: values are made printable (render), not escaped
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
         env.filters.update(
@@ -117,6 +119,10 @@ class Words:
     def local(self, ts_ns: int) -> dt.datetime:
         return to_datetime(ts_ns, self.zone)
 
+    def _zone(self, moment: dt.datetime) -> str:
+        label = zone_label(moment)
+        return self.zone_names.get(label, label)
+
     def _hhmm(self, ts_ns: int, now_ns: int, fmt: str = "%H:%M") -> str:
         moment = self.local(ts_ns)
         shown = moment.strftime(fmt)
@@ -126,11 +132,11 @@ class Words:
 
     @jinja2.pass_context
     def _clock(self, ctx: Any, ts_ns: int) -> str:
-        return f"{self._hhmm(ts_ns, ctx['now'])} {zone_label(self.local(ts_ns))}"
+        return f"{self._hhmm(ts_ns, ctx['now'])} {self._zone(self.local(ts_ns))}"
 
     def _time(self, ts_ns: int) -> str:
         moment = self.local(ts_ns)
-        return f"{moment.strftime('%H:%M')} {zone_label(moment)}"
+        return f"{moment.strftime('%H:%M')} {self._zone(moment)}"
 
     @jinja2.pass_context
     def _span(self, ctx: Any, start_ns: int, end_ns: int) -> str:
@@ -138,8 +144,8 @@ class Words:
         a, b = self.local(start_ns), self.local(end_ns)
         first = self._hhmm(start_ns, ctx["now"], "%H:%M:%S")
         if a.date() == b.date():
-            return f"{first}–{b.strftime('%H:%M:%S')} {zone_label(b)}"
-        return f"{first} {zone_label(a)} – {self._hhmm(end_ns, ctx['now'], '%H:%M:%S')} {zone_label(b)}"
+            return f"{first}–{b.strftime('%H:%M:%S')} {self._zone(b)}"
+        return f"{first} {self._zone(a)} – {self._hhmm(end_ns, ctx['now'], '%H:%M:%S')} {self._zone(b)}"
 
     def _as_date(self, value: int | dt.date) -> dt.date:
         return self.local(value).date() if isinstance(value, int) else value
