@@ -13,25 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.analysis.sla import Period
 from watchdog.config import Config
-from watchdog.documents.chart import LatencySeries
-from watchdog.documents.pack.chain import covered_blocks, prologue_rows, segment_rows
+from watchdog.documents.pack.chain import covered_blocks, later_closes, prologue_rows, segment_rows
 from watchdog.documents.pack.csvfiles import (
     EVENT_COLUMNS,
-    OUTAGE_COLUMNS,
     PRIVATE_EVENT_TYPES,
     REDACTED_ROW,
     RESULT_COLUMNS,
     StreamCsv,
     clock_rows,
     contact_rows,
-    csv_bytes,
-    outage_row,
 )
-from watchdog.documents.pack.environment import describe_environment
-from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, json_bytes, manifest_bytes
+from watchdog.documents.pack.derived import environment_json, latency_series, outages_csv, summaries, timeline
+from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, manifest_bytes
 from watchdog.documents.pack.redact import leak_check, redact_config, secret_values
-from watchdog.documents.pack.summary import chart_window, summary_html, summary_pdf, timeline_chart
-from watchdog.documents.report import Lang, build_report, report_words
+from watchdog.documents.report import Lang, build_report
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, result_row_hash
 from watchdog.journal.store import Journal
@@ -96,12 +91,14 @@ def build_pack(
     period_blocks = covered_blocks(conn, per.start_ns, report.as_of_ns)
     # a contact logged after the fact sits in a later block: carry the events up to it (results stay out)
     blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [c.seq for c in report.contacts])
+    # and the closes of the outages open at its end: the report knows them (verify rebuilds it from the pack)
+    while blocks and (closes := later_closes(conn, blocks[-1].last_seq)):
+        blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [blocks[-1].last_seq, *closes])
     results_until = period_blocks[-1].no if period_blocks else 0
     tmp = Path(tempfile.mkdtemp(prefix="watchdog-pack-"))
     try:
         files: dict[str, bytes | Path] = {}
-        view = chart_window(report)
-        latency = {keys[i]: LatencySeries.empty(*view) for i in sorted(included) if roles[i] == "provider"}
+        latency = latency_series(report, infos, included)
         res = StreamCsv(tmp / "results.csv", RESULT_COLUMNS)
         evs = StreamCsv(tmp / "events.csv", EVENT_COLUMNS)
         event_rows: list[tuple[int, int, str, str]] = []
@@ -204,17 +201,15 @@ def build_pack(
         if share is None:
             files["contacts.csv"] = contact_rows(event_rows, provider_id, per, zone)
         files["clock.csv"] = clock_rows(event_rows, per, zone)
-        files["outages.csv"] = csv_bytes(
-            OUTAGE_COLUMNS, (outage_row(a, zone, report.as_of_ns) for a in (*report.outages, *report.control_outages))
-        )
-        files["timeline.png"] = timeline_chart(report, latency, report_words(lang)["chart"])
+        files["outages.csv"] = outages_csv(report)
+        png = files["timeline.png"] = timeline(report, latency, lang)
         source = _config_source(config, config_text)
         if share is not None:
             from watchdog.documents.sharing import shared_config_text
 
             source = shared_config_text(source, share)
         files["config.yaml"] = redact_config(source).encode("utf-8")
-        files["environment.json"] = json_bytes(describe_environment(report, config, share.agent if share else None))
+        files["environment.json"] = environment_json(report, config, share.agent if share else None)
         head = None
         if chain_blocks:
             last = chain_blocks[-1]
@@ -231,15 +226,11 @@ def build_pack(
             "prologue": prologue_rows(conn, blocks[0].first_seq, included) if blocks else [],
         }
         hashes = {name: file_sha256(content) for name, content in files.items()}
-        pack = {"chain": chain, "files": hashes, "results": n_results, "events": n_events}
-        files["summary.html"] = summary_html(report, pack, lang)
+        files["summary.html"], files["summary.pdf"] = summaries(report, chain, hashes, (n_results, n_events), png, lang)
         hashes["summary.html"] = file_sha256(files["summary.html"])
-        png = files["timeline.png"]
-        assert isinstance(png, bytes)
-        files["summary.pdf"] = summary_pdf(report, pack, png, lang)
         hashes["summary.pdf"] = file_sha256(files["summary.pdf"])
         agent = share.agent if share is not None else config.agent.id
-        files["manifest.json"] = manifest_bytes(report, agent, provider_id, files, hashes, chain, share)
+        files["manifest.json"] = manifest_bytes(report, agent, provider_id, files, hashes, chain, share, lang)
         leak_check(files, secret_values(config))
         _write_zip(out, files)
         return PackInfo(

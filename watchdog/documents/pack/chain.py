@@ -70,6 +70,19 @@ def segment_rows(conn: sqlite3.Connection, lo: int, hi: int) -> Iterator[tuple[i
     )
 
 
+def later_closes(conn: sqlite3.Connection, last_seq: int) -> list[int]:
+    """The closes, after ``last_seq``, of the outages still open at ``last_seq`` (a report made later knows
+    them: the pack carries the events up to them, so that verify can rebuild the same report)."""
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT c.seq FROM events c JOIN events o ON o.seq = c.ref AND o.type = ? "
+            "WHERE c.type = ? AND c.seq > ? AND o.seq <= ?",
+            (EV_OUTAGE_OPEN, EV_OUTAGE_CLOSE, last_seq, last_seq),
+        )
+    ]
+
+
 PROLOGUE_COLUMNS = ("seq", "ts_ns", "type", "target_id", "ref", "data", "seal")
 
 
