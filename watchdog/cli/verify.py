@@ -74,6 +74,10 @@ def _pack(args: argparse.Namespace) -> int:
             f"{verdict.events} events reproduce {verdict.blocks} blocks ending at {head.get('hash', '-')}"
         )
         print("  compare that head with a copy held elsewhere: watchdog verify --journal --head HASH")
+        for note in verdict.notes:
+            print(f"  {note}")
+        if verdict.rebuilt:
+            print(f"  rebuilt from the chained rows and config.yaml, identical: {', '.join(verdict.rebuilt)}")
     else:
         print(f"{args.pack}: FAILED")
         for problem in verdict.problems:

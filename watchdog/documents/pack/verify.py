@@ -7,29 +7,43 @@ Three layers, each naming what it finds:
    columns and compared with its ``seal`` (the first 4 bytes the journal's block recorded), rows are
    grouped per block and stream, the streams the pack leaves out are taken from the manifest, and each
    block hash is recomputed and linked to the one before (block 1 to the journal's genesis);
-3. ``contacts.csv`` and ``clock.csv`` are rebuilt from the chained events and compared byte for byte.
+3. ``contacts.csv`` and ``clock.csv`` are rebuilt from the chained events and compared byte for byte;
+4. ``config.yaml``'s targets must be the ones the chained ``target`` events define (key, kind, address,
+   role, provider), and ``outages.csv``, ``timeline.png``, ``environment.json``, ``summary.html`` and
+   ``summary.pdf`` are rebuilt from the chained rows (and the prologue) with ``config.yaml``'s providers,
+   SLA and fees, the manifest's period, ``as_of_ns`` and ``lang`` — by the very functions the builder
+   uses (:mod:`.derived`) — and compared byte for byte. A pack made by another version (or before packs
+   carried ``lang``) is not rebuilt: the verdict says so in ``notes``; its chained rows still verify.
 
 A shared pack (``watchdog evidence --share``) may carry *redacted* events: their ``data`` cell is
 ``<redacted row-hash=…>`` with the row's full SHA-256, which takes the place of the hash recomputed from
 the row, so the block still verifies while the row's content stays with the customer.
 
 So a changed byte is found even when whoever changed it also rewrote the manifest: only the chain head
-itself must be checked against a copy held elsewhere.
+itself must be checked against a copy held elsewhere. What cannot be rebuilt is named: environment.json's
+``config_sha256`` (the hash of the unredacted config, which the pack does not carry) and ``exported_with``
+(the version, as in the manifest's ``made_with``) are taken as they are.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import heapq
+import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
+
+from watchdog import __version__
 from watchdog.analysis.sla import Period
+from watchdog.config import Config, loads
 from watchdog.documents.pack.csvfiles import (
     EVENT_COLUMNS,
     REDACTED_ROW,
@@ -39,25 +53,34 @@ from watchdog.documents.pack.csvfiles import (
     event_canon,
     result_canon,
 )
+from watchdog.documents.pack.derived import environment_json, latency_series, outages_csv, summaries, timeline
 from watchdog.documents.pack.manifest import PACK_FORMAT
 from watchdog.documents.pack.zipread import (
+    Manifest,
     PackRejected,
+    block_problems,
     csv_lines,
     manifest_problems,
     open_entry,
     open_pack,
     read_entry,
     read_json,
+    read_manifest,
 )
-from watchdog.errors import IntegrityError
+from watchdog.documents.report import LANGUAGES, build_report
+from watchdog.errors import ConfigError, IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
+from watchdog.journal.readers import Head, TargetInfo
 from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
+from watchdog.journal.store import Journal
 
 MAX_PROBLEMS = 25
 # contacts.csv and clock.csv are rebuilt from the contact and clock events, which are kept in memory for
 # that: a year of hourly clock samples and a few hundred contacts is well under 1 MB.
 MAX_KEPT_EVENT_CHARS = 16 << 20
+# the files rebuilt from the chained rows, config.yaml and the manifest's period, as_of_ns and lang
+REBUILT = ("outages.csv", "timeline.png", "environment.json", "summary.html", "summary.pdf")
 
 
 @dataclass
@@ -74,6 +97,8 @@ class PackVerdict:
     redacted: int = 0  # events carried by their hash only (shared packs)
     head: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be checked, and why (not problems)
+    rebuilt: list[str] = field(default_factory=list)  # the derived files rebuilt and found identical
 
     @property
     def ok(self) -> bool:
@@ -101,6 +126,8 @@ class PackVerdict:
             "redacted": self.redacted,
             "head": self.head,
             "problems": self.problems,
+            "notes": self.notes,
+            "rebuilt": self.rebuilt,
         }
 
 
@@ -113,9 +140,9 @@ def verify_pack(path: Path | str) -> PackVerdict:
         for reason in exc.reasons:
             verdict.add(reason)
         return verdict
-    with zf:
+    with zf, tempfile.TemporaryDirectory(prefix="watchdog-verify-") as tmp:
         try:
-            manifest = read_json(zf, "manifest.json")
+            stream = read_manifest(zf)
         except KeyError:
             verdict.add("manifest.json: missing from the pack")
             return verdict
@@ -123,7 +150,8 @@ def verify_pack(path: Path | str) -> PackVerdict:
             for reason in exc.reasons:
                 verdict.add(reason)
             return verdict
-        shape = manifest_problems(manifest)
+        manifest = stream.data
+        shape = manifest_problems(manifest)  # all but the blocks, which are checked as they stream
         if shape:
             for problem in shape:
                 verdict.add(problem)
@@ -133,16 +161,30 @@ def verify_pack(path: Path | str) -> PackVerdict:
             return verdict
         verdict.provider = manifest["provider"]
         verdict.period = manifest["period"]["label"]
+        scratch = Journal.open(Path(tmp) / "pack.sqlite3")
         try:
             _check_files(zf, manifest["files"], verdict)
-            events = _check_chain(zf, manifest["chain"], verdict)
+            events, ends = _check_chain(zf, manifest["chain"], _typed_blocks(stream), verdict, scratch)
             _check_derived(zf, manifest, events, verdict)
+            if verdict.ok:
+                _check_rebuilt(zf, manifest, ends, scratch, verdict)
         except IntegrityError as exc:  # PackRejected too: an entry past its limit, a line too long
             for reason in exc.reasons if isinstance(exc, PackRejected) else [str(exc)]:
                 verdict.add(reason)
         except (KeyError, TypeError, ValueError) as exc:
             verdict.add(f"manifest.json: the chain section is malformed ({type(exc).__name__}: {exc})")
+        finally:
+            scratch.close()
     return verdict
+
+
+def _typed_blocks(manifest: Manifest) -> Iterator[dict[str, Any]]:
+    """The manifest's blocks one at a time, each checked for types first (PackRejected names the first bad one)."""
+    for i, block in enumerate(manifest.blocks()):
+        problems = block_problems(block, i)
+        if problems:
+            raise PackRejected(problems)
+        yield block
 
 
 def _check_files(zf: zipfile.ZipFile, files: dict[str, Any], verdict: PackVerdict) -> None:
@@ -178,6 +220,7 @@ def _rows(
     columns: tuple[str, ...],
     verdict: PackVerdict,
     events: list[tuple[int, int, str, str]],
+    sink: Callable[[tuple[Any, ...]], None],
 ) -> Iterator[Row]:
     """Hash each row of a pack CSV from its canonical columns; problems name the file and line."""
     if name not in zf.NameToInfo:
@@ -207,7 +250,9 @@ def _rows(
                     if ev[5].startswith(REDACTED_ROW):
                         h = _redacted_hash(ev[5])  # ValueError when malformed
                         verdict.redacted += 1
-                    elif ev[2] in (EV_CONTACT, EV_CLOCK_SAMPLE, EV_CLOCK_STEP):
+                    else:
+                        sink(ev)
+                    if not ev[5].startswith(REDACTED_ROW) and ev[2] in (EV_CONTACT, EV_CLOCK_SAMPLE, EV_CLOCK_STEP):
                         kept[0] += len(ev[5])
                         if kept[0] > MAX_KEPT_EVENT_CHARS:
                             raise PackRejected(
@@ -239,16 +284,35 @@ def _redacted_hash(cell: str) -> bytes:
     return bytes.fromhex(text[:-1])
 
 
-def _check_chain(zf: zipfile.ZipFile, chain: dict[str, Any], verdict: PackVerdict) -> list[tuple[int, int, str, str]]:
+def _check_chain(
+    zf: zipfile.ZipFile, chain: dict[str, Any], blocks: Iterable[Any], verdict: PackVerdict, scratch: Journal
+) -> tuple[list[tuple[int, int, str, str]], list[dict[str, Any]]]:
+    """Check the rows against the blocks (given one at a time); the contact and clock events, the first and
+    last block. Every chained event that is not redacted goes into ``scratch`` (with the prologue) as well."""
     events: list[tuple[int, int, str, str]] = []
     included = {int(s) for s in chain["included_streams"]}
-    blocks = chain["blocks"]
-    results = _rows(zf, "results.csv", RESULT_COLUMNS, verdict, events)
-    evs = _rows(zf, "events.csv", EVENT_COLUMNS, verdict, events)
+    batch: list[tuple[Any, ...]] = [tuple(r[:6]) for r in chain.get("prologue") or []]
+
+    def sink(row: tuple[Any, ...]) -> None:
+        batch.append(row)
+        if len(batch) >= 10_000:
+            flush()
+
+    def flush() -> None:
+        with scratch.transaction():
+            scratch.conn.executemany(
+                "INSERT OR IGNORE INTO events (seq, ts_ns, type, target, ref, data) VALUES (?, ?, ?, ?, ?, ?)", batch
+            )
+        batch.clear()
+
+    results = _rows(zf, "results.csv", RESULT_COLUMNS, verdict, events, sink)
+    evs = _rows(zf, "events.csv", EVENT_COLUMNS, verdict, events, sink)
     merged = heapq.merge(results, evs, key=lambda r: r[0])
     pending = next(merged, None)
     prev: bytes | None = None
+    ends: list[dict[str, Any]] = []
     for b in blocks:
+        ends = [ends[0], b] if ends else [b]
         no, first, last = int(b["no"]), int(b["first_seq"]), int(b["last_seq"])
         label = f"block {no} (rows {first}..{last}) in manifest.json"
         prev_hash = bytes.fromhex(b["prev_hash"])
@@ -293,11 +357,12 @@ def _check_chain(zf: zipfile.ZipFile, chain: dict[str, Any], verdict: PackVerdic
     while pending is not None:
         verdict.add(f"{pending[3]}: after the last block of the chain segment (added)")
         pending = next(merged, None)
+    flush()
     head = chain.get("head")
-    if blocks and (head is None or head.get("hash") != blocks[-1]["hash"]):
+    if ends and (head is None or head.get("hash") != ends[-1]["hash"]):
         verdict.add("manifest.json: the chain head is not the last block of the segment")
     verdict.head = head
-    return events
+    return events, ends
 
 
 def _check_derived(
@@ -318,3 +383,150 @@ def _check_derived(
             continue  # already reported as missing
         if actual != content:
             verdict.add(f"{name}: differs from the chained {name.split('.')[0]} events in events.csv: it was edited")
+
+
+class _AnyEnv(dict[str, str]):
+    """The environment config.yaml is loaded with: every ``${VAR}`` stays as written (the pack has no values)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> str:
+        return "${" + key + "}"
+
+
+# config.yaml sections a summary never reads, left out when it is loaded: their redacted secrets would not
+# validate (``<redacted>`` is no notification URL)
+_UNREAD_SECTIONS = ("notify", "influxdb", "web", "reminders")
+
+
+def _pack_config(zf: zipfile.ZipFile) -> Config:
+    """The pack's config.yaml as a Config; IntegrityError (naming config.yaml) when it does not load."""
+    try:
+        data = yaml.safe_load(read_entry(zf, "config.yaml").decode("utf-8")) or {}
+        if not isinstance(data, dict):
+            raise IntegrityError("config.yaml: not a mapping")
+        for key in _UNREAD_SECTIONS:
+            data.pop(key, None)
+        if isinstance(data.get("agent"), dict):
+            data["agent"].pop("share", None)
+        text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+        return loads(text, filename="config.yaml", env=_AnyEnv())
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise IntegrityError(f"config.yaml: not readable YAML ({type(exc).__name__})") from None
+    except ConfigError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise IntegrityError(f"config.yaml: does not load as a config ({first})") from None
+
+
+_TARGET_FIELDS = ("kind", "address", "role", "provider")
+
+
+def _target_problems(targets: dict[int, TargetInfo], included: set[int], config: Config) -> list[str]:
+    """How config.yaml's targets differ from the ones the chained ``target`` events define."""
+    out = []
+    defined = {t.key: t for t in config.targets}
+    for tid in sorted(included):
+        info = targets.get(tid)
+        if info is None:
+            continue
+        mine = defined.get(info.key)
+        if mine is None:
+            out.append(f"config.yaml: has no target {info.key}, which the chained target events define")
+            continue
+        for name in _TARGET_FIELDS:
+            chained, written = getattr(info, name), getattr(mine, name)
+            written = getattr(written, "value", written)
+            if isinstance(written, str) and "${" in written:
+                continue  # a reference as written; its value is not in the pack
+            if chained != written:
+                out.append(
+                    f"config.yaml: target {info.key} has {name} {written!r}, the chained target events {chained!r}: "
+                    "config.yaml was edited"
+                )
+    return out
+
+
+def _check_rebuilt(
+    zf: zipfile.ZipFile, manifest: dict[str, Any], ends: list[dict[str, Any]], scratch: Journal, verdict: PackVerdict
+) -> None:
+    """Rebuild the derived files from the chained rows and config.yaml, and compare them byte for byte."""
+    made_with, current = manifest.get("made_with"), f"outage-watchdog {__version__}"
+    lang = manifest.get("lang")
+    if lang not in LANGUAGES or made_with != current:
+        why = "made by an older version" if lang is None else f"made by {made_with}, this is {current}"
+        verdict.notes.append(f"{', '.join(REBUILT)}: not rebuilt: {why} (only their hashes were checked)")
+        return
+    chain = manifest["chain"]
+    for raw in chain.get("prologue") or []:
+        seq, ts, type_, target, ref, data, seal = raw
+        if event_row_hash(int(seq), int(ts), str(type_), target, ref, str(data))[:4].hex() != seal:
+            verdict.add(f"manifest.json: prologue row seq {seq} ({type_}) does not match its seal: it was edited")
+    targets = scratch.targets()
+    with scratch.transaction():
+        scratch.conn.executemany(
+            "INSERT OR IGNORE INTO targets (id, key) VALUES (?, ?)", sorted((i, t.key) for i, t in targets.items())
+        )
+    config = _pack_config(zf)
+    included = {int(s) for s in chain["included_streams"]}
+    for problem in _target_problems(targets, included, config):
+        verdict.add(problem)
+    p, provider = manifest["period"], manifest["provider"]
+    period = Period(p["label"], int(p["start_ns"]), int(p["end_ns"]), p["zone"])
+    share = manifest.get("share")
+    try:
+        if share is not None:
+            from watchdog.documents.sharing import report_config
+
+            report = build_report(scratch, report_config(config), provider, period, int(manifest["as_of_ns"]))
+            report = dataclasses.replace(report, contacts=())
+        else:
+            report = build_report(scratch, config, provider, period, int(manifest["as_of_ns"]))
+    except KeyError:
+        verdict.add(f"config.yaml: has no provider {provider!r}, whose pack this is: config.yaml was edited")
+        return
+    except ValueError as exc:
+        verdict.add(f"config.yaml or manifest.json: the summary cannot be rebuilt ({exc})")
+        return
+    head = chain.get("journal_head")
+    report = dataclasses.replace(
+        report, journal_id=chain["journal_id"], head=Head(**head) if isinstance(head, dict) else None
+    )
+    latency = latency_series(report, targets, included)
+    if latency:
+        lines = csv_lines(zf, "results.csv")
+        try:
+            for cells in csv.reader(lines):
+                if cells[0] == RESULT_COLUMNS[0] or cells[11] or not cells[10]:
+                    continue  # the header, a failure or no latency (the rows were checked already)
+                info = targets.get(int(cells[8]))
+                series = latency.get(info.key) if info is not None else None
+                if series is not None:
+                    series.add(int(cells[9]), int(cells[10]) / 1_000_000)
+        finally:
+            lines.close()
+    shipped_env = read_json(zf, "environment.json")
+    fixed = {k: shipped_env.get(k) for k in ("config_sha256", "exported_with")} if isinstance(shipped_env, dict) else {}
+    expected: dict[str, bytes] = {
+        "outages.csv": outages_csv(report),
+        "timeline.png": timeline(report, latency, lang),
+        "environment.json": environment_json(report, config, share["agent"] if share else None, **fixed),
+    }
+    hashes = {n: m["sha256"] for n, m in manifest["files"].items()}
+    view = {k: v for k, v in chain.items() if k != "blocks"}
+    view["blocks"] = ends
+    expected["summary.html"], expected["summary.pdf"] = summaries(
+        report, view, hashes, (verdict.results, verdict.events), expected["timeline.png"], lang
+    )
+    for name in REBUILT:
+        try:
+            actual = read_entry(zf, name)
+        except KeyError:
+            continue  # already reported as missing
+        if actual != expected[name]:
+            verdict.add(
+                f"{name}: differs from the one rebuilt from the chained rows and config.yaml: "
+                f"{name} (or config.yaml) was edited"
+            )
+        else:
+            verdict.rebuilt.append(name)

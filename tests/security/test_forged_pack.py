@@ -1,0 +1,165 @@
+"""Issue 13 item 4: a pack whose files were edited and whose manifest hashes were rewritten to match fails.
+
+Each test builds a real day pack from a real journal, edits one file, rewrites that file's SHA-256 and size
+in manifest.json (so the hash layer passes) and runs the real ``watchdog verify``: the derived files are
+rebuilt from the chained rows and config.yaml, so the edit is named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from collective_helpers import ORIGIN, households
+
+from watchdog.documents.pack.build import build_pack
+from watchdog.documents.pack.manifest import json_bytes
+from watchdog.journal.store import Journal
+from watchdog.model import NS
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = "2026-09-21"
+REBUILT = "differs from the one rebuilt from the chained rows and config.yaml"
+# the summaries list every other file's hash: a rewritten hash shows there too
+SUMMARIES = [
+    f"  summary.html: {REBUILT}: summary.html (or config.yaml) was edited",
+    f"  summary.pdf: {REBUILT}: summary.pdf (or config.yaml) was edited",
+]
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("forged")
+    hh = households()[0]
+    config, text = hh.write(base)
+    out = base / "pack.zip"
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        build_pack(journal, config, "isp", f"{DAY}..{DAY}", out, now_ns=ORIGIN + 3 * 3600 * NS, config_text=text)
+    return out
+
+
+def forge(pack: Path, target: Path, name: str, content: bytes) -> Path:
+    """``pack`` with ``name`` replaced and its hash and size rewritten in manifest.json to match."""
+    with zipfile.ZipFile(pack) as zf:
+        entries = {i.filename: zf.read(i) for i in zf.infolist()}
+    manifest = json.loads(entries["manifest.json"])
+    manifest["files"][name] = {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+    entries[name] = content
+    entries["manifest.json"] = json_bytes(manifest)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for entry, data in entries.items():
+            out.writestr(entry, data)
+    return target
+
+
+def verify(pack: Path) -> tuple[int, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "watchdog", "verify", str(pack)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.stderr == ""
+    return done.returncode, done.stdout.splitlines()
+
+
+def read(pack: Path, name: str) -> bytes:
+    with zipfile.ZipFile(pack) as zf:
+        return zf.read(name)
+
+
+def test_the_good_pack_verifies_and_every_derived_file_is_rebuilt(pack: Path) -> None:
+    code, lines = verify(pack)
+    assert code == 0
+    assert lines[0].startswith(f"{pack}: OK")
+    assert lines[-1] == (
+        "  rebuilt from the chained rows and config.yaml, identical: "
+        "outages.csv, timeline.png, environment.json, summary.html, summary.pdf"
+    )
+
+
+def test_forged_summary_html(pack: Path, tmp_path: Path) -> None:
+    html = read(pack, "summary.html")
+    assert b"99." in html or b"100" in html
+    forged = forge(pack, tmp_path / "f.zip", "summary.html", html.replace(b"</body>", b"<p>99.99 %</p></body>"))
+    assert verify(forged) == (
+        1,
+        [f"{forged}: FAILED", f"  summary.html: {REBUILT}: summary.html (or config.yaml) was edited"],
+    )
+
+
+def test_forged_summary_pdf(pack: Path, tmp_path: Path) -> None:
+    pdf = read(pack, "summary.pdf")
+    forged = forge(pack, tmp_path / "f.zip", "summary.pdf", pdf + b"%forged\n")
+    assert verify(forged) == (
+        1,
+        [f"{forged}: FAILED", f"  summary.pdf: {REBUILT}: summary.pdf (or config.yaml) was edited"],
+    )
+
+
+def test_forged_outages_csv_all_outages_gone(pack: Path, tmp_path: Path) -> None:
+    rows = read(pack, "outages.csv").split(b"\r\n")
+    assert len(rows) > 2  # the day has outages
+    forged = forge(pack, tmp_path / "f.zip", "outages.csv", rows[0] + b"\r\n")
+    assert verify(forged) == (
+        1,
+        [f"{forged}: FAILED", f"  outages.csv: {REBUILT}: outages.csv (or config.yaml) was edited", *SUMMARIES],
+    )
+
+
+def test_forged_timeline_png(pack: Path, tmp_path: Path) -> None:
+    png = read(pack, "timeline.png")
+    forged = forge(pack, tmp_path / "f.zip", "timeline.png", png[:-20] + bytes(20))
+    assert verify(forged) == (
+        1,
+        [f"{forged}: FAILED", f"  timeline.png: {REBUILT}: timeline.png (or config.yaml) was edited", *SUMMARIES],
+    )
+
+
+def test_forged_environment_json(pack: Path, tmp_path: Path) -> None:
+    env = json.loads(read(pack, "environment.json"))
+    env["agent_timezone"] = "Europe/Berlin"
+    forged = forge(pack, tmp_path / "f.zip", "environment.json", json_bytes(env))
+    assert verify(forged) == (
+        1,
+        [
+            f"{forged}: FAILED",
+            f"  environment.json: {REBUILT}: environment.json (or config.yaml) was edited",
+            *SUMMARIES,
+        ],
+    )
+
+
+def test_forged_config_yaml_contract(pack: Path, tmp_path: Path) -> None:
+    """A changed contract (what the summary states of the SLA and the customer) changes the rebuilt summary."""
+    text = read(pack, "config.yaml")
+    assert b"number: \xd0\x94-777" in text
+    forged = forge(pack, tmp_path / "f.zip", "config.yaml", text.replace("Д-777".encode(), "Д-999".encode()))
+    assert verify(forged) == (
+        1,
+        [
+            f"{forged}: FAILED",
+            f"  summary.html: {REBUILT}: summary.html (or config.yaml) was edited",
+            f"  summary.pdf: {REBUILT}: summary.pdf (or config.yaml) was edited",
+        ],
+    )
+
+
+def test_forged_config_yaml_target_address(pack: Path, tmp_path: Path) -> None:
+    text = read(pack, "config.yaml").decode()
+    head, tail = text.split("providers:", 1)
+    tail = tail.replace("address: 127.0.0.1:9", "address: 10.0.0.1:53", 1)
+    forged = forge(pack, tmp_path / "f.zip", "config.yaml", (head + "providers:" + tail).encode())
+    assert verify(forged) == (
+        1,
+        [
+            f"{forged}: FAILED",
+            "  config.yaml: target isp/dns has address '10.0.0.1:53', the chained target events '127.0.0.1:9': "
+            "config.yaml was edited",
+            *SUMMARIES,
+        ],
+    )
