@@ -72,6 +72,7 @@ class Household:
             "quorum": 1,
             "agent": self.agent,
             "targets": ids,
+            "config_sha256": config.sha256,  # as the agent journals it: the config it started with
         }
         actions: list[tuple[float, int, str, dict[str, object], str | None, str | None]] = []
         for n, (a, b) in enumerate(self.runs, 1):

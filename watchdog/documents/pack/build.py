@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.analysis.sla import Period
 from watchdog.config import Config
-from watchdog.documents.pack.chain import covered_blocks, later_closes, prologue_rows, segment_rows
+from watchdog.documents.pack.chain import covered_blocks, later_closes, open_outages, prologue_rows, segment_rows
 from watchdog.documents.pack.csvfiles import (
     EVENT_COLUMNS,
     PRIVATE_EVENT_TYPES,
@@ -74,7 +74,7 @@ def build_pack(
         if provider_id not in share.providers:
             raise ValueError(f"provider {provider_id!r} is not one agent.share.providers lets out")
         report = dataclasses.replace(
-            build_report(journal, report_config(config), provider_id, period, now_ns), contacts=()
+            build_report(journal, report_config(config, share.agent), provider_id, period, now_ns), contacts=()
         )
     else:
         report = build_report(journal, config, provider_id, period, now_ns)
@@ -89,11 +89,15 @@ def build_pack(
     keys = {t.id: t.key for t in infos.values()}
     roles = {t.id: t.role for t in infos.values()}
     period_blocks = covered_blocks(conn, per.start_ns, report.as_of_ns)
+    # an outage open when the period starts is reported whole (its attribution reads the controls' outages
+    # since it opened): carry the events from its opening (results stay out)
+    opened = open_outages(conn, period_blocks[0].first_seq, included) if period_blocks else []
     # a contact logged after the fact sits in a later block: carry the events up to it (results stay out)
-    blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [c.seq for c in report.contacts])
+    blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [*opened, *(c.seq for c in report.contacts)])
     # and the closes of the outages open at its end: the report knows them (verify rebuilds it from the pack)
     while blocks and (closes := later_closes(conn, blocks[-1].last_seq)):
         blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [blocks[-1].last_seq, *closes])
+    results_from = period_blocks[0].no if period_blocks else 0
     results_until = period_blocks[-1].no if period_blocks else 0
     tmp = Path(tempfile.mkdtemp(prefix="watchdog-pack-"))
     try:
@@ -128,7 +132,7 @@ def build_pack(
                         )
                     hashers.setdefault(stream, hashlib.sha256()).update(h)
                     counts[stream] = counts.get(stream, 0) + 1
-                    if kind == "r" and stream in included and b.no <= results_until:
+                    if kind == "r" and stream in included and results_from <= b.no <= results_until:
                         seq_, target, ts, lat, failure, detail, metrics = row
                         res.row(
                             [
@@ -189,7 +193,7 @@ def build_pack(
                         "omitted": {
                             str(s): [c, d.hex()]
                             for s, (c, d) in sorted(streams.items())
-                            if s != EVENTS_STREAM and (s not in included or b.no > results_until)
+                            if s != EVENTS_STREAM and (s not in included or not results_from <= b.no <= results_until)
                         },
                     }
                 )

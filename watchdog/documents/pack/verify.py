@@ -31,6 +31,7 @@ import csv
 import dataclasses
 import hashlib
 import heapq
+import json
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -72,7 +73,7 @@ from watchdog.errors import ConfigError, IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
 from watchdog.journal.readers import Head, TargetInfo
-from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
+from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_TARGET
 from watchdog.journal.store import Journal
 
 MAX_PROBLEMS = 25
@@ -165,6 +166,7 @@ def verify_pack(path: Path | str) -> PackVerdict:
         try:
             _check_files(zf, manifest["files"], verdict)
             events, ends = _check_chain(zf, manifest["chain"], _typed_blocks(stream), verdict, scratch)
+            _check_prologue(manifest["chain"], int(ends[0]["first_seq"]) if ends else 1, verdict)
             _check_derived(zf, manifest, events, verdict)
             if verdict.ok:
                 _check_rebuilt(zf, manifest, ends, scratch, verdict)
@@ -365,6 +367,31 @@ def _check_chain(
     return events, ends
 
 
+def _check_prologue(chain: dict[str, Any], first: int, verdict: PackVerdict) -> None:
+    """The manifest's prologue: events before the segment (``first``: its first seq) that its rows build on.
+
+    No block of the pack covers them, so each is checked against its 4-byte seal only; they must come before
+    the segment, once each and in seq order, and define only the pack's own targets.
+    """
+    included = {int(s) for s in chain["included_streams"]}
+    last = 0
+    for raw in chain.get("prologue") or []:
+        if not isinstance(raw, list) or len(raw) != 7:
+            verdict.add("manifest.json: a prologue row is not a list of 7 columns")
+            return
+        seq, ts, type_, target, ref, data, seal = raw
+        where = f"manifest.json: prologue row seq {seq} ({type_})"
+        if event_row_hash(int(seq), int(ts), str(type_), target, ref, str(data))[:4].hex() != seal:
+            verdict.add(f"{where} does not match its seal: it was edited")
+        if int(seq) <= last:
+            verdict.add(f"{where} is given twice or out of seq order")
+        if int(seq) >= first:
+            verdict.add(f"{where} is not before the chain segment (seq {first})")
+        if type_ == EV_TARGET and target not in included:
+            verdict.add(f"{where} defines target {target}, not one of the pack's streams")
+        last = max(last, int(seq))
+
+
 def _check_derived(
     zf: zipfile.ZipFile, manifest: dict[str, Any], events: list[tuple[int, int, str, str]], verdict: PackVerdict
 ) -> None:
@@ -422,8 +449,8 @@ def _pack_config(zf: zipfile.ZipFile) -> Config:
 _TARGET_FIELDS = ("kind", "address", "role", "provider")
 
 
-def _target_problems(targets: dict[int, TargetInfo], included: set[int], config: Config) -> list[str]:
-    """How config.yaml's targets differ from the ones the chained ``target`` events define."""
+def _target_differences(targets: dict[int, TargetInfo], included: set[int], config: Config) -> list[str]:
+    """How config.yaml's targets differ from the ones the chained ``target`` events define (latest wins)."""
     out = []
     defined = {t.key: t for t in config.targets}
     for tid in sorted(included):
@@ -432,7 +459,7 @@ def _target_problems(targets: dict[int, TargetInfo], included: set[int], config:
             continue
         mine = defined.get(info.key)
         if mine is None:
-            out.append(f"config.yaml: has no target {info.key}, which the chained target events define")
+            out.append(f"target {info.key} is not in config.yaml, the chained target events define it")
             continue
         for name in _TARGET_FIELDS:
             chained, written = getattr(info, name), getattr(mine, name)
@@ -441,10 +468,50 @@ def _target_problems(targets: dict[int, TargetInfo], included: set[int], config:
                 continue  # a reference as written; its value is not in the pack
             if chained != written:
                 out.append(
-                    f"config.yaml: target {info.key} has {name} {written!r}, the chained target events {chained!r}: "
-                    "config.yaml was edited"
+                    f"target {info.key} has {name} {written!r} in config.yaml, {chained!r} in the chained target events"
                 )
     return out
+
+
+def _last_run_config(scratch: Journal) -> str | None:
+    """The config_sha256 of the last agent start the pack carries (events.csv or the prologue), if any."""
+    row = scratch.conn.execute(
+        "SELECT data FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", (EV_AGENT_START,)
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        value = json.loads(row[0]).get("config_sha256")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _check_targets(differences: list[str], shipped_env: Any, scratch: Journal, verdict: PackVerdict) -> None:
+    """config.yaml is the config the pack was made with; the chained target events are what was monitored.
+
+    They differ honestly when the config was changed after the last agent start the pack carries (the agent
+    journals a target's new definition when it starts with it). The pack says which config it was made with:
+    environment.json's ``config_sha256``. When that is the config of the last chained agent start, config.yaml
+    must define the targets as the chain does, so a difference is an edit. Otherwise it is a note: the
+    chained definitions are the evidence, config.yaml's are what the config says now.
+    """
+    if not differences:
+        return
+    made_with = shipped_env.get("config_sha256") if isinstance(shipped_env, dict) else None
+    ran_with = _last_run_config(scratch)
+    if ran_with is not None and made_with == ran_with:
+        for difference in differences:
+            verdict.add(
+                f"config.yaml: {difference}, though environment.json says the pack was made with the config of "
+                "the last agent start it carries: config.yaml was edited"
+            )
+        return
+    for difference in differences:
+        verdict.notes.append(
+            f"config.yaml: {difference}: the config was changed after the last agent start the pack carries (or "
+            "config.yaml was edited); what was monitored is what the chained target events say"
+        )
 
 
 def _check_rebuilt(
@@ -458,10 +525,6 @@ def _check_rebuilt(
         verdict.notes.append(f"{', '.join(REBUILT)}: not rebuilt: {why} (only their hashes were checked)")
         return
     chain = manifest["chain"]
-    for raw in chain.get("prologue") or []:
-        seq, ts, type_, target, ref, data, seal = raw
-        if event_row_hash(int(seq), int(ts), str(type_), target, ref, str(data))[:4].hex() != seal:
-            verdict.add(f"manifest.json: prologue row seq {seq} ({type_}) does not match its seal: it was edited")
     targets = scratch.targets()
     with scratch.transaction():
         scratch.conn.executemany(
@@ -469,8 +532,8 @@ def _check_rebuilt(
         )
     config = _pack_config(zf)
     included = {int(s) for s in chain["included_streams"]}
-    for problem in _target_problems(targets, included, config):
-        verdict.add(problem)
+    shipped_env = read_json(zf, "environment.json")
+    _check_targets(_target_differences(targets, included, config), shipped_env, scratch, verdict)
     p, provider = manifest["period"], manifest["provider"]
     period = Period(p["label"], int(p["start_ns"]), int(p["end_ns"]), p["zone"])
     share = manifest.get("share")
@@ -478,7 +541,9 @@ def _check_rebuilt(
         if share is not None:
             from watchdog.documents.sharing import report_config
 
-            report = build_report(scratch, report_config(config), provider, period, int(manifest["as_of_ns"]))
+            report = build_report(
+                scratch, report_config(config, str(share["agent"])), provider, period, int(manifest["as_of_ns"])
+            )
             report = dataclasses.replace(report, contacts=())
         else:
             report = build_report(scratch, config, provider, period, int(manifest["as_of_ns"]))
@@ -505,7 +570,6 @@ def _check_rebuilt(
                     series.add(int(cells[9]), int(cells[10]) / 1_000_000)
         finally:
             lines.close()
-    shipped_env = read_json(zf, "environment.json")
     fixed = {k: shipped_env.get(k) for k in ("config_sha256", "exported_with")} if isinstance(shipped_env, dict) else {}
     expected: dict[str, bytes] = {
         "outages.csv": outages_csv(report),
