@@ -192,3 +192,37 @@ def test_a_config_changed_after_the_period_is_a_note(tmp_path: Path) -> None:
         "  rebuilt from the chained rows and config.yaml, identical: "
         "outages.csv, timeline.png, environment.json, summary.html, summary.pdf",
     ]
+
+
+def test_two_entries_of_one_name_forged_first_real_second(pack: Path, tmp_path: Path) -> None:
+    """The issue's zip: a forged summary.html before the real one (zipfile reads the last, a viewer the first)."""
+    forged = tmp_path / "twice.zip"
+    with zipfile.ZipFile(pack) as zf, zipfile.ZipFile(forged, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in zf.infolist():
+            if info.filename == "summary.html":
+                with pytest.warns(UserWarning, match="Duplicate name"):
+                    out.writestr("summary.html", b"<p>availability 99.99 %</p>")
+                    out.writestr(info, zf.read(info))
+            else:
+                out.writestr(info, zf.read(info))
+    assert verify(forged) == (
+        1,
+        [f"{forged}: FAILED", "  summary.html: given twice in the zip (which copy counts would be ambiguous)"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("..\\summary.html", "..\\summary.html: a path with '..' (entries must be plain file names)"),
+        ("C:/summary.html", "C:/summary.html: an absolute path (entries must be plain file names)"),
+        ("\\summary.html", "\\summary.html: an absolute path (entries must be plain file names)"),
+    ],
+)
+def test_entry_names_that_leave_the_folder(pack: Path, tmp_path: Path, name: str, problem: str) -> None:
+    forged = tmp_path / "names.zip"
+    with zipfile.ZipFile(pack) as zf, zipfile.ZipFile(forged, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in zf.infolist():
+            out.writestr(info, zf.read(info))
+        out.writestr(name, b"x")
+    assert verify(forged) == (1, [f"{forged}: FAILED", f"  {problem}"])
