@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from collective_helpers import ORIGIN, households
@@ -27,6 +28,15 @@ from watchdog.model import NS
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-09-21"
 REBUILT = "differs from the one rebuilt from the chained rows and config.yaml"
+IDENTICAL = (
+    "  rebuilt from the chained rows and config.yaml, identical: "
+    "outages.csv, timeline.png, environment.json, summary.html, summary.pdf"
+)
+UNBOUND = "its SLA, fees and contract, from which the summaries were rebuilt, are not bound to the chain"
+NOT_THE_AGENTS = (
+    "  config.yaml: not the config of the last agent start the pack carries (seq 6): the config was changed "
+    f"after it, or config.yaml was edited; {UNBOUND}"
+)
 # the summaries list every other file's hash: a rewritten hash shows there too
 SUMMARIES = [
     f"  summary.html: {REBUILT}: summary.html (or config.yaml) was edited",
@@ -77,10 +87,10 @@ def test_the_good_pack_verifies_and_every_derived_file_is_rebuilt(pack: Path) ->
     code, lines = verify(pack)
     assert code == 0
     assert lines[0].startswith(f"{pack}: OK")
-    assert lines[-1] == (
-        "  rebuilt from the chained rows and config.yaml, identical: "
-        "outages.csv, timeline.png, environment.json, summary.html, summary.pdf"
-    )
+    assert lines[2:] == [
+        IDENTICAL,
+        "  config.yaml: the config of the agent start at seq 6 (chained): its SLA, fees and contract are bound",
+    ]
 
 
 def test_forged_summary_html(pack: Path, tmp_path: Path) -> None:
@@ -186,11 +196,11 @@ def test_a_config_changed_after_the_period_is_a_note(tmp_path: Path) -> None:
     assert code == 0
     assert lines[0].startswith(f"{out}: OK")
     assert lines[2:] == [
+        NOT_THE_AGENTS,
         "  config.yaml: target isp/dns has address '127.0.0.1:53' in config.yaml, '127.0.0.1:9' in the chained target "
         "events: the config was changed after the last agent start the pack carries (or config.yaml was edited); "
         "what was monitored is what the chained target events say",
-        "  rebuilt from the chained rows and config.yaml, identical: "
-        "outages.csv, timeline.png, environment.json, summary.html, summary.pdf",
+        IDENTICAL,
     ]
 
 
@@ -226,3 +236,71 @@ def test_entry_names_that_leave_the_folder(pack: Path, tmp_path: Path, name: str
             out.writestr(info, zf.read(info))
         out.writestr(name, b"x")
     assert verify(forged) == (1, [f"{forged}: FAILED", f"  {problem}"])
+
+
+def test_a_target_added_after_the_period_changes_nothing(tmp_path: Path) -> None:
+    """A good pack always verifies: a target defined after the pack's segment (the agent restarted with one
+    more) is not in the pack, and the builder builds the summary from what the pack carries, as verify does."""
+    hh = households()[0]
+    config, text = hh.write(tmp_path)
+    one = 'targets: [{name: dns, kind: tcp, address: "127.0.0.1:9"}]'
+    two = 'targets: [{name: dns, kind: tcp, address: "127.0.0.1:9"}, {name: web, kind: tcp, address: "127.0.0.1:80"}]'
+    more = text.replace(one, two, 1)
+    assert more != text
+    later = loads(more)
+    with Journal.open(config.journal_path) as journal:
+        journal.register_targets(list(later.targets), now_ns=ORIGIN + 4 * 3600 * NS)
+        journal.seal(now_ns=ORIGIN + 4 * 3600 * NS)
+    out = tmp_path / "pack.zip"
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        build_pack(journal, later, "isp", f"{DAY}..{DAY}", out, now_ns=ORIGIN + 3 * 3600 * NS, config_text=more)
+    code, lines = verify(out)
+    assert code == 0
+    assert lines[2:] == [NOT_THE_AGENTS, IDENTICAL]
+
+
+def test_a_contract_edited_and_the_summaries_rebuilt_from_it_is_named(pack: Path, tmp_path: Path) -> None:
+    """The forger who edits config.yaml's SLA and rebuilds the summaries from it with this program: the
+    figures are the chain's, but config.yaml is no longer the config the agent journaled at its start, so
+    verify says its SLA is not bound (an honest config changed after the start looks the same, so not a
+    failure) and does not print the 'bound' line."""
+    from watchdog.documents.pack import verify as verifier
+
+    with zipfile.ZipFile(pack) as zf:
+        entries = {i.filename: zf.read(i) for i in zf.infolist()}
+    text = entries["config.yaml"]
+    assert b"availability:" not in text  # the household's SLA is the default: give it one
+    entries["config.yaml"] = text.replace(b"  kind: isp\n", b"  kind: isp\n  sla:\n    availability: 10\n", 1)
+    assert entries["config.yaml"] != text
+    forged = tmp_path / "smart.zip"
+
+    def write() -> None:
+        manifest = json.loads(entries["manifest.json"])
+        for name, content in entries.items():
+            if name != "manifest.json":
+                manifest["files"][name] = {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+        entries["manifest.json"] = json_bytes(manifest)
+        with zipfile.ZipFile(forged, "w", zipfile.ZIP_DEFLATED) as out:
+            for name, content in entries.items():
+                out.writestr(name, content)
+
+    made: dict[str, bytes] = {}
+    real = verifier.summaries
+
+    def keep(*args: Any, **kwargs: Any) -> tuple[bytes, bytes]:
+        made["summary.html"], made["summary.pdf"] = real(*args, **kwargs)
+        return made["summary.html"], made["summary.pdf"]
+
+    write()
+    verifier.summaries = keep  # type: ignore[assignment]
+    try:
+        for _ in range(3):  # the summaries list each other's hashes: settle
+            verifier.verify_pack(forged)
+            entries.update(made)
+            write()
+    finally:
+        verifier.summaries = real  # type: ignore[assignment]
+    assert b"10.0 %" in entries["summary.html"]
+    code, lines = verify(forged)
+    assert code == 0
+    assert lines[2:] == [NOT_THE_AGENTS, IDENTICAL]

@@ -78,6 +78,8 @@ def _pack(args: argparse.Namespace) -> int:
             print(f"  {note}")
         if verdict.rebuilt:
             print(f"  rebuilt from the chained rows and config.yaml, identical: {', '.join(verdict.rebuilt)}")
+        for bound in verdict.bound:
+            print(f"  {bound} (chained): its SLA, fees and contract are bound")
     else:
         print(f"{args.pack}: FAILED")
         for problem in verdict.problems:

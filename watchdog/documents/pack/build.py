@@ -23,7 +23,17 @@ from watchdog.documents.pack.csvfiles import (
     clock_rows,
     contact_rows,
 )
-from watchdog.documents.pack.derived import environment_json, latency_series, outages_csv, summaries, timeline
+from watchdog.documents.pack.derived import (
+    EventLoader,
+    add_latencies,
+    environment_json,
+    latency_series,
+    outages_csv,
+    pack_config,
+    pack_report,
+    summaries,
+    timeline,
+)
 from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, manifest_bytes
 from watchdog.documents.pack.redact import leak_check, redact_config, secret_values
 from watchdog.documents.report import Lang, build_report
@@ -102,7 +112,7 @@ def build_pack(
     tmp = Path(tempfile.mkdtemp(prefix="watchdog-pack-"))
     try:
         files: dict[str, bytes | Path] = {}
-        latency = latency_series(report, infos, included)
+        carried: list[tuple[Any, ...]] = []  # the events as the pack carries them (verify rebuilds from these)
         res = StreamCsv(tmp / "results.csv", RESULT_COLUMNS)
         evs = StreamCsv(tmp / "events.csv", EVENT_COLUMNS)
         event_rows: list[tuple[int, int, str, str]] = []
@@ -154,9 +164,6 @@ def build_pack(
                             ]
                         )
                         n_results += 1
-                        series = latency.get(keys.get(target, ""))
-                        if series is not None and failure is None and lat is not None:
-                            series.add(ts, lat / 1_000_000)
                     elif kind == "e":
                         seq_, ts, type_, target, ref, data = row
                         if share is not None and (
@@ -179,6 +186,7 @@ def build_pack(
                         )
                         if not data.startswith(REDACTED_ROW):
                             event_rows.append((seq_, ts, type_, data))
+                            carried.append((seq_, ts, type_, target, ref, data))
                         n_events += 1
                 streams = {s: (counts[s], hashers[s].digest()) for s in hashers}
                 if block_hash(b.prev_hash, b.no, b.first_seq, b.last_seq, streams) != b.hash:
@@ -205,15 +213,43 @@ def build_pack(
         if share is None:
             files["contacts.csv"] = contact_rows(event_rows, provider_id, per, zone)
         files["clock.csv"] = clock_rows(event_rows, per, zone)
-        files["outages.csv"] = outages_csv(report)
-        png = files["timeline.png"] = timeline(report, latency, lang)
         source = _config_source(config, config_text)
         if share is not None:
             from watchdog.documents.sharing import shared_config_text
 
             source = shared_config_text(source, share)
-        files["config.yaml"] = redact_config(source).encode("utf-8")
-        files["environment.json"] = environment_json(report, config, share.agent if share else None)
+        files["config.yaml"] = config_yaml = redact_config(source).encode("utf-8")
+        prologue = prologue_rows(conn, blocks[0].first_seq, included) if blocks else []
+        # the derived files from the pack's own events and config.yaml, exactly as verify rebuilds them
+        scratch = Journal.open(tmp / "pack.sqlite3")
+        try:
+            loader = EventLoader(scratch, prologue)
+            for row in carried:
+                loader.add(row)
+            carried.clear()
+            targets = loader.finish()
+            written = pack_config(config_yaml)
+            shown = pack_report(
+                scratch,
+                written,
+                provider_id,
+                per,
+                report.as_of_ns,
+                share.agent if share is not None else None,
+                journal.journal_id,
+                report.head.as_dict() if report.head else None,
+            )
+        finally:
+            scratch.close()
+        latency = latency_series(shown, targets, included)
+        if latency:
+            with open(tmp / "results.csv", encoding="utf-8-sig", newline="") as lines:
+                add_latencies(latency, targets, lines)
+        files["outages.csv"] = outages_csv(shown)
+        png = files["timeline.png"] = timeline(shown, latency, lang)
+        files["environment.json"] = environment_json(
+            shown, written, share.agent if share else None, config_sha256=config.sha256
+        )
         head = None
         if chain_blocks:
             last = chain_blocks[-1]
@@ -227,10 +263,10 @@ def build_pack(
             "head": head,
             "journal_head": report.head.as_dict() if report.head else None,
             "unsealed_rows_left_out": unsealed,
-            "prologue": prologue_rows(conn, blocks[0].first_seq, included) if blocks else [],
+            "prologue": prologue,
         }
         hashes = {name: file_sha256(content) for name, content in files.items()}
-        files["summary.html"], files["summary.pdf"] = summaries(report, chain, hashes, (n_results, n_events), png, lang)
+        files["summary.html"], files["summary.pdf"] = summaries(shown, chain, hashes, (n_results, n_events), png, lang)
         hashes["summary.html"] = file_sha256(files["summary.html"])
         hashes["summary.pdf"] = file_sha256(files["summary.pdf"])
         agent = share.agent if share is not None else config.agent.id

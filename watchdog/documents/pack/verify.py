@@ -28,7 +28,6 @@ itself must be checked against a copy held elsewhere. What cannot be rebuilt is 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import heapq
 import json
@@ -40,11 +39,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from watchdog import __version__
 from watchdog.analysis.sla import Period
-from watchdog.config import Config, loads
+from watchdog.config import Config
 from watchdog.documents.pack.csvfiles import (
     EVENT_COLUMNS,
     REDACTED_ROW,
@@ -54,7 +51,17 @@ from watchdog.documents.pack.csvfiles import (
     event_canon,
     result_canon,
 )
-from watchdog.documents.pack.derived import environment_json, latency_series, outages_csv, summaries, timeline
+from watchdog.documents.pack.derived import (
+    EventLoader,
+    add_latencies,
+    environment_json,
+    latency_series,
+    outages_csv,
+    pack_config,
+    pack_report,
+    summaries,
+    timeline,
+)
 from watchdog.documents.pack.manifest import PACK_FORMAT
 from watchdog.documents.pack.zipread import (
     Manifest,
@@ -68,11 +75,11 @@ from watchdog.documents.pack.zipread import (
     read_json,
     read_manifest,
 )
-from watchdog.documents.report import LANGUAGES, build_report
-from watchdog.errors import ConfigError, IntegrityError
+from watchdog.documents.report import LANGUAGES
+from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
-from watchdog.journal.readers import Head, TargetInfo
+from watchdog.journal.readers import TargetInfo
 from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_TARGET
 from watchdog.journal.store import Journal
 
@@ -100,6 +107,7 @@ class PackVerdict:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be checked, and why (not problems)
     rebuilt: list[str] = field(default_factory=list)  # the derived files rebuilt and found identical
+    bound: list[str] = field(default_factory=list)  # inputs found to be what the chained events record
 
     @property
     def ok(self) -> bool:
@@ -129,6 +137,7 @@ class PackVerdict:
             "problems": self.problems,
             "notes": self.notes,
             "rebuilt": self.rebuilt,
+            "bound": self.bound,
         }
 
 
@@ -293,19 +302,8 @@ def _check_chain(
     last block. Every chained event that is not redacted goes into ``scratch`` (with the prologue) as well."""
     events: list[tuple[int, int, str, str]] = []
     included = {int(s) for s in chain["included_streams"]}
-    batch: list[tuple[Any, ...]] = [tuple(r[:6]) for r in chain.get("prologue") or []]
-
-    def sink(row: tuple[Any, ...]) -> None:
-        batch.append(row)
-        if len(batch) >= 10_000:
-            flush()
-
-    def flush() -> None:
-        with scratch.transaction():
-            scratch.conn.executemany(
-                "INSERT OR IGNORE INTO events (seq, ts_ns, type, target, ref, data) VALUES (?, ?, ?, ?, ?, ?)", batch
-            )
-        batch.clear()
+    loader = EventLoader(scratch, chain.get("prologue") or [])
+    sink = loader.add
 
     results = _rows(zf, "results.csv", RESULT_COLUMNS, verdict, events, sink)
     evs = _rows(zf, "events.csv", EVENT_COLUMNS, verdict, events, sink)
@@ -359,7 +357,7 @@ def _check_chain(
     while pending is not None:
         verdict.add(f"{pending[3]}: after the last block of the chain segment (added)")
         pending = next(merged, None)
-    flush()
+    loader.flush()
     head = chain.get("head")
     if ends and (head is None or head.get("hash") != ends[-1]["hash"]):
         verdict.add("manifest.json: the chain head is not the last block of the segment")
@@ -412,40 +410,6 @@ def _check_derived(
             verdict.add(f"{name}: differs from the chained {name.split('.')[0]} events in events.csv: it was edited")
 
 
-class _AnyEnv(dict[str, str]):
-    """The environment config.yaml is loaded with: every ``${VAR}`` stays as written (the pack has no values)."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __getitem__(self, key: str) -> str:
-        return "${" + key + "}"
-
-
-# config.yaml sections a summary never reads, left out when it is loaded: their redacted secrets would not
-# validate (``<redacted>`` is no notification URL)
-_UNREAD_SECTIONS = ("notify", "influxdb", "web", "reminders")
-
-
-def _pack_config(zf: zipfile.ZipFile) -> Config:
-    """The pack's config.yaml as a Config; IntegrityError (naming config.yaml) when it does not load."""
-    try:
-        data = yaml.safe_load(read_entry(zf, "config.yaml").decode("utf-8")) or {}
-        if not isinstance(data, dict):
-            raise IntegrityError("config.yaml: not a mapping")
-        for key in _UNREAD_SECTIONS:
-            data.pop(key, None)
-        if isinstance(data.get("agent"), dict):
-            data["agent"].pop("share", None)
-        text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-        return loads(text, filename="config.yaml", env=_AnyEnv())
-    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-        raise IntegrityError(f"config.yaml: not readable YAML ({type(exc).__name__})") from None
-    except ConfigError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise IntegrityError(f"config.yaml: does not load as a config ({first})") from None
-
-
 _TARGET_FIELDS = ("kind", "address", "role", "provider")
 
 
@@ -473,21 +437,54 @@ def _target_differences(targets: dict[int, TargetInfo], included: set[int], conf
     return out
 
 
-def _last_run_config(scratch: Journal) -> str | None:
-    """The config_sha256 of the last agent start the pack carries (events.csv or the prologue), if any."""
+def _last_start(scratch: Journal) -> tuple[int, dict[str, Any]] | None:
+    """The seq and data of the last agent start the pack carries (events.csv or the prologue), if any."""
     row = scratch.conn.execute(
-        "SELECT data FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", (EV_AGENT_START,)
+        "SELECT seq, data FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", (EV_AGENT_START,)
     ).fetchone()
     if row is None:
         return None
     try:
-        value = json.loads(row[0]).get("config_sha256")
-    except (ValueError, AttributeError):
+        data = json.loads(row[1])
+    except ValueError:
         return None
-    return value if isinstance(value, str) else None
+    return (int(row[0]), data) if isinstance(data, dict) else None
 
 
-def _check_targets(differences: list[str], shipped_env: Any, scratch: Journal, verdict: PackVerdict) -> None:
+_UNBOUND = "its SLA, fees and contract, from which the summaries were rebuilt, are not bound to the chain"
+
+
+def _check_config(content: bytes, shared: bool, start: tuple[int, dict[str, Any]] | None, verdict: PackVerdict) -> bool:
+    """Is config.yaml the config the agent last started with? The agent journals the SHA-256 of the config as
+    a pack carries it (``pack_config_sha256``) in every agent start; True when config.yaml is that text.
+
+    When it is not, the config was changed after that start (honest: a contract number filled in later) or
+    config.yaml was edited — the pack cannot tell which, so it is a note: the figures are still the chain's,
+    but the SLA, fees and contract they are held against are only what config.yaml says.
+    """
+    recorded = start[1].get("pack_config_sha256") if start else None
+    if shared:
+        verdict.notes.append(f"config.yaml: cut down for sharing, so not the config the agent started with: {_UNBOUND}")
+    elif start is None or not isinstance(recorded, str) or not recorded:
+        verdict.notes.append(f"config.yaml: no agent start the pack carries records the config's hash: {_UNBOUND}")
+    elif hashlib.sha256(content).hexdigest() != recorded:
+        verdict.notes.append(
+            f"config.yaml: not the config of the last agent start the pack carries (seq {start[0]}): the config "
+            f"was changed after it, or config.yaml was edited; {_UNBOUND}"
+        )
+    else:
+        verdict.bound.append(f"config.yaml: the config of the agent start at seq {start[0]}")
+        return True
+    return False
+
+
+def _check_targets(
+    differences: list[str],
+    shipped_env: Any,
+    start: tuple[int, dict[str, Any]] | None,
+    bound: bool,
+    verdict: PackVerdict,
+) -> None:
     """config.yaml is the config the pack was made with; the chained target events are what was monitored.
 
     They differ honestly when the config was changed after the last agent start the pack carries (the agent
@@ -499,12 +496,13 @@ def _check_targets(differences: list[str], shipped_env: Any, scratch: Journal, v
     if not differences:
         return
     made_with = shipped_env.get("config_sha256") if isinstance(shipped_env, dict) else None
-    ran_with = _last_run_config(scratch)
-    if ran_with is not None and made_with == ran_with:
+    ran_with = start[1].get("config_sha256") if start else None
+    if bound or (isinstance(ran_with, str) and made_with == ran_with):
+        why = "config.yaml is" if bound else "environment.json says the pack was made with"
         for difference in differences:
             verdict.add(
-                f"config.yaml: {difference}, though environment.json says the pack was made with the config of "
-                "the last agent start it carries: config.yaml was edited"
+                f"config.yaml: {difference}, though {why} the config of the last agent start it carries: "
+                "config.yaml was edited"
             )
         return
     for difference in differences:
@@ -525,49 +523,39 @@ def _check_rebuilt(
         verdict.notes.append(f"{', '.join(REBUILT)}: not rebuilt: {why} (only their hashes were checked)")
         return
     chain = manifest["chain"]
-    targets = scratch.targets()
-    with scratch.transaction():
-        scratch.conn.executemany(
-            "INSERT OR IGNORE INTO targets (id, key) VALUES (?, ?)", sorted((i, t.key) for i, t in targets.items())
-        )
-    config = _pack_config(zf)
+    targets = EventLoader(scratch).finish()
+    content = read_entry(zf, "config.yaml")
+    config = pack_config(content)
     included = {int(s) for s in chain["included_streams"]}
     shipped_env = read_json(zf, "environment.json")
-    _check_targets(_target_differences(targets, included, config), shipped_env, scratch, verdict)
+    start = _last_start(scratch)
+    bound = _check_config(content, manifest.get("share") is not None, start, verdict)
+    _check_targets(_target_differences(targets, included, config), shipped_env, start, bound, verdict)
     p, provider = manifest["period"], manifest["provider"]
     period = Period(p["label"], int(p["start_ns"]), int(p["end_ns"]), p["zone"])
     share = manifest.get("share")
     try:
-        if share is not None:
-            from watchdog.documents.sharing import report_config
-
-            report = build_report(
-                scratch, report_config(config, str(share["agent"])), provider, period, int(manifest["as_of_ns"])
-            )
-            report = dataclasses.replace(report, contacts=())
-        else:
-            report = build_report(scratch, config, provider, period, int(manifest["as_of_ns"]))
+        report = pack_report(
+            scratch,
+            config,
+            provider,
+            period,
+            int(manifest["as_of_ns"]),
+            str(share["agent"]) if share is not None else None,
+            chain["journal_id"],
+            chain.get("journal_head"),
+        )
     except KeyError:
         verdict.add(f"config.yaml: has no provider {provider!r}, whose pack this is: config.yaml was edited")
         return
     except ValueError as exc:
         verdict.add(f"config.yaml or manifest.json: the summary cannot be rebuilt ({exc})")
         return
-    head = chain.get("journal_head")
-    report = dataclasses.replace(
-        report, journal_id=chain["journal_id"], head=Head(**head) if isinstance(head, dict) else None
-    )
     latency = latency_series(report, targets, included)
     if latency:
         lines = csv_lines(zf, "results.csv")
         try:
-            for cells in csv.reader(lines):
-                if cells[0] == RESULT_COLUMNS[0] or cells[11] or not cells[10]:
-                    continue  # the header, a failure or no latency (the rows were checked already)
-                info = targets.get(int(cells[8]))
-                series = latency.get(info.key) if info is not None else None
-                if series is not None:
-                    series.add(int(cells[9]), int(cells[10]) / 1_000_000)
+            add_latencies(latency, targets, lines)
         finally:
             lines.close()
     fixed = {k: shipped_env.get(k) for k in ("config_sha256", "exported_with")} if isinstance(shipped_env, dict) else {}
