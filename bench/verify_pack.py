@@ -76,7 +76,13 @@ def month_journal(base: Path) -> Path:
     try:
         journal.register_targets(list(config.targets), now_ns=START)
         ids = sorted(journal.target_id(k) for k in keys)
-        start = {"run": "run1", "agent": "bench-month", "targets": ids, "config_sha256": config.sha256}
+        start = {
+            "run": "run1",
+            "agent": "bench-month",
+            "targets": ids,
+            "config_sha256": config.sha256,
+            "pack_config_sha256": config.pack_sha256,
+        }
         journal.add_event(EV_AGENT_START, start, ts_ns=START)
         for minute in range(DAYS * 24 * 60):
             ts = START + minute * STEP_S * NS

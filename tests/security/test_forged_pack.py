@@ -304,3 +304,27 @@ def test_a_contract_edited_and_the_summaries_rebuilt_from_it_is_named(pack: Path
     code, lines = verify(forged)
     assert code == 0
     assert lines[2:] == [NOT_THE_AGENTS, IDENTICAL]
+
+
+def test_a_pack_of_an_older_version_is_not_rebuilt_and_says_so(pack: Path, tmp_path: Path) -> None:
+    """A pack made before packs recorded ``lang`` cannot be rebuilt: its rows verify, and the note says its
+    derived files were only hashed. A forger can claim that too (the manifest is not chained), which is why
+    the note is there: such a summary is a reading aid, the rows are the evidence."""
+    with zipfile.ZipFile(pack) as zf:
+        entries = {i.filename: zf.read(i) for i in zf.infolist()}
+    manifest = json.loads(entries["manifest.json"])
+    del manifest["lang"]
+    manifest["made_with"] = "outage-watchdog 0.1.0"
+    html = entries["summary.html"].replace(b"</body>", b"<p>99.99 %</p></body>")
+    manifest["files"]["summary.html"] = {"sha256": hashlib.sha256(html).hexdigest(), "bytes": len(html)}
+    entries["summary.html"], entries["manifest.json"] = html, json_bytes(manifest)
+    old = tmp_path / "old.zip"
+    with zipfile.ZipFile(old, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, content in entries.items():
+            out.writestr(name, content)
+    code, lines = verify(old)
+    assert code == 0
+    assert lines[2:] == [
+        "  outages.csv, timeline.png, environment.json, summary.html, summary.pdf: not rebuilt: made by an older "
+        "version (only their hashes were checked)"
+    ]
