@@ -72,6 +72,8 @@ class Household:
             "quorum": 1,
             "agent": self.agent,
             "targets": ids,
+            "config_sha256": config.sha256,  # as the agent journals them: the config it started with
+            "pack_config_sha256": config.pack_sha256,
         }
         actions: list[tuple[float, int, str, dict[str, object], str | None, str | None]] = []
         for n, (a, b) in enumerate(self.runs, 1):

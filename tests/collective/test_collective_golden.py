@@ -15,6 +15,8 @@ household crossing midnight, so each later pack needs its prologue), and a tampe
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import zipfile
@@ -157,10 +159,13 @@ def test_packs_give_the_journals_answer(world: dict[str, object]) -> None:
     assert [a.spans for a in from_packs.timelines] == [a.spans for a in from_journals.timelines]
     shared = next(t for t in from_packs.timelines if t.agent == "hh-e")
     assert (shared.provider, shared.sources) == ("rostelecom", ("hh-e-2026-09-21.zip", "hh-e-2026-09-22.zip"))
-    # the day-2 pack of hh-a starts mid-run and mid-outage: its prologue carries the run and the open outage
+    # the day-2 pack of hh-a starts mid-run and mid-outage: its events start at the outage's opening (the
+    # report reads the whole outage) and its prologue carries the run going on there
     with zipfile.ZipFile(world["packs"] / "hh-a-2026-09-22.zip") as zf:  # type: ignore[operator]
         prologue = json.loads(zf.read("manifest.json"))["chain"]["prologue"]
-    assert [row[2] for row in prologue] == ["target", "target", "target", "target", "agent_start", "outage_open"]
+        events = list(csv.DictReader(io.StringIO(zf.read("events.csv").decode("utf-8-sig"))))
+    assert [row[2] for row in prologue] == ["target", "target", "target", "target", "agent_start"]
+    assert [(e["type"], e["target"]) for e in events[:1]] == [("outage_open", "isp/dns")]
     # only the name asked for: hh-e's packs go under "rostelecom" and are skipped without the alias
     only_isp = load_folder(world["packs"], ["ISP"], window(), jobs=2)  # type: ignore[arg-type]
     assert {Path(o.path).name: o.reasons for o in only_isp if o.status == "skipped"} == {
@@ -207,13 +212,14 @@ def test_tampered_and_forged_packs_are_rejected(world: dict[str, object], tmp_pa
     doc = json.loads(out.read_text(encoding="utf-8"))
     rejected = {r["path"]: r["reasons"] for r in doc["rejected"]}
     assert sorted(rejected) == ["zz-doubled-prologue.zip", "zz-forged-prologue.zip", "zz-tampered.zip"]
+    doubled = m3["chain"]["prologue"][-1]
     assert rejected["zz-doubled-prologue.zip"] == [
-        "manifest.json or prologue unusable: IntegrityError: UNIQUE constraint failed: events.seq"
+        f"manifest.json: prologue row seq {doubled[0]} ({doubled[2]}) is given twice or out of seq order"
     ]
     assert any("events.csv: its SHA-256 differs" in r for r in rejected["zz-tampered.zip"])
     assert any("does not match its seal: the row was edited" in r for r in rejected["zz-tampered.zip"])
     assert rejected["zz-forged-prologue.zip"] == [
-        f"prologue: row seq {start_row[0]} (agent_start) does not match its seal: it was edited"
+        f"manifest.json: prologue row seq {start_row[0]} (agent_start) does not match its seal: it was edited"
     ]
     assert doc["source"] == {
         "kind": "packs",

@@ -564,6 +564,8 @@ class Agent:
                     "agent": config.agent.id,
                     "timezone": config.agent.timezone,
                     "config_sha256": config.sha256,
+                    # config.yaml of the evidence packs made with this config: verify binds it to this event
+                    "pack_config_sha256": config.pack_sha256,
                     "targets": sorted(ids[t.key] for t in config.targets),
                     "unusable": sorted(ids[k] for k in unusable),
                     "providers": {p.id: {"name": p.display_name, "kind": p.kind.value} for p in config.providers},

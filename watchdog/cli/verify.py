@@ -74,6 +74,12 @@ def _pack(args: argparse.Namespace) -> int:
             f"{verdict.events} events reproduce {verdict.blocks} blocks ending at {head.get('hash', '-')}"
         )
         print("  compare that head with a copy held elsewhere: watchdog verify --journal --head HASH")
+        for note in verdict.notes:
+            print(f"  {note}")
+        if verdict.rebuilt:
+            print(f"  rebuilt from the chained rows and config.yaml, identical: {', '.join(verdict.rebuilt)}")
+        for bound in verdict.bound:
+            print(f"  {bound} (chained): its SLA, fees and contract are bound")
     else:
         print(f"{args.pack}: FAILED")
         for problem in verdict.problems:

@@ -39,7 +39,7 @@ from watchdog.analysis.timeline import provider_spans
 from watchdog.collective.core import AgentTimeline
 from watchdog.documents.pack.csvfiles import EVENT_COLUMNS, REDACTED_ROW, event_canon
 from watchdog.documents.pack.verify import verify_pack
-from watchdog.documents.pack.zipread import PackRejected, csv_lines, open_pack, read_entry, read_json
+from watchdog.documents.pack.zipread import PackRejected, csv_lines, open_pack, read_entry, read_manifest
 from watchdog.journal.chain import event_row_hash
 from watchdog.journal.schema import (
     EV_AGENT_START,
@@ -125,7 +125,9 @@ def load_pack(path: Path, names: Sequence[str], window: Interval, where: Mapping
 def _use(path: Path, names: Sequence[str], window: Interval, where: Mapping[str, str]) -> PackOutcome:
     """A verified pack → its timeline, or why it is skipped; _Unusable when it cannot be recomputed."""
     with open_pack(path) as zf:
-        manifest = read_json(zf, "manifest.json")
+        stream = read_manifest(zf)
+        manifest = stream.data  # all but the blocks (verified already): only the first is needed
+        first_block = next(stream.blocks(), None)
         share = manifest.get("share") or {}
         local = str(manifest["provider"])
         shared = str(share.get("provider") or local)
@@ -143,7 +145,7 @@ def _use(path: Path, names: Sequence[str], window: Interval, where: Mapping[str,
         if hi <= lo:
             return _with(base, reasons=("its period does not overlap the report's",))
         rows = list(_event_rows(zf))
-        prologue = _prologue(manifest, rows)
+        prologue = _prologue(manifest, int(first_block["first_seq"]) if first_block else 1, rows)
         kind, quorum = _provider_facts(zf, [*prologue, *rows], local)
         spans = _spans(prologue, rows, local, kind, quorum, (lo, hi))
     timeline = AgentTimeline(agent, tags, shared, kind.value, spans, (path.name,))
@@ -170,11 +172,10 @@ def _event_rows(zf: zipfile.ZipFile) -> Iterator[tuple[int, int, str, int | None
         lines.close()
 
 
-def _prologue(manifest: Mapping[str, Any], rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The manifest's prologue rows, checked against themselves and against the chained rows after them."""
+def _prologue(manifest: Mapping[str, Any], first: int, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The manifest's prologue rows (``first``: the segment's first seq), checked against themselves and against
+    the chained rows after them."""
     chain = manifest["chain"]
-    blocks = chain["blocks"]
-    first = int(blocks[0]["first_seq"]) if blocks else 1
     included = {int(s) for s in chain["included_streams"]}
     out = []
     for raw in chain.get("prologue") or []:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import (
     BaseModel,
     ValidationError,
@@ -30,6 +31,7 @@ from pydantic import (
 
 from watchdog.config.models import Config, ConfigModel, TargetSpec
 from watchdog.config.quality import resolve_quality
+from watchdog.config.redact import redact_config
 from watchdog.config.source import Problems, format_path, pydantic_message, raise_config, read_yaml
 from watchdog.model import Role, Target
 from watchdog.units import format_duration, redact_url
@@ -138,7 +140,7 @@ def load(
         warnings.append(
             f"{name}: holds secrets and is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {name}"
         )
-    return Config(config.model, config.targets, file, config.sha256, tuple(warnings))
+    return Config(config.model, config.targets, file, config.sha256, tuple(warnings), config.pack_sha256)
 
 
 def _has_secrets(model: ConfigModel) -> bool:
@@ -189,7 +191,12 @@ def loads(
     if report.items:
         raise_config(report.lines())
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Config(model, tuple(targets), path, digest, (*notes.lines(), *_rate_warnings(filename, targets)))
+    try:
+        packed = hashlib.sha256(redact_config(text).encode("utf-8")).hexdigest()
+    except (yaml.YAMLError, RecursionError, ValueError):
+        packed = ""  # validated above, so not expected; a pack's config.yaml is then simply not bound
+    warnings = (*notes.lines(), *_rate_warnings(filename, targets))
+    return Config(model, tuple(targets), path, digest, warnings, packed)
 
 
 # the example config's "fill me in" values: an ellipsis ("…", "+7 …", "..."), or a hint in brackets ("[телефон]")

@@ -771,6 +771,9 @@ class Config:
     path: Path | None
     sha256: str
     warnings: tuple[str, ...] = ()
+    # the SHA-256 of the config as an evidence pack carries it (config.yaml: redacted, re-emitted); the agent
+    # journals it at start, so verify can tell whether a pack's config.yaml is the config the agent ran with
+    pack_sha256: str = ""
 
     @property
     def agent(self) -> AgentSection:

@@ -100,10 +100,12 @@ def shared_identity(config: Config) -> SharedIdentity:
     return SharedIdentity(name, tags, share.shared_providers(providers), share.details, share.agent_id == "hashed")
 
 
-def report_config(config: Config) -> Config:
-    """The config a shared pack's summary is built from: every provider's contract and compensation emptied."""
+def report_config(config: Config, agent: str) -> Config:
+    """The config a shared pack's summary is built from: the agent's shared name, every provider's contract and
+    compensation emptied (what the pack's config.yaml says, so that verify rebuilds the same summary)."""
     providers = [p.model_copy(update={"contract": Contract(), "compensation": []}) for p in config.providers]
-    return dataclasses.replace(config, model=config.model.model_copy(update={"providers": providers}))
+    named = config.model.agent.model_copy(update={"id": agent})
+    return dataclasses.replace(config, model=config.model.model_copy(update={"providers": providers, "agent": named}))
 
 
 def shared_config_text(text: str, identity: SharedIdentity) -> str:

@@ -13,25 +13,30 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.analysis.sla import Period
 from watchdog.config import Config
-from watchdog.documents.chart import LatencySeries
-from watchdog.documents.pack.chain import covered_blocks, prologue_rows, segment_rows
+from watchdog.documents.pack.chain import covered_blocks, later_closes, open_outages, prologue_rows, segment_rows
 from watchdog.documents.pack.csvfiles import (
     EVENT_COLUMNS,
-    OUTAGE_COLUMNS,
     PRIVATE_EVENT_TYPES,
     REDACTED_ROW,
     RESULT_COLUMNS,
     StreamCsv,
     clock_rows,
     contact_rows,
-    csv_bytes,
-    outage_row,
 )
-from watchdog.documents.pack.environment import describe_environment
-from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, json_bytes, manifest_bytes
+from watchdog.documents.pack.derived import (
+    EventLoader,
+    add_latencies,
+    environment_json,
+    latency_series,
+    outages_csv,
+    pack_config,
+    pack_report,
+    summaries,
+    timeline,
+)
+from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, manifest_bytes
 from watchdog.documents.pack.redact import leak_check, redact_config, secret_values
-from watchdog.documents.pack.summary import chart_window, summary_html, summary_pdf, timeline_chart
-from watchdog.documents.report import Lang, build_report, report_words
+from watchdog.documents.report import Lang, build_report
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, result_row_hash
 from watchdog.journal.store import Journal
@@ -79,7 +84,7 @@ def build_pack(
         if provider_id not in share.providers:
             raise ValueError(f"provider {provider_id!r} is not one agent.share.providers lets out")
         report = dataclasses.replace(
-            build_report(journal, report_config(config), provider_id, period, now_ns), contacts=()
+            build_report(journal, report_config(config, share.agent), provider_id, period, now_ns), contacts=()
         )
     else:
         report = build_report(journal, config, provider_id, period, now_ns)
@@ -94,14 +99,20 @@ def build_pack(
     keys = {t.id: t.key for t in infos.values()}
     roles = {t.id: t.role for t in infos.values()}
     period_blocks = covered_blocks(conn, per.start_ns, report.as_of_ns)
+    # an outage open when the period starts is reported whole (its attribution reads the controls' outages
+    # since it opened): carry the events from its opening (results stay out)
+    opened = open_outages(conn, period_blocks[0].first_seq, included) if period_blocks else []
     # a contact logged after the fact sits in a later block: carry the events up to it (results stay out)
-    blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [c.seq for c in report.contacts])
+    blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [*opened, *(c.seq for c in report.contacts)])
+    # and the closes of the outages open at its end: the report knows them (verify rebuilds it from the pack)
+    while blocks and (closes := later_closes(conn, blocks[-1].last_seq)):
+        blocks = covered_blocks(conn, per.start_ns, report.as_of_ns, [blocks[-1].last_seq, *closes])
+    results_from = period_blocks[0].no if period_blocks else 0
     results_until = period_blocks[-1].no if period_blocks else 0
     tmp = Path(tempfile.mkdtemp(prefix="watchdog-pack-"))
     try:
         files: dict[str, bytes | Path] = {}
-        view = chart_window(report)
-        latency = {keys[i]: LatencySeries.empty(*view) for i in sorted(included) if roles[i] == "provider"}
+        carried: list[tuple[Any, ...]] = []  # the events as the pack carries them (verify rebuilds from these)
         res = StreamCsv(tmp / "results.csv", RESULT_COLUMNS)
         evs = StreamCsv(tmp / "events.csv", EVENT_COLUMNS)
         event_rows: list[tuple[int, int, str, str]] = []
@@ -131,7 +142,7 @@ def build_pack(
                         )
                     hashers.setdefault(stream, hashlib.sha256()).update(h)
                     counts[stream] = counts.get(stream, 0) + 1
-                    if kind == "r" and stream in included and b.no <= results_until:
+                    if kind == "r" and stream in included and results_from <= b.no <= results_until:
                         seq_, target, ts, lat, failure, detail, metrics = row
                         res.row(
                             [
@@ -153,9 +164,6 @@ def build_pack(
                             ]
                         )
                         n_results += 1
-                        series = latency.get(keys.get(target, ""))
-                        if series is not None and failure is None and lat is not None:
-                            series.add(ts, lat / 1_000_000)
                     elif kind == "e":
                         seq_, ts, type_, target, ref, data = row
                         if share is not None and (
@@ -178,6 +186,7 @@ def build_pack(
                         )
                         if not data.startswith(REDACTED_ROW):
                             event_rows.append((seq_, ts, type_, data))
+                            carried.append((seq_, ts, type_, target, ref, data))
                         n_events += 1
                 streams = {s: (counts[s], hashers[s].digest()) for s in hashers}
                 if block_hash(b.prev_hash, b.no, b.first_seq, b.last_seq, streams) != b.hash:
@@ -192,7 +201,7 @@ def build_pack(
                         "omitted": {
                             str(s): [c, d.hex()]
                             for s, (c, d) in sorted(streams.items())
-                            if s != EVENTS_STREAM and (s not in included or b.no > results_until)
+                            if s != EVENTS_STREAM and (s not in included or not results_from <= b.no <= results_until)
                         },
                     }
                 )
@@ -204,17 +213,43 @@ def build_pack(
         if share is None:
             files["contacts.csv"] = contact_rows(event_rows, provider_id, per, zone)
         files["clock.csv"] = clock_rows(event_rows, per, zone)
-        files["outages.csv"] = csv_bytes(
-            OUTAGE_COLUMNS, (outage_row(a, zone, report.as_of_ns) for a in (*report.outages, *report.control_outages))
-        )
-        files["timeline.png"] = timeline_chart(report, latency, report_words(lang)["chart"])
         source = _config_source(config, config_text)
         if share is not None:
             from watchdog.documents.sharing import shared_config_text
 
             source = shared_config_text(source, share)
-        files["config.yaml"] = redact_config(source).encode("utf-8")
-        files["environment.json"] = json_bytes(describe_environment(report, config, share.agent if share else None))
+        files["config.yaml"] = config_yaml = redact_config(source).encode("utf-8")
+        prologue = prologue_rows(conn, blocks[0].first_seq, included) if blocks else []
+        # the derived files from the pack's own events and config.yaml, exactly as verify rebuilds them
+        scratch = Journal.open(tmp / "pack.sqlite3")
+        try:
+            loader = EventLoader(scratch, prologue)
+            for row in carried:
+                loader.add(row)
+            carried.clear()
+            targets = loader.finish()
+            written = pack_config(config_yaml)
+            shown = pack_report(
+                scratch,
+                written,
+                provider_id,
+                per,
+                report.as_of_ns,
+                share.agent if share is not None else None,
+                journal.journal_id,
+                report.head.as_dict() if report.head else None,
+            )
+        finally:
+            scratch.close()
+        latency = latency_series(shown, targets, included)
+        if latency:
+            with open(tmp / "results.csv", encoding="utf-8-sig", newline="") as lines:
+                add_latencies(latency, targets, lines)
+        files["outages.csv"] = outages_csv(shown)
+        png = files["timeline.png"] = timeline(shown, latency, lang)
+        files["environment.json"] = environment_json(
+            shown, written, share.agent if share else None, config_sha256=config.sha256
+        )
         head = None
         if chain_blocks:
             last = chain_blocks[-1]
@@ -228,18 +263,14 @@ def build_pack(
             "head": head,
             "journal_head": report.head.as_dict() if report.head else None,
             "unsealed_rows_left_out": unsealed,
-            "prologue": prologue_rows(conn, blocks[0].first_seq, included) if blocks else [],
+            "prologue": prologue,
         }
         hashes = {name: file_sha256(content) for name, content in files.items()}
-        pack = {"chain": chain, "files": hashes, "results": n_results, "events": n_events}
-        files["summary.html"] = summary_html(report, pack, lang)
+        files["summary.html"], files["summary.pdf"] = summaries(shown, chain, hashes, (n_results, n_events), png, lang)
         hashes["summary.html"] = file_sha256(files["summary.html"])
-        png = files["timeline.png"]
-        assert isinstance(png, bytes)
-        files["summary.pdf"] = summary_pdf(report, pack, png, lang)
         hashes["summary.pdf"] = file_sha256(files["summary.pdf"])
         agent = share.agent if share is not None else config.agent.id
-        files["manifest.json"] = manifest_bytes(report, agent, provider_id, files, hashes, chain, share)
+        files["manifest.json"] = manifest_bytes(report, agent, provider_id, files, hashes, chain, share, lang)
         leak_check(files, secret_values(config))
         _write_zip(out, files)
         return PackInfo(

@@ -70,6 +70,37 @@ def segment_rows(conn: sqlite3.Connection, lo: int, hi: int) -> Iterator[tuple[i
     )
 
 
+def later_closes(conn: sqlite3.Connection, last_seq: int) -> list[int]:
+    """The closes, after ``last_seq``, of the outages still open at ``last_seq`` (a report made later knows
+    them: the pack carries the events up to them, so that verify can rebuild the same report)."""
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT c.seq FROM events c JOIN events o ON o.seq = c.ref AND o.type = ? "
+            "WHERE c.type = ? AND c.seq > ? AND o.seq <= ?",
+            (EV_OUTAGE_OPEN, EV_OUTAGE_CLOSE, last_seq, last_seq),
+        )
+    ]
+
+
+def open_outages(conn: sqlite3.Connection, first_seq: int, included: set[int]) -> list[int]:
+    """The seqs of the openings, before ``first_seq``, of the outages of ``included`` targets still open there."""
+    marks = ",".join("?" * len(included)) or "NULL"
+    closed = {
+        int(r[0])
+        for r in conn.execute("SELECT ref FROM events WHERE type = ? AND seq < ?", (EV_OUTAGE_CLOSE, first_seq))
+        if r[0] is not None
+    }
+    return [
+        int(seq)
+        for (seq,) in conn.execute(
+            f"SELECT seq FROM events WHERE type = ? AND seq < ? AND target IN ({marks})",
+            (EV_OUTAGE_OPEN, first_seq, *sorted(included)),
+        )
+        if int(seq) not in closed
+    ]
+
+
 PROLOGUE_COLUMNS = ("seq", "ts_ns", "type", "target_id", "ref", "data", "seal")
 
 
@@ -100,18 +131,7 @@ def prologue_rows(conn: sqlite3.Connection, first_seq: int, included: set[int]) 
             current = None
     if current is not None:
         wanted.add(current[0])
-    marks = ",".join("?" * len(included)) or "NULL"
-    closed = {
-        int(r[0])
-        for r in conn.execute("SELECT ref FROM events WHERE type = ? AND seq < ?", (EV_OUTAGE_CLOSE, first_seq))
-        if r[0] is not None
-    }
-    for (seq,) in conn.execute(
-        f"SELECT seq FROM events WHERE type = ? AND seq < ? AND target IN ({marks})",
-        (EV_OUTAGE_OPEN, first_seq, *sorted(included)),
-    ):
-        if int(seq) not in closed:
-            wanted.add(int(seq))
+    wanted.update(open_outages(conn, first_seq, included))
     out = []
     for seq in sorted(wanted):
         row = conn.execute("SELECT seq, ts_ns, type, target, ref, data FROM events WHERE seq = ?", (seq,)).fetchone()

@@ -60,6 +60,7 @@ def manifest_bytes(
     hashes: Mapping[str, str],
     chain: dict[str, Any],
     share: SharedIdentity | None,
+    lang: str = "en",
 ) -> bytes:
     """manifest.json: who made the pack of what, every other file's hash and size, and the chain segment."""
     per = report.period
@@ -70,6 +71,9 @@ def manifest_bytes(
         "provider": provider_id,
         "period": {"label": per.label, "start_ns": per.start_ns, "end_ns": per.end_ns, "zone": per.zone},
         "as_of_ns": report.as_of_ns,
+        # what verify needs to rebuild the summary (the rest is in config.yaml and the period); packs made
+        # before it was added lack it, and their derived files are then only hashed
+        "lang": lang,
         "files": {
             name: {"sha256": hashes[name], "bytes": file_size(files[name])} for name in FILE_ORDER if name in files
         },

@@ -11,7 +11,11 @@ parsed:
 * every entry is read through a counter: the bytes actually inflated (not the size its header claims) may
   not pass the entry's limit (:data:`ENTRY_LIMITS`), nor, above :data:`RATIO_FREE_BYTES`, :data:`MAX_RATIO`
   times the compressed bytes it came from;
-* CSV is read a line at a time, each line at most :data:`MAX_CSV_LINE_CHARS` characters.
+* CSV is read a line at a time, each line at most :data:`MAX_CSV_LINE_CHARS` characters;
+* ``manifest.json`` is parsed as a stream (ijson): :func:`read_manifest` builds everything but
+  ``chain.blocks``, which :meth:`Manifest.blocks` then yields one block at a time, so a month of minute
+  blocks (25-90 MB of JSON) costs one block's memory; nesting is limited to :data:`MAX_JSON_DEPTH` and a
+  key given twice in one object is rejected (which copy counts would be ambiguous).
 
 The figures are far above what a real pack holds (see each constant) and keep ``watchdog verify`` of any
 pack under 200 MB resident (measured in tests/security/test_malicious_packs.py).
@@ -26,9 +30,12 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import ijson  # type: ignore[import-untyped]  # no stubs; used through basic_parse and ObjectBuilder
 
 from watchdog.config import MAX_CONFIG_BYTES
 from watchdog.errors import IntegrityError
@@ -47,10 +54,9 @@ MAX_RATIO = 100
 RATIO_FREE_BYTES = 1 << 20
 # The most any entry may inflate to, per name. results.csv is streamed row by row and only costs time (a
 # month at 30 s of a dozen targets is ~150 MB). events.csv is streamed too, but collective keeps its rows:
-# a month holds a few thousand events (a few MB). manifest.json is parsed whole: a month of 60-s blocks
-# (43,200) is 25-90 MB of real manifest, so 256 MiB; up to 16 MiB (~30,000 blocks) verify stays within its
-# 200 MB budget, above that it costs about 5.6x the manifest's size (a streaming parse would remove that).
-# A bomb is still stopped by MAX_RATIO: only a manifest that really is that large on disk gets through.
+# a month holds a few thousand events (a few MB). manifest.json is streamed (read_manifest): its blocks are
+# checked one at a time and only the rest is held, so its size costs time, not memory. A month of 60-s blocks
+# is 25-90 MB (more with many left-out streams); 256 MiB is a few months of them.
 # contacts.csv and clock.csv are compared whole (a few KB in practice); config.yaml as the config loader
 # reads it. Anything else (the summary, chart, outages) is only hashed.
 ENTRY_LIMITS: dict[str, int] = {
@@ -247,6 +253,117 @@ def csv_lines(zf: zipfile.ZipFile, name: str) -> Generator[str, None, None]:
             yield line
 
 
+# The deepest a real manifest nests is 5 (chain.blocks[i].omitted[sid][1]); the builder of a deeper one
+# would hold a list per level.
+MAX_JSON_DEPTH = 16
+_BLOCKS_PATH = ["chain", "blocks"]
+_OPEN = {"start_map": "end_map", "start_array": "end_array"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json read as a stream: ``data`` is all of it but ``chain.blocks`` (an empty list there, when
+    that is a list); :meth:`blocks` parses the blocks again, one at a time."""
+
+    zf: zipfile.ZipFile
+    data: Any
+
+    def blocks(self) -> Iterator[Any]:
+        """Each element of ``chain.blocks``, in order."""
+        events = _json_events(self.zf, "manifest.json")
+        try:
+            for path, event, value in events:
+                if event == "start_array" and path == _BLOCKS_PATH:
+                    while True:
+                        _, event, value = next(events)
+                        if event == "end_array":
+                            return
+                        yield _build(event, value, events)
+        finally:
+            events.close()
+
+
+def read_manifest(zf: zipfile.ZipFile) -> Manifest:
+    """manifest.json, its blocks left to be streamed; KeyError when missing, PackRejected when not JSON."""
+    zf.getinfo("manifest.json")
+    events = _json_events(zf, "manifest.json")
+    try:
+        for path, event, value in events:
+            if path:
+                raise PackRejected(["manifest.json: not valid JSON (text after the value)"])
+            data = _build(event, value, events, skip=_BLOCKS_PATH)
+            for _ in events:
+                raise PackRejected(["manifest.json: not valid JSON (more than one value)"])
+            return Manifest(zf, data)
+    finally:
+        events.close()
+    raise PackRejected(["manifest.json: not valid JSON (empty)"])
+
+
+def _json_events(zf: zipfile.ZipFile, name: str) -> Generator[tuple[list[str], str, Any], None, None]:
+    """``(path, event, value)`` of ``name``'s JSON; ``path``: the keys of the objects around the event (a list,
+    shared and changed as the stream goes on: read, do not keep). Depth and duplicate keys are checked here."""
+    path: list[str] = []
+    keys: list[set[str] | None] = []
+    with open_entry(zf, name) as f:
+        try:
+            for event, value in ijson.basic_parse(f, use_float=True):
+                if event == "map_key":
+                    seen = keys[-1]
+                    assert seen is not None
+                    if value in seen:
+                        where = ".".join(path[:-1]) or "(top level)"
+                        raise PackRejected([f"{name}: key {_short(value)} given twice in {where}"])
+                    seen.add(value)
+                    path[-1] = value
+                    yield path, event, value
+                    continue
+                if event in _OPEN:
+                    yield path, event, value
+                    keys.append(set() if event == "start_map" else None)
+                    if len(keys) > MAX_JSON_DEPTH:
+                        raise PackRejected([f"{name}: nested too deeply to parse"])
+                    if event == "start_map":
+                        path.append("")
+                    continue
+                if event in ("end_map", "end_array"):
+                    if keys.pop() is not None:
+                        path.pop()
+                yield path, event, value
+        except ijson.JSONError as exc:
+            raw = exc.args[0] if exc.args else ""
+            text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            raise PackRejected([f"{name}: not valid JSON ({first[:100]})"]) from None
+        except UnicodeDecodeError as exc:
+            raise PackRejected([f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
+
+
+def _build(event: str, value: Any, events: Iterator[tuple[list[str], str, Any]], skip: list[str] | None = None) -> Any:
+    """The value that starts with ``event`` (a scalar, or a whole object or list read from ``events``); the list
+    at path ``skip`` is built empty (its elements are read past)."""
+    if event not in _OPEN:
+        return value
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for path, event, value in events:
+        if skip is not None and event == "start_array" and path == skip:
+            builder.event(event, value)
+            inner = 1
+            for _, ev, _ in events:
+                inner += 1 if ev in _OPEN else -1 if ev in ("end_map", "end_array") else 0
+                if inner == 0:
+                    break
+            builder.event("end_array", None)
+            continue
+        builder.event(event, value)
+        depth += 1 if event in _OPEN else -1 if event in ("end_map", "end_array") else 0
+        if depth == 0:
+            return builder.value
+    raise PackRejected(["manifest.json: not valid JSON (ends early)"])
+
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -299,23 +416,42 @@ def manifest_problems(manifest: Any) -> list[str]:
     if not want(isinstance(blocks, list), "chain.blocks", "a list", blocks):
         return out
     for i, b in enumerate(blocks):
-        where = f"chain.blocks[{i}]"
-        if not want(isinstance(b, dict), where, "an object", b):
-            continue
-        for key in ("no", "first_seq", "last_seq"):
-            integer(b.get(key), f"{where}.{key}")
-        for key in ("prev_hash", "hash"):
-            digest(b.get(key), f"{where}.{key}")
-        omitted = b.get("omitted")
-        if want(isinstance(omitted, dict), f"{where}.omitted", "an object", omitted):
-            for sid, pair in omitted.items():
-                at = f"{where}.omitted.{sid}"
-                want(sid.isdigit(), at, "a stream number as the key", sid)
-                if want(isinstance(pair, list) and len(pair) == 2, at, "[count, SHA-256]", pair):
-                    integer(pair[0], f"{at}[0]")
-                    digest(pair[1], f"{at}[1]")
+        out += block_problems(b, i)[: 10 - len(out)]
         if len(out) >= 10:
             break
+    return out
+
+
+def block_problems(b: Any, i: int) -> list[str]:
+    """What in block ``i`` of ``chain.blocks`` has the wrong type or shape (checked as the blocks stream)."""
+    out: list[str] = []
+
+    def want(ok: bool, where: str, what: str, value: Any) -> bool:
+        if not ok and len(out) < 10:
+            out.append(f"manifest.json: {where}: expected {what}, got {type(value).__name__} {_short(value)}")
+        return ok
+
+    def integer(value: Any, where: str) -> bool:
+        return want(isinstance(value, int) and not isinstance(value, bool), where, "an integer", value)
+
+    def digest(value: Any, where: str) -> bool:
+        return want(isinstance(value, str) and bool(_HEX64.fullmatch(value)), where, "a SHA-256 in hex", value)
+
+    where = f"chain.blocks[{i}]"
+    if not want(isinstance(b, dict), where, "an object", b):
+        return out
+    for key in ("no", "first_seq", "last_seq"):
+        integer(b.get(key), f"{where}.{key}")
+    for key in ("prev_hash", "hash"):
+        digest(b.get(key), f"{where}.{key}")
+    omitted = b.get("omitted")
+    if want(isinstance(omitted, dict), f"{where}.omitted", "an object", omitted):
+        for sid, pair in omitted.items():
+            at = f"{where}.omitted.{sid}"
+            want(sid.isdigit(), at, "a stream number as the key", sid)
+            if want(isinstance(pair, list) and len(pair) == 2, at, "[count, SHA-256]", pair):
+                integer(pair[0], f"{at}[0]")
+                digest(pair[1], f"{at}[1]")
     return out
 
 
