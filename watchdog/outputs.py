@@ -44,6 +44,15 @@ def notify_sink(ctx: AgentContext) -> Sink | None:
     return make(ctx)
 
 
+def timestamp_sink(ctx: AgentContext) -> Sink | None:
+    """Trusted timestamps (issue 17): None without ``timestamp.tsas``."""
+    if not ctx.config.model.timestamp.tsas:
+        return None
+    from watchdog.agent.timestamps import timestamp_sink_factory
+
+    return timestamp_sink_factory(ctx)
+
+
 def web_sink(ctx: AgentContext) -> Sink | None:
     """The status page (``web.enabled``)."""
     from watchdog.web import web_sink as make
@@ -53,7 +62,7 @@ def web_sink(ctx: AgentContext) -> Sink | None:
 
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
-    return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink]
+    return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink, timestamp_sink]
 
 
 def console_factory(hint: Sequence[str] = ()) -> SinkFactory:

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchdog.errors import JournalError
 from watchdog.journal.chain import (
@@ -22,6 +22,10 @@ from watchdog.journal.chain import (
 )
 from watchdog.journal.integrity import storage_problems
 from watchdog.journal.schema import EV_TARGET, connect
+from watchdog.journal.tsa import EV_TIMESTAMP, EV_TIMESTAMP_CA, StampCheck, check_stamps
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass
@@ -36,6 +40,10 @@ class JournalVerdict:
     head: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    stamps: list[StampCheck] = field(default_factory=list)  # RFC 3161 tokens, each checked offline
+    # block no → (last_seq, hash hex), kept only for the blocks timestamp tokens name (a year of blocks is 500k)
+    heads: dict[int, tuple[int, str]] = field(default_factory=dict)
+    stamped_blocks: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +62,7 @@ class JournalVerdict:
             "head": self.head,
             "first_bad_seq": self.first_bad_seq,
             "problems": self.problems,
+            "timestamps": [s.as_dict() for s in self.stamps],
         }
 
 
@@ -85,11 +94,15 @@ def _merged_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, str, in
     return heapq.merge(results(), events(), key=lambda row: row[0])
 
 
-def verify_journal(path: Path | str, *, expect_head: str | None = None) -> JournalVerdict:
+def verify_journal(
+    path: Path | str, *, expect_head: str | None = None, tsa_roots: list[x509.Certificate] | None = None
+) -> JournalVerdict:
     """Recompute every block of the chain and name the first row or block that does not match.
 
     ``expect_head`` is a block hash the customer holds elsewhere (a daily digest, a pack manifest); the
     journal must contain it, which catches a journal rolled back or cut short past its last copy.
+    Once the chain verifies, every RFC 3161 token in it is checked against the head it names
+    (:mod:`watchdog.journal.tsa`); ``tsa_roots`` pins the CA certificates tokens must chain to.
     """
     verdict = JournalVerdict(path=str(path))
     if not Path(path).exists():
@@ -105,7 +118,14 @@ def verify_journal(path: Path | str, *, expect_head: str | None = None) -> Journ
         # the file itself first (every index against its table: reports read through them), then the chain;
         # a damaged index leaves the chain intact, so its problems are kept apart and put first
         damage = storage_problems(conn)
+        verdict.stamped_blocks = {
+            int(b)
+            for (b,) in conn.execute("SELECT json_extract(data, '$.block') FROM events WHERE type = ?", (EV_TIMESTAMP,))
+            if isinstance(b, int)
+        }
         _verify(conn, verdict, expect_head)
+        if not verdict.problems:
+            _check_stamps(conn, verdict, tsa_roots)
         verdict.problems[:0] = damage
         return verdict
     except sqlite3.DatabaseError as exc:
@@ -178,6 +198,8 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
         if expect_head is not None and prev.hex() == expect_head.lower():
             seen_expect = True
         verdict.head = {"block": no, "last_seq": last, "hash": prev.hex(), "sealed_ns": sealed_ns}
+        if no in verdict.stamped_blocks:
+            verdict.heads[no] = (last, prev.hex())
         expected_no, expected_first = no + 1, last + 1
     tail_seq = expected_first
     while pending is not None:
@@ -209,3 +231,17 @@ def _check_targets(conn: sqlite3.Connection, verdict: JournalVerdict) -> None:
                 f"targets table maps id {target_id} to {key!r} but the chained definition says "
                 f"{defined.get(target_id)!r}: the lookup was edited"
             )
+
+
+def _check_stamps(conn: sqlite3.Connection, verdict: JournalVerdict, tsa_roots: list[x509.Certificate] | None) -> None:
+    """Each journaled timestamp token against the chained head it names (offline)."""
+    rows = conn.execute(
+        "SELECT seq, type, data FROM events WHERE type IN (?, ?) ORDER BY seq", (EV_TIMESTAMP_CA, EV_TIMESTAMP)
+    ).fetchall()
+    if not rows:
+        return
+    events = [(int(seq), str(type_), json.loads(data)) for seq, type_, data in rows]
+    verdict.stamps = check_stamps(verdict.journal_id, verdict.heads, events, tsa_roots)
+    for stamp in verdict.stamps:
+        if stamp.problem is not None:
+            _bad(verdict, stamp.seq, f"timestamp token in events row seq={stamp.seq} (TSA {stamp.tsa}) {stamp.problem}")
