@@ -119,7 +119,10 @@ def stamp_lines(stamps: Sequence[StampCheck], pinned: bool) -> list[str]:
 def _pack(args: argparse.Namespace) -> int:
     from watchdog.documents.pack.verify import verify_pack
 
-    verdict = verify_pack(args.pack)
+    pinned = _pinned(args.tsa_ca)
+    if isinstance(pinned, int):
+        return pinned
+    verdict = verify_pack(args.pack, tsa_roots=pinned)
     if args.json:
         print_json(verdict.as_dict())
     elif verdict.ok:
@@ -129,6 +132,8 @@ def _pack(args: argparse.Namespace) -> int:
             f"{verdict.events} events reproduce {verdict.blocks} blocks ending at {head.get('hash', '-')}"
         )
         print("  compare that head with a copy held elsewhere: watchdog verify --journal --head HASH")
+        for line in stamp_lines(verdict.stamps, pinned is not None):
+            print(f"  {line}")
     else:
         print(f"{args.pack}: FAILED")
         for problem in verdict.problems:

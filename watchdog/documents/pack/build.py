@@ -31,6 +31,8 @@ from watchdog.documents.pack.environment import describe_environment
 from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, json_bytes, manifest_bytes
 from watchdog.documents.pack.redact import leak_check, redact_config, secret_values
 from watchdog.documents.pack.summary import chart_window, summary_html, summary_pdf, timeline_chart
+from watchdog.documents.pack.timestamps import NAME as TIMESTAMPS_NAME
+from watchdog.documents.pack.timestamps import timestamps_file
 from watchdog.documents.report import Lang, build_report, report_words
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, result_row_hash
@@ -215,6 +217,9 @@ def build_pack(
             source = shared_config_text(source, share)
         files["config.yaml"] = redact_config(source).encode("utf-8")
         files["environment.json"] = json_bytes(describe_environment(report, config, share.agent if share else None))
+        stamps = timestamps_file(conn, journal.journal_id, chain_blocks)  # issue 17: RFC 3161 tokens
+        if stamps is not None:
+            files[TIMESTAMPS_NAME] = stamps
         head = None
         if chain_blocks:
             last = chain_blocks[-1]

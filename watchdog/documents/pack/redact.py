@@ -20,6 +20,8 @@ _SECRET_PATHS = {
     ("influxdb", "password"),
     ("web", "token"),
     ("share", "salt"),
+    ("tsas", "url"),  # a TSA's URL may carry credentials (qualified TSAs)
+    ("heartbeat", "url"),  # a push URL is the secret itself (Healthchecks, Uptime Kuma, ntfy topic)
 }
 _ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<pw>[^/@\s]+)@", re.I)
@@ -68,6 +70,11 @@ def secret_values(config: Config) -> list[str]:
         found += [s.get_secret_value() for s in (share.salt,) if s is not None]
         if share.influxdb is not None:
             found += [s.get_secret_value() for s in (share.influxdb.token, share.influxdb.password) if s is not None]
+    if m.heartbeat.url is not None:
+        found.append(m.heartbeat.url.get_secret_value())
+    found += [
+        t.url.get_secret_value() for t in m.timestamp.tsas if re.search(r"://[^/]*@|\?", t.url.get_secret_value())
+    ]
     return [s for s in found if len(s) >= 4]
 
 

@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from watchdog.analysis.sla import Period
@@ -40,6 +40,8 @@ from watchdog.documents.pack.csvfiles import (
     result_canon,
 )
 from watchdog.documents.pack.manifest import PACK_FORMAT
+from watchdog.documents.pack.timestamps import NAME as TIMESTAMPS_NAME
+from watchdog.documents.pack.timestamps import check_pack_timestamps, pack_problems
 from watchdog.documents.pack.zipread import (
     PackRejected,
     csv_lines,
@@ -53,6 +55,10 @@ from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, genesis_hash, result_row_hash
 from watchdog.journal.contacts import EV_CONTACT
 from watchdog.journal.schema import EV_CLOCK_SAMPLE, EV_CLOCK_STEP
+from watchdog.journal.tsa import StampCheck
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 MAX_PROBLEMS = 25
 # contacts.csv and clock.csv are rebuilt from the contact and clock events, which are kept in memory for
@@ -74,6 +80,7 @@ class PackVerdict:
     redacted: int = 0  # events carried by their hash only (shared packs)
     head: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    stamps: list[StampCheck] = field(default_factory=list)  # timestamps.json, checked (issue 17)
 
     @property
     def ok(self) -> bool:
@@ -101,11 +108,12 @@ class PackVerdict:
             "redacted": self.redacted,
             "head": self.head,
             "problems": self.problems,
+            "timestamps": [s.as_dict() for s in self.stamps],
         }
 
 
-def verify_pack(path: Path | str) -> PackVerdict:
-    """Check an evidence pack; every problem names the file (and row) concerned."""
+def verify_pack(path: Path | str, *, tsa_roots: list[x509.Certificate] | None = None) -> PackVerdict:
+    """Check an evidence pack; every problem names the file (and row) concerned (``tsa_roots``: pinned TSA CAs)."""
     verdict = PackVerdict(path=str(path))
     try:
         zf = open_pack(path)
@@ -137,6 +145,10 @@ def verify_pack(path: Path | str) -> PackVerdict:
             _check_files(zf, manifest["files"], verdict)
             events = _check_chain(zf, manifest["chain"], verdict)
             _check_derived(zf, manifest, events, verdict)
+            if verdict.ok and TIMESTAMPS_NAME in manifest["files"]:  # issue 17: tokens for the verified chain
+                verdict.stamps = check_pack_timestamps(read_json(zf, TIMESTAMPS_NAME), manifest["chain"], tsa_roots)
+                for problem in pack_problems(verdict.stamps):
+                    verdict.add(problem)
         except IntegrityError as exc:  # PackRejected too: an entry past its limit, a line too long
             for reason in exc.reasons if isinstance(exc, PackRejected) else [str(exc)]:
                 verdict.add(reason)
