@@ -161,3 +161,43 @@ def test_pack_swapped_tsa_certificate_rejected(made, tmp_path: Path) -> None:  #
     assert "Error while verifying certificates" in verdict.problems[0]
     # and pinned to another CA, the genuine pack is rejected too
     assert not verify_pack(pack, tsa_roots=[rogue.ca_cert]).ok
+
+
+@pytest.mark.parametrize(
+    ("lang", "sentence"),
+    [
+        (
+            "en",
+            "The journal is certified by a trusted timestamp (RFC 3161, TSA pack-tsa): rows up to {n} existed "
+            "no later than ",
+        ),
+        ("ru", "Журнал заверен меткой времени (RFC 3161, TSA pack-tsa): записи до № {n} существовали не позднее "),
+    ],
+)
+def test_report_says_so_in_one_sentence(made, capsys, lang: str, sentence: str) -> None:  # type: ignore[no-untyped-def]
+    cfg, _, _, last = made
+    with Journal.open(loads(cfg.read_text(encoding="utf-8"), env=env()).journal_path, readonly=True) as journal:
+        newest = json.loads(
+            journal.conn.execute("SELECT data FROM events WHERE type = 'timestamp' ORDER BY seq DESC").fetchone()[0]
+        )
+    assert newest["last_seq"] == last["last_seq"]
+    # --now after the tokens were journaled (they carry today's time): the sentence names the newest
+    args = [
+        "report",
+        "-c",
+        str(cfg),
+        "--provider",
+        "broker",
+        "--period",
+        PERIOD,
+        "--lang",
+        lang,
+        "--now",
+        "2099-01-01T00:00",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert sentence.format(n=last["last_seq"]) in out
+    # as of a time before any token: no sentence
+    assert main([*args[:-1], NOW]) == 0
+    assert "RFC 3161" not in capsys.readouterr().out

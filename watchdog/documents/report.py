@@ -40,6 +40,7 @@ from watchdog.journal.contacts import Contact, list_contacts
 from watchdog.journal.readers import Head, TargetInfo
 from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import StampCheck, newest_stamp
 from watchdog.model import NS, AttributedOutage, Role
 from watchdog.safetext import html_autoescape
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
@@ -79,6 +80,7 @@ class Report:
     agents: tuple[dict[str, Any], ...]  # agent_start data of the runs inside the period
     journal_id: str
     head: Head | None
+    stamp: StampCheck | None = None  # the newest RFC 3161 token that verifies (issue 17)
 
     @property
     def complete(self) -> bool:
@@ -150,6 +152,7 @@ def build_report(
         agents=agents,
         journal_id=journal.journal_id,
         head=journal.head(),
+        stamp=newest_stamp(journal.conn, journal.journal_id, until_ns=now),
     )
 
 
@@ -356,7 +359,18 @@ def report_json(r: Report) -> dict[str, Any]:
         "agents": [
             {k: a.get(k) for k in ("run", "version", "host", "agent", "timezone", "config_sha256")} for a in r.agents
         ],
-        "journal": {"id": r.journal_id, "head": r.head.as_dict() if r.head else None},
+        "journal": {
+            "id": r.journal_id,
+            "head": r.head.as_dict() if r.head else None,
+            "timestamp": None
+            if r.stamp is None
+            else {
+                "tsa": r.stamp.tsa,
+                "block": r.stamp.block,
+                "last_seq": r.stamp.last_seq,
+                "gen_time": _t(r.stamp.gen_time_ns, zone),
+            },
+        },
     }
 
 

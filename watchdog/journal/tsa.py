@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -306,3 +307,27 @@ def check_stamps(
             continue
         out.append(StampCheck(seq, tsa, block, last_seq, facts.gen_time_ns, ca_fp, None))
     return out
+
+
+def newest_stamp(conn: Any, journal_id: str, *, until_ns: int | None = None) -> StampCheck | None:
+    """The newest journaled token (written up to ``until_ns``) that verifies against its block and CA, or None.
+
+    For reports: one sentence about the strongest outside proof, checked here (a few ms), never trusted blind.
+    """
+    sql = "SELECT seq, data FROM events WHERE type = ?" + (" AND ts_ns <= ?" if until_ns is not None else "")
+    params: tuple[Any, ...] = (EV_TIMESTAMP,) if until_ns is None else (EV_TIMESTAMP, until_ns)
+    rows = conn.execute(sql + " ORDER BY seq DESC LIMIT 5", params).fetchall()
+    cas = [
+        (int(seq), EV_TIMESTAMP_CA, json.loads(data))
+        for seq, data in conn.execute("SELECT seq, data FROM events WHERE type = ?", (EV_TIMESTAMP_CA,))
+    ]
+    for seq, text in rows:
+        data = json.loads(text)
+        block = conn.execute("SELECT last_seq, hash FROM blocks WHERE no = ?", (int(data.get("block", 0)),)).fetchone()
+        if block is None:
+            continue
+        heads = {int(data["block"]): (int(block[0]), bytes(block[1]).hex())}
+        checks = check_stamps(journal_id, heads, [*cas, (int(seq), EV_TIMESTAMP, data)])
+        if checks and checks[-1].problem is None:
+            return checks[-1]
+    return None
