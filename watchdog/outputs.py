@@ -53,6 +53,15 @@ def timestamp_sink(ctx: AgentContext) -> Sink | None:
     return timestamp_sink_factory(ctx)
 
 
+def heartbeat_sink(ctx: AgentContext) -> Sink | None:
+    """The dead-man's switch (issue 17): None without ``heartbeat.url``."""
+    if ctx.config.model.heartbeat.url is None:
+        return None
+    from watchdog.agent.heartbeat import heartbeat_sink_factory
+
+    return heartbeat_sink_factory(ctx)
+
+
 def web_sink(ctx: AgentContext) -> Sink | None:
     """The status page (``web.enabled``)."""
     from watchdog.web import web_sink as make
@@ -62,7 +71,7 @@ def web_sink(ctx: AgentContext) -> Sink | None:
 
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
-    return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink, timestamp_sink]
+    return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink, timestamp_sink, heartbeat_sink]
 
 
 def console_factory(hint: Sequence[str] = ()) -> SinkFactory:
