@@ -62,6 +62,15 @@ def heartbeat_sink(ctx: AgentContext) -> Sink | None:
     return heartbeat_sink_factory(ctx)
 
 
+def backup_sink(ctx: AgentContext) -> Sink | None:
+    """Scheduled journal backups (issue 17): None without ``backup.dest``."""
+    if ctx.config.model.backup.dest is None:
+        return None
+    from watchdog.agent.backups import backup_sink_factory
+
+    return backup_sink_factory(ctx)
+
+
 def web_sink(ctx: AgentContext) -> Sink | None:
     """The status page (``web.enabled``)."""
     from watchdog.web import web_sink as make
@@ -71,7 +80,16 @@ def web_sink(ctx: AgentContext) -> Sink | None:
 
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
-    return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink, timestamp_sink, heartbeat_sink]
+    return [
+        web_sink,
+        influx_sink,
+        clock_sink_factory,
+        notify_sink,
+        share_sink,
+        timestamp_sink,
+        heartbeat_sink,
+        backup_sink,
+    ]
 
 
 def console_factory(hint: Sequence[str] = ()) -> SinkFactory:

@@ -192,6 +192,7 @@ def setup_logging(level: str = "INFO") -> None:
 
 def _commands() -> list[ModuleType]:
     from watchdog.cli import (
+        backup,
         check,
         collective,
         complaint,
@@ -220,6 +221,7 @@ def _commands() -> list[ModuleType]:
         complaint,
         contact,
         verify,
+        backup,
         status,
         serve,
         notify,
