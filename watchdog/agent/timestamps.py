@@ -239,7 +239,7 @@ class TimestampSink(Sink):
             except Exception:
                 _LOGGER.exception("timestamp round failed (trying again in %g s)", self.section.retry)
                 wait = self.section.retry
-            nxt = min(self.section.interval - (time.time_ns() - max(last.values(), default=0)) / NS, wait)
+            nxt = min(self.section.interval - (time.time_ns() - min(last.values(), default=0)) / NS, wait)
             if self._outage_due:
                 nxt = min(nxt, max(0.0, self.section.outage_gap - (loop.time() - self._last_outage_mono)))
             self._wake.clear()
