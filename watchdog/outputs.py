@@ -71,6 +71,15 @@ def backup_sink(ctx: AgentContext) -> Sink | None:
     return backup_sink_factory(ctx)
 
 
+def traceroute_sink(ctx: AgentContext) -> Sink | None:
+    """The path at the moment of failure (issue 17): None unless ``traceroute.enabled``."""
+    if not ctx.config.model.traceroute.enabled:
+        return None
+    from watchdog.agent.traceroute import traceroute_sink_factory
+
+    return traceroute_sink_factory(ctx)
+
+
 def web_sink(ctx: AgentContext) -> Sink | None:
     """The status page (``web.enabled``)."""
     from watchdog.web import web_sink as make
@@ -89,6 +98,7 @@ def default_sink_factories() -> list[SinkFactory]:
         timestamp_sink,
         heartbeat_sink,
         backup_sink,
+        traceroute_sink,
     ]
 
 

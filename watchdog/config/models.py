@@ -666,6 +666,15 @@ class HeartbeatSection(Strict):
     timeout: Duration = 10.0
 
 
+class TracerouteSection(Strict):
+    """A bounded ICMP traceroute to a target when its outage opens and closes (journaled hops)."""
+
+    enabled: bool = False  # needs raw ICMP sockets (CAP_NET_RAW)
+    max_hops: int = Field(16, ge=1, le=64)
+    timeout: Duration = 1.0  # per hop
+    min_gap: Duration = 600.0  # at most one traceroute per target this often (a flapping target: one)
+
+
 class BackupSection(Strict):
     """Scheduled online backups of the journal (``watchdog backup DEST`` run by the agent)."""
 
@@ -701,6 +710,7 @@ class ConfigModel(Strict):
     timestamp: TimestampSection = Field(default_factory=TimestampSection)
     heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
     backup: BackupSection = Field(default_factory=BackupSection)
+    traceroute: TracerouteSection = Field(default_factory=TracerouteSection)
     reminders: list[Reminder] = Field(default_factory=list)
 
 
