@@ -193,7 +193,7 @@ def test_archive_keeps_a_verified_pack_per_provider_beside_the_journal(tmp_path:
         assert main(["archive", "-c", str(cfg), "--period", PERIOD, "--now", "2026-11-03T00:00"]) == 2
         assert "has not ended yet" in capsys.readouterr().err
         assert main(["archive", "-c", str(cfg), "--period", PERIOD, "--now", "2026-11-10T00:00", "--json"]) == 0
-        written = json.loads(capsys.readouterr().out)
+        written = json.loads(capsys.readouterr().out)["archives"]
     finally:
         for k, v in saved.items():
             if v is None:
@@ -205,3 +205,78 @@ def test_archive_keeps_a_verified_pack_per_provider_beside_the_journal(tmp_path:
         path = Path(w["path"])
         assert path.parent == config.data_dir / "archive" / "2026-11-02..2026-11-04"
         assert verify_pack(path).ok
+
+
+def test_archive_then_prune_keeps_the_chain_verifiable(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "watchdog.yaml"
+    cfg.write_text(config_text(tmp_path / "data"), encoding="utf-8")
+    cfg.chmod(0o600)
+    saved = {k: os.environ.get(k) for k in env()}
+    os.environ.update(env())
+    try:
+        config = loads(cfg.read_text(encoding="utf-8"), env=env())
+        write_history(config)
+        before = verify_journal(config.journal_path)
+        assert before.ok and before.pruned == 0
+        args = ["archive", "-c", str(cfg), "--period", PERIOD, "--now", "2026-11-10T00:00", "--prune", "--json"]
+        assert main(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        # the report of the pruned period comes from the archive, not from what is left of the journal
+        assert main(["report", "-c", str(cfg), "--provider", "broker", "--period", PERIOD, "--now", "2026-11-10"]) == 1
+        err = capsys.readouterr().err
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    pruned = out["pruned"]
+    assert pruned["blocks"] > 0 and pruned["rows"] > 0 and pruned["skipped"] == []
+    after = verify_journal(config.journal_path)
+    assert after.ok, after.problems
+    assert after.pruned == pruned["rows"]
+    assert after.rows + after.pruned == before.rows  # every row is either still there or stood for by its digest
+    assert after.head == before.head and after.blocks == before.blocks
+    broker = next(a["path"] for a in out["archives"] if a["provider"] == "broker")
+    assert "were pruned from the journal after archiving" in err and broker in err
+    for a in out["archives"]:
+        assert verify_pack(a["path"]).ok  # the archive still verifies on its own
+
+    path = config.journal_path
+    with Journal.open(path) as journal:
+        no, streams = journal.conn.execute("SELECT no, streams FROM pruned_blocks ORDER BY no LIMIT 1").fetchone()
+        first, last = journal.conn.execute("SELECT first_seq, last_seq FROM blocks WHERE no = ?", (no,)).fetchone()
+    # a pruned stream digest edited: the block's hash no longer recomputes
+    edited = tmp_path / "edited.sqlite3"
+    backup_journal(path, edited)
+    with Journal.open(edited) as journal:
+        changed = json.loads(streams)
+        stream = next(iter(changed))
+        changed[stream][0] += 1
+        journal.conn.execute("UPDATE pruned_blocks SET streams = ? WHERE no = ?", (json.dumps(changed), no))
+    verdict = verify_journal(edited)
+    assert not verdict.ok
+    label = f"block {no} (rows {first}..{last})"
+    gone = sum(c for c, _ in json.loads(streams).values())  # the rows really pruned from this block
+    assert verdict.problems == [
+        f"{label}: {gone} rows are gone but {gone + 1} were pruned: deleted",
+        f"{label}: block hash does not match its rows and its pruned streams' digests: the seal was altered",
+    ]
+    # a results row put back into a pruned block: named as inserted
+    inserted = tmp_path / "inserted.sqlite3"
+    backup_journal(path, inserted)
+    with Journal.open(inserted) as journal:
+        missing = next(
+            s
+            for s in range(first, last + 1)
+            if journal.conn.execute("SELECT 1 FROM events WHERE seq = ?", (s,)).fetchone() is None
+        )
+        journal.conn.execute(
+            "INSERT INTO result_rows (seq, target, ts_ns, latency_us, failure, detail, metrics) "
+            "VALUES (?, 1, 1, 1, NULL, NULL, NULL)",
+            (missing,),
+        )
+    verdict = verify_journal(inserted)
+    assert not verdict.ok
+    assert verdict.first_bad_seq == missing
+    assert "whose results were pruned: inserted" in verdict.problems[0]

@@ -55,6 +55,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--period", metavar="PERIOD", required=True, help="a closed period: 2026-10, 2026-Q3, ...")
     parser.add_argument("--provider", metavar="P", action="append", help="only this provider (repeatable)")
     parser.add_argument("--now", metavar="T", help="as of this time (default: now)")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="then delete the period's raw results from the journal (events and seals stay; verify still checks "
+        "every block); every provider must be archived",
+    )
     add_config_arg(parser)
     add_json_arg(parser)
     parser.set_defaults(handler=handle_archive)
@@ -130,6 +136,8 @@ def handle_archive(args: argparse.Namespace) -> int:
     providers = args.provider or [p.id for p in config.providers]
     if not providers:
         raise UsageError("the config names no provider: nothing to archive")
+    if args.prune and args.provider:
+        raise UsageError("--prune archives every provider first: leave out --provider")
     now = time.time_ns()
     folder = config.data_dir / "archive"
     written: list[dict[str, Any]] = []
@@ -157,11 +165,74 @@ def handle_archive(args: argparse.Namespace) -> int:
             print(f"the archive of {provider_id} for {period.label} does not verify: {verdict.problems[0]}")
             return EXIT_DOWN
         partial.replace(out)
-        written.append({"provider": provider_id, "path": str(out), "head": info.head, "results": info.results})
+        written.append(
+            {
+                "provider": provider_id,
+                "path": str(out),
+                "head": info.head,
+                "results": info.results,
+                "sha256": _sha256(out),
+                "included_streams": _included(out),
+            }
+        )
+    pruned: dict[str, Any] | None = None
+    if args.prune:
+        outcome = _prune(config, period.start_ns, period.end_ns, written)
+        if isinstance(outcome, int):
+            return outcome
+        pruned = outcome
     if args.json:
-        print_json(written)
+        print_json({"archives": written, "pruned": pruned})
         return EXIT_OK
     for w in written:
         head = w["head"] or {}
         print(f"archived {w['provider']}: {w['path']} ({w['results']} results, verified; head {head.get('hash', '-')})")
+    if pruned is not None:
+        print(
+            f"pruned {pruned['rows']} results rows from {pruned['blocks']} blocks; watchdog verify --journal still "
+            f"checks every block ({pruned['verified']})"
+        )
+        for reason in pruned["skipped"]:
+            print(f"  kept {reason}")
     return EXIT_OK
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _included(pack: Path) -> list[int]:
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(pack) as zf:
+        return [int(s) for s in json.loads(zf.read("manifest.json"))["chain"]["included_streams"]]
+
+
+def _prune(config: Any, start_ns: int, end_ns: int, archives: list[dict[str, Any]]) -> dict[str, Any] | int:
+    from watchdog.journal.prune import prune
+    from watchdog.journal.store import Journal
+    from watchdog.journal.verify import verify_journal
+
+    try:
+        with Journal.open(config.journal_path, create=False) as journal:
+            result = prune(journal, start_ns, end_ns, archives)
+    except JournalError as exc:
+        print(f"nothing pruned: {exc}", file=sys.stderr)
+        return EXIT_DOWN
+    verdict = verify_journal(config.journal_path)
+    if not verdict.ok:
+        print(f"the journal does not verify after pruning: {verdict.problems[0]}", file=sys.stderr)
+        return EXIT_DOWN
+    return {
+        "blocks": result.blocks,
+        "rows": result.rows,
+        "skipped": result.skipped,
+        "verified": f"{verdict.rows} rows and {verdict.pruned} pruned rows in {verdict.blocks} blocks verify",
+    }

@@ -21,6 +21,7 @@ from watchdog.journal.chain import (
     stream_digests,
 )
 from watchdog.journal.integrity import storage_problems
+from watchdog.journal.prune import pruned_blocks
 from watchdog.journal.schema import EV_TARGET, connect
 from watchdog.journal.tsa import EV_TIMESTAMP, EV_TIMESTAMP_CA, StampCheck, check_stamps
 
@@ -40,6 +41,7 @@ class JournalVerdict:
     head: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    pruned: int = 0  # results rows pruned after archiving (their streams' digests kept: see journal.prune)
     stamps: list[StampCheck] = field(default_factory=list)  # RFC 3161 tokens, each checked offline
     # block no → (last_seq, hash hex), kept only for the blocks timestamp tokens name (a year of blocks is 500k)
     heads: dict[int, tuple[int, str]] = field(default_factory=dict)
@@ -59,6 +61,7 @@ class JournalVerdict:
             "blocks": self.blocks,
             "rows": self.rows,
             "unsealed_rows": self.unsealed,
+            "pruned_rows": self.pruned,
             "head": self.head,
             "first_bad_seq": self.first_bad_seq,
             "problems": self.problems,
@@ -152,6 +155,7 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
     expected_no, expected_first = 1, 1
     rows = _merged_rows(conn)
     pending = next(rows, None)
+    pruned = pruned_blocks(conn)
     seen_expect = expect_head is None
     blocks = conn.execute("SELECT no, first_seq, last_seq, prev_hash, hash, digests, sealed_ns FROM blocks ORDER BY no")
     for no, first, last, prev_hash, digest, digests, sealed_ns in blocks:
@@ -169,16 +173,23 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
         hashes: list[tuple[int, bytes]] = []
         missing = False
         digests = bytes(digests)
+        gone = pruned.get(no)
+        absent = 0
         for seq in range(first, last + 1):
             while pending is not None and pending[0] < seq:
                 _bad(verdict, pending[0], f"{pending[2]}: not covered by any block: inserted")
                 pending = next(rows, None)
             if pending is None or pending[0] != seq:
+                if gone is not None:  # a results row pruned after archiving: its stream digest stands for it
+                    absent += 1
+                    continue
                 _bad(verdict, seq, f"row seq={seq} is missing (sealed in {label}): deleted or truncated")
                 missing = True
                 continue
             _, row_hash, description, stream = pending
             pending = next(rows, None)
+            if gone is not None and stream != EVENTS_STREAM:
+                _bad(verdict, seq, f"{description} is in {label}, whose results were pruned: inserted")
             if pending is not None and pending[0] == seq:
                 _bad(verdict, seq, f"seq={seq} appears twice (results and events): inserted")
                 pending = next(rows, None)
@@ -190,8 +201,15 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
         if len(digests) != 4 * (last - first + 1):
             _bad(verdict, first, f"{label}: row digest list has the wrong length")
         streams = stream_digests(hashes)
+        if gone is not None:
+            expected = sum(count for count, _ in gone.values())
+            if absent != expected:
+                _bad(verdict, first, f"{label}: {absent} rows are gone but {expected} were pruned: deleted")
+            streams.update(gone)
+            verdict.pruned += absent
         if not missing and block_hash(bytes(prev_hash), no, first, last, streams) != bytes(digest):
-            _bad(verdict, first, f"{label}: block hash does not match its rows: the seal was altered")
+            what = " and its pruned streams' digests" if gone is not None else ""
+            _bad(verdict, first, f"{label}: block hash does not match its rows{what}: the seal was altered")
         if verdict.problems:
             return verdict
         prev = bytes(digest)
