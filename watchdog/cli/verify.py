@@ -100,7 +100,11 @@ def stamp_lines(stamps: Sequence[StampCheck], pinned: bool) -> list[str]:
     good = [s for s in stamps if s.problem is None]
     if not good:
         return []
-    lines = [f"{len(good)} trusted timestamp tokens verify offline against the heads they name:"]
+    lines = [
+        "1 trusted timestamp token verifies offline against the head it names:"
+        if len(good) == 1
+        else f"{len(good)} trusted timestamp tokens verify offline against the heads they name:"
+    ]
     newest: dict[str, StampCheck] = {}
     for stamp in good:
         if stamp.tsa not in newest or stamp.last_seq >= newest[stamp.tsa].last_seq:
