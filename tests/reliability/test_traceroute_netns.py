@@ -22,6 +22,7 @@ import pytest
 from faults import AgentProcess, Topology, first_result_after, netns_unavailable, wait_until
 
 from watchdog.agent.traceroute import target_host
+from watchdog.cli import main
 from watchdog.journal.store import Journal
 from watchdog.journal.verify import verify_journal
 from watchdog.model import Role, Target
@@ -58,7 +59,7 @@ def traces(journal: Path) -> list[dict]:
     return [json.loads(r[0]) for r in rows]
 
 
-def test_journaled_path_ends_at_the_right_hop(topo: Topology, tmp_path: Path) -> None:
+def test_journaled_path_ends_at_the_right_hop(topo: Topology, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     _client_ip, r1_near = topo.link("client", "r1")
     r1_far, far_ip = topo.link("r1", "far")
     topo.route("client", "default", "via", r1_near)
@@ -117,6 +118,22 @@ traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m}}
         kinds = {int(seq): t for seq, t in j.conn.execute("SELECT seq, type FROM events WHERE type LIKE 'outage_%'")}
     assert [kinds[r[0]] for r in refs[:2]] == ["outage_open", "outage_close"]  # each refers to its outage event
     assert verify_journal(journal).ok
+    # the report says where the route ended when the outage opened
+    for lang, sentence in [
+        ("en", f"the route to {far_ip} ended at hop 1 ({r1_near}) when the outage opened"),
+        ("ru", f"маршрут до {far_ip} при начале сбоя обрывался на узле 1 ({r1_near})"),
+    ]:
+        assert main(["report", "-c", str(config), "--provider", "svc", "--lang", lang]) == 0
+        assert sentence in capsys.readouterr().out
+    assert main(["report", "-c", str(config), "--provider", "svc", "--json"]) == 0
+    outage = json.loads(capsys.readouterr().out)["outages"][0]
+    assert outage["path_at_open"] == {
+        "address": far_ip,
+        "ended_at": r1_near,
+        "ended_ttl": 1,
+        "hops": 4,
+        "reached": False,
+    }
 
 
 def test_target_host() -> None:

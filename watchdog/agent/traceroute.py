@@ -27,11 +27,11 @@ import icmplib  # type: ignore[import-untyped]
 
 from watchdog.agent.sinks import AgentContext, OutageNotice, Sink
 from watchdog.config import TracerouteSection
+from watchdog.journal.schema import EV_TRACEROUTE
 from watchdog.model import Target
 
 _LOGGER = logging.getLogger(__name__)
 
-EV_TRACEROUTE = "traceroute"
 MAX_SILENT = 3  # silent hops in a row after which the trace stops (the path ended before them)
 
 
