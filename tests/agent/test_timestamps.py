@@ -44,7 +44,10 @@ def tsa(tmp_path: Path) -> Iterator[LocalTsa]:
     server.stop()
 
 
-def config(data_dir: Path, target: Switch, tsa: LocalTsa, *, retry: str = "200ms") -> str:
+CANARY = "tsa-canary-pw-31b7"  # a password in the TSA's URL: never in a log line or the journal
+
+
+def config(data_dir: Path, target: Switch, tsa: LocalTsa, *, retry: str = "200ms", url: str | None = None) -> str:
     return f"""
 agent: {{id: ts, data_dir: "{data_dir}"}}
 defaults: {{interval: 1s, timeout: 500ms, failure_threshold: 2, success_threshold: 1}}
@@ -60,7 +63,7 @@ timestamp:
   retry: {retry}
   timeout: 5s
   tsas:
-    - {{name: loopback-tsa, url: "{tsa.url}", ca_file: "{tsa.ca_file}"}}
+    - {{name: loopback-tsa, url: "{url or tsa.url}", ca_file: "{tsa.ca_file}"}}
 ntp: {{enabled: false}}
 web: {{enabled: false}}
 """
@@ -162,11 +165,13 @@ async def test_agent_stamps_head_at_start_and_at_outage_open_and_close(tmp_path:
     assert "Verification: OK" in check.stdout, check.stdout + check.stderr
 
 
-async def test_queue_survives_tsa_outage_and_restart(tmp_path: Path, tsa: LocalTsa) -> None:
+async def test_queue_survives_tsa_outage_and_restart(tmp_path: Path, tsa: LocalTsa, caplog) -> None:  # type: ignore[no-untyped-def]
     target = Switch()
     await target.up()
     tsa.mode = "down"
-    cfg = loads(config(tmp_path / "data", target, tsa))
+    caplog.set_level("DEBUG")
+    url = tsa.url.replace("http://", f"http://user:{CANARY}@")  # a qualified TSA's credentials
+    cfg = loads(config(tmp_path / "data", target, tsa, url=url))
     holder = Holder()
     agent = Agent(cfg, sink_factories=[holder.factory])
     task = asyncio.create_task(agent.run())
@@ -201,6 +206,10 @@ async def test_queue_survives_tsa_outage_and_restart(tmp_path: Path, tsa: LocalT
     verdict = verify_journal(cfg.journal_path)
     assert verdict.ok, verdict.problems
     assert [s.problem for s in verdict.stamps] == [None]
+    assert "timestamp request failed tsa=loopback-tsa error=HTTP 503" in caplog.text
+    assert CANARY not in caplog.text
+    for name in cfg.journal_path.parent.iterdir():
+        assert CANARY.encode() not in name.read_bytes()
 
 
 # --------------------------------------------------------------------------- rejections, offline
