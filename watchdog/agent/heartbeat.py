@@ -88,13 +88,16 @@ class HeartbeatSink(Sink):
     async def push(self) -> None:
         """One push with the current chain head."""
         assert self._session is not None
-        head = None if self.ctx.writer.degraded else await self.ctx.writer.call(lambda j: j.head())
-        text = heartbeat_text(
-            self.ctx.config.agent.id,
-            head.block if head else None,
-            head.last_seq if head else None,
-            head.hash if head else None,
-        )
+        if self.ctx.writer.degraded:  # still alive, but say so: the journal is not being written
+            text = f"outage-watchdog {self.ctx.config.agent.id}: journal failing: {self.ctx.writer.last_error}"
+        else:
+            head = await self.ctx.writer.call(lambda j: j.head())
+            text = heartbeat_text(
+                self.ctx.config.agent.id,
+                head.block if head else None,
+                head.last_seq if head else None,
+                head.hash if head else None,
+            )
         assert self.section.url is not None
         url = self.section.url.get_secret_value()
         timeout = aiohttp.ClientTimeout(total=self.section.timeout)
