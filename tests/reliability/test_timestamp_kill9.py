@@ -16,6 +16,7 @@ import pytest
 from faults import AgentProcess, TcpListener, wait_until
 from tsa_server import LocalTsa
 
+from watchdog.cli import main
 from watchdog.journal.verify import verify_journal
 
 
@@ -46,7 +47,12 @@ def tokens(journal: Path) -> list[dict]:
     return [json.loads(r[0]) for r in rows]
 
 
-def test_queue_survives_kill_9(tmp_path: Path, tsa: LocalTsa) -> None:
+def status(config: Path, capsys) -> dict:  # type: ignore[no-untyped-def]
+    assert main(["status", "-c", str(config), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["timestamps"][0]
+
+
+def test_queue_survives_kill_9(tmp_path: Path, tsa: LocalTsa, capsys) -> None:  # type: ignore[no-untyped-def]
     listener = TcpListener()
     config = tmp_path / "watchdog.yaml"
     config.write_text(
@@ -72,6 +78,10 @@ timestamp:
         agent.kill9()
         kept = queue(journal)
         assert len(kept) == 1 and tsa.granted == 0
+        waiting = status(config, capsys)  # watchdog status shows the queue
+        assert waiting["tsa"] == "kill-tsa" and waiting["configured"] is True
+        assert waiting["queued"] == 1 and waiting["queued_since_ns"] == kept[0][1]
+        assert waiting["attempts"] >= 2 and waiting["error"] == "HTTP 503" and waiting["last_token_ns"] is None
         tsa.mode = "ok"
         agent.start()
         wait_until(lambda: tokens(journal), 30, "the token the queue kept, after the restart")
@@ -86,3 +96,8 @@ timestamp:
     verdict = verify_journal(journal)
     assert verdict.ok, verdict.problems
     assert [s.problem for s in verdict.stamps] == [None]
+    done = status(config, capsys)
+    assert done["queued"] == 0 and done["last_token_ns"] == token["gen_time_ns"]
+    assert done["last_rows_up_to"] == token["last_seq"]
+    assert main(["status", "-c", str(config)]) == 0
+    assert "kill-tsa" in capsys.readouterr().out

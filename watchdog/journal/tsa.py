@@ -331,3 +331,35 @@ def newest_stamp(conn: Any, journal_id: str, *, until_ns: int | None = None) -> 
         if checks and checks[-1].problem is None:
             return checks[-1]
     return None
+
+
+def stamp_status(conn: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+    """Per TSA (configured ones, and any the journal has tokens from): the newest token and the queue."""
+    newest: dict[str, tuple[int, int]] = {}
+    for text in conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TIMESTAMP,)):
+        d = json.loads(text[0])
+        newest[str(d.get("tsa"))] = (int(d.get("gen_time_ns", 0)), int(d.get("last_seq", 0)))
+    queued: dict[str, tuple[int, int, int, str | None]] = {}
+    has_queue = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timestamp_queue'").fetchone()
+    if has_queue is not None:
+        for tsa, count, since, attempts, error in conn.execute(
+            "SELECT tsa, count(*), min(queued_ns), max(attempts), max(error) FROM timestamp_queue GROUP BY tsa"
+        ):
+            queued[str(tsa)] = (int(count), int(since), int(attempts), error)
+    out = []
+    for name in [*names, *sorted(set(newest) - set(names))]:
+        gen, rows = newest.get(name, (None, None))
+        count, since, attempts, error = queued.get(name, (0, None, 0, None))
+        out.append(
+            {
+                "tsa": name,
+                "configured": name in names,
+                "last_token_ns": gen,
+                "last_rows_up_to": rows,
+                "queued": count,
+                "queued_since_ns": since,
+                "attempts": attempts,
+                "error": error,
+            }
+        )
+    return out
