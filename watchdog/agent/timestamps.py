@@ -233,7 +233,7 @@ class TimestampSink(Sink):
                     await writer.call(
                         lambda j, d=due, r=reason or "interval": enqueue(j, d, r, time.time_ns())  # type: ignore[misc]
                     )
-                    for n in due:  # nothing sealed yet (an empty journal): the next round tries again
+                    for n in due:  # an empty journal has no head: nothing was queued, the next interval tries
                         last[n] = now
                 wait = await self._send_all(last)
             except Exception:
