@@ -44,6 +44,42 @@ def notify_sink(ctx: AgentContext) -> Sink | None:
     return make(ctx)
 
 
+def timestamp_sink(ctx: AgentContext) -> Sink | None:
+    """Trusted timestamps (issue 17): None without ``timestamp.tsas``."""
+    if not ctx.config.model.timestamp.tsas:
+        return None
+    from watchdog.agent.timestamps import timestamp_sink_factory
+
+    return timestamp_sink_factory(ctx)
+
+
+def heartbeat_sink(ctx: AgentContext) -> Sink | None:
+    """The dead-man's switch (issue 17): None without ``heartbeat.url``."""
+    if ctx.config.model.heartbeat.url is None:
+        return None
+    from watchdog.agent.heartbeat import heartbeat_sink_factory
+
+    return heartbeat_sink_factory(ctx)
+
+
+def backup_sink(ctx: AgentContext) -> Sink | None:
+    """Scheduled journal backups (issue 17): None without ``backup.dest``."""
+    if ctx.config.model.backup.dest is None:
+        return None
+    from watchdog.agent.backups import backup_sink_factory
+
+    return backup_sink_factory(ctx)
+
+
+def traceroute_sink(ctx: AgentContext) -> Sink | None:
+    """The path at the moment of failure (issue 17): None unless ``traceroute.enabled``."""
+    if not ctx.config.model.traceroute.enabled:
+        return None
+    from watchdog.agent.traceroute import traceroute_sink_factory
+
+    return traceroute_sink_factory(ctx)
+
+
 def web_sink(ctx: AgentContext) -> Sink | None:
     """The status page (``web.enabled``)."""
     from watchdog.web import web_sink as make
@@ -53,7 +89,17 @@ def web_sink(ctx: AgentContext) -> Sink | None:
 
 def default_sink_factories() -> list[SinkFactory]:
     """The sinks ``watchdog run`` starts (each decides from the config whether it is wanted)."""
-    return [web_sink, influx_sink, clock_sink_factory, notify_sink, share_sink]
+    return [
+        web_sink,
+        influx_sink,
+        clock_sink_factory,
+        notify_sink,
+        share_sink,
+        timestamp_sink,
+        heartbeat_sink,
+        backup_sink,
+        traceroute_sink,
+    ]
 
 
 def console_factory(hint: Sequence[str] = ()) -> SinkFactory:

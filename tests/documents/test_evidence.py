@@ -26,6 +26,7 @@ from watchdog.errors import IntegrityError
 from watchdog.journal.store import Journal
 
 NOW = "2026-11-10T00:00"
+ALWAYS = tuple(n for n in FILE_ORDER if n != "timestamps.json")  # that one only when the journal has tokens
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def rows(data: bytes) -> list[dict[str, str]]:
 def test_pack_contents(made: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg, pack = made
     files = read(pack)
-    assert list(files) == list(FILE_ORDER)
+    assert list(files) == list(ALWAYS)
     with zipfile.ZipFile(pack) as zf:
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
@@ -109,7 +110,7 @@ def test_pack_contents(made: tuple[Path, Path], tmp_path: Path, capsys: pytest.C
     assert min(float(c["offset_s"]) for c in clock if c["offset_s"]) == -0.25
 
     manifest = json.loads(files["manifest.json"])
-    for name in FILE_ORDER[:-1]:
+    for name in ALWAYS[:-1]:
         assert manifest["files"][name]["sha256"] == hashlib.sha256(files[name]).hexdigest()
     chain = manifest["chain"]
     with Journal.open(config.journal_path, readonly=True) as journal:
@@ -206,7 +207,7 @@ def flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([b + 1 if b != 0x7E else b - 1]) + data[at + 1 :]
 
 
-@pytest.mark.parametrize("name", FILE_ORDER)
+@pytest.mark.parametrize("name", ALWAYS)
 def test_one_changed_byte_in_any_file_is_named(made: tuple[Path, Path], tmp_path: Path, name: str) -> None:
     _, pack = made
     data = read(pack)[name]

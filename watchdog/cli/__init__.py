@@ -192,6 +192,7 @@ def setup_logging(level: str = "INFO") -> None:
 
 def _commands() -> list[ModuleType]:
     from watchdog.cli import (
+        backup,
         balance,
         check,
         collective,
@@ -222,6 +223,7 @@ def _commands() -> list[ModuleType]:
         contact,
         balance,
         verify,
+        backup,
         status,
         serve,
         notify,

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.analysis.sla import current_period
-from watchdog.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, provider_of
+from watchdog.analysis.sla import current_period, parse_period
+from watchdog.cli import (
+    EXIT_CONFIG,
+    EXIT_DOWN,
+    EXIT_OK,
+    add_config_arg,
+    add_json_arg,
+    load_config,
+    print_json,
+    provider_of,
+)
 from watchdog.documents.report import Lang, build_report, render, report_json
 from watchdog.journal.integrity import open_checked
+from watchdog.journal.prune import pruned_archives
 from watchdog.timefmt import parse_time
 
 
@@ -45,6 +56,16 @@ def handle(args: argparse.Namespace) -> int:
             now = parse_time(args.now, zone, now)
         period = args.period or current_period(provider.sla.period, now, zone).label
         with open_checked(config.journal_path) as journal:
+            bounds = parse_period(period, zone)
+            archived = pruned_archives(journal.conn, bounds.start_ns, bounds.end_ns)  # issue 17: pruned results
+            if archived:
+                mine = [a for a in archived if Path(a).name == f"{provider.id}.zip"] or archived
+                print(
+                    f"the results of {bounds.label} were pruned from the journal after archiving: the report of that "
+                    f"period is the archived pack's summary.html / summary.pdf: {', '.join(mine)}",
+                    file=sys.stderr,
+                )
+                return EXIT_DOWN
             report = build_report(journal, config, provider.id, period, now)
     except ValueError as exc:
         print(exc)

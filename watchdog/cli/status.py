@@ -1,4 +1,4 @@
-"""``watchdog status``: how far each exporter (the InfluxDB copy) is behind the journal."""
+"""``watchdog status``: how far each exporter (the InfluxDB copy) is behind the journal, and the timestamp queue."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
 from watchdog.influx.tail import ExporterStatus, exporter_status
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import stamp_status
 from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
 
 
@@ -47,8 +48,10 @@ def handle(args: argparse.Namespace) -> int:
     if share is not None and share.influxdb is not None:  # the advocate's copy (watchdog.collective.share)
         configured.add(shared_exporter_name(share.influxdb))
     now = time.time_ns()
+    tsas = [t.label for t in config.model.timestamp.tsas]
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         statuses = exporter_status(journal, sorted(configured))
+        stamps = stamp_status(journal.conn, tsas)  # issue 17: trusted timestamps and their queue
     if args.json:
         print_json(
             {
@@ -56,9 +59,12 @@ def handle(args: argparse.Namespace) -> int:
                 "journal": str(config.journal_path),
                 "generated_ns": now,
                 "exporters": [status_json(s, configured, now, config) for s in statuses],
+                "timestamps": stamps,
             }
         )
         return EXIT_OK
+    if stamps:
+        _print_stamps(stamps, config)
     if not statuses:
         print("no exporters: add an influxdb section to the config to copy the journal to InfluxDB")
         return EXIT_OK
@@ -76,3 +82,26 @@ def handle(args: argparse.Namespace) -> int:
         )
     print(table(["exporter", "cursor", "backlog rows", "lag", "dead letters", "last export"], rows))
     return EXIT_OK
+
+
+def _print_stamps(stamps: list[dict[str, Any]], config: Any) -> None:
+    rows = []
+    for s in stamps:
+        last = s["last_token_ns"]
+        queued = (
+            "—"
+            if not s["queued"]
+            else (
+                f"{s['queued']} since {local_text(s['queued_since_ns'], config.zone)}, {s['attempts']} tries"
+                + (f", last: {s['error']}" if s["error"] else "")
+            )
+        )
+        rows.append(
+            [
+                s["tsa"] + ("" if s["configured"] else " (not in the config)"),
+                "never" if last is None else f"{local_text(last, config.zone)} (rows up to {s['last_rows_up_to']})",
+                queued,
+            ]
+        )
+    print(table(["timestamp authority", "newest token", "queued heads"], rows))
+    print()

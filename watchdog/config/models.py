@@ -678,6 +678,76 @@ class NtpSection(Strict):
         return value
 
 
+def _outside_url(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value().strip()
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s#]*)?(#\S*)?", text):
+        raise ValueError("expected an http:// or https:// URL (the value is not shown: it may hold a secret)")
+    return SecretStr(text)
+
+
+OutsideUrl = Annotated[SecretStr, AfterValidator(_outside_url)]
+
+
+class TsaSpec(Strict):
+    """One RFC 3161 Time-Stamp Authority: where to ask and which CA its tokens must chain to."""
+
+    url: OutsideUrl  # may carry credentials (qualified TSAs): never logged, never in a pack
+    ca_file: str = Field(min_length=1)  # PEM: the TSA's root CA certificate (and any intermediates)
+    name: str = ""  # what logs, reports and verify call it (default: the URL's host)
+
+    @property
+    def label(self) -> str:
+        """The name, else the URL's host (without credentials)."""
+        if self.name:
+            return self.name
+        host = self.url.get_secret_value().split("://", 1)[1].split("/", 1)[0]
+        return host.rsplit("@", 1)[-1]
+
+
+class TimestampSection(Strict):
+    """Trusted timestamps (RFC 3161) of the chain head, so a third party vouches that the journal existed."""
+
+    tsas: list[TsaSpec] = Field(default_factory=list)  # none: no timestamps
+    interval: Duration = 3600.0  # one token per TSA at most this often (plus at outage open/close)
+    outage_gap: Duration = 300.0  # outage-triggered requests at most this often (a flapping target: one)
+    retry: Duration = 60.0  # first wait after a failed request; doubles up to interval
+    timeout: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _names(self) -> TimestampSection:
+        labels = [t.label for t in self.tsas]
+        for label in labels:
+            if labels.count(label) > 1:
+                raise ValueError(f"two TSAs are called {label!r}: give each a distinct name")
+        return self
+
+
+class HeartbeatSection(Strict):
+    """A dead-man's switch: a push to a Healthchecks / Uptime Kuma push / ntfy URL every interval."""
+
+    url: OutsideUrl | None = None  # a secret URL: never logged
+    method: Literal["GET", "POST"] = "GET"
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+
+
+class TracerouteSection(Strict):
+    """A bounded ICMP traceroute to a target when its outage opens and closes (journaled hops)."""
+
+    enabled: bool = False  # needs raw ICMP sockets (CAP_NET_RAW)
+    max_hops: int = Field(16, ge=1, le=64)
+    timeout: Duration = 1.0  # per hop
+    min_gap: Duration = 600.0  # at most one traceroute per target this often (a flapping target: one)
+
+
+class BackupSection(Strict):
+    """Scheduled online backups of the journal (``watchdog backup DEST`` run by the agent)."""
+
+    dest: str | None = None  # a folder (a NAS mount, a USB stick); none: no scheduled backups
+    every: Duration = 86400.0
+    keep: int = Field(7, ge=1, le=1000)  # the newest N backups in dest are kept
+
+
 class Reminder(Strict):
     """A user-declared deadline to be warned about (a card or contract expiry, a complaint's answer date).
 
@@ -756,6 +826,10 @@ class ConfigModel(Strict):
     influxdb: InfluxSection | None = None
     web: WebSection = Field(default_factory=WebSection)
     ntp: NtpSection = Field(default_factory=NtpSection)
+    timestamp: TimestampSection = Field(default_factory=TimestampSection)
+    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
+    backup: BackupSection = Field(default_factory=BackupSection)
+    traceroute: TracerouteSection = Field(default_factory=TracerouteSection)
     reminders: list[Reminder] = Field(default_factory=list)
 
 

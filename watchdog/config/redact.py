@@ -20,6 +20,8 @@ _SECRET_PATHS = {
     ("influxdb", "password"),
     ("web", "token"),
     ("share", "salt"),
+    ("tsas", "url"),  # a TSA's URL may carry credentials (qualified TSAs)
+    ("heartbeat", "url"),  # a push URL is the secret itself (Healthchecks, Uptime Kuma, ntfy topic)
 }
 _ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<pw>[^/@\s]+)@", re.I)

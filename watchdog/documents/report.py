@@ -20,7 +20,7 @@ import functools
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from typing import Any, Literal
@@ -39,8 +39,16 @@ from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
 from watchdog.journal.contacts import Contact, list_contacts
 from watchdog.journal.readers import Head, TargetInfo
-from watchdog.journal.schema import EV_AGENT_START, EV_CERT_EXPIRING, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_STALL
+from watchdog.journal.schema import (
+    EV_AGENT_START,
+    EV_CERT_EXPIRING,
+    EV_CLOCK_SAMPLE,
+    EV_CLOCK_STEP,
+    EV_STALL,
+    EV_TRACEROUTE,
+)
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import StampCheck, newest_stamp
 from watchdog.model import NS, AttributedOutage, Role
 from watchdog.safetext import html_autoescape
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
@@ -95,6 +103,8 @@ class Report:
     cert_warnings: tuple[CertWarning, ...] = ()
     quality_hours: tuple[HourQuality, ...] = ()  # by local hour of day (provider targets with quality limits)
     speed: SpeedSummary | None = None  # the provider's speed tests (None: it has no speed target)
+    stamp: StampCheck | None = None  # the newest RFC 3161 token that verifies (issue 17)
+    paths: dict[int, dict[str, Any]] = field(default_factory=dict)  # outage id → traceroute at its opening
 
     @property
     def complete(self) -> bool:
@@ -202,7 +212,24 @@ def build_report(
         journal_id=journal.journal_id,
         head=journal.head(),
         cert_warnings=tuple(warned.values()),
+        stamp=newest_stamp(journal.conn, journal.journal_id, until_ns=now),
+        paths=_paths(journal, {a.outage.id for a in outages}, per.start_ns, as_of),
     )
+
+
+def _paths(journal: Journal, outage_ids: set[int], start_ns: int, end_ns: int) -> dict[int, dict[str, Any]]:
+    """Where the route to the target ended when each outage opened (issue 17: the agent's traceroute)."""
+    out: dict[int, dict[str, Any]] = {}
+    for e in journal.events([EV_TRACEROUTE], since_ns=start_ns, until_ns=end_ns):
+        if e.ref in outage_ids and e.data.get("trigger") == "outage_opened" and "hops" in e.data:
+            out[int(e.ref)] = {
+                "ended_at": e.data.get("ended_at"),
+                "ended_ttl": e.data.get("ended_ttl"),
+                "reached": bool(e.data.get("reached")),
+                "address": e.data.get("address"),
+                "hops": len(e.data["hops"]),
+            }
+    return out
 
 
 def _spans(event: Any, runs: Sequence[Any], window: Interval) -> bool:
@@ -219,6 +246,13 @@ def _spans(event: Any, runs: Sequence[Any], window: Interval) -> bool:
 
 def _t(ts_ns: int | None, zone: ZoneInfo) -> dict[str, Any]:
     return {"ns": ts_ns, "utc": utc_iso(ts_ns), "local": local_iso(ts_ns, zone)}
+
+
+def _with_path(d: dict[str, Any], paths: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """An outage's dict with ``path_at_open`` when the agent traced the route as it opened."""
+    if d["id"] in paths:
+        d["path_at_open"] = paths[d["id"]]
+    return d
 
 
 def outage_dict(a: AttributedOutage, zone: ZoneInfo, as_of_ns: int) -> dict[str, Any]:
@@ -405,7 +439,7 @@ def report_json(r: Report) -> dict[str, Any]:
             }
             for i in f.incidents
         ],
-        "outages": [outage_dict(a, zone, r.as_of_ns) for a in r.outages],
+        "outages": [_with_path(outage_dict(a, zone, r.as_of_ns), r.paths) for a in r.outages],
         "control_outages": [outage_dict(a, zone, r.as_of_ns) for a in r.control_outages],
         "no_data": [
             {
@@ -444,7 +478,18 @@ def report_json(r: Report) -> dict[str, Any]:
         "agents": [
             {k: a.get(k) for k in ("run", "version", "host", "agent", "timezone", "config_sha256")} for a in r.agents
         ],
-        "journal": {"id": r.journal_id, "head": r.head.as_dict() if r.head else None},
+        "journal": {
+            "id": r.journal_id,
+            "head": r.head.as_dict() if r.head else None,
+            "timestamp": None
+            if r.stamp is None
+            else {
+                "tsa": r.stamp.tsa,
+                "block": r.stamp.block,
+                "last_seq": r.stamp.last_seq,
+                "gen_time": _t(r.stamp.gen_time_ns, zone),
+            },
+        },
     }
 
 

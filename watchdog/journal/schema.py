@@ -189,6 +189,7 @@ EV_JOURNAL_GAP = "journal_gap"
 EV_JOURNAL_SET_ASIDE = "journal_set_aside"  # first event of a journal started because the old one was damaged
 EV_STORAGE_WAIT = "storage_wait"  # the agent waited at start for room on the disk
 EV_CERT_EXPIRING = "cert_expiring"  # a TLS certificate still valid but near its end: a warning, not downtime
+EV_TRACEROUTE = "traceroute"  # the route to a target at an outage's open or close (watchdog.agent.traceroute)
 
 
 def uri(path: Path, query: str) -> str:

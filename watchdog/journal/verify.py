@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchdog.errors import JournalError
 from watchdog.journal.chain import (
@@ -21,7 +21,12 @@ from watchdog.journal.chain import (
     stream_digests,
 )
 from watchdog.journal.integrity import storage_problems
+from watchdog.journal.prune import pruned_blocks
 from watchdog.journal.schema import EV_TARGET, connect
+from watchdog.journal.tsa import EV_TIMESTAMP, EV_TIMESTAMP_CA, StampCheck, check_stamps
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass
@@ -36,6 +41,11 @@ class JournalVerdict:
     head: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    pruned: int = 0  # results rows pruned after archiving (their streams' digests kept: see journal.prune)
+    stamps: list[StampCheck] = field(default_factory=list)  # RFC 3161 tokens, each checked offline
+    # block no → (last_seq, hash hex), kept only for the blocks timestamp tokens name (a year of blocks is 500k)
+    heads: dict[int, tuple[int, str]] = field(default_factory=dict)
+    stamped_blocks: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -51,9 +61,11 @@ class JournalVerdict:
             "blocks": self.blocks,
             "rows": self.rows,
             "unsealed_rows": self.unsealed,
+            "pruned_rows": self.pruned,
             "head": self.head,
             "first_bad_seq": self.first_bad_seq,
             "problems": self.problems,
+            "timestamps": [s.as_dict() for s in self.stamps],
         }
 
 
@@ -85,11 +97,15 @@ def _merged_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, str, in
     return heapq.merge(results(), events(), key=lambda row: row[0])
 
 
-def verify_journal(path: Path | str, *, expect_head: str | None = None) -> JournalVerdict:
+def verify_journal(
+    path: Path | str, *, expect_head: str | None = None, tsa_roots: list[x509.Certificate] | None = None
+) -> JournalVerdict:
     """Recompute every block of the chain and name the first row or block that does not match.
 
     ``expect_head`` is a block hash the customer holds elsewhere (a daily digest, a pack manifest); the
     journal must contain it, which catches a journal rolled back or cut short past its last copy.
+    Once the chain verifies, every RFC 3161 token in it is checked against the head it names
+    (:mod:`watchdog.journal.tsa`); ``tsa_roots`` pins the CA certificates tokens must chain to.
     """
     verdict = JournalVerdict(path=str(path))
     if not Path(path).exists():
@@ -105,7 +121,14 @@ def verify_journal(path: Path | str, *, expect_head: str | None = None) -> Journ
         # the file itself first (every index against its table: reports read through them), then the chain;
         # a damaged index leaves the chain intact, so its problems are kept apart and put first
         damage = storage_problems(conn)
+        verdict.stamped_blocks = {
+            int(b)
+            for (b,) in conn.execute("SELECT json_extract(data, '$.block') FROM events WHERE type = ?", (EV_TIMESTAMP,))
+            if isinstance(b, int)
+        }
         _verify(conn, verdict, expect_head)
+        if not verdict.problems:
+            _check_stamps(conn, verdict, tsa_roots)
         verdict.problems[:0] = damage
         return verdict
     except sqlite3.DatabaseError as exc:
@@ -132,6 +155,7 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
     expected_no, expected_first = 1, 1
     rows = _merged_rows(conn)
     pending = next(rows, None)
+    pruned = pruned_blocks(conn)
     seen_expect = expect_head is None
     blocks = conn.execute("SELECT no, first_seq, last_seq, prev_hash, hash, digests, sealed_ns FROM blocks ORDER BY no")
     for no, first, last, prev_hash, digest, digests, sealed_ns in blocks:
@@ -149,16 +173,23 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
         hashes: list[tuple[int, bytes]] = []
         missing = False
         digests = bytes(digests)
+        gone = pruned.get(no)
+        absent = 0
         for seq in range(first, last + 1):
             while pending is not None and pending[0] < seq:
                 _bad(verdict, pending[0], f"{pending[2]}: not covered by any block: inserted")
                 pending = next(rows, None)
             if pending is None or pending[0] != seq:
+                if gone is not None:  # a results row pruned after archiving: its stream digest stands for it
+                    absent += 1
+                    continue
                 _bad(verdict, seq, f"row seq={seq} is missing (sealed in {label}): deleted or truncated")
                 missing = True
                 continue
             _, row_hash, description, stream = pending
             pending = next(rows, None)
+            if gone is not None and stream != EVENTS_STREAM:
+                _bad(verdict, seq, f"{description} is in {label}, whose results were pruned: inserted")
             if pending is not None and pending[0] == seq:
                 _bad(verdict, seq, f"seq={seq} appears twice (results and events): inserted")
                 pending = next(rows, None)
@@ -170,14 +201,23 @@ def _verify(conn: sqlite3.Connection, verdict: JournalVerdict, expect_head: str 
         if len(digests) != 4 * (last - first + 1):
             _bad(verdict, first, f"{label}: row digest list has the wrong length")
         streams = stream_digests(hashes)
+        if gone is not None:
+            expected = sum(count for count, _ in gone.values())
+            if absent != expected:
+                _bad(verdict, first, f"{label}: {absent} rows are gone but {expected} were pruned: deleted")
+            streams.update(gone)
+            verdict.pruned += absent
         if not missing and block_hash(bytes(prev_hash), no, first, last, streams) != bytes(digest):
-            _bad(verdict, first, f"{label}: block hash does not match its rows: the seal was altered")
+            what = " and its pruned streams' digests" if gone is not None else ""
+            _bad(verdict, first, f"{label}: block hash does not match its rows{what}: the seal was altered")
         if verdict.problems:
             return verdict
         prev = bytes(digest)
         if expect_head is not None and prev.hex() == expect_head.lower():
             seen_expect = True
         verdict.head = {"block": no, "last_seq": last, "hash": prev.hex(), "sealed_ns": sealed_ns}
+        if no in verdict.stamped_blocks:
+            verdict.heads[no] = (last, prev.hex())
         expected_no, expected_first = no + 1, last + 1
     tail_seq = expected_first
     while pending is not None:
@@ -209,3 +249,17 @@ def _check_targets(conn: sqlite3.Connection, verdict: JournalVerdict) -> None:
                 f"targets table maps id {target_id} to {key!r} but the chained definition says "
                 f"{defined.get(target_id)!r}: the lookup was edited"
             )
+
+
+def _check_stamps(conn: sqlite3.Connection, verdict: JournalVerdict, tsa_roots: list[x509.Certificate] | None) -> None:
+    """Each journaled timestamp token against the chained head it names (offline)."""
+    rows = conn.execute(
+        "SELECT seq, type, data FROM events WHERE type IN (?, ?) ORDER BY seq", (EV_TIMESTAMP_CA, EV_TIMESTAMP)
+    ).fetchall()
+    if not rows:
+        return
+    events = [(int(seq), str(type_), json.loads(data)) for seq, type_, data in rows]
+    verdict.stamps = check_stamps(verdict.journal_id, verdict.heads, events, tsa_roots)
+    for stamp in verdict.stamps:
+        if stamp.problem is not None:
+            _bad(verdict, stamp.seq, f"timestamp token in events row seq={stamp.seq} (TSA {stamp.tsa}) {stamp.problem}")

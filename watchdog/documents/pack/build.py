@@ -36,6 +36,8 @@ from watchdog.documents.pack.derived import (
 )
 from watchdog.documents.pack.manifest import FILE_ORDER, file_sha256, manifest_bytes
 from watchdog.documents.pack.redact import leak_check, redact_config, secret_values
+from watchdog.documents.pack.timestamps import NAME as TIMESTAMPS_NAME
+from watchdog.documents.pack.timestamps import timestamps_file
 from watchdog.documents.report import Lang, build_report
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, result_row_hash
@@ -250,6 +252,9 @@ def build_pack(
         files["environment.json"] = environment_json(
             shown, written, share.agent if share else None, config_sha256=config.sha256
         )
+        stamps = timestamps_file(conn, journal.journal_id, chain_blocks)  # issue 17: RFC 3161 tokens
+        if stamps is not None:
+            files[TIMESTAMPS_NAME] = stamps
         head = None
         if chain_blocks:
             last = chain_blocks[-1]

@@ -26,6 +26,7 @@ FILE_ORDER = (
     "timeline.png",
     "config.yaml",
     "environment.json",
+    "timestamps.json",  # RFC 3161 tokens for the segment (documents.pack.timestamps), when the journal has any
     "manifest.json",
 )
 

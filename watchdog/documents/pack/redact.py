@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -23,6 +24,11 @@ def secret_values(config: Config) -> list[str]:
         found += [s.get_secret_value() for s in (share.salt,) if s is not None]
         if share.influxdb is not None:
             found += [s.get_secret_value() for s in (share.influxdb.token, share.influxdb.password) if s is not None]
+    if m.heartbeat.url is not None:
+        found.append(m.heartbeat.url.get_secret_value())
+    found += [
+        t.url.get_secret_value() for t in m.timestamp.tsas if re.search(r"://[^/]*@|\?", t.url.get_secret_value())
+    ]
     return [s for s in found if len(s) >= 4]
 
 

@@ -36,7 +36,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from watchdog import __version__
@@ -63,6 +63,8 @@ from watchdog.documents.pack.derived import (
     timeline,
 )
 from watchdog.documents.pack.manifest import PACK_FORMAT
+from watchdog.documents.pack.timestamps import NAME as TIMESTAMPS_NAME
+from watchdog.documents.pack.timestamps import check_pack_timestamps, pack_problems
 from watchdog.documents.pack.zipread import (
     Manifest,
     PackRejected,
@@ -82,6 +84,10 @@ from watchdog.journal.contacts import EV_CONTACT
 from watchdog.journal.readers import TargetInfo
 from watchdog.journal.schema import EV_AGENT_START, EV_CLOCK_SAMPLE, EV_CLOCK_STEP, EV_TARGET
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import StampCheck
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 MAX_PROBLEMS = 25
 # contacts.csv and clock.csv are rebuilt from the contact and clock events, which are kept in memory for
@@ -108,6 +114,7 @@ class PackVerdict:
     notes: list[str] = field(default_factory=list)  # what could not be checked, and why (not problems)
     rebuilt: list[str] = field(default_factory=list)  # the derived files rebuilt and found identical
     bound: list[str] = field(default_factory=list)  # inputs found to be what the chained events record
+    stamps: list[StampCheck] = field(default_factory=list)  # timestamps.json, checked (issue 17)
 
     @property
     def ok(self) -> bool:
@@ -138,11 +145,30 @@ class PackVerdict:
             "notes": self.notes,
             "rebuilt": self.rebuilt,
             "bound": self.bound,
+            "timestamps": [s.as_dict() for s in self.stamps],
         }
 
 
-def verify_pack(path: Path | str) -> PackVerdict:
-    """Check an evidence pack; every problem names the file (and row) concerned."""
+class _Heads:
+    """The heads of the streamed blocks (three values each: a month of 60-s blocks is ~45k, a few MB)."""
+
+    def __init__(self) -> None:
+        self._heads: dict[int, tuple[int, str]] = {}
+
+    def remember(self, blocks: Iterable[Any]) -> Iterator[Any]:
+        for b in blocks:
+            try:
+                self._heads[int(b["no"])] = (int(b["last_seq"]), str(b["hash"]))
+            except (KeyError, TypeError, ValueError):
+                pass  # a malformed block: _check_chain names it
+            yield b
+
+    def blocks(self) -> list[dict[str, Any]]:
+        return [{"no": no, "last_seq": last, "hash": h} for no, (last, h) in self._heads.items()]
+
+
+def verify_pack(path: Path | str, *, tsa_roots: list[x509.Certificate] | None = None) -> PackVerdict:
+    """Check an evidence pack; every problem names the file (and row) concerned (``tsa_roots``: pinned TSA CAs)."""
     verdict = PackVerdict(path=str(path))
     try:
         zf = open_pack(path)
@@ -174,11 +200,17 @@ def verify_pack(path: Path | str) -> PackVerdict:
         scratch = Journal.open(Path(tmp) / "pack.sqlite3")
         try:
             _check_files(zf, manifest["files"], verdict)
-            events, ends = _check_chain(zf, manifest["chain"], _typed_blocks(stream), verdict, scratch)
+            heads = _Heads()  # each block's number, last seq and hash, for the timestamp tokens that name one
+            events, ends = _check_chain(zf, manifest["chain"], heads.remember(_typed_blocks(stream)), verdict, scratch)
             _check_prologue(manifest["chain"], int(ends[0]["first_seq"]) if ends else 1, verdict)
             _check_derived(zf, manifest, events, verdict)
             if verdict.ok:
                 _check_rebuilt(zf, manifest, ends, scratch, verdict)
+            if verdict.ok and TIMESTAMPS_NAME in manifest["files"]:  # issue 17: tokens for the verified chain
+                chain = {"journal_id": manifest["chain"].get("journal_id", ""), "blocks": heads.blocks()}
+                verdict.stamps = check_pack_timestamps(read_json(zf, TIMESTAMPS_NAME), chain, tsa_roots)
+                for problem in pack_problems(verdict.stamps):
+                    verdict.add(problem)
         except IntegrityError as exc:  # PackRejected too: an entry past its limit, a line too long
             for reason in exc.reasons if isinstance(exc, PackRejected) else [str(exc)]:
                 verdict.add(reason)
