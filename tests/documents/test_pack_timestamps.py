@@ -123,7 +123,7 @@ def test_pack_forged_token_rejected(made, tmp_path: Path) -> None:  # type: igno
     rewrite(pack, tmp_path / "forged.zip", stamps)
     verdict = verify_pack(tmp_path / "forged.zip")
     assert not verdict.ok
-    assert len(verdict.problems) == 1
+    assert len(verdict.problems) == 1  # the summaries that list timestamps.json's hash are not rebuilt after it
     assert verdict.problems[0].startswith("timestamps.json: the token of TSA pack-tsa for block ")
     assert "signature failure" in verdict.problems[0]
 

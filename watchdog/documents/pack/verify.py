@@ -204,13 +204,13 @@ def verify_pack(path: Path | str, *, tsa_roots: list[x509.Certificate] | None = 
             events, ends = _check_chain(zf, manifest["chain"], heads.remember(_typed_blocks(stream)), verdict, scratch)
             _check_prologue(manifest["chain"], int(ends[0]["first_seq"]) if ends else 1, verdict)
             _check_derived(zf, manifest, events, verdict)
-            if verdict.ok:
-                _check_rebuilt(zf, manifest, ends, scratch, verdict)
             if verdict.ok and TIMESTAMPS_NAME in manifest["files"]:  # issue 17: tokens for the verified chain
                 chain = {"journal_id": manifest["chain"].get("journal_id", ""), "blocks": heads.blocks()}
                 verdict.stamps = check_pack_timestamps(read_json(zf, TIMESTAMPS_NAME), chain, tsa_roots)
                 for problem in pack_problems(verdict.stamps):
                     verdict.add(problem)
+            if verdict.ok:
+                _check_rebuilt(zf, manifest, ends, scratch, verdict)
         except IntegrityError as exc:  # PackRejected too: an entry past its limit, a line too long
             for reason in exc.reasons if isinstance(exc, PackRejected) else [str(exc)]:
                 verdict.add(reason)
