@@ -9,6 +9,7 @@ filled during a scripted outage, and must return data.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import time
@@ -246,6 +247,9 @@ def outage_point(number: int, start_s: int, end_s: int | None, *, role: str = "p
     )
 
 
+_window_dbs = itertools.count()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("board", "where", "query"), OUTAGE_QUERIES, ids=[f"{b}: {w}" for b, w, _ in OUTAGE_QUERIES])
 def test_outages_that_began_before_the_window_are_shown(
@@ -255,7 +259,7 @@ def test_outages_that_began_before_the_window_are_shown(
     assert len(OUTAGE_QUERIES) == 6
     now = int(time.time())
     role = "control" if "provider\" = 'line'" in query else "provider"
-    db = f"window_{role}"
+    db = f"window_{role}_{next(_window_dbs)}"  # its own database: a case a second later must not see these points
     seeded.create_database(db)
     seeded.write(
         db,
