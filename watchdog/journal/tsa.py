@@ -309,13 +309,20 @@ def check_stamps(
     return out
 
 
-def newest_stamp(conn: Any, journal_id: str, *, until_ns: int | None = None) -> StampCheck | None:
-    """The newest journaled token (written up to ``until_ns``) that verifies against its block and CA, or None.
+def newest_stamp(
+    conn: Any, journal_id: str, *, until_ns: int | None = None, tsa: str | None = None
+) -> StampCheck | None:
+    """The newest journaled token (written up to ``until_ns``, from ``tsa`` when given) that verifies against
+    its block and CA, or None.
 
-    For reports: one sentence about the strongest outside proof, checked here (a few ms), never trusted blind.
+    For reports and the status page: the strongest outside proof, checked here (a few ms), never trusted blind.
     """
-    sql = "SELECT seq, data FROM events WHERE type = ?" + (" AND ts_ns <= ?" if until_ns is not None else "")
-    params: tuple[Any, ...] = (EV_TIMESTAMP,) if until_ns is None else (EV_TIMESTAMP, until_ns)
+    sql = "SELECT seq, data FROM events WHERE type = ?"
+    params: tuple[Any, ...] = (EV_TIMESTAMP,)
+    if until_ns is not None:
+        sql, params = sql + " AND ts_ns <= ?", (*params, until_ns)
+    if tsa is not None:
+        sql, params = sql + " AND json_extract(data, '$.tsa') = ?", (*params, tsa)
     rows = conn.execute(sql + " ORDER BY seq DESC LIMIT 5", params).fetchall()
     cas = [
         (int(seq), EV_TIMESTAMP_CA, json.loads(data))
