@@ -343,9 +343,13 @@ def newest_stamp(
 def stamp_status(conn: Any, names: Sequence[str]) -> list[dict[str, Any]]:
     """Per TSA (configured ones, and any the journal has tokens from): the newest token and the queue."""
     newest: dict[str, tuple[int, int]] = {}
-    for text in conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TIMESTAMP,)):
-        d = json.loads(text[0])
-        newest[str(d.get("tsa"))] = (int(d.get("gen_time_ns", 0)), int(d.get("last_seq", 0)))
+    # each TSA's last token in seq order, picked by SQLite (a year of hourly tokens: ~9,000 rows of 2 kB each)
+    for tsa, gen, last_seq in conn.execute(
+        "SELECT json_extract(data, '$.tsa'), json_extract(data, '$.gen_time_ns'), json_extract(data, '$.last_seq') "
+        "FROM events WHERE seq IN (SELECT max(seq) FROM events WHERE type = ? GROUP BY json_extract(data, '$.tsa'))",
+        (EV_TIMESTAMP,),
+    ):
+        newest[str(tsa)] = (int(gen or 0), int(last_seq or 0))
     queued: dict[str, tuple[int, int, int, str | None]] = {}
     has_queue = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timestamp_queue'").fetchone()
     if has_queue is not None:
