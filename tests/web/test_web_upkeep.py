@@ -105,6 +105,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         reading = Decimal("180.00")
         add_balance(journal, provider="broker", amount=reading, currency="RUB", at_ns=NOW - 600 * NS, now_ns=NOW)
         enqueue(journal, ["Local TSA"], "interval", NOW - 60 * NS)
+        # the agent records an HTTP status or an error type; the page still drops any URL an error might carry
+        journal.conn.execute(
+            "UPDATE timestamp_queue SET attempts = 3, error = ?",
+            ("HTTP 503 from http://user:tsa-password@127.0.0.1:9/tsr",),
+        )
     backup = backup_journal(config.journal_path, str(base / "nas-share-secret" / "watchdog") + "/")
     with Journal.open(config.journal_path) as journal:
         # a token under another TSA's name that names a hash the chain does not hold: never shown as a seal
@@ -126,7 +131,7 @@ async def test_status_json_shows_seals_backup_balance_and_warnings(made: dict[st
         body = await response.text()
         data = await response.json()
     assert response.status == 200
-    for secret in SECRETS:
+    for secret in (*SECRETS, "127.0.0.1:9", "hc.example"):  # neither the TSA's nor the heartbeat's URL
         assert secret not in body
     assert "api" in data and "providers" in data and "line" in data  # the old keys stay
     upkeep = data["upkeep"]
@@ -143,8 +148,8 @@ async def test_status_json_shows_seals_backup_balance_and_warnings(made: dict[st
         "queued_since_ns": NOW - 300 * NS,
         "queued_since": local["queued_since"],
         "queued_since_local": local["queued_since_local"],
-        "attempts": 0,
-        "error": None,
+        "attempts": 3,
+        "error": "HTTP 503 from <url>",
     }
     assert local["sealed_local"].endswith("+03:00")
     assert (other["tsa"], other["sealed_ns"], other["rows_up_to"], other["queued"]) == ("Other <TSA>", None, None, 0)
@@ -196,7 +201,8 @@ async def test_pages_in_english_and_russian(made: dict[str, Any]) -> None:
             assert secret not in each
     sealed = shown(facts.gen_time_ns)
     assert f"Journal sealed by TSA Local TSA up to row {stamped[1]}, no later than {sealed}" in html
-    assert "2 heads wait in the queue" in html
+    assert "2 heads wait in the queue (HTTP 503 from &lt;url&gt;)" in html
+    assert "127.0.0.1:9" not in page
     assert "TSA Other &lt;TSA&gt;: no verified token yet." in page and "Other <TSA>" not in page
     assert f"Last backup {shown(made['backup'].path.stat().st_mtime_ns)}: {made['backup'].path.name}" in html
     assert "Pushed every 5\u00a0min 00\u00a0s" in html

@@ -27,6 +27,12 @@ def public_address(address: str) -> str:
     return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", address, flags=re.IGNORECASE)
 
 
+def without_urls(text: str | None) -> str | None:
+    """``text`` with every URL replaced by ``<url>`` (a TSA's or a heartbeat's URL is a secret; the agent
+    records errors as an HTTP status or an error type, this is the page's own guard)."""
+    return None if text is None else re.sub(r"[a-z][a-z0-9+.-]*://\S+", "<url>", text, flags=re.IGNORECASE)
+
+
 def stamp(ts_ns: int | None, zone: ZoneInfo, name: str) -> dict[str, Any]:
     """``{name_ns, name, name_local}`` for one instant."""
     return {f"{name}_ns": ts_ns, name: utc_iso(ts_ns), f"{name}_local": local_iso(ts_ns, zone)}
@@ -217,7 +223,7 @@ def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str,
                 "queued": s.queued,
                 **stamp(s.queued_since_ns, zone, "queued_since"),
                 "attempts": s.attempts,
-                "error": s.error,
+                "error": without_urls(s.error),
             }
             for s in (() if upkeep is None else upkeep.stamps)
         ],
