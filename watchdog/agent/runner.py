@@ -69,10 +69,27 @@ class OnceLog:
         return self.repeats.pop(key, 0)
 
 
-_ONCE = OnceLog()
 _LOCAL_KEY = "local"
 _QUIET_S = 10.0  # local trouble counts as over after this long without such an error
-_last_local = [0.0]
+_STATE_KEY = "watchdog.agent.runner"  # the runner's entry in ProbeContext.resources
+
+
+class RunState:
+    """What the runner remembers between probes: which troubles it already logged, and when the last local
+    resource error was. One per probe context (one per agent), so two agents in one process share nothing."""
+
+    def __init__(self) -> None:
+        self.once = OnceLog()
+        self.last_local = 0.0  # monotonic time of the last local resource error
+
+
+def run_state(ctx: ProbeContext) -> RunState:
+    """The runner's state in ``ctx`` (made on first use, dropped with the context's other resources)."""
+    state = ctx.resources.get(_STATE_KEY)
+    if not isinstance(state, RunState):
+        state = RunState()
+        ctx.resources[_STATE_KEY] = state
+    return state
 
 
 def _failed(
@@ -97,10 +114,10 @@ def _failed(
     )
 
 
-def _internal(target: Target, ts_ns: int, steady: int, t0: float, oserror: OSError) -> Result:
+def _internal(state: RunState, target: Target, ts_ns: int, steady: int, t0: float, oserror: OSError) -> Result:
     reason = os.strerror(oserror.errno) if oserror.errno else str(oserror)
-    _last_local[0] = time.monotonic()
-    if _ONCE.seen(_LOCAL_KEY, reason):
+    state.last_local = time.monotonic()
+    if state.once.seen(_LOCAL_KEY, reason):
         _LOGGER.error(
             "probes cannot run: %s (a local limit, not the targets' fault; results are journaled as internal "
             "and counted against nobody; further errors like this are not logged one by one) errno=%s target=%s",
@@ -113,9 +130,9 @@ def _internal(target: Target, ts_ns: int, steady: int, t0: float, oserror: OSErr
     )
 
 
-def _local_recovered() -> None:
-    if _LOCAL_KEY in _ONCE.last and time.monotonic() - _last_local[0] >= _QUIET_S:
-        missed = _ONCE.clear(_LOCAL_KEY)
+def _local_recovered(state: RunState) -> None:
+    if _LOCAL_KEY in state.once.last and time.monotonic() - state.last_local >= _QUIET_S:
+        missed = state.once.clear(_LOCAL_KEY)
         _LOGGER.warning("probes run again after a local resource error (%d more such errors not logged)", missed)
 
 
@@ -129,6 +146,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
     """Run one probe under the target's timeout; always return a Result, never raise (except cancel)."""
+    state = run_state(ctx)
     ts_ns = time.time_ns()
     steady = steady_ns()
     t0 = time.monotonic()
@@ -138,17 +156,17 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
     except ProbeError as exc:
         oserror = local_error(exc)
         if oserror is not None:
-            return _internal(target, ts_ns, steady, t0, oserror)
-        _local_recovered()
+            return _internal(state, target, ts_ns, steady, t0, oserror)
+        _local_recovered(state)
         return _failed(target, ts_ns, steady, t0, exc.failure, _one_line(exc.detail), dict(exc.metrics))
     except TimeoutError:
-        _local_recovered()
+        _local_recovered(state)
         return _failed(target, ts_ns, steady, t0, FailureKind.TIMEOUT, f"no answer within {target.timeout_s:g}s")
     except Exception as exc:  # the one broad catch: a probe bug must not stop the schedule
         oserror = local_error(exc)
         if oserror is not None:
-            return _internal(target, ts_ns, steady, t0, oserror)
-        if _ONCE.seen(f"crash:{target.key}", f"{type(exc).__name__}: {exc}"):
+            return _internal(state, target, ts_ns, steady, t0, oserror)
+        if state.once.seen(f"crash:{target.key}", f"{type(exc).__name__}: {exc}"):
             _LOGGER.exception(
                 "probe crashed target=%s kind=%s (the same crash again is not logged)", target.key, target.kind
             )
@@ -156,9 +174,9 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
             target, ts_ns, steady, t0, FailureKind.INTERNAL, _one_line(f"internal error: {type(exc).__name__}: {exc}")
         )
     elapsed = time.monotonic() - t0
-    _local_recovered()
-    if f"crash:{target.key}" in _ONCE.last:
-        _ONCE.clear(f"crash:{target.key}")
+    _local_recovered(state)
+    if f"crash:{target.key}" in state.once.last:
+        state.once.clear(f"crash:{target.key}")
     return Result(
         target=target.key,
         ts_ns=ts_ns,

@@ -309,13 +309,20 @@ def check_stamps(
     return out
 
 
-def newest_stamp(conn: Any, journal_id: str, *, until_ns: int | None = None) -> StampCheck | None:
-    """The newest journaled token (written up to ``until_ns``) that verifies against its block and CA, or None.
+def newest_stamp(
+    conn: Any, journal_id: str, *, until_ns: int | None = None, tsa: str | None = None
+) -> StampCheck | None:
+    """The newest journaled token (written up to ``until_ns``, from ``tsa`` when given) that verifies against
+    its block and CA, or None.
 
-    For reports: one sentence about the strongest outside proof, checked here (a few ms), never trusted blind.
+    For reports and the status page: the strongest outside proof, checked here (a few ms), never trusted blind.
     """
-    sql = "SELECT seq, data FROM events WHERE type = ?" + (" AND ts_ns <= ?" if until_ns is not None else "")
-    params: tuple[Any, ...] = (EV_TIMESTAMP,) if until_ns is None else (EV_TIMESTAMP, until_ns)
+    sql = "SELECT seq, data FROM events WHERE type = ?"
+    params: tuple[Any, ...] = (EV_TIMESTAMP,)
+    if until_ns is not None:
+        sql, params = sql + " AND ts_ns <= ?", (*params, until_ns)
+    if tsa is not None:
+        sql, params = sql + " AND json_extract(data, '$.tsa') = ?", (*params, tsa)
     rows = conn.execute(sql + " ORDER BY seq DESC LIMIT 5", params).fetchall()
     cas = [
         (int(seq), EV_TIMESTAMP_CA, json.loads(data))
@@ -336,9 +343,13 @@ def newest_stamp(conn: Any, journal_id: str, *, until_ns: int | None = None) -> 
 def stamp_status(conn: Any, names: Sequence[str]) -> list[dict[str, Any]]:
     """Per TSA (configured ones, and any the journal has tokens from): the newest token and the queue."""
     newest: dict[str, tuple[int, int]] = {}
-    for text in conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq", (EV_TIMESTAMP,)):
-        d = json.loads(text[0])
-        newest[str(d.get("tsa"))] = (int(d.get("gen_time_ns", 0)), int(d.get("last_seq", 0)))
+    # each TSA's last token in seq order, picked by SQLite (a year of hourly tokens: ~9,000 rows of 2 kB each)
+    for tsa, gen, last_seq in conn.execute(
+        "SELECT json_extract(data, '$.tsa'), json_extract(data, '$.gen_time_ns'), json_extract(data, '$.last_seq') "
+        "FROM events WHERE seq IN (SELECT max(seq) FROM events WHERE type = ? GROUP BY json_extract(data, '$.tsa'))",
+        (EV_TIMESTAMP,),
+    ):
+        newest[str(tsa)] = (int(gen or 0), int(last_seq or 0))
     queued: dict[str, tuple[int, int, int, str | None]] = {}
     has_queue = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timestamp_queue'").fetchone()
     if has_queue is not None:

@@ -24,9 +24,13 @@ from watchdog.analysis.attribution import Interval, intersect
 from watchdog.analysis.outages import Analysis, analyse, coverage, stall_intervals
 from watchdog.analysis.sla import Period, SlaFigures, compute, current_period
 from watchdog.config import Config, ProviderSection
+from watchdog.journal.backup import NAME_RE
+from watchdog.journal.balance import Balance, latest_balances
 from watchdog.journal.integrity import check_readable
 from watchdog.journal.readers import Event, Head
+from watchdog.journal.schema import EV_CERT_EXPIRING
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import newest_stamp, stamp_status
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
 
 _LOGGER = logging.getLogger(__name__)
@@ -283,6 +287,140 @@ class History:
     target_coverage: Mapping[str, tuple[Interval, ...]]  # target key → when it was probed (within the window)
     contacts: tuple[Event, ...]
     head: Head | None
+    upkeep: Upkeep | None = None  # timestamps, backup, balances, certificate warnings (issues 17, 18)
+
+
+@dataclass(frozen=True, slots=True)
+class StampNow:
+    """One TSA: its newest token that verifies (checked here, never trusted blind) and its queue."""
+
+    tsa: str
+    configured: bool
+    gen_time_ns: int | None  # the journal's rows up to ``last_seq`` existed no later than this
+    block: int | None
+    last_seq: int | None
+    queued: int
+    queued_since_ns: int | None
+    attempts: int
+    error: str | None  # the last request's failure (an HTTP status or error type; never the URL)
+
+
+@dataclass(frozen=True, slots=True)
+class BackupNow:
+    """The newest backup in ``backup.dest``: its file name only (the folder may name a NAS share)."""
+
+    file: str | None
+    at_ns: int | None
+    bytes: int | None
+    every_s: float
+    problem: str | None  # the destination could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class CertWarningNow:
+    """An open TLS expiry warning: a certificate still valid but near its end (a warning, not downtime)."""
+
+    target: str
+    not_after_ns: int
+    first_ns: int  # when it was first warned about
+    last_ns: int
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What keeps the evidence safe and the service paid, read from the journal and the backup folder."""
+
+    stamps: tuple[StampNow, ...]
+    backup: BackupNow | None  # None: no ``backup.dest``
+    balances: Mapping[str, Balance]  # provider id → latest reading
+    certs: Mapping[str, tuple[CertWarningNow, ...]]  # provider id → open warnings
+
+
+def load_stamps(journal: Journal, config: Config) -> tuple[StampNow, ...]:
+    """Per TSA (configured ones and any the journal has tokens from): the newest verified token and the queue."""
+    names = [t.label for t in config.model.timestamp.tsas]
+    out = []
+    for row in stamp_status(journal.conn, names):
+        check = newest_stamp(journal.conn, journal.journal_id, tsa=row["tsa"]) if row["last_token_ns"] else None
+        out.append(
+            StampNow(
+                row["tsa"],
+                row["configured"],
+                None if check is None else check.gen_time_ns,
+                None if check is None else check.block,
+                None if check is None else check.last_seq,
+                row["queued"],
+                row["queued_since_ns"],
+                row["attempts"],
+                row["error"],
+            )
+        )
+    return tuple(out)
+
+
+def load_backup(config: Config) -> BackupNow | None:
+    """The newest backup in ``backup.dest`` (a folder of rotated copies, or one file)."""
+    section = config.model.backup
+    if section.dest is None:
+        return None
+    dest = Path(section.dest).expanduser()
+    try:
+        if dest.is_dir():
+            found = sorted((p for p in dest.iterdir() if NAME_RE.match(p.name)), key=lambda p: p.name)
+            newest = found[-1] if found else None
+        else:
+            newest = dest if dest.exists() else None
+        if newest is None:
+            return BackupNow(None, None, None, section.every, None)
+        info = newest.stat()
+    except OSError as exc:
+        return BackupNow(None, None, None, section.every, exc.strerror or type(exc).__name__)
+    return BackupNow(newest.name, info.st_mtime_ns, info.st_size, section.every, None)
+
+
+def open_cert_warnings(
+    events: list[Event], keys: Mapping[int, str], config: Config, last: Mapping[str, Result | None], now_ns: int
+) -> dict[str, tuple[CertWarningNow, ...]]:
+    """Each provider's open TLS expiry warnings: the newest warned certificate of each target, while it is
+    not yet past its end and the target's latest result (when it reports one) still shows that certificate
+    (a renewed certificate closes the warning)."""
+    newest: dict[str, CertWarningNow] = {}
+    for e in events:
+        key = keys.get(e.target) if e.target is not None else None
+        if key is None:
+            continue
+        try:
+            not_after = int(e.data["not_after_ns"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        seen = newest.get(key)
+        first = seen.first_ns if seen is not None and seen.not_after_ns == not_after else e.ts_ns
+        newest[key] = CertWarningNow(key, not_after, first, e.ts_ns)
+    out: dict[str, list[CertWarningNow]] = {}
+    for target in config.targets:
+        w = newest.get(target.key)
+        if w is None or target.provider is None or w.not_after_ns <= now_ns:
+            continue
+        result = last.get(target.key)
+        shown = None if result is None else result.metrics.get("not_after_ts")
+        if shown is not None and abs(round(float(shown) * NS) - w.not_after_ns) > NS:
+            continue  # the certificate was renewed since
+        out.setdefault(target.provider, []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def load_upkeep(journal: Journal, config: Config, now_ns: int, since_ns: int) -> Upkeep:
+    """Timestamps, the last backup, balances and open certificate warnings (runs in a thread)."""
+    certs = journal.events([EV_CERT_EXPIRING], since_ns=since_ns, until_ns=now_ns)
+    keys = {info.id: info.key for info in journal.targets().values()} if certs else {}
+    warned = sorted({keys[e.target] for e in certs if e.target in keys})
+    last: Mapping[str, Result | None] = journal.restore(warned).last_result if warned else {}
+    return Upkeep(
+        load_stamps(journal, config),
+        load_backup(config),
+        latest_balances(journal),
+        open_cert_warnings(list(certs), keys, config, last, now_ns),
+    )
 
 
 def provider_kinds(config: Config) -> dict[str, Any]:
@@ -315,7 +453,8 @@ def load_history(journal: Journal, config: Config, now_ns: int) -> History:
         for t in config.targets
     }
     contacts = tuple(journal.events([EV_CONTACT]))
-    return History(now_ns, since, analysis, figures, cov, contacts, journal.head())
+    upkeep = load_upkeep(journal, config, now_ns, since)
+    return History(now_ns, since, analysis, figures, cov, contacts, journal.head(), upkeep)
 
 
 def load_report(journal: Journal, config: Config, provider: ProviderSection, period: Period, now_ns: int) -> SlaFigures:

@@ -148,11 +148,43 @@ RU: dict[str, str] = {
     "min": "мин",
     "s": "с",
     "ms": "мс",
+    "Balance": "Баланс",
+    "as of %(time)s": "на %(time)s",
+    "runs out on %(date)s": "закончится %(date)s",
+    "run out": "закончился",
+    "Warning (not an outage): the TLS certificate of %(target)s expires on %(time)s, in %(days)s days.": (
+        "Предупреждение (не сбой): TLS-сертификат %(target)s истекает %(time)s, через %(days)s дн."
+    ),
+    "Evidence safety": "Сохранность доказательств",
+    "Trusted timestamps": "Доверенные метки времени",
+    "Journal sealed by TSA %(tsa)s up to row %(rows)s, no later than %(time)s.": (
+        "Журнал заверен TSA %(tsa)s до записи %(rows)s, не позднее %(time)s."
+    ),
+    "TSA %(tsa)s: no verified token yet.": "TSA %(tsa)s: проверенной метки пока нет.",
+    "queue empty": "очередь пуста",
+    "No timestamp authority configured.": "Служба меток времени не настроена.",
+    "Backup": "Резервная копия",
+    "No scheduled backup configured.": "Резервное копирование по расписанию не настроено.",
+    "The backup folder cannot be read: %(error)s": "Папка резервных копий недоступна: %(error)s",
+    "Last backup %(time)s: %(file)s": "Последняя копия %(time)s: %(file)s",
+    "overdue": "просрочена",
+    "No backup made yet.": "Резервных копий ещё нет.",
+    "Heartbeat": "Сигнал жизни",
+    "Pushed every %(time)s to the monitoring service (its own page shows missed pushes).": (
+        "Отправляется каждые %(time)s в сервис мониторинга (пропуски видны на его странице)."
+    ),
+    "No heartbeat configured.": "Сигнал жизни не настроен.",
 }
 
 # English singular → Russian (one, few, many) forms.
 RU_PLURALS: dict[str, tuple[str, str, str]] = {
     "%(num)d outage": ("%(num)d сбой", "%(num)d сбоя", "%(num)d сбоев"),
+    "%(num)d day left": ("остался %(num)d день", "осталось %(num)d дня", "осталось %(num)d дней"),
+    "%(num)d head waits in the queue": (
+        "%(num)d заголовок ждёт в очереди",
+        "%(num)d заголовка ждут в очереди",
+        "%(num)d заголовков ждут в очереди",
+    ),
     "%(num)d failed probe": ("%(num)d неудачная проверка", "%(num)d неудачные проверки", "%(num)d неудачных проверок"),
 }
 

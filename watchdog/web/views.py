@@ -10,12 +10,13 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from watchdog.analysis.balance import project
 from watchdog.analysis.outages import outage_json
 from watchdog.analysis.sla import Incident, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.model import NS, AttributedOutage, Outage, Role
-from watchdog.timefmt import local_iso, utc_iso
-from watchdog.web.data import History, Now, TargetNow, line_state
+from watchdog.timefmt import local_iso, to_datetime, utc_iso
+from watchdog.web.data import History, Now, TargetNow, Upkeep, line_state
 
 API_VERSION = 1
 RECENT_OUTAGES = 10
@@ -24,6 +25,12 @@ RECENT_OUTAGES = 10
 def public_address(address: str) -> str:
     """The address without any ``user:password@`` part (a URL may carry credentials)."""
     return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", address, flags=re.IGNORECASE)
+
+
+def without_urls(text: str | None) -> str | None:
+    """``text`` with every URL replaced by ``<url>`` (a TSA's or a heartbeat's URL is a secret; the agent
+    records errors as an HTTP status or an error type, this is the page's own guard)."""
+    return None if text is None else re.sub(r"[a-z][a-z0-9+.-]*://\S+", "<url>", text, flags=re.IGNORECASE)
 
 
 def stamp(ts_ns: int | None, zone: ZoneInfo, name: str) -> dict[str, Any]:
@@ -161,6 +168,80 @@ def provider_json(
         "open_outages": sum(1 for o in outages if o.outage.is_open),
         "outages_30d": len(outages),
         "outages": [outage_json(o, config, now.now_ns) for o in shown],
+        "balance": balance_json(p, history.upkeep, config, now.now_ns),
+        "warnings": cert_warnings_json(p, history.upkeep, config, now.now_ns),
+    }
+
+
+def balance_json(p: ProviderSection, upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str, Any] | None:
+    """A provider's latest balance reading and, with an account tariff, its run-out day (None: no reading)."""
+    b = None if upkeep is None else upkeep.balances.get(p.id)
+    if b is None:
+        return None
+    zone = config.provider_zone(p.id)
+    account = p.account
+    projection = project(b, account, zone) if account is not None and account.tariff is not None else None
+    return {
+        "amount": str(b.amount),
+        "currency": b.currency,
+        **stamp(b.at_ns, zone, "at"),
+        "source": b.source,
+        "per_day": None if projection is None else round(projection.per_day, 2),
+        "run_out": None if projection is None else projection.run_out.isoformat(),
+        "days_left": None if projection is None else projection.days_left(to_datetime(now_ns, zone).date()),
+    }
+
+
+def cert_warnings_json(p: ProviderSection, upkeep: Upkeep | None, config: Config, now_ns: int) -> list[dict[str, Any]]:
+    """A provider's open warnings (not outages): TLS certificates near their end."""
+    zone = config.zone
+    return [
+        {
+            "kind": "cert_expiring",
+            "target": w.target,
+            **stamp(w.not_after_ns, zone, "not_after"),
+            "days_left": round((w.not_after_ns - now_ns) / (86_400 * NS), 1),
+            **stamp(w.first_ns, zone, "first_warned"),
+        }
+        for w in ([] if upkeep is None else upkeep.certs.get(p.id, ()))
+    ]
+
+
+def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str, Any]:
+    """Trusted timestamps, the last backup and the heartbeat: never a URL, a credential or a folder path."""
+    zone = config.zone
+    section = config.model.heartbeat
+    backup = None if upkeep is None else upkeep.backup
+    return {
+        "timestamps": [
+            {
+                "tsa": s.tsa,
+                "configured": s.configured,
+                **stamp(s.gen_time_ns, zone, "sealed"),
+                "block": s.block,
+                "rows_up_to": s.last_seq,
+                "queued": s.queued,
+                **stamp(s.queued_since_ns, zone, "queued_since"),
+                "attempts": s.attempts,
+                "error": without_urls(s.error),
+            }
+            for s in (() if upkeep is None else upkeep.stamps)
+        ],
+        "backup": None
+        if backup is None
+        else {
+            "file": backup.file,
+            **stamp(backup.at_ns, zone, "at"),
+            "bytes": backup.bytes,
+            "every_s": backup.every_s,
+            "overdue": backup.at_ns is None or now_ns - backup.at_ns > 2 * backup.every_s * NS,
+            "problem": backup.problem,
+        },
+        "heartbeat": {
+            "configured": section.url is not None,
+            "method": section.method if section.url is not None else None,
+            "interval_s": section.interval if section.url is not None else None,
+        },
     }
 
 
@@ -187,6 +268,7 @@ def status_json(now: Now, history: History, config: Config) -> dict[str, Any]:
             for o in sorted(history.analysis.controls(), key=lambda a: a.outage.start_ns, reverse=True)[:RECENT_OUTAGES]
         ],
         "providers": [provider_json(p, now, history, config) for p in config.providers],
+        "upkeep": upkeep_json(history.upkeep, config, now.now_ns),
     }
 
 
