@@ -253,6 +253,15 @@ class Journal(JournalReader):
         ).fetchone()
         return int(row[0]) + 1
 
+    def last_seq_before(self, ts_ns: int) -> int:
+        """The highest seq of a result or event timed before ``ts_ns`` (0 when none): what a proof must cover."""
+        row = self.conn.execute(
+            f"SELECT max(coalesce((SELECT max(seq) FROM {self._rows_table} WHERE ts_ns < ?), 0), "
+            "coalesce((SELECT max(seq) FROM events WHERE ts_ns < ?), 0))",
+            (ts_ns, ts_ns),
+        ).fetchone()
+        return int(row[0])
+
     def register_targets(self, targets: Sequence[Target], now_ns: int | None = None) -> dict[str, int]:
         """Give every target an id and journal a ``target`` event when it is new or its definition changed."""
         now = time.time_ns() if now_ns is None else now_ns

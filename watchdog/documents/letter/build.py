@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from watchdog.analysis.outages import Analysis, analyse
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
@@ -16,10 +17,12 @@ from watchdog.documents.compensation.values import ContactEntry, Money
 from watchdog.documents.letter.context import letter_context
 from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
+from watchdog.documents.report import trace_paths
 from watchdog.documents.rulebook import Rulebook, load_rulebook
 from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
 from watchdog.errors import NothingToClaim
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import StampCheck, newest_stamp
 from watchdog.model import ProviderKind
 from watchdog.units import parse_duration
 
@@ -80,7 +83,8 @@ def build_letter(
     if about not in ABOUT_OUTAGES or about == "warning":
         assessment = replace(assessment, items=())
     ru_law = provider.jurisdiction.strip().upper().startswith("RU")
-    context = letter_context(config, provider, period, figures, assessment, request, fmt, book) | {
+    stamp, paths = _proofs(journal, analysis, period, now_ns)
+    context = letter_context(config, provider, period, figures, assessment, request, fmt, book, stamp, paths) | {
         "about": about,
         "details": _details(request, provider, fmt),
         "ru_law": ru_law,
@@ -90,6 +94,22 @@ def build_letter(
         context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _proofs(
+    journal: Journal, analysis: Analysis, period: Period, now_ns: int
+) -> tuple[StampCheck | None, dict[int, dict[str, Any]]]:
+    """The newest verified RFC 3161 token, when it covers every row of the period up to now, and the routes.
+
+    A token that covers only part of the period is not mentioned: the letter's sentence speaks of the journal
+    as a whole ("rows up to No. N"), and it is true of the claimed period only when N reaches its last row.
+    """
+    end = min(period.end_ns, now_ns)
+    stamp = newest_stamp(journal.conn, journal.journal_id, until_ns=now_ns)
+    if stamp is not None and stamp.last_seq < journal.last_seq_before(end):
+        stamp = None
+    ids = {a.outage.id for a in analysis.outages}
+    return stamp, trace_paths(journal, ids, period.start_ns, end)
 
 
 def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) -> dict[str, str]:
