@@ -14,6 +14,7 @@ from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.compensation.values import ContactEntry, Money
+from watchdog.documents.letter.account import balance_lines, reminder_lines
 from watchdog.documents.letter.context import letter_context
 from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
@@ -90,6 +91,13 @@ def build_letter(
         "ru_law": ru_law,
         "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
     }
+    if about == "warning":
+        fee = provider.contract.fee
+        currency = provider.account.currency if provider.account else fee.currency if fee else "RUB"
+        context["balances"] = balance_lines(journal, provider, period, now_ns, currency)
+        context["reminders"] = reminder_lines(journal, config, provider, period, now_ns)
+        if context["reminders"]:
+            context["notes"]["notices"].append(str(fmt.words["notices"]["outbox"]))
     if about == "support" and ru_law and provider.kind is ProviderKind.OTHER:  # 10 days, ст. 31 ЗоЗПП
         context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
