@@ -16,6 +16,7 @@ from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.compensation.values import ContactEntry, Money
 from watchdog.documents.letter.account import balance_lines, reminder_lines
 from watchdog.documents.letter.context import letter_context
+from watchdog.documents.letter.quality import degraded_hours, degraded_windows, speed_lines
 from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
 from watchdog.documents.report import trace_paths
@@ -81,7 +82,7 @@ def build_letter(
     fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
     # support, other: no money the outages would give; warning: a block for an empty balance is not the
     # provider's failure, so no recalculation is claimed for it (the grievance is the missing notice)
-    if about not in ABOUT_OUTAGES or about == "warning":
+    if about not in ABOUT_OUTAGES or about == "warning":  # quality: no money rule for degradation yet
         assessment = replace(assessment, items=())
     ru_law = provider.jurisdiction.strip().upper().startswith("RU")
     stamp, paths = _proofs(journal, analysis, period, now_ns)
@@ -98,6 +99,15 @@ def build_letter(
         context["reminders"] = reminder_lines(journal, config, provider, period, now_ns)
         if context["reminders"]:
             context["notes"]["notices"].append(str(fmt.words["notices"]["outbox"]))
+    if about == "quality":
+        context["degraded"] = degraded_windows(journal, figures, now_ns)
+        context["hours"] = degraded_hours(journal, config, provider, analysis, figures, period, now_ns)
+        context["speed"] = speed_lines(journal, config, provider, period, now_ns)
+        if not context["degraded"] and not any(s.below for s in context["speed"]):
+            raise NothingToClaim(
+                f"no degraded window of provider {provider.id!r} with time on its side, and no speed test below the "
+                f"contract in {period.label}: there is no degraded service to complain of"
+            )
     if about == "support" and ru_law and provider.kind is ProviderKind.OTHER:  # 10 days, ст. 31 ЗоЗПП
         context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
@@ -199,6 +209,8 @@ def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterR
             f"no monitoring data for provider {provider!r} in {label}: a letter could state nothing "
             "(pick a period the agent watched; watchdog report shows what it has)"
         )
+    if about == "quality":  # degraded windows and speed tests are checked when the letter is built
+        return
     if not figures.counted_incidents:
         raise NothingToClaim(
             f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
