@@ -253,14 +253,16 @@ class Journal(JournalReader):
         ).fetchone()
         return int(row[0]) + 1
 
-    def last_seq_before(self, ts_ns: int) -> int:
-        """The highest seq of a result or event timed before ``ts_ns`` (0 when none): what a proof must cover."""
-        row = self.conn.execute(
-            f"SELECT max(coalesce((SELECT max(seq) FROM {self._rows_table} WHERE ts_ns < ?), 0), "
-            "coalesce((SELECT max(seq) FROM events WHERE ts_ns < ?), 0))",
-            (ts_ns, ts_ns),
-        ).fetchone()
-        return int(row[0])
+    def written_after(self, seq: int, before_ns: int) -> bool:
+        """True when a result or event after ``seq`` is timed before ``before_ns`` (a proof up to ``seq`` misses it).
+
+        Scans only the rows after ``seq`` (the primary key), so it is cheap when ``seq`` is a recent head.
+        """
+        for table in (self._rows_table, "events"):
+            sql = f"SELECT 1 FROM {table} WHERE seq > ? AND ts_ns < ? LIMIT 1"
+            if self.conn.execute(sql, (seq, before_ns)).fetchone() is not None:
+                return True
+        return False
 
     def register_targets(self, targets: Sequence[Target], now_ns: int | None = None) -> dict[str, int]:
         """Give every target an id and journal a ``target`` event when it is new or its definition changed."""

@@ -124,7 +124,7 @@ def _proofs(
     """
     end = min(period.end_ns, now_ns)
     stamp = newest_stamp(journal.conn, journal.journal_id, until_ns=now_ns)
-    if stamp is not None and stamp.last_seq < journal.last_seq_before(end):
+    if stamp is not None and journal.written_after(stamp.last_seq, end):
         stamp = None
     ids = {a.outage.id for a in analysis.outages}
     return stamp, trace_paths(journal, ids, period.start_ns, end)
