@@ -21,6 +21,7 @@ from watchdog.config import Config, loads
 from watchdog.documents.letter import LetterRequest, build_letter, render
 from watchdog.errors import NothingToClaim
 from watchdog.journal.store import Journal
+from watchdog.model import FailureKind, Result, Target
 
 PERIOD = "2026-11-02..2026-11-04"
 
@@ -112,4 +113,35 @@ def test_speed_below_contract(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert (
         "оказывать её с качеством, предусмотренным договором, в том числе со скоростью приёма не ниже 250 Мбит/с"
         " и передачи не ниже 25 Мбит/с." in body
+    )
+
+
+def lan_down_on_3rd(target: Target, ts: int) -> Result:
+    """As round_of, with my router down 19:00–23:30 on 3 Nov: that evening's window is not the provider's.
+
+    The analysis calls that time inconclusive (my line could not be confirmed working), and the letter says so.
+    """
+    if target.key == "lan/router" and msk(3, 19) <= ts < msk(3, 23, 30):
+        return Result(target.key, ts, False, 5.0, FailureKind.TIMEOUT, "connect timed out")
+    return round_of(target, ts)
+
+
+def test_window_on_my_line_is_left_out(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path_factory.mktemp("lan")
+    text = CONFIG.format(data_dir=data_dir, counts="false").replace(
+        "    kind: isp\n", "    kind: isp\n    jurisdiction: RU\n"
+    )
+    config = loads(text, env={})
+    write(config, msk(2, 0), msk(5, 0), 60, lan_down_on_3rd)
+    body = _letter(config, "ru").split("\n---\n")[0]
+    assert (
+        "зафиксировала 2 периода, когда показатель качества превышал порог, заданный в её настройках (порог — мой"
+        " критерий, а не условие договора); ещё 1 период здесь не приводится: на него не приходится времени, когда"
+        " исправность моей линии подтверждена, или в журнале нет измерения:" in body
+    ), body
+    assert ROWS_RU[0] in body and ROWS_RU[2].replace("| 3 |", "| 2 |") in body and "03.11.2026 18:59:05" not in body
+    assert (
+        "Из этого времени 8\xa0ч приходится на часы, когда моя локальная сеть работала исправно и доступ не"
+        " прерывался (время перерывов сюда не входит); не включено в расчёт: время, когда исправность моей линии"
+        " подтвердить не удалось, — 4\xa0ч." in body
     )
