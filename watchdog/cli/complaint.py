@@ -68,7 +68,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--about",
-        choices=["outage", "restore", "support", "billing", "warning", "other"],
+        choices=["outage", "restore", "support", "billing", "warning", "quality", "other"],
         help="the grievance (default: outage, which needs an outage in the journal; the others rest on what you state)",
     )
     grievance = parser.add_argument_group("what you state for --about billing, support, warning, other")

@@ -213,11 +213,11 @@ def build_report(
         head=journal.head(),
         cert_warnings=tuple(warned.values()),
         stamp=newest_stamp(journal.conn, journal.journal_id, until_ns=now),
-        paths=_paths(journal, {a.outage.id for a in outages}, per.start_ns, as_of),
+        paths=trace_paths(journal, {a.outage.id for a in outages}, per.start_ns, as_of),
     )
 
 
-def _paths(journal: Journal, outage_ids: set[int], start_ns: int, end_ns: int) -> dict[int, dict[str, Any]]:
+def trace_paths(journal: Journal, outage_ids: set[int], start_ns: int, end_ns: int) -> dict[int, dict[str, Any]]:
     """Where the route to the target ended when each outage opened (issue 17: the agent's traceroute)."""
     out: dict[int, dict[str, Any]] = {}
     for e in journal.events([EV_TRACEROUTE], since_ns=start_ns, until_ns=end_ns):

@@ -253,6 +253,17 @@ class Journal(JournalReader):
         ).fetchone()
         return int(row[0]) + 1
 
+    def written_after(self, seq: int, before_ns: int) -> bool:
+        """True when a result or event after ``seq`` is timed before ``before_ns`` (a proof up to ``seq`` misses it).
+
+        Scans only the rows after ``seq`` (the primary key), so it is cheap when ``seq`` is a recent head.
+        """
+        for table in (self._rows_table, "events"):
+            sql = f"SELECT 1 FROM {table} WHERE seq > ? AND ts_ns < ? LIMIT 1"
+            if self.conn.execute(sql, (seq, before_ns)).fetchone() is not None:
+                return True
+        return False
+
     def register_targets(self, targets: Sequence[Target], now_ns: int | None = None) -> dict[str, int]:
         """Give every target an id and journal a ``target`` event when it is new or its definition changed."""
         now = time.time_ns() if now_ns is None else now_ns

@@ -7,19 +7,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from watchdog.analysis.outages import Analysis, analyse
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.compensation.values import ContactEntry, Money
+from watchdog.documents.letter.account import balance_lines, reminder_lines
 from watchdog.documents.letter.context import letter_context
+from watchdog.documents.letter.quality import degraded_hours, degraded_windows, speed_lines
 from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
 from watchdog.documents.letter.views import Letter
+from watchdog.documents.report import trace_paths
 from watchdog.documents.rulebook import Rulebook, load_rulebook
 from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
 from watchdog.errors import NothingToClaim
 from watchdog.journal.store import Journal
+from watchdog.journal.tsa import StampCheck, newest_stamp
 from watchdog.model import ProviderKind
 from watchdog.units import parse_duration
 
@@ -77,19 +82,53 @@ def build_letter(
     fmt = Formatter(request.lang, locale, zone, load_words(request.lang))
     # support, other: no money the outages would give; warning: a block for an empty balance is not the
     # provider's failure, so no recalculation is claimed for it (the grievance is the missing notice)
-    if about not in ABOUT_OUTAGES or about == "warning":
+    if about not in ABOUT_OUTAGES or about == "warning":  # quality: no money rule for degradation yet
         assessment = replace(assessment, items=())
     ru_law = provider.jurisdiction.strip().upper().startswith("RU")
-    context = letter_context(config, provider, period, figures, assessment, request, fmt, book) | {
+    stamp, paths = _proofs(journal, analysis, period, now_ns)
+    context = letter_context(config, provider, period, figures, assessment, request, fmt, book, stamp, paths) | {
         "about": about,
         "details": _details(request, provider, fmt),
         "ru_law": ru_law,
         "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
     }
+    if about == "warning":
+        fee = provider.contract.fee
+        currency = provider.account.currency if provider.account else fee.currency if fee else "RUB"
+        context["balances"] = balance_lines(journal, provider, period, now_ns, currency)
+        context["reminders"] = reminder_lines(journal, config, provider, period, now_ns)
+        if context["reminders"]:
+            context["notes"]["notices"].append(str(fmt.words["notices"]["outbox"]))
+    if about == "quality":
+        context["degraded"] = degraded_windows(journal, figures, now_ns)
+        context["degraded_left_out"] = len(figures.degraded) - len(context["degraded"])
+        context["hours"] = degraded_hours(journal, config, provider, analysis, figures, period, now_ns)
+        context["speed"] = speed_lines(journal, config, provider, period, now_ns)
+        if not context["degraded"] and not any(s.below for s in context["speed"]):
+            raise NothingToClaim(
+                f"no degraded window of provider {provider.id!r} with time on its side, and no speed test below the "
+                f"contract in {period.label}: there is no degraded service to complain of"
+            )
     if about == "support" and ru_law and provider.kind is ProviderKind.OTHER:  # 10 days, ст. 31 ЗоЗПП
         context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _proofs(
+    journal: Journal, analysis: Analysis, period: Period, now_ns: int
+) -> tuple[StampCheck | None, dict[int, dict[str, Any]]]:
+    """The newest verified RFC 3161 token, when it covers every row of the period up to now, and the routes.
+
+    A token that covers only part of the period is not mentioned: the letter's sentence speaks of the journal
+    as a whole ("rows up to No. N"), and it is true of the claimed period only when N reaches its last row.
+    """
+    end = min(period.end_ns, now_ns)
+    stamp = newest_stamp(journal.conn, journal.journal_id, until_ns=now_ns)
+    if stamp is not None and journal.written_after(stamp.last_seq, end):
+        stamp = None
+    ids = {a.outage.id for a in analysis.outages}
+    return stamp, trace_paths(journal, ids, period.start_ns, end)
 
 
 def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) -> dict[str, str]:
@@ -171,6 +210,8 @@ def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterR
             f"no monitoring data for provider {provider!r} in {label}: a letter could state nothing "
             "(pick a period the agent watched; watchdog report shows what it has)"
         )
+    if about == "quality":  # degraded windows and speed tests are checked when the letter is built
+        return
     if not figures.counted_incidents:
         raise NothingToClaim(
             f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "

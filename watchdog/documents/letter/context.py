@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from watchdog.documents.letter.request import LetterRequest
 from watchdog.documents.letter.views import IncidentRow, ItemView, Measurement, Probe
 from watchdog.documents.rulebook import Rulebook
 from watchdog.documents.words import Formatter, Lang, md_escape
+from watchdog.journal.tsa import StampCheck
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.timefmt import to_datetime
 from watchdog.units import parse_duration
@@ -54,7 +55,11 @@ def _measurement(
 
 
 def _rows(
-    config: Config, figures: SlaFigures, contacts: Sequence[ContactEntry], restore_within: float | None = None
+    config: Config,
+    figures: SlaFigures,
+    contacts: Sequence[ContactEntry],
+    restore_within: float | None = None,
+    paths: Mapping[int, dict[str, Any]] | None = None,
 ) -> list[IncidentRow]:
     rows = []
     counted = [i for i in figures.incidents if i.downtime_s > 0]
@@ -89,9 +94,17 @@ def _rows(
                 end_after=None if end_after is None else Instant(end_after),
                 found_by=found_by,
                 since_report=since,
+                paths=tuple(
+                    _path(paths[o.id]) for o in sorted(members, key=lambda o: o.start_ns) if paths and o.id in paths
+                ),
             )
         )
     return rows
+
+
+def _path(path: dict[str, Any]) -> dict[str, Any]:
+    """A journaled route, escaped for Markdown (the addresses come from the network)."""
+    return {k: md_escape(str(v)) if isinstance(v, str) else v for k, v in path.items()}
 
 
 def _known(config: Config, key: str) -> bool:
@@ -238,15 +251,21 @@ def letter_context(
     request: LetterRequest,
     fmt: Formatter,
     book: Rulebook,
+    stamp: StampCheck | None = None,
+    paths: Mapping[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything the letter templates render, keyed as they use it."""
+    """Everything the letter templates render, keyed as they use it.
+
+    ``stamp`` is a verified RFC 3161 token covering the period (the caller checks that it covers it) and
+    ``paths`` the journaled routes at the outages' opening by outage id; each is stated only when given.
+    """
     zone = fmt.zone
     first_day = to_datetime(period.start_ns, zone).date()
     last_day = to_datetime(period.end_ns - 1, zone).date()
     items = _items(assessment, fmt)
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     excluded = [i for i in figures.incidents if i.downtime_s <= 0]
-    rows = _rows(config, figures, request.contacts, provider.sla.restore_within)
+    rows = _rows(config, figures, request.contacts, provider.sla.restore_within, paths)
     first_report = next((r for row in rows for r in row.refs), None)
     fee = provider.contract.fee
     role = dict(fmt.words["role"].get(provider.kind.value) or fmt.words["role"]["other"])
@@ -308,6 +327,9 @@ def letter_context(
             "files": [_attachment(n, h, fmt) for n, h in request.pack.files],
         },
         "manifest_sha256": request.manifest_sha256,
+        "stamp": None
+        if stamp is None
+        else {"tsa": md_escape(stamp.tsa), "last_seq": stamp.last_seq, "at": Instant(stamp.gen_time_ns)},
         "notes": _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt))),
     }
 

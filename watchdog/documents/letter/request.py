@@ -40,6 +40,6 @@ class LetterRequest:
     details: tuple[tuple[str, str], ...] = ()
 
 
-ABOUT = ("outage", "restore", "support", "billing", "warning", "other")
+ABOUT = ("outage", "restore", "support", "billing", "warning", "quality", "other")
 # the grievances whose letter rests on outages in the journal (the others rest on what the customer states)
 ABOUT_OUTAGES = ("outage", "restore", "billing", "warning")

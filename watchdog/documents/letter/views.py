@@ -56,6 +56,8 @@ class IncidentRow:
     end_after: Instant | None = None  # the last failed check (None while still open)
     found_by: tuple[Probe, ...] = ()  # the provider's targets that were down in it
     since_report: Duration | None = None  # from my first report in it to its end (or now)
+    # where the route to each of its targets ended when it opened (the agent's traceroute), as journaled
+    paths: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

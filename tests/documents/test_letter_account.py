@@ -1,0 +1,138 @@
+"""The "no warning before a block" letter (seed 003) states the balance readings and the agent's own reminders.
+
+Seed 003 (211.ru cut the line for an empty balance on 11 Apr 2026 19:00) through the real journal and letter
+code, with two chained balance readings (``add_balance``, as ``watchdog balance set`` and an http probe's
+balance metric write them) and rows of the agent's real outbox (``watchdog.notify.outbox``): one reminder sent
+by e-mail, the same one never sent to a second channel, and rows that are not this provider's balance. Each
+is listed with its times; without them the letter is the golden one, byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from seed_cases import warning_case
+
+from watchdog.documents.letter import LetterRequest, build_letter, render
+from watchdog.journal.balance import add_balance
+from watchdog.journal.store import Journal
+from watchdog.notify.outbox import Entry, Message, _insert, _update
+from watchdog.timefmt import to_ns
+
+MSK = dt.timezone(dt.timedelta(hours=3))
+
+
+def _at(*args: int) -> int:
+    return to_ns(dt.datetime(*args, tzinfo=MSK))  # type: ignore[misc]
+
+
+def _letter(seed, lang: str) -> str:  # type: ignore[no-untyped-def]
+    request = LetterRequest(
+        seed.provider,
+        seed.period,
+        lang,
+        seed.sent_on,
+        contacts=seed.all_contacts,
+        about="warning",
+        details=seed.details,
+    )
+    with Journal.open(seed.case.journal, create=False, readonly=True) as journal:
+        return render(build_letter(seed.case.config, journal, request, now_ns=seed.case.now_ns), "md")
+
+
+def _write(seed) -> None:  # type: ignore[no-untyped-def]
+    with Journal.open(seed.case.journal, create=False) as journal:
+        add_balance(
+            journal,
+            provider="isp",
+            amount=Decimal("212"),
+            currency="RUB",
+            at_ns=_at(2026, 4, 9, 10),
+            now_ns=_at(2026, 4, 9, 21),
+        )
+        add_balance(
+            journal,
+            provider="isp",
+            amount=Decimal("12"),
+            currency="RUB",
+            at_ns=_at(2026, 4, 11, 9),
+            now_ns=_at(2026, 4, 11, 9, 0, 5),
+            source="cabinet:balance",
+        )
+        add_balance(
+            journal,
+            provider="other",
+            amount=Decimal("5"),
+            currency="RUB",
+            at_ns=_at(2026, 4, 10),
+            now_ns=_at(2026, 4, 10),
+        )
+        entries = [
+            Entry(Message("balance/isp/2026-04-12/1d", "expiry", "warning", "t", "b", _at(2026, 4, 11, 9, 1)), "email"),
+            Entry(Message("balance/isp/2026-04-12/1d", "expiry", "warning", "t", "b", _at(2026, 4, 11, 9, 1)), "sms"),
+            Entry(
+                Message("balance/other/2026-04-12/1d", "expiry", "warning", "t", "b", _at(2026, 4, 11, 9, 1)), "email"
+            ),
+            Entry(Message("outage-open/9", "outage", "failure", "t", "b", _at(2026, 4, 11, 19)), "email"),
+        ]
+        _insert(journal, entries)
+        entries[0].delivered_ns, entries[0].attempts = _at(2026, 4, 11, 9, 1, 4), 1
+        entries[1].attempts, entries[1].last_error = 3, "HTTP 500"
+        _update(journal, entries)
+
+
+def test_warning_letter_lists_balances_and_reminders(tmp_path: Path) -> None:
+    seed = warning_case(tmp_path)
+    plain = {lang: _letter(seed, lang) for lang in ("ru", "en")}
+    _write(seed)
+    ru, en = _letter(seed, "ru"), _letter(seed, "en")
+    msk = "МСК (UTC+03:00)"
+    balances_ru = (
+        f"Остаток на моём лицевом счёте по записям журнала мониторинга: 09.04.2026 10:00:00 {msk} — 212,00\xa0₽"
+        f" (записано мной 09.04.2026 21:00:00 {msk}); 11.04.2026 09:00:00 {msk} — 12,00\xa0₽ (прочитано программой"
+        " мониторинга: cabinet:balance).\n\n"
+    )
+    reminders_ru = (
+        "Собственные напоминания программы мониторинга мне (это не уведомления оператора): об остатке на счёте,"
+        f" с прогнозом его исчерпания 12.04.2026 — составлено 11.04.2026 09:01:00 {msk}, отправлено (email)"
+        f" 11.04.2026 09:01:04 {msk}; об остатке на счёте, с прогнозом его исчерпания 12.04.2026 — составлено"
+        f" 11.04.2026 09:01:00 {msk}, не отправлено (sms, неудачных попыток: 3).\n\n"
+    )
+    note_ru = (
+        "- Напоминания программы мониторинга в письме взяты из её очереди уведомлений (таблица notify_outbox в"
+        " файле журнала): это служебная таблица, она не входит в цепочку хешей и в пакет доказательств; время"
+        " создания и доставки — по часам вашего компьютера. Упоминайте их, только если готовы это подтвердить.\n"
+    )
+    for part in (balances_ru, reminders_ru, note_ru):
+        assert ru.count(part) == 1, part
+    assert ru.replace(balances_ru, "").replace(reminders_ru, "").replace(note_ru, "") == plain["ru"]
+
+    utc3 = "MSK (UTC+03:00)"
+    balances_en = (
+        f"The balance of my account as the monitoring journal records it: 9 Apr 2026 10:00:00 {utc3}: 212.00\xa0RUB"
+        f" (entered by me on 9 Apr 2026 21:00:00 {utc3}); 11 Apr 2026 09:00:00 {utc3}: 12.00\xa0RUB (read by the"
+        " monitoring program: cabinet:balance).\n\n"
+    )
+    reminders_en = (
+        "The monitoring program's own reminders to me (not notices from you): on the balance, projected to run"
+        f" out on 12 Apr 2026, made on 11 Apr 2026 09:01:00 {utc3}, sent via email on 11 Apr 2026 09:01:04 {utc3};"
+        f" on the balance, projected to run out on 12 Apr 2026, made on 11 Apr 2026 09:01:00 {utc3},"
+        " not sent via sms (failed attempts: 3).\n\n"
+    )
+    for part in (balances_en, reminders_en):
+        assert en.count(part) == 1, part
+    assert "notify_outbox" in en.split("\n---\n")[1]  # the note for the customer, not the letter
+    assert "notify_outbox" not in en.split("\n---\n")[0] and "notify_outbox" not in ru.split("\n---\n")[0]
+
+
+def test_no_account_data_no_sentences(tmp_path: Path) -> None:
+    """Another provider's balance and an outage message are not this letter's: nothing is added."""
+    seed = warning_case(tmp_path)
+    plain = _letter(seed, "ru")
+    with Journal.open(seed.case.journal, create=False) as journal:
+        add_balance(journal, provider="other", amount=Decimal("5"), currency="RUB", at_ns=_at(2026, 4, 10))
+        entry = Entry(Message("outage-open/9", "outage", "failure", "t", "b", _at(2026, 4, 11, 19)), "email")
+        _insert(journal, [entry])
+    assert _letter(seed, "ru") == plain

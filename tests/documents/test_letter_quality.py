@@ -1,0 +1,147 @@
+"""A letter about degraded service (``--about quality``): the degraded windows, degraded time, hours, ru and en.
+
+The history is test_degraded_report's "ISP loses 20\xa0% of packets 19:00–23:00" (tests/degraded_history.py: the
+real Detector and QualityTracker over scripted rounds, written with the real Journal API), here for three
+evenings, 2–4 Nov 2026: each evening a window opens at 19:00:05 (bounds 18:59:05 → 19:00:05) with the
+20-round loss at 6\xa0% over the 5\xa0% limit... as the tracker measured it, and closes at 23:00:05 (bounds
+22:59:05 → 23:00:05): 3 × 4 h = 43 200 s on the provider's side. The hours 19–22 are each degraded for
+3 of 3 days minus the first five seconds: 99\xa0% of the hour, cut. A period with no degradation and no speed
+test is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from degraded_history import write
+from test_degraded_report import CONFIG, SPEED_CONFIG, msk, round_of, speed_round
+
+from watchdog.config import Config, loads
+from watchdog.documents.letter import LetterRequest, build_letter, render
+from watchdog.errors import NothingToClaim
+from watchdog.journal.store import Journal
+from watchdog.model import FailureKind, Result, Target
+
+PERIOD = "2026-11-02..2026-11-04"
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    data_dir = tmp_path_factory.mktemp("quality")
+    cfg = loads(
+        CONFIG.format(data_dir=data_dir, counts="false").replace(
+            "    kind: isp\n", "    kind: isp\n    jurisdiction: RU\n"
+        ),
+        env={},
+    )
+    write(cfg, msk(2, 0), msk(5, 0), 60, round_of)
+    return cfg
+
+
+def _letter(config: Config, lang: str, period: str = PERIOD, now_ns: int | None = None) -> str:
+    request = LetterRequest("isp", period, lang, dt.date(2026, 11, 6), about="quality")  # type: ignore[arg-type]
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        return render(build_letter(config, journal, request, now_ns=now_ns or msk(5, 0)), "md")
+
+
+ROWS_RU = [
+    f"| {n} | isp/gateway | потери пакетов | 8\xa0% | 5\xa0% | между 0{d}.11.2026 18:59:05 и 0{d}.11.2026 19:00:05"
+    f" | между 0{d}.11.2026 22:59:05 и 0{d}.11.2026 23:00:05 | 4\xa0ч |"
+    for n, d in ((1, 2), (2, 3), (3, 4))
+]
+
+
+def test_quality_letter_states_windows_time_and_hours(config: Config) -> None:
+    ru = _letter(config, "ru")
+    body = ru.split("\n---\n")[0]
+    assert "**о ненадлежащем качестве услуги**" in body
+    assert (
+        "Программа мониторинга Outage Watchdog 0.1.0 зафиксировала 3 периода, когда показатель качества превышал"
+        " порог, заданный в её настройках (порог — мой критерий, а не условие договора):" in body
+    )
+    for row in ROWS_RU:
+        assert row in body
+    assert (
+        "Из этого времени 12\xa0ч приходится на часы, когда моя локальная сеть работала исправно и доступ не"
+        " прерывался (время перерывов сюда не входит).\n" in body
+    )
+    assert (
+        "Ухудшение повторялось в одни и те же часы суток: 19:00–20:00 — 99\xa0%, 20:00–21:00 — 100\xa0%,"
+        " 21:00–22:00 — 100\xa0%, 22:00–23:00 — 100\xa0% времени этого часа за период.\n\nНа основании" in body
+    )
+    assert (
+        "1. Устранить причины ухудшения качества услуги и оказывать её с качеством, предусмотренным договором.\n"
+        "2. Сообщить мне в письменной форме причину ухудшения качества и срок его устранения." in body
+    )
+    assert "ст. 4 Закона РФ от 07.02.1992 № 2300-1" in body
+    assert "Скорость" not in body and "Итого" not in body and "Расчёт:" not in body  # no speed tests, no money
+    en = _letter(config, "en").split("\n---\n")[0]
+    assert "# Complaint: Home ISP's degraded service, 2 Nov 2026 to 4 Nov 2026" in en
+    assert (
+        "| 1 | isp/gateway | packet loss | 8% | 5% | between 2 Nov 2026 18:59:05 and 2 Nov 2026 19:00:05"
+        " | between 2 Nov 2026 22:59:05 and 2 Nov 2026 23:00:05 | 4\xa0h |" in en
+    )
+    assert "Of this time, 12\xa0h fell when my local network worked and the service was not down" in en
+    assert (
+        "The degradation recurred at the same hours of the day: 19:00–20:00 for 99%, 20:00–21:00 for 100%,"
+        " 21:00–22:00 for 100%, 22:00–23:00 for 100% of that hour over the period." in en
+    )
+
+
+def test_quiet_period_is_refused(config: Config) -> None:
+    """As of 2 Nov 18:00 no degraded window had opened, and there is no speed test: nothing to claim."""
+    with pytest.raises(NothingToClaim, match="no degraded window"):
+        _letter(config, "ru", "2026-11-02..2026-11-02", msk(2, 18))
+
+
+def test_speed_below_contract(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """test_degraded_report's "tariff 500 Mbit/s, measured median 38": every test below the 250 Mbit/s minimum."""
+    data_dir = tmp_path_factory.mktemp("speed")
+    text = SPEED_CONFIG.format(data_dir=data_dir).replace("    kind: isp\n", "    kind: isp\n    jurisdiction: RU\n")
+    config = loads(text, env={})
+    write(config, msk(2, 0), msk(9, 0), 3600, speed_round)
+    request = LetterRequest("isp", "2026-11-02..2026-11-08", "ru", dt.date(2026, 11, 9), about="quality")
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        body = render(build_letter(config, journal, request, now_ns=msk(9, 0)), "md").split("\n---\n")[0]
+    assert (
+        "Скорость приёма данных: по договору — 500 Мбит/с, гарантированный минимум — 250 Мбит/с. По 161 замеру"
+        " за период медиана — 38 Мбит/с, 10-й процентиль — 30 Мбит/с; ниже минимума — 161 из 161 (100\xa0%)." in body
+    ), body
+    assert "Скорость передачи данных: по договору — 50 Мбит/с, гарантированный минимум — 25 Мбит/с." in body
+    assert "потери пакетов" not in body  # no degraded window: no table
+    assert (
+        "оказывать её с качеством, предусмотренным договором, в том числе со скоростью приёма не ниже 250 Мбит/с"
+        " и передачи не ниже 25 Мбит/с." in body
+    )
+
+
+def lan_down_on_3rd(target: Target, ts: int) -> Result:
+    """As round_of, with my router down 19:00–23:30 on 3 Nov: that evening's window is not the provider's.
+
+    The analysis calls that time inconclusive (my line could not be confirmed working), and the letter says so.
+    """
+    if target.key == "lan/router" and msk(3, 19) <= ts < msk(3, 23, 30):
+        return Result(target.key, ts, False, 5.0, FailureKind.TIMEOUT, "connect timed out")
+    return round_of(target, ts)
+
+
+def test_window_on_my_line_is_left_out(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path_factory.mktemp("lan")
+    text = CONFIG.format(data_dir=data_dir, counts="false").replace(
+        "    kind: isp\n", "    kind: isp\n    jurisdiction: RU\n"
+    )
+    config = loads(text, env={})
+    write(config, msk(2, 0), msk(5, 0), 60, lan_down_on_3rd)
+    body = _letter(config, "ru").split("\n---\n")[0]
+    assert (
+        "зафиксировала 2 периода, когда показатель качества превышал порог, заданный в её настройках (порог — мой"
+        " критерий, а не условие договора); ещё 1 период здесь не приводится: на него не приходится времени, когда"
+        " исправность моей линии подтверждена, или в журнале нет измерения:" in body
+    ), body
+    assert ROWS_RU[0] in body and ROWS_RU[2].replace("| 3 |", "| 2 |") in body and "03.11.2026 18:59:05" not in body
+    assert (
+        "Из этого времени 8\xa0ч приходится на часы, когда моя локальная сеть работала исправно и доступ не"
+        " прерывался (время перерывов сюда не входит); не включено в расчёт: время, когда исправность моей линии"
+        " подтвердить не удалось, — 4\xa0ч." in body
+    )
