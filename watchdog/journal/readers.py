@@ -249,32 +249,12 @@ class JournalReader:
         the time that really passed — taken from the steady clock readings of its first failure and first
         success when the close carries them, else from the ``clock_step`` events journaled in between.
         """
-        names = self.target_keys()
-        wanted = None if keys is None else set(keys)
         closes = {e.ref: e for e in self.events([EV_OUTAGE_CLOSE])}
         steps = [(e.seq, int(e.data["step_ns"])) for e in self.events([EV_CLOCK_STEP])]
-        out = []
-        for e in self.events([EV_OUTAGE_OPEN]):
-            key = names.get(e.target or -1, f"#{e.target}")
-            if wanted is not None and key not in wanted:
-                continue
-            close = closes.get(e.seq)
-            d = e.data
-            shift = _clock_shift(d, close, e.seq, steps)
-            last_ok = d.get("last_ok_ns")
-            out.append(
-                Outage(
-                    id=e.seq,
-                    target=key,
-                    start_ns=int(d["start_ns"]) + shift,
-                    start_bounds=(None if last_ok is None else int(last_ok) + shift, int(d["start_ns"]) + shift),
-                    confirmed_ns=int(d["confirmed_ns"]) + shift,
-                    end_ns=None if close is None else int(close.data["end_ns"]),
-                    end_bounds=None if close is None else (int(close.data["last_fail_ns"]), int(close.data["end_ns"])),
-                    failure=FailureKind(d["failure"]) if d.get("failure") else None,
-                    detail=d.get("detail", ""),
-                )
-            )
+        out = [
+            Outage(**fields, failure=FailureKind(d["failure"]) if d.get("failure") else None)
+            for d, fields in self._windows(EV_OUTAGE_OPEN, closes, steps, keys, "last_fail_ns")
+        ]
         out.sort(key=lambda o: (o.start_ns, o.id))
         return out
 
@@ -283,12 +263,29 @@ class JournalReader:
 
         A wall-clock step inside a window moves its start side as for outages (from ``clock_step`` events).
         """
-        names = self.target_keys()
-        wanted = None if keys is None else set(keys)
         closes = {e.ref: e for e in self.events([EV_DEGRADED_CLOSE])}
         steps = [(e.seq, int(e.data["step_ns"])) for e in self.events([EV_CLOCK_STEP])] if closes else []
-        out = []
-        for e in self.events([EV_DEGRADED_OPEN]):
+        out = [
+            Outage(**fields, limit=str(d.get("limit", "")))
+            for d, fields in self._windows(EV_DEGRADED_OPEN, closes, steps, keys, "last_bad_ns")
+        ]
+        out.sort(key=lambda o: (o.start_ns, o.id))
+        return out
+
+    def _windows(
+        self,
+        open_type: str,
+        closes: dict[int | None, Event],
+        steps: list[tuple[int, int]],
+        keys: Iterable[str] | None,
+        last_key: str,
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """The opening events of ``open_type`` (for ``keys``) with the fields every window shares: id, target,
+        start and its bounds (moved by a wall-clock step), confirmation, end and its bounds (``last_key`` names
+        the last bad moment in the close)."""
+        names = self.target_keys()
+        wanted = None if keys is None else set(keys)
+        for e in self.events([open_type]):
             key = names.get(e.target or -1, f"#{e.target}")
             if wanted is not None and key not in wanted:
                 continue
@@ -296,21 +293,19 @@ class JournalReader:
             d = e.data
             shift = _clock_shift(d, close, e.seq, steps)
             last_ok = d.get("last_ok_ns")
-            out.append(
-                Outage(
-                    id=e.seq,
-                    target=key,
-                    start_ns=int(d["start_ns"]) + shift,
-                    start_bounds=(None if last_ok is None else int(last_ok) + shift, int(d["start_ns"]) + shift),
-                    confirmed_ns=int(d["confirmed_ns"]) + shift,
-                    end_ns=None if close is None else int(close.data["end_ns"]),
-                    end_bounds=None if close is None else (int(close.data["last_bad_ns"]), int(close.data["end_ns"])),
-                    detail=d.get("detail", ""),
-                    limit=str(d.get("limit", "")),
-                )
+            yield (
+                d,
+                {
+                    "id": e.seq,
+                    "target": key,
+                    "start_ns": int(d["start_ns"]) + shift,
+                    "start_bounds": (None if last_ok is None else int(last_ok) + shift, int(d["start_ns"]) + shift),
+                    "confirmed_ns": int(d["confirmed_ns"]) + shift,
+                    "end_ns": None if close is None else int(close.data["end_ns"]),
+                    "end_bounds": None if close is None else (int(close.data[last_key]), int(close.data["end_ns"])),
+                    "detail": d.get("detail", ""),
+                },
             )
-        out.sort(key=lambda o: (o.start_ns, o.id))
-        return out
 
     def runs(self) -> list[Run]:
         """Agent runs in order; a crashed run ends at its last record (``run_end_recovered``)."""
