@@ -406,28 +406,21 @@ class InfluxExporter(Sink):
 
     def _degraded_lines(self, journal: Journal, wanted: dict[int, int]) -> list[Line]:
         """The current state of some degraded windows (as for outages)."""
-        now = time.time_ns()
-        starts = [w.start_ns for w in journal.degradations() if w.id in wanted]
-        if not starts:
-            return []
-        analysis = self._analyse(journal, min(starts), now)
-        out = []
-        for attributed in analysis.degraded:
-            seq = wanted.get(attributed.outage.id)
-            info = analysis.targets.get(attributed.outage.target)
-            if seq is not None and info is not None and self.schema.exports(info.provider, info.role):
-                out.append((seq, self.schema.outage(attributed, info, now)))
-        return out
+        return self._window_lines(journal, wanted, degraded=True)
 
     def _outage_lines(self, journal: Journal, wanted: dict[int, int]) -> list[Line]:
         """The current state of some outages (closed if the journal already holds the close)."""
+        return self._window_lines(journal, wanted, degraded=False)
+
+    def _window_lines(self, journal: Journal, wanted: dict[int, int], *, degraded: bool) -> list[Line]:
         now = time.time_ns()
-        starts = [o.start_ns for o in journal.outages() if o.id in wanted]
+        windows = journal.degradations() if degraded else journal.outages()
+        starts = [w.start_ns for w in windows if w.id in wanted]
         if not starts:
             return []
         analysis = self._analyse(journal, min(starts), now)
         out = []
-        for attributed in analysis.outages:
+        for attributed in analysis.degraded if degraded else analysis.outages:
             seq = wanted.get(attributed.outage.id)
             info = analysis.targets.get(attributed.outage.target)
             if seq is not None and info is not None and self.schema.exports(info.provider, info.role):
