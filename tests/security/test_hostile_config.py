@@ -64,6 +64,14 @@ def test_fifty_levels_are_still_read(tmp_path: Path) -> None:
     assert done.returncode == 2 and "agentx: unknown key" in done.stderr  # parsed, then refused as a key
 
 
+def test_brackets_in_a_quoted_string_are_not_nesting(tmp_path: Path) -> None:
+    # a regex such as an expect step's may hold many brackets: only YAML's own flow brackets nest
+    config = _write(tmp_path, 'agentx: "' + "[{" * 60 + '"\n')
+    done = _check(config, tmp_path)
+    assert done.returncode == 2 and "agentx: unknown key" in done.stderr, done.stderr
+    assert "nested" not in done.stderr
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_a_device_is_refused_unread(tmp_path: Path, device: str) -> None:
     _refused(_check(device, tmp_path), f"{device}:1: (file): not a regular file (a device, FIFO or directory)")

@@ -145,17 +145,23 @@ MAX_DEPTH = 50  # flow brackets open at once; a config needs a handful, PyYAML r
 
 
 def _too_deep(text: str) -> int | None:
-    """The line where flow brackets (``[``, ``{``) first nest past MAX_DEPTH, or None (strings counted too)."""
-    depth, line = 0, 1
-    for ch in text:
-        if ch == "\n":
-            line += 1
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return line
-        elif ch in "]}":
-            depth = max(depth - 1, 0)
+    """The line where flow brackets (``[``, ``{``) first nest past MAX_DEPTH, or None.
+
+    Counted on PyYAML's tokens (its scanner is a loop, not a recursion), so brackets inside quoted strings, such
+    as a regex in an ``expect`` step, do not count. A text the scanner rejects is left to the composer, which
+    reports the syntax error with its line.
+    """
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return int(token.start_mark.line) + 1
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)):
+                depth = max(depth - 1, 0)
+    except yaml.YAMLError:
+        return None
     return None
 
 
