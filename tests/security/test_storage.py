@@ -462,6 +462,16 @@ def test_disk_full_at_start_waits_then_monitors(tmp_path: Path, service: int) ->
         assert len(waits) == 1
         wait = json.loads(waits[0][0])
         assert wait["attempts"] >= 2 and "disk" in wait["error"] and wait["to_ns"] > wait["from_ns"]
+        # the report names the wait for what it was, in its bounds, and not as "agent not running"
+        period = time.strftime("%Y-%m", time.gmtime(wait["from_ns"] / 1e9))
+        for lang, words in (("en", "agent waiting for disk space"), ("ru", "агент ждал места на диске")):
+            shown = _cli("report", "-c", str(config), "--provider", "svc", "--period", period, "--lang", lang)
+            assert shown.returncode == 0, shown.stderr
+            assert sum(line.endswith(f"  {words}") for line in shown.stdout.splitlines()) == 1, shown.stdout
+        shown = _cli("report", "-c", str(config), "--provider", "svc", "--period", period, "--json")
+        no_data = json.loads(shown.stdout)["no_data"]
+        waited = [n for n in no_data if n["reason"] == "waiting for disk space"]
+        assert [n["duration_s"] for n in waited] == [(wait["to_ns"] - wait["from_ns"]) / 1e9], no_data
         print(f"probing started {took:.1f} s after space was freed ({time.monotonic() - freed:.1f} s to 2 results)")
 
 

@@ -45,6 +45,7 @@ from watchdog.journal.schema import (
     EV_CLOCK_SAMPLE,
     EV_CLOCK_STEP,
     EV_STALL,
+    EV_STORAGE_WAIT,
     EV_TRACEROUTE,
 )
 from watchdog.journal.store import Journal
@@ -64,7 +65,7 @@ class NoData:
 
     start_ns: int
     end_ns: int
-    reason: str  # "not running" | "stalled"
+    reason: str  # "not running" | "stalled" | "waiting for disk space" (started, but the disk was full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,13 @@ def build_report(
     stalls = intersect(
         union((int(e.data["from_ns"]), int(e.data["to_ns"])) for e in journal.events([EV_STALL])), [window]
     )
-    no_data = [NoData(a, b, "not running") for a, b in subtract([window], running)]
+    # the agent was started but waited for room on a full disk: not running, and the report says why
+    disk = intersect(
+        union((int(e.data["from_ns"]), int(e.data["to_ns"])) for e in journal.events([EV_STORAGE_WAIT])), [window]
+    )
+    idle = subtract([window], running)
+    no_data = [NoData(a, b, "not running") for a, b in subtract(idle, disk)]
+    no_data += [NoData(a, b, "waiting for disk space") for a, b in intersect(idle, disk)]
     no_data += [NoData(a, b, "stalled") for a, b in intersect(running, stalls)]
     no_data.sort(key=lambda n: n.start_ns)
     clock_events = journal.events([EV_CLOCK_SAMPLE, EV_CLOCK_STEP])
