@@ -370,6 +370,20 @@ def test_damaged_journal_is_set_aside_and_monitoring_goes_on(
         # the head the file shows now: for a broken chain that is the altered hash
         assert data["head"]["hash"] == ("00" * 32 if damage is _damage_chain else head[2].lower())
     assert results >= 2  # 3 s at 1 s: monitoring went on
+    # the report of the new journal says where the time before it went, instead of only "agent not running"
+    period = time.strftime("%Y-%m", time.gmtime(data["set_aside_ns"] / 1e9))
+    shown = _cli("report", "-c", str(config), "--provider", "svc", "--period", period, "--json")
+    assert shown.returncode == 0, shown.stderr
+    shown_json = json.loads(shown.stdout)
+    (said,) = shown_json["journals_set_aside"]
+    reasons = [n["reason"] for n in shown_json["no_data"]]
+    assert reasons[0] == "before this journal" and "before this journal" not in reasons[1:], reasons
+    assert shown_json["no_data"][0]["end"]["ns"] <= first_ns
+    assert (said["file"], said["reason"]) == (aside[0], data["reason"])
+    for lang, words in (("en", "kept unchanged as"), ("ru", "сохранён без")):
+        shown = _cli("report", "-c", str(config), "--provider", "svc", "--period", period, "--lang", lang)
+        text = " ".join(shown.stdout.split())
+        assert f"{words} {aside[0]}" in text or f"{words} изменений как {aside[0]}" in text, shown.stdout
     after_ms = (first_ns - data["set_aside_ns"]) / 1e6
     print(f"{reason}: first probe {after_ms:.0f} ms after setting aside; {results} results; run took {took:.1f} s")
 

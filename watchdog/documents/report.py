@@ -44,6 +44,7 @@ from watchdog.journal.schema import (
     EV_CERT_EXPIRING,
     EV_CLOCK_SAMPLE,
     EV_CLOCK_STEP,
+    EV_JOURNAL_SET_ASIDE,
     EV_STALL,
     EV_STORAGE_WAIT,
     EV_TRACEROUTE,
@@ -65,7 +66,9 @@ class NoData:
 
     start_ns: int
     end_ns: int
-    reason: str  # "not running" | "stalled" | "waiting for disk space" (started, but the disk was full)
+    # "not running" | "stalled" | "waiting for disk space" (started, but the disk was full) |
+    # "before this journal" (a damaged journal was set aside: its file holds that time, this one cannot say)
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ class Report:
     speed: SpeedSummary | None = None  # the provider's speed tests (None: it has no speed target)
     stamp: StampCheck | None = None  # the newest RFC 3161 token that verifies (issue 17)
     paths: dict[int, dict[str, Any]] = field(default_factory=dict)  # outage id → traceroute at its opening
+    # journal_set_aside after the period's start: this journal began there, the one before was damaged and kept
+    set_aside: tuple[tuple[int, dict[str, Any]], ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -151,7 +156,11 @@ def build_report(
         union((int(e.data["from_ns"]), int(e.data["to_ns"])) for e in journal.events([EV_STORAGE_WAIT])), [window]
     )
     idle = subtract([window], running)
-    no_data = [NoData(a, b, "not running") for a, b in subtract(idle, disk)]
+    # a journal started after a damaged one was set aside: before its first row, this file cannot say
+    set_aside = [(e.ts_ns, e.data) for e in journal.events([EV_JOURNAL_SET_ASIDE]) if e.ts_ns > per.start_ns]
+    before = intersect([(per.start_ns, min(ts for ts, _ in set_aside))], [window]) if set_aside else []
+    no_data = [NoData(a, b, "before this journal") for a, b in intersect(subtract(idle, disk), before)]
+    no_data += [NoData(a, b, "not running") for a, b in subtract(subtract(idle, disk), before)]
     no_data += [NoData(a, b, "waiting for disk space") for a, b in intersect(idle, disk)]
     no_data += [NoData(a, b, "stalled") for a, b in intersect(running, stalls)]
     no_data.sort(key=lambda n: n.start_ns)
@@ -221,6 +230,7 @@ def build_report(
         cert_warnings=tuple(warned.values()),
         stamp=newest_stamp(journal.conn, journal.journal_id, until_ns=now),
         paths=trace_paths(journal, {a.outage.id for a in outages}, per.start_ns, as_of),
+        set_aside=tuple(set_aside),
     )
 
 
@@ -448,6 +458,15 @@ def report_json(r: Report) -> dict[str, Any]:
         ],
         "outages": [_with_path(outage_dict(a, zone, r.as_of_ns), r.paths) for a in r.outages],
         "control_outages": [outage_dict(a, zone, r.as_of_ns) for a in r.control_outages],
+        "journals_set_aside": [
+            {
+                "at": _t(ts, zone),
+                "file": str(data.get("file", "")),
+                "reason": str(data.get("reason", "")),
+                "head": data.get("head"),
+            }
+            for ts, data in r.set_aside
+        ],
         "no_data": [
             {
                 "start": _t(n.start_ns, zone),
