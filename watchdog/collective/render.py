@@ -29,6 +29,7 @@ from watchdog.collective.core import Collective, Step, Window
 from watchdog.documents.chart import COLOURS
 from watchdog.documents.words import Lang, Phrasebook
 from watchdog.model import NS
+from watchdog.safetext import CompiledTemplates
 from watchdog.timefmt import local_iso, utc_iso
 
 FORMAT = "outage-watchdog-collective/1"
@@ -340,11 +341,15 @@ def render_csv(doc: Mapping[str, Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------- HTML
 
 
+_COMPILED = CompiledTemplates()  # templates compiled once per process (see its docstring)
+
+
 def render_html(doc: Mapping[str, Any], png: bytes, lang: Lang = "en") -> str:
     """A standalone HTML page in ``lang``, the chart inlined (``watchdog/collective/templates/collective.html.j2``)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("watchdog.collective", "templates"),
         autoescape=True,
+        bytecode_cache=_COMPILED,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )

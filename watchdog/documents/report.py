@@ -52,7 +52,7 @@ from watchdog.journal.schema import (
 from watchdog.journal.store import Journal
 from watchdog.journal.tsa import StampCheck, newest_stamp
 from watchdog.model import NS, AttributedOutage, Role
-from watchdog.safetext import html_autoescape
+from watchdog.safetext import CompiledTemplates, html_autoescape
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
 
 REPORT_FORMAT = "outage-watchdog-report/1"
@@ -622,12 +622,16 @@ def days_text(days: str, words: Mapping[str, Any]) -> str:
     return re.sub(r"[A-Za-z]+", one, days).replace("-", str(words["day_range"]))
 
 
+_COMPILED = CompiledTemplates()  # templates compiled once per process (see its docstring)
+
+
 def environment(zone: ZoneInfo, lang: Lang = "en") -> jinja2.Environment:
     """The template environment: words in templates and ``t``, times shown in ``zone`` and UTC."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("watchdog.documents", "templates"),
         autoescape=html_autoescape,  # every .html.j2 (the PDF summary's too) escapes every value
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=_COMPILED,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

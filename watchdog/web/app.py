@@ -29,6 +29,7 @@ from watchdog.config import Config, ProviderSection, split_listen
 from watchdog.errors import NothingToClaim
 from watchdog.journal.integrity import JournalDamaged
 from watchdog.model import NS, Role
+from watchdog.safetext import CompiledTemplates
 from watchdog.timefmt import local_text, parse_time, to_datetime, utc_iso
 from watchdog.web import metrics, views
 from watchdog.web.data import DAY_NS, EV_CONTACT, History, StatusService
@@ -258,10 +259,14 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 # --------------------------------------------------------------------------------------------- templates
 
 
+_COMPILED = CompiledTemplates()  # templates compiled once per process (see its docstring)
+
+
 def _environment(lang: Lang, zone: ZoneInfo) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
+        bytecode_cache=_COMPILED,
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

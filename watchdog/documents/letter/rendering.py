@@ -15,11 +15,14 @@ from watchdog.documents.compensation.values import Duration
 from watchdog.documents.letter.build import TEMPLATE_PREFIX
 from watchdog.documents.letter.views import Letter
 from watchdog.documents.words import Formatter, LetterError, md_escape
-from watchdog.safetext import html_autoescape
+from watchdog.safetext import CompiledTemplates, html_autoescape
 from watchdog.timefmt import to_datetime
 
 Format = Literal["md", "html"]
 _PLACEHOLDER_MD_RE = re.compile(r"\\\[([^\]\\]+)\\\]")  # \[ФИО\] as the templates' v() macro writes a missing value
+
+
+_COMPILED = CompiledTemplates()  # templates compiled once per process (see its docstring)
 
 
 def _environment(fmt: Formatter) -> jinja2.Environment:
@@ -27,6 +30,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         loader=jinja2.PackageLoader("watchdog.documents", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=html_autoescape,  # .md.j2: Markdown, values through |md; the .html.j2 shell: escaped
+        bytecode_cache=_COMPILED,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
