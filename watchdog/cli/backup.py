@@ -112,13 +112,13 @@ def token_lines(problems: Sequence[str], outcome: str) -> list[str]:
 
 def handle_restore(args: argparse.Namespace) -> int:
     """Verify the backup, set the current journal aside, copy the backup in."""
-    from watchdog.agent.core import AgentLockedError, _lock_data_dir
+    from watchdog.agent.core import AgentLockedError, lock_data_dir
     from watchdog.journal.backup import restore_journal
 
     config = load_config(args)
     require_owner(config.journal_path)
     try:
-        lock = _lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
+        lock = lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
     except AgentLockedError as exc:
         print(f"{exc}: stop it first, then restore", file=sys.stderr)
         return EXIT_DOWN
