@@ -19,7 +19,7 @@ from helpers import Switch
 from history import PERIOD, config_text, env, write_history
 
 from watchdog.agent.backups import BackupSink
-from watchdog.agent.core import Agent, _lock_data_dir
+from watchdog.agent.core import Agent, lock_data_dir
 from watchdog.agent.sinks import AgentContext, Sink
 from watchdog.cli import main
 from watchdog.config import loads
@@ -135,7 +135,7 @@ def test_restore_refused_while_the_agent_runs(tmp_path: Path, capsys) -> None:  
         j.add_event("agent_start", {"run": "r"})
         j.seal()
     backup_journal(journal, tmp_path / "b.sqlite3")
-    lock = _lock_data_dir(tmp_path / "data")
+    lock = lock_data_dir(tmp_path / "data")
     try:
         assert main(["restore", str(tmp_path / "b.sqlite3"), "-c", str(config)]) == 1
         assert "stop it first, then restore" in capsys.readouterr().err

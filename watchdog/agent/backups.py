@@ -4,7 +4,8 @@ The first backup is due ``every`` after the newest one already in the destinatio
 none), so an agent restarted often still backs up on schedule. The copy runs in a thread with its own
 read-only connection (WAL: the agent keeps writing meanwhile) and is verified before it is kept; see
 :mod:`watchdog.journal.backup`. A failure (the NAS unmounted, the stick full) is logged once until a
-backup works again.
+backup works again. A trusted timestamp token that does not verify does not stop a backup (only a broken
+chain does): it is logged as a warning when it is first seen, and again whenever the list changes.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class BackupSink(Sink):
         self._task: asyncio.Task[None] | None = None
         self.failing = False
         self.done: list[BackupResult] = []
+        self.token_problems: tuple[str, ...] = ()  # the newest backup's tokens that do not verify
 
     async def start(self) -> None:
         """Start the schedule."""
@@ -70,6 +72,16 @@ class BackupSink(Sink):
                 continue
             self.failing = False
             self.done.append(result)
+            if result.timestamp_problems and result.timestamp_problems != self.token_problems:
+                count = len(result.timestamp_problems)
+                _LOGGER.warning(
+                    "journal backed up to %s, but %s (the hash chain does; watchdog verify --journal names %s): %s",
+                    result.path,
+                    "1 timestamp token does not verify" if count == 1 else f"{count} timestamp tokens do not verify",
+                    "it" if count == 1 else "them",
+                    "; ".join(result.timestamp_problems),
+                )
+            self.token_problems = result.timestamp_problems
             _LOGGER.info(
                 "journal backed up to %s (%d rows, verified, %.1f s; %d older removed)",
                 result.path,

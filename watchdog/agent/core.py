@@ -119,7 +119,7 @@ def _boottime_ns() -> int:
         return time.monotonic_ns()
 
 
-def _lock_data_dir(data_dir: Path) -> int:
+def lock_data_dir(data_dir: Path) -> int:
     """Take ``data_dir/agent.lock`` (flock) and return its descriptor, held for the agent's lifetime.
 
     The folder is created 0700; the file 0600 with ``O_EXCL``, or an existing one opened with
@@ -491,7 +491,7 @@ class Agent:
             where = config.data_dir
             try:
                 if lock is None:
-                    lock = _lock_data_dir(config.data_dir)
+                    lock = lock_data_dir(config.data_dir)
                 where = config.journal_path
                 await self.writer.open()
                 recovered = await self.writer.call(_recover_previous_run)

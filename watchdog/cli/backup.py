@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,18 +94,31 @@ def handle_backup(args: argparse.Namespace) -> int:
     )
     for old in result.removed:
         print(f"  removed the older backup {old}")
+    for line in token_lines(result.timestamp_problems, "the copy was kept"):
+        print(line)
     return EXIT_OK
+
+
+def token_lines(problems: Sequence[str], outcome: str) -> list[str]:
+    """What backup, restore and archive say about timestamp tokens that do not verify (they do not stop them)."""
+    if not problems:
+        return []
+    count = "1 timestamp token does not" if len(problems) == 1 else f"{len(problems)} timestamp tokens do not"
+    return [
+        f"  {count} verify (the hash chain does, so {outcome}; watchdog verify fails until it is explained):",
+        *(f"    {p}" for p in problems),
+    ]
 
 
 def handle_restore(args: argparse.Namespace) -> int:
     """Verify the backup, set the current journal aside, copy the backup in."""
-    from watchdog.agent.core import AgentLockedError, _lock_data_dir
+    from watchdog.agent.core import AgentLockedError, lock_data_dir
     from watchdog.journal.backup import restore_journal
 
     config = load_config(args)
     require_owner(config.journal_path)
     try:
-        lock = _lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
+        lock = lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
     except AgentLockedError as exc:
         print(f"{exc}: stop it first, then restore", file=sys.stderr)
         return EXIT_DOWN
@@ -122,6 +136,8 @@ def handle_restore(args: argparse.Namespace) -> int:
     )
     if aside is not None:
         print(f"  the journal it replaced is kept as {aside}")
+    for line in token_lines(verdict.timestamp_problems, "it was restored"):
+        print(line)
     return EXIT_OK
 
 
@@ -159,10 +175,11 @@ def handle_archive(args: argparse.Namespace) -> int:
         with open_checked(config.journal_path, readonly=False) as journal:
             journal.seal()
             info = build_pack(journal, config, provider_id, period, partial, now_ns=now)
-        verdict = verify_pack(partial)
-        if not verdict.ok:
+        verdict = verify_pack(partial, tokens_apart=True)  # a bad timestamp token does not stop the archive
+        if not verdict.chain_ok:
             partial.unlink(missing_ok=True)
-            print(f"the archive of {provider_id} for {period.label} does not verify: {verdict.problems[0]}")
+            first = next(p for p in verdict.problems if p not in verdict.timestamp_problems)
+            print(f"the archive of {provider_id} for {period.label} does not verify: {first}")
             return EXIT_DOWN
         partial.replace(out)
         written.append(
@@ -173,6 +190,7 @@ def handle_archive(args: argparse.Namespace) -> int:
                 "results": info.results,
                 "sha256": _sha256(out),
                 "included_streams": _included(out),
+                "timestamp_problems": verdict.timestamp_problems,
             }
         )
     pruned: dict[str, Any] | None = None
@@ -187,6 +205,8 @@ def handle_archive(args: argparse.Namespace) -> int:
     for w in written:
         head = w["head"] or {}
         print(f"archived {w['provider']}: {w['path']} ({w['results']} results, verified; head {head.get('hash', '-')})")
+        for line in token_lines(w["timestamp_problems"], "the archive was kept"):
+            print(line)
     if pruned is not None:
         print(
             f"pruned {pruned['rows']} results rows from {pruned['blocks']} blocks; watchdog verify --journal still "
@@ -194,6 +214,8 @@ def handle_archive(args: argparse.Namespace) -> int:
         )
         for reason in pruned["skipped"]:
             print(f"  kept {reason}")
+        for line in token_lines(pruned["timestamp_problems"], "the rows were pruned"):
+            print(line)
     return EXIT_OK
 
 
@@ -227,12 +249,13 @@ def _prune(config: Any, start_ns: int, end_ns: int, archives: list[dict[str, Any
         print(f"nothing pruned: {exc}", file=sys.stderr)
         return EXIT_DOWN
     verdict = verify_journal(config.journal_path)
-    if not verdict.ok:
-        print(f"the journal does not verify after pruning: {verdict.problems[0]}", file=sys.stderr)
+    if not verdict.chain_ok:  # the chain, not the timestamp tokens: those are named in timestamp_problems
+        print(f"the journal does not verify after pruning: {verdict.chain_problems[0]}", file=sys.stderr)
         return EXIT_DOWN
     return {
         "blocks": result.blocks,
         "rows": result.rows,
         "skipped": result.skipped,
         "verified": f"{verdict.rows} rows and {verdict.pruned} pruned rows in {verdict.blocks} blocks verify",
+        "timestamp_problems": verdict.timestamp_problems,
     }

@@ -9,7 +9,12 @@ consistent snapshot; the agent keeps writing meanwhile) into ``dest``:
 
 The copy is written as ``<name>.partial``, checked (``PRAGMA integrity_check`` and the whole hash chain,
 :func:`watchdog.journal.verify.verify_journal`), flushed to the disk and only then renamed into place, so
-a backup that exists is one that verified. Mode 0600, as the journal. Restoring: :func:`restore_journal`.
+a backup that exists is one whose chain verified. Mode 0600, as the journal. Restoring: :func:`restore_journal`.
+
+A trusted timestamp token that does not verify (forged, for another hash, from a CA it does not name)
+does not stop a backup or a restore: the chain is the evidence, a token only an outside proof of its age,
+and a broken or hostile TSA must not stop the evidence being copied off the machine. Such tokens are
+named in ``timestamp_problems`` (and ``watchdog verify`` still fails on them). A broken chain stops both.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class BackupResult:
     head: dict[str, Any] | None
     removed: tuple[Path, ...]  # older backups rotated out
     seconds: float
+    timestamp_problems: tuple[str, ...] = ()  # tokens in the copy that do not verify (the chain does)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -51,6 +57,7 @@ class BackupResult:
             "head": self.head,
             "removed": [str(p) for p in self.removed],
             "seconds": round(self.seconds, 3),
+            "timestamp_problems": list(self.timestamp_problems),
         }
 
 
@@ -108,8 +115,8 @@ def backup_journal(source: Path, dest: str | Path, *, keep: int = 7, now_ns: int
     try:
         _copy(source, partial)
         verdict = verify_journal(partial)
-        if not verdict.ok:
-            raise JournalError(f"the copy does not verify, so it was not kept: {verdict.problems[0]}")
+        if not verdict.chain_ok:  # a bad timestamp token alone does not stop a backup (see the module docstring)
+            raise JournalError(f"the copy does not verify, so it was not kept: {verdict.chain_problems[0]}")
         _fsync(partial)
         partial.replace(target)
         with contextlib.suppress(OSError):
@@ -138,17 +145,19 @@ def backup_journal(source: Path, dest: str | Path, *, keep: int = 7, now_ns: int
         verdict.head,
         tuple(removed),
         time.monotonic() - started,
+        tuple(verdict.timestamp_problems),
     )
 
 
 def restore_journal(backup: Path, journal: Path, *, now_ns: int | None = None) -> tuple[JournalVerdict, Path | None]:
     """Put a verified backup in place of ``journal`` (the agent must be stopped); the old file is kept aside.
 
-    Returns the backup's verdict and where the replaced journal went (None when there was none).
+    Returns the backup's verdict and where the replaced journal went (None when there was none). Only the
+    chain must verify: tokens that do not are in the verdict's ``timestamp_problems``.
     """
     verdict = verify_journal(backup)
-    if not verdict.ok:
-        raise JournalError(f"{backup} does not verify, nothing restored: {verdict.problems[0]}")
+    if not verdict.chain_ok:
+        raise JournalError(f"{backup} does not verify, nothing restored: {verdict.chain_problems[0]}")
     now = time.time_ns() if now_ns is None else now_ns
     aside = None
     if journal.exists():

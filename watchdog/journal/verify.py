@@ -31,7 +31,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class JournalVerdict:
-    """The outcome of :func:`verify_journal`; ``problems`` is empty when the journal verifies."""
+    """The outcome of :func:`verify_journal`; ``problems`` is empty when the journal verifies.
+
+    ``problems`` lists everything found wrong, timestamp tokens included (``watchdog verify`` fails on any);
+    ``timestamp_problems`` repeats the lines about tokens that do not prove their claim, so ``chain_ok``
+    can tell a journal whose file and hash chain verify — fit to back up, restore, archive — from one
+    that does not: a forged, broken or untrusted token must not stop the evidence being copied (issue 17).
+    """
 
     path: str
     journal_id: str = ""
@@ -46,16 +52,29 @@ class JournalVerdict:
     # block no → (last_seq, hash hex), kept only for the blocks timestamp tokens name (a year of blocks is 500k)
     heads: dict[int, tuple[int, str]] = field(default_factory=dict)
     stamped_blocks: set[int] = field(default_factory=set)
+    timestamp_problems: list[str] = field(default_factory=list)  # each also in ``problems``
 
     @property
     def ok(self) -> bool:
         """True when nothing was found wrong."""
         return not self.problems
 
+    @property
+    def chain_ok(self) -> bool:
+        """True when the file and its hash chain verify, whatever its timestamp tokens say."""
+        return not self.chain_problems
+
+    @property
+    def chain_problems(self) -> list[str]:
+        """``problems`` without the timestamp tokens' (the first is why a backup or restore was refused)."""
+        stamps = set(self.timestamp_problems)
+        return [p for p in self.problems if p not in stamps]
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {
             "ok": self.ok,
+            "chain_ok": self.chain_ok,
             "path": self.path,
             "journal_id": self.journal_id,
             "blocks": self.blocks,
@@ -65,6 +84,7 @@ class JournalVerdict:
             "head": self.head,
             "first_bad_seq": self.first_bad_seq,
             "problems": self.problems,
+            "timestamp_problems": self.timestamp_problems,
             "timestamps": [s.as_dict() for s in self.stamps],
         }
 
@@ -262,4 +282,6 @@ def _check_stamps(conn: sqlite3.Connection, verdict: JournalVerdict, tsa_roots: 
     verdict.stamps = check_stamps(verdict.journal_id, verdict.heads, events, tsa_roots)
     for stamp in verdict.stamps:
         if stamp.problem is not None:
-            _bad(verdict, stamp.seq, f"timestamp token in events row seq={stamp.seq} (TSA {stamp.tsa}) {stamp.problem}")
+            problem = f"timestamp token in events row seq={stamp.seq} (TSA {stamp.tsa}) {stamp.problem}"
+            _bad(verdict, stamp.seq, problem)
+            verdict.timestamp_problems.append(problem)

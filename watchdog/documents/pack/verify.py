@@ -115,14 +115,25 @@ class PackVerdict:
     rebuilt: list[str] = field(default_factory=list)  # the derived files rebuilt and found identical
     bound: list[str] = field(default_factory=list)  # inputs found to be what the chained events record
     stamps: list[StampCheck] = field(default_factory=list)  # timestamps.json, checked (issue 17)
+    timestamp_problems: list[str] = field(default_factory=list)  # the tokens' problems (also in ``problems``)
+    _other_problems: int = field(default=0, repr=False)  # problems found by everything but the tokens
 
     @property
     def ok(self) -> bool:
         """True when nothing was found wrong."""
         return not self.problems
 
-    def add(self, problem: str) -> None:
-        """Record a problem (the list stops growing at MAX_PROBLEMS)."""
+    @property
+    def chain_ok(self) -> bool:
+        """True when everything but timestamps.json's tokens verifies (see ``verify_pack(tokens_apart=)``)."""
+        return self._other_problems == 0
+
+    def add(self, problem: str, *, timestamp: bool = False) -> None:
+        """Record a problem (the list stops growing at MAX_PROBLEMS); ``timestamp``: a token's."""
+        if timestamp:
+            self.timestamp_problems.append(problem)
+        else:
+            self._other_problems += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
         elif len(self.problems) == MAX_PROBLEMS:
@@ -146,6 +157,7 @@ class PackVerdict:
             "rebuilt": self.rebuilt,
             "bound": self.bound,
             "timestamps": [s.as_dict() for s in self.stamps],
+            "timestamp_problems": self.timestamp_problems,
         }
 
 
@@ -167,8 +179,16 @@ class _Heads:
         return [{"no": no, "last_seq": last, "hash": h} for no, (last, h) in self._heads.items()]
 
 
-def verify_pack(path: Path | str, *, tsa_roots: list[x509.Certificate] | None = None) -> PackVerdict:
-    """Check an evidence pack; every problem names the file (and row) concerned (``tsa_roots``: pinned TSA CAs)."""
+def verify_pack(
+    path: Path | str, *, tsa_roots: list[x509.Certificate] | None = None, tokens_apart: bool = False
+) -> PackVerdict:
+    """Check an evidence pack; every problem names the file (and row) concerned (``tsa_roots``: pinned TSA CAs).
+
+    A token in timestamps.json that does not verify is a problem (and in ``timestamp_problems``); it stops
+    the rebuilding of the derived files (whose summaries list timestamps.json's hash, so they would only
+    repeat it) unless ``tokens_apart``: then they are rebuilt all the same, and ``chain_ok`` says whether
+    everything but the tokens verifies — ``watchdog archive`` keeps such a pack (issue 17).
+    """
     verdict = PackVerdict(path=str(path))
     try:
         zf = open_pack(path)
@@ -208,8 +228,8 @@ def verify_pack(path: Path | str, *, tsa_roots: list[x509.Certificate] | None = 
                 chain = {"journal_id": manifest["chain"].get("journal_id", ""), "blocks": heads.blocks()}
                 verdict.stamps = check_pack_timestamps(read_json(zf, TIMESTAMPS_NAME), chain, tsa_roots)
                 for problem in pack_problems(verdict.stamps):
-                    verdict.add(problem)
-            if verdict.ok:
+                    verdict.add(problem, timestamp=True)
+            if verdict.ok or (tokens_apart and verdict.chain_ok):
                 _check_rebuilt(zf, manifest, ends, scratch, verdict)
         except IntegrityError as exc:  # PackRejected too: an entry past its limit, a line too long
             for reason in exc.reasons if isinstance(exc, PackRejected) else [str(exc)]:
