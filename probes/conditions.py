@@ -27,8 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
+
+from probes._pattern import compile_text, search_now
 
 _SUBJECT = re.compile(r"^\s*\[(STATUS|RESPONSE_TIME|BODY|HEADER)\](.*?)\s*$", re.S)
 _OPERATORS = ("==", "!=", "<=", ">=", "~=", "!~", "<", ">")
@@ -133,16 +136,20 @@ class Condition:
     op: str
     value: str
     written: str
-    pattern: re.Pattern[str] | None = None
+    pattern: regex.Pattern[str] | None = None
 
     def check(self, answer: Answer) -> str | None:
-        """None if it holds; else why not, short ("got 'maintenance'")."""
+        """None if it holds; else why not, short ("got 'maintenance'").
+
+        A regular expression looks at the first MiB of the value for at most half a second (:mod:`probes._pattern`);
+        past that :class:`~probes._pattern.PatternTimeout`. It releases the GIL: run it on a worker thread.
+        """
         try:
             got = self.subject.value(answer)
         except Missing as exc:
             return str(exc)
         if self.pattern is not None:
-            found = self.pattern.search(_as_text(got)) is not None
+            found = search_now(self.pattern, _as_text(got), f"/{self.value}/") is not None
             return None if found == (self.op == "~=") else f"got {_quote(got)}"
         left, right = _comparable(got), _comparable_literal(self.value)
         if isinstance(left, float) and isinstance(right, float):
@@ -174,8 +181,8 @@ def parse_condition(text: str) -> Condition:
     pattern = None
     if op in ("~=", "!~"):
         try:
-            pattern = re.compile(value)
-        except re.error as exc:
+            pattern = compile_text(value)
+        except regex.error as exc:
             raise ValueError(f"not a regular expression: {value!r} ({exc})") from exc
     elif op in ("<", "<=", ">", ">=") and not _NUMBER.match(value):
         raise ValueError(f"{op} compares numbers: {value!r} is not one")
