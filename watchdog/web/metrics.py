@@ -186,7 +186,7 @@ class _Snapshot(Collector):
         )
         failed = GaugeMetricFamily(
             "watchdog_tsa_failed_requests",
-            "requests to the TSA that failed (no token, or one that did not verify) since its last good token",
+            "failed requests (no token, or one that did not verify) for the heads queued now; 0 once a token arrives",
             labels=["agent", "tsa"],
         )
         for s in () if upkeep is None else upkeep.stamps:
