@@ -260,7 +260,7 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
             metrics=metrics,
         )
     try:
-        if any(c.pattern is not None for c in conditions):  # a regex may take its second: not on the event loop
+        if any(c.pattern is not None for c in conditions):  # a regex may take its half second: not on the event loop
             failed = await asyncio.to_thread(_failed, conditions, answer)
         else:
             failed = _failed(conditions, answer)

@@ -30,7 +30,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from probes._net import host_port, is_ip, os_reason
-from probes._pattern import PatternTimeout, compile_bytes, risk_warning, search
+from probes._pattern import PatternTimeout, compile_bytes, risk_warning, search, search_now
 from probes.tls import client_context
 from watchdog.errors import CannotProbe, ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
@@ -373,7 +373,7 @@ async def _expect(
     pattern = step.pattern()
     while True:
         try:  # on a worker thread, at most half a second: a pattern that backtracks for ever must not stop the agent
-            m = await search(pattern, bytes(buffer), step.shown()) if buffer else pattern.search(b"")
+            m = await search(pattern, bytes(buffer), step.shown()) if buffer else search_now(pattern, b"", step.shown())
         except PatternTimeout as exc:
             raise CannotProbe(f"{label}: {exc}") from None
         if m is not None:
