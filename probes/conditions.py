@@ -14,6 +14,8 @@ Operators: ``==`` ``!=`` ``<`` ``<=`` ``>`` ``>=`` (numbers compare as numbers, 
 not be found). A value may be quoted ("two words"). The JSONPath after ``[BODY]`` is read with
 ``jsonpath-ng`` (its extended parser: filters such as ``[?(@.id == 'main')]`` work too); the first match
 counts. Everything is parsed when the config is loaded, so a typo is a config error at its line.
+Regular expressions are searched with a time limit (:mod:`probes._pattern`); a JSONPath that holds one of
+its own (a filter's ``=~``, ``sub()``) is refused, because jsonpath-ng would run it with none.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext.filter import Expression as JsonPathExpression
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
+from jsonpath_ng.ext.string import Sub as JsonPathSub
+
+from probes._pattern import compile_text, search_now
 
 _SUBJECT = re.compile(r"^\s*\[(STATUS|RESPONSE_TIME|BODY|HEADER)\](.*?)\s*$", re.S)
 _OPERATORS = ("==", "!=", "<=", ">=", "~=", "!~", "<", ">")
@@ -99,6 +107,22 @@ def _compiled_path(path: str) -> Any:
     return jsonpath_parse("$" + path)
 
 
+def _has_regex(node: Any, depth: int = 0) -> bool:
+    """True if a parsed JSONPath holds a regular expression: a filter's ``=~`` or a `` `sub(/re/, x)` ``.
+
+    jsonpath-ng runs those with the standard ``re`` (no time limit, the GIL held), on the provider's JSON.
+    """
+    if depth > 200:  # the parser nests one level per step: far deeper than any path the config takes
+        return True
+    if isinstance(node, JsonPathSub) or (isinstance(node, JsonPathExpression) and node.op == "=~"):
+        return True
+    if isinstance(node, list | tuple):
+        return any(_has_regex(item, depth + 1) for item in node)
+    if isinstance(node, JSONPath):
+        return any(_has_regex(value, depth + 1) for value in vars(node).values())
+    return False
+
+
 def parse_subject(text: str) -> Subject:
     """``[BODY].data.balance`` → a Subject; ValueError with the reason if it is not one."""
     m = _SUBJECT.match(text)
@@ -122,6 +146,12 @@ def _subject(kind: str, rest: str, written: str) -> Subject:
             _compiled_path(rest)
         except (JsonPathLexerError, JsonPathParserError, ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a JSONPath: {rest!r} ({exc})") from exc
+        if _has_regex(_compiled_path(rest)):
+            raise ValueError(
+                f"a regular expression inside a JSONPath (=~ or sub()) cannot be time-limited and could stall the"
+                f" agent on a provider's answer: select the value and write a condition '[BODY].path ~= pattern'"
+                f" instead: {rest!r}"
+            )
     return Subject(kind, rest, f"[{kind}]{rest}")
 
 
@@ -133,16 +163,20 @@ class Condition:
     op: str
     value: str
     written: str
-    pattern: re.Pattern[str] | None = None
+    pattern: regex.Pattern[str] | None = None
 
     def check(self, answer: Answer) -> str | None:
-        """None if it holds; else why not, short ("got 'maintenance'")."""
+        """None if it holds; else why not, short ("got 'maintenance'").
+
+        A regular expression looks at the first MiB of the value for at most half a second (:mod:`probes._pattern`);
+        past that :class:`~probes._pattern.PatternTimeout`. It releases the GIL: run it on a worker thread.
+        """
         try:
             got = self.subject.value(answer)
         except Missing as exc:
             return str(exc)
         if self.pattern is not None:
-            found = self.pattern.search(_as_text(got)) is not None
+            found = search_now(self.pattern, _as_text(got), f"/{self.value}/") is not None
             return None if found == (self.op == "~=") else f"got {_quote(got)}"
         left, right = _comparable(got), _comparable_literal(self.value)
         if isinstance(left, float) and isinstance(right, float):
@@ -174,8 +208,8 @@ def parse_condition(text: str) -> Condition:
     pattern = None
     if op in ("~=", "!~"):
         try:
-            pattern = re.compile(value)
-        except re.error as exc:
+            pattern = compile_text(value)
+        except regex.error as exc:
             raise ValueError(f"not a regular expression: {value!r} ({exc})") from exc
     elif op in ("<", "<=", ">", ">=") and not _NUMBER.match(value):
         raise ValueError(f"{op} compares numbers: {value!r} is not one")

@@ -14,6 +14,7 @@ machinery; its connector closes every connection and caches no DNS answers.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import re
@@ -28,8 +29,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 import watchdog
 from probes._net import host_port, os_reason
+from probes._pattern import PatternTimeout, risk_warning
 from probes.conditions import Answer, Condition, Subject, date_of, number_of, parse_condition, parse_subject
-from watchdog.errors import ConnectError, ResolveError, TLSError, UnexpectedAnswer
+from watchdog.errors import CannotProbe, ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
 from watchdog.units import redact_url, without_userinfo
@@ -153,6 +155,15 @@ def _parsed(conditions: list[str], metrics: dict[str, str]) -> tuple[list[Condit
     return _parsed_cached(tuple(conditions), tuple(metrics.items()))
 
 
+def advise(options: HttpOptions) -> list[tuple[tuple[str | int, ...], str]]:
+    """Warnings for regular expressions in ``conditions`` that may backtrack without end."""
+    return [
+        (("conditions", i), warning)
+        for i, condition in enumerate(options.parsed()[0])
+        if condition.pattern is not None and (warning := risk_warning(condition.value)) is not None
+    ]
+
+
 def check_address(address: str) -> str | None:
     """HTTP needs an ``http://`` or ``https://`` URL with a host."""
     try:
@@ -248,7 +259,13 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
             f"HTTP {status} from {where}: text {options.expect_text!r} not found in the first {len(body)} bytes",
             metrics=metrics,
         )
-    failed = [(c, why) for c in conditions if (why := c.check(answer)) is not None]
+    try:
+        if any(c.pattern is not None for c in conditions):  # a regex may take its half second: not on the event loop
+            failed = await asyncio.to_thread(_failed, conditions, answer)
+        else:
+            failed = _failed(conditions, answer)
+    except PatternTimeout as exc:
+        raise CannotProbe(f"HTTP {status} from {where}: {exc}", metrics=metrics) from None
     if failed:
         said = "; ".join(f"{c.written} ({why})" for c, why in failed)
         raise UnexpectedAnswer(
@@ -260,6 +277,10 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     if read:
         detail += "; " + ", ".join(f"{k}={v:g}" for k, v in read.items())
     return Measurement(latency_s=elapsed, detail=detail, metrics=metrics)
+
+
+def _failed(conditions: list[Condition], answer: Answer) -> list[tuple[Condition, str]]:
+    return [(c, why) for c in conditions if (why := c.check(answer)) is not None]
 
 
 def _read_metrics(subjects: dict[str, Subject], answer: Answer) -> dict[str, float]:

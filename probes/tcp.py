@@ -26,11 +26,13 @@ import ssl
 import time
 from pathlib import Path
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from probes._net import host_port, is_ip, os_reason
+from probes._pattern import PatternTimeout, compile_bytes, risk_warning, search, search_now
 from probes.tls import client_context
-from watchdog.errors import ConnectError, ResolveError, TLSError, UnexpectedAnswer
+from watchdog.errors import CannotProbe, ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions, split_host_port
 from watchdog.units import Duration, format_duration
@@ -98,8 +100,8 @@ class TcpStep(BaseModel):
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value.encode("utf-8"))
-            except re.error as exc:
+                compile_bytes(value.encode("utf-8"), regex.MULTILINE)
+            except regex.error as exc:
                 raise ValueError(f"not a regular expression: {value!r} ({exc})") from exc
         return value
 
@@ -131,17 +133,17 @@ class TcpStep(BaseModel):
         """True for the steps that wait for the server."""
         return any(getattr(self, a) is not None for a in ("expect", "expect_bytes", "expect_hex", "expect_fix"))
 
-    def pattern(self) -> re.Pattern[bytes]:
-        """What an expect step searches for, as a bytes regular expression."""
+    def pattern(self) -> regex.Pattern[bytes]:
+        """What an expect step searches for, as a bytes regular expression (searched by :mod:`probes._pattern`)."""
         if self.expect is not None:  # ^ and $ at every line: the unread rest of a line does not hide the next one
-            return re.compile(self.expect.encode("utf-8"), re.MULTILINE)
+            return compile_bytes(self.expect.encode("utf-8"), regex.MULTILINE)
         if self.expect_bytes is not None:
-            return re.compile(re.escape(self.expect_bytes.encode("utf-8")))
+            return compile_bytes(regex.escape(self.expect_bytes.encode("utf-8")))
         if self.expect_hex is not None:
-            return re.compile(re.escape(bytes.fromhex(self.expect_hex)))
+            return compile_bytes(regex.escape(bytes.fromhex(self.expect_hex)))
         assert self.expect_fix is not None
         wanted = SOH.join(f"{t}={v}" for t, v in _fix_fields(self.expect_fix))
-        return re.compile(rb"(?:^|\x01)" + re.escape(wanted.encode("utf-8")) + rb"\x01")
+        return compile_bytes(rb"(?:^|\x01)" + regex.escape(wanted.encode("utf-8")) + rb"\x01")
 
     def shown(self) -> str:
         """The expectation as the detail quotes it."""
@@ -206,6 +208,17 @@ class TcpOptions(ProbeOptions):
             if step.send_fix is not None:
                 found += [v for t, v in _fix_fields(step.send_fix) if t in ("554", "925") and v]
         return found
+
+
+def advise(options: TcpOptions) -> list[tuple[tuple[str | int, ...], str]]:
+    """Warnings for ``expect`` regular expressions that may backtrack without end."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if options.expect is not None and (warning := risk_warning(options.expect)) is not None:
+        found.append((("expect",), warning))
+    for i, step in enumerate(options.steps or ()):
+        if step.expect is not None and (warning := risk_warning(step.expect)) is not None:
+            found.append((("steps", i, "expect"), warning))
+    return found
 
 
 def check_address(address: str) -> str | None:
@@ -325,7 +338,7 @@ async def _dialogue(ctx: ProbeContext, target: Target, options: TcpOptions) -> M
             elif step.is_expect:
                 deadline = time.monotonic() + step.timeout if step.timeout is not None else default_deadline
                 budget = format_duration(step.timeout if step.timeout is not None else default_deadline - t0)
-                await _expect(reader, buffer, step, deadline, f"{label}: no {step.shown()} within {budget}")
+                await _expect(reader, buffer, step, deadline, f"{label}: no {step.shown()} within {budget}", label)
             else:
                 if step.send_fix is not None:
                     data = fix_message(step.send_fix, options.fix_version, seq)
@@ -354,10 +367,15 @@ async def _dialogue(ctx: ProbeContext, target: Target, options: TcpOptions) -> M
     )
 
 
-async def _expect(reader: asyncio.StreamReader, buffer: bytearray, step: TcpStep, deadline: float, miss: str) -> None:
+async def _expect(
+    reader: asyncio.StreamReader, buffer: bytearray, step: TcpStep, deadline: float, miss: str, label: str
+) -> None:
     pattern = step.pattern()
     while True:
-        m = pattern.search(buffer)
+        try:  # on a worker thread, at most half a second: a pattern that backtracks for ever must not stop the agent
+            m = await search(pattern, bytes(buffer), step.shown()) if buffer else search_now(pattern, b"", step.shown())
+        except PatternTimeout as exc:
+            raise CannotProbe(f"{label}: {exc}") from None
         if m is not None:
             del buffer[: m.end()]
             return

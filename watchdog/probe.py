@@ -96,3 +96,6 @@ class Probe:
     """Optional: returns a problem with the address ("no port in ..."), checked by config."""
     setup: Callable[[ProbeContext, list[Target]], Awaitable[list[str]]] | None = None
     """Optional one-time start-up check; returns problems to log (e.g. no ICMP permission)."""
+    advise: Callable[[Any], list[tuple[tuple[str | int, ...], str]]] | None = None
+    """Optional: warnings about valid options (a pattern that may backtrack without end), each as the key path
+    inside the kind's block and a message; ``watchdog config check`` prints them, the agent logs them."""

@@ -174,3 +174,38 @@ providers:
     with pytest.raises(ConfigError) as caught:
         loads("agent: {commit_delay: 2s}\n" + base, filename="x.yaml", env={})
     assert caught.value.problems == ["x.yaml:1: agent.commit_delay: at most 1s, got 2s"]
+
+
+def test_a_pattern_that_may_backtrack_without_end_is_warned_about_at_its_line() -> None:
+    text = """\
+ntp: {enabled: false}
+providers:
+  - id: bank
+    targets:
+      - name: api
+        kind: http
+        address: "http://127.0.0.1:9/"
+        http:
+          conditions:
+            - "[STATUS] == 200"
+            - "[BODY] ~= ^(\\\\w+\\\\s?)*$"
+      - name: fix
+        kind: tcp
+        address: "127.0.0.1:9"
+        tcp:
+          steps:
+            - {send: "hello"}
+            - {expect: "^(a+)+ OK"}
+            - {expect: "^220 .*ESMTP"}
+"""
+    tail = (
+        ": on an answer it almost matches it can backtrack without end; each search is stopped after 500ms and"
+        " the result is 'internal', so the target goes unwatched. Write it without the nested repeat"
+        " (e.g. (a+)+ → a+), or possessive ((a+)++)"
+    )
+    assert loads(text, filename="w.yaml", env={}).warnings == (
+        "w.yaml:11: providers[0].targets[0].http.conditions[1]: the regular expression /^(\\w+\\s?)*$/ repeats a"
+        " group that holds a repeat ((\\w+\\s?)*)" + tail,
+        "w.yaml:18: providers[0].targets[1].tcp.steps[1].expect: the regular expression /^(a+)+ OK/ repeats a"
+        " group that holds a repeat ((a+)+)" + tail,
+    )

@@ -148,6 +148,14 @@ def test_comparisons(text: str, ok: bool) -> None:
         ({"conditions": ["[STATUS] == 200", "[BODY].a.. == 1"]}, "not a JSONPath: '.a..'"),
         ({"conditions": ["[BODY].n > many"]}, "> compares numbers: 'many' is not one"),
         ({"conditions": ["[BODY] ~= ("]}, "not a regular expression: '('"),
+        # jsonpath-ng runs these with the standard re, unstoppable, on the provider's JSON (issue 18)
+        (
+            {"conditions": ["[BODY].items[?(@.name =~ 'a+')].id == 1"]},
+            "a regular expression inside a JSONPath (=~ or sub()) cannot be time-limited and could stall the agent"
+            " on a provider's answer: select the value and write a condition '[BODY].path ~= pattern' instead:"
+            " \".items[?(@.name =~ 'a+')].id\"",
+        ),
+        ({"metrics": {"n": "[BODY].a.`sub(/(a|a)+$/, b)`"}}, "metric n: a regular expression inside a JSONPath"),
         ({"metrics": {"Balance": "[BODY].x"}}, "metric name 'Balance': lower-case letters, digits and _"),
         ({"metrics": {"status_code": "[BODY].x"}}, "metric name 'status_code'"),
         ({"metrics": {"balance": "$.x"}}, "metric balance: not [STATUS], [RESPONSE_TIME], [HEADER].Name, [BODY]"),

@@ -3,7 +3,8 @@
 A scripted journal (tests/web_helpers.py) gets: a real RFC 3161 token from a local TSA (``openssl ts
 -reply``, nothing on the network) for the sealed head, a token that names another hash (it must not be
 shown as a seal), two heads queued for the TSA, a real verified backup in a folder, a balance reading with
-an account tariff, and TLS expiry warnings (one open, one for a certificate already past its end).
+an account tariff, a card's days left read by a probe, and TLS expiry warnings (one open, one for a
+certificate already past its end). ``/metrics`` gives the same as gauges, with exact lines.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.utils import floatToGoString as go
 from tsa_server import LocalTsa
 from web_helpers import SCRIPT_CONFIG, write_script
 
@@ -46,23 +48,31 @@ ORIGIN = to_ns(dt.datetime(2026, 11, 20, tzinfo=MSK))
 NOW = ORIGIN + 3630 * NS
 DAY = 86_400 * NS
 SECRETS = ("tsa-password", "heartbeat-secret-uuid", "nas-share-secret", "hunter2")
+OTHER = 'Other "<TSA>" \\ b'  # a TSA name with what HTML and the Prometheus text format must escape
 
 
 def config_for(base: Path, tsa: LocalTsa, language: str = "en") -> Any:
-    text = SCRIPT_CONFIG.format(
-        data_dir=base / "data",
-        language=language,
-        extra=f"""
+    text = (
+        SCRIPT_CONFIG.format(
+            data_dir=base / "data",
+            language=language,
+            extra=f"""
 timestamp:
   tsas:
     - {{name: Local TSA, url: "http://user:tsa-password@127.0.0.1:9/tsr", ca_file: "{tsa.ca_file}"}}
-    - {{name: "Other <TSA>", url: "http://127.0.0.1:9/other", ca_file: "{tsa.ca_file}"}}
+    - {{name: "Other \\"<TSA>\\" \\\\ b", url: "http://127.0.0.1:9/other", ca_file: "{tsa.ca_file}"}}
 heartbeat: {{url: "https://hc.example/ping/heartbeat-secret-uuid", interval: 5m}}
 backup: {{dest: "{base / "nas-share-secret" / "watchdog"}/", every: 1d}}
 """,
-    ).replace(
-        "restore_within: 72h}",
-        "restore_within: 72h}\n    account: {tariff: 600, per: month, currency: RUB}",
+        )
+        .replace(
+            "restore_within: 72h}",
+            "restore_within: 72h}\n    account: {tariff: 600, per: month, currency: RUB}",
+        )
+        .replace(
+            "sla: {availability: 99.9}",
+            'sla: {availability: 99.9}\n    account: {expiry_from: "online:card_days_left"}',
+        )
     )
     return loads(text, env={})
 
@@ -98,6 +108,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             ts_ns=ORIGIN + 60 * NS,
         )
         assert ids
+        # the bank's page gives the card's expiry: the probe read 41 days left
+        journal.append([Result("bank/online", NOW - 30 * NS, True, 0.02, metrics={"card_days_left": 41.0})])
         journal.seal(now_ns=NOW - 400 * NS)
         journal.conn.executescript(QUEUE_SQL)
         enqueue(journal, ["Local TSA"], "outage", NOW - 300 * NS)
@@ -115,7 +127,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         # a token under another TSA's name that names a hash the chain does not hold: never shown as a seal
         # (written after the backup: a backup verifies the whole journal, and this token would fail it)
         forged = (stamped[0], stamped[1], "00" * 32)
-        event = token_event("Other <TSA>", journal.journal_id, forged, der, facts, fp, 0, ["x"])
+        event = token_event(OTHER, journal.journal_id, forged, der, facts, fp, 0, ["x"])
         journal.add_event(EV_TIMESTAMP, event)
     return {"base": base, "tsa": tsa, "config": config, "facts": facts, "stamped": stamped, "backup": backup}
 
@@ -152,7 +164,7 @@ async def test_status_json_shows_seals_backup_balance_and_warnings(made: dict[st
         "error": "HTTP 503 from <url>",
     }
     assert local["sealed_local"].endswith("+03:00")
-    assert (other["tsa"], other["sealed_ns"], other["rows_up_to"], other["queued"]) == ("Other <TSA>", None, None, 0)
+    assert (other["tsa"], other["sealed_ns"], other["rows_up_to"], other["queued"]) == (OTHER, None, None, 0)
     assert upkeep["backup"]["file"] == backup.path.name
     assert re.fullmatch(r"journal-\d{8}T\d{6}Z\.sqlite3", upkeep["backup"]["file"])
     assert upkeep["backup"]["bytes"] == backup.bytes and upkeep["backup"]["problem"] is None
@@ -203,7 +215,7 @@ async def test_pages_in_english_and_russian(made: dict[str, Any]) -> None:
     assert f"Journal sealed by TSA Local TSA up to row {stamped[1]}, no later than {sealed}" in html
     assert "2 heads wait in the queue (HTTP 503 from &lt;url&gt;)" in html
     assert "127.0.0.1:9" not in page
-    assert "TSA Other &lt;TSA&gt;: no verified token yet." in page and "Other <TSA>" not in page
+    assert "TSA Other &#34;&lt;TSA&gt;&#34; \\ b: no verified token yet." in page and OTHER not in page
     assert f"Last backup {shown(made['backup'].path.stat().st_mtime_ns)}: {made['backup'].path.name}" in html
     assert "Pushed every 5\u00a0min 00\u00a0s" in html
     assert "180.00 RUB" in html and "runs out on 2026-11-29" in html and "9 days left" in html
@@ -237,3 +249,38 @@ def test_a_renewed_certificate_closes_its_warning() -> None:
     assert open_cert_warnings(events, keys, config, {}, NOW) == {"bank": (open_one,)}
     assert open_cert_warnings(events, keys, config, {target.key: renewed}, NOW) == {}
     assert open_cert_warnings(events, keys, config, {}, not_after + 1) == {}  # past its end: an outage's business
+
+
+async def test_metrics_show_balance_expiry_seals_and_backup(made: dict[str, Any]) -> None:
+    config, facts, backup = made["config"], made["facts"], made["backup"]
+    async with TestClient(TestServer(app_for(config))) as client:
+        response = await client.get("/metrics")
+        body = await response.text()
+    assert response.status == 200
+    for secret in (*SECRETS, "127.0.0.1:9", "hc.example"):
+        assert secret not in body
+    agent = 'agent="home-msk-1"'
+    other = 'tsa="Other \\"<TSA>\\" \\\\ b"'  # the text format escapes " and \\ in a label value
+    expected = [
+        f'watchdog_balance_amount{{{agent},currency="RUB",provider="broker"}} 180.0',
+        f'watchdog_balance_reading_timestamp_seconds{{{agent},provider="broker"}} {go((NOW - 600 * NS) / NS)}',
+        f'watchdog_balance_days_left{{{agent},provider="broker"}} 9.0',  # as the page: runs out on the 29th
+        f'watchdog_account_expiry_days_left{{{agent},provider="bank"}} 41.0',
+        f'watchdog_tsa_last_token_timestamp_seconds{{{agent},tsa="Local TSA"}} {go(facts.gen_time_ns / NS)}',
+        f'watchdog_tsa_queued_heads{{{agent},tsa="Local TSA"}} 2.0',
+        f"watchdog_tsa_queued_heads{{{agent},{other}}} 0.0",
+        f'watchdog_tsa_failed_requests{{{agent},tsa="Local TSA"}} 3.0',
+        f"watchdog_tsa_failed_requests{{{agent},{other}}} 0.0",
+        f"watchdog_backup_last_timestamp_seconds{{{agent}}} {go(backup.path.stat().st_mtime_ns / NS)}",
+        f"watchdog_backup_age_seconds{{{agent}}} 0.0",  # made after the journal's fixed 'now'
+        f"watchdog_backup_size_bytes{{{agent}}} {go(float(backup.bytes))}",
+    ]
+    found = [
+        line
+        for line in body.splitlines()
+        if line.startswith(("watchdog_balance", "watchdog_account", "watchdog_tsa", "watchdog_backup"))
+    ]
+    assert found == expected
+    assert "# TYPE watchdog_balance_days_left gauge" in body
+    # the other TSA has no verified token (its only one names another hash): no last-token line for it
+    assert f"watchdog_tsa_last_token_timestamp_seconds{{{agent},{other}}}" not in body

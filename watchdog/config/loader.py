@@ -184,7 +184,7 @@ def loads(
                     message += f" (allowed: {', '.join(_known_keys(owner))})"
             report.add(clean, message)
         raise_config(report.lines())
-    targets = _resolve_targets(model, report)
+    targets = _resolve_targets(model, report, notes)
     for check in checks:
         for key, message in check(model):
             report.add(key, message)
@@ -259,7 +259,7 @@ def _target_groups(
         yield ("providers", i, "targets"), Role.PROVIDER, provider.id, provider.targets
 
 
-def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
+def _resolve_targets(model: ConfigModel, report: Problems, notes: Problems) -> list[Target]:
     from probes import REGISTRY  # config is one of the two modules allowed to import probes
 
     targets: list[Target] = []
@@ -334,6 +334,9 @@ def _resolve_targets(model: ConfigModel, report: Problems) -> list[Target]:
                         message += f" (allowed: {', '.join(_known_keys(probe.options))})"
                     report.add((*path, spec.kind, *err["loc"]), message)
                 continue
+            if probe.advise is not None:
+                for where, advice in probe.advise(options):
+                    notes.add((*path, spec.kind, *where), advice)
             if spec.kind == "speed":  # the runner's timeout must leave each direction its max_seconds
                 directions = 2 if getattr(options, "upload", False) else 1
                 need = float(getattr(options, "max_seconds", 0.0)) * directions

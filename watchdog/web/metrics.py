@@ -12,8 +12,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from watchdog.analysis.balance import project
 from watchdog.config import Config
 from watchdog.model import NS
+from watchdog.timefmt import to_datetime
 from watchdog.web.data import STATES, History, Now, line_state
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -115,6 +117,9 @@ class _Snapshot(Collector):
             open_outages.add_metric([agent, p.id], sum(1 for t in now.provider_targets(p.id) if t.outage is not None))
         yield from (avail, target, downtime, counted, coverage, breached, open_outages)
 
+        yield from self._accounts(agent)
+        yield from self._upkeep(agent)
+
         running = GaugeMetricFamily(
             "watchdog_agent_running", "1 while the agent runs (live, or per the journal)", labels=["agent", "mode"]
         )
@@ -124,6 +129,88 @@ class _Snapshot(Collector):
             yield GaugeMetricFamily(
                 "watchdog_journal_writable", "1 while the journal accepts rows", value=0.0 if now.journal_error else 1.0
             )
+
+    def _accounts(self, agent: str) -> Iterator[Metric]:
+        """Prepaid balances (the latest reading, and with a tariff the days it lasts) and account expiry."""
+        config, now, upkeep = self.config, self.now, self.history.upkeep
+        amount = GaugeMetricFamily(
+            "watchdog_balance_amount",
+            "the provider account's latest balance reading, in the currency of the label",
+            labels=["agent", "provider", "currency"],
+        )
+        read_at = GaugeMetricFamily(
+            "watchdog_balance_reading_timestamp_seconds",
+            "when the latest balance reading was true (UTC)",
+            labels=["agent", "provider"],
+        )
+        days_left = GaugeMetricFamily(
+            "watchdog_balance_days_left",
+            "whole days from today (provider's zone) to the day the balance runs out at the account's tariff;"
+            " 0 or less: run out",
+            labels=["agent", "provider"],
+        )
+        expiry = GaugeMetricFamily(
+            "watchdog_account_expiry_days_left",
+            "days until something on the account ends (account.expiry_from: a card, a paid period), as last read",
+            labels=["agent", "provider"],
+        )
+        last = {t.target.key: t.last for t in now.targets}
+        for p in config.providers:
+            b = None if upkeep is None else upkeep.balances.get(p.id)
+            account = p.account
+            if b is not None:
+                amount.add_metric([agent, p.id, b.currency], float(b.amount))
+                read_at.add_metric([agent, p.id], b.at_ns / NS)
+                if account is not None and account.tariff is not None:
+                    zone = config.provider_zone(p.id)
+                    left = project(b, account, zone).days_left(to_datetime(now.now_ns, zone).date())
+                    days_left.add_metric([agent, p.id], float(left))
+            if account is not None and account.expiry_from is not None:
+                name, metric = account.expiry_from.split(":", 1)
+                result = last.get(f"{p.id}/{name}")
+                value = None if result is None else result.metrics.get(metric)
+                if value is not None:
+                    expiry.add_metric([agent, p.id], float(value))
+        yield from (amount, read_at, days_left, expiry)
+
+    def _upkeep(self, agent: str) -> Iterator[Metric]:
+        """Trusted timestamps per TSA (by its name: never its URL) and the newest backup."""
+        upkeep, now_ns = self.history.upkeep, self.now.now_ns
+        token = GaugeMetricFamily(
+            "watchdog_tsa_last_token_timestamp_seconds",
+            "time in the TSA's newest token that verifies: the journal's rows up to its head existed no later (UTC)",
+            labels=["agent", "tsa"],
+        )
+        queued = GaugeMetricFamily(
+            "watchdog_tsa_queued_heads", "chain heads waiting to be sent to the TSA", labels=["agent", "tsa"]
+        )
+        failed = GaugeMetricFamily(
+            "watchdog_tsa_failed_requests",
+            "failed requests (no token, or one that did not verify) for the heads queued now; 0 once a token arrives",
+            labels=["agent", "tsa"],
+        )
+        for s in () if upkeep is None else upkeep.stamps:
+            if s.gen_time_ns is not None:
+                token.add_metric([agent, s.tsa], s.gen_time_ns / NS)
+            queued.add_metric([agent, s.tsa], float(s.queued))
+            failed.add_metric([agent, s.tsa], float(s.attempts))
+        yield from (token, queued, failed)
+        backup = None if upkeep is None else upkeep.backup
+        if backup is None or backup.at_ns is None:  # no backup.dest, or no backup in it yet
+            return
+        at = GaugeMetricFamily(
+            "watchdog_backup_last_timestamp_seconds",
+            "modification time of the newest backup in backup.dest (UTC)",
+            labels=["agent"],
+        )
+        at.add_metric([agent], backup.at_ns / NS)
+        age = GaugeMetricFamily(
+            "watchdog_backup_age_seconds", "how old the newest backup in backup.dest is", labels=["agent"]
+        )
+        age.add_metric([agent], max(0, now_ns - backup.at_ns) / NS)
+        size = GaugeMetricFamily("watchdog_backup_size_bytes", "size of the newest backup", labels=["agent"])
+        size.add_metric([agent], float(backup.bytes or 0))
+        yield from (at, age, size)
 
 
 def render(config: Config, now: Now, history: History) -> bytes:
