@@ -145,3 +145,33 @@ def test_window_on_my_line_is_left_out(tmp_path_factory: pytest.TempPathFactory)
         " прерывался (время перерывов сюда не входит); не включено в расчёт: время, когда исправность моей линии"
         " подтвердить не удалось, — 4\xa0ч." in body
     )
+
+
+def test_upload_is_not_judged_against_the_download_minimum(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """500/50 Mbit/s with a guaranteed download minimum of 100 Mbit/s and none for the upload, two days of hourly
+    tests (46: the 03:00 ones skipped). The upload's 20–24 Mbit/s is below 100 but below nothing the contract sets:
+    it is shown, not claimed."""
+    data_dir = tmp_path_factory.mktemp("speedmin")
+    text = SPEED_CONFIG.format(data_dir=data_dir).replace("minimum: 50%", "minimum: 100Mbit")
+    config = loads(text.replace("    kind: isp\n", "    kind: isp\n    jurisdiction: RU\n"), env={})
+    write(config, msk(2, 0), msk(4, 0), 3600, speed_round)
+    bodies = {}
+    for lang in ("ru", "en"):
+        request = LetterRequest("isp", "2026-11-02..2026-11-03", lang, dt.date(2026, 11, 4), about="quality")  # type: ignore[arg-type]
+        with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+            bodies[lang] = render(build_letter(config, journal, request, now_ns=msk(4, 0)), "md").split("\n---\n")[0]
+    ru, en = bodies["ru"], bodies["en"]
+    assert (
+        "Скорость приёма данных: по договору — 500 Мбит/с, гарантированный минимум — 100 Мбит/с. По 46 замерам"
+        " за период медиана — 38 Мбит/с, 10-й процентиль — 30 Мбит/с; ниже минимума — 46 из 46 (100\xa0%)." in ru
+    ), ru
+    assert (
+        "Скорость передачи данных: по договору — 50 Мбит/с; гарантированный минимум для неё договором не установлен."
+        " По 46 замерам за период медиана — 22 Мбит/с, 10-й процентиль — 20 Мбит/с.\n" in ru
+    ), ru
+    assert "в том числе со скоростью приёма не ниже 100 Мбит/с.\n" in ru
+    assert (
+        "Upload speed: 50 Mbit/s in the contract, which sets no guaranteed minimum for it. Over 46 tests in the"
+        " period the median was 22 Mbit/s and the 10th percentile 20 Mbit/s.\n" in en
+    ), en
+    assert "including download speed of at least 100 Mbit/s.\n" in en

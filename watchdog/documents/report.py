@@ -437,6 +437,7 @@ def report_json(r: Report) -> dict[str, Any]:
                 "download_bps": p.sla.download,
                 "upload_bps": p.sla.upload,
                 "minimum": p.sla.minimum,
+                "upload_minimum": p.sla.upload_minimum,
             },
         },
         "incidents": [

@@ -54,7 +54,7 @@ class SpeedLine:
     median: Decimal
     p10: Decimal
     advertised: Decimal | None
-    minimum: Decimal | None
+    minimum: Decimal | None  # None: the contract sets no minimum for this direction (shown, not judged)
     below: int
     below_share: Percent | None
 
@@ -132,7 +132,10 @@ def degraded_hours(
 def speed_lines(
     journal: Journal, config: Config, provider: ProviderSection, period: Period, now_ns: int
 ) -> list[SpeedLine]:
-    """Download and upload against the contract, when the contract names a speed and tests were made."""
+    """Download and upload against the contract, when the contract names a speed and tests were made.
+
+    A direction with an advertised speed but no minimum of its own (the upload beside a download minimum
+    given as a speed) is listed with its measurements and judged against nothing."""
     keys = [t.key for t in config.targets_of(provider.id) if t.kind == "speed"]
     if not keys:
         return []
@@ -149,8 +152,10 @@ def speed_lines(
 
 
 def _line(d: SpeedDirection) -> SpeedLine | None:
-    if not d.tests or d.median_bps is None or d.p10_bps is None or d.minimum_bps is None:
+    if not d.tests or d.median_bps is None or d.p10_bps is None:
         return None
+    if d.minimum_bps is None and d.advertised_bps is None:
+        return None  # no contract figure for this direction: nothing to set the tests against
     share = d.below_share
     return SpeedLine(
         direction=d.direction,
@@ -158,7 +163,7 @@ def _line(d: SpeedDirection) -> SpeedLine | None:
         median=_mbit(d.median_bps),
         p10=_mbit(d.p10_bps),
         advertised=None if d.advertised_bps is None else _mbit(d.advertised_bps),
-        minimum=_mbit(d.minimum_bps),
+        minimum=None if d.minimum_bps is None else _mbit(d.minimum_bps),
         below=d.below_minimum,
         below_share=None
         if share is None
