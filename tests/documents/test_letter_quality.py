@@ -175,3 +175,48 @@ def test_upload_is_not_judged_against_the_download_minimum(tmp_path_factory: pyt
         " period the median was 22 Mbit/s and the 10th percentile 20 Mbit/s.\n" in en
     ), en
     assert "including download speed of at least 100 Mbit/s.\n" in en
+
+
+UK = "    kind: isp\n    jurisdiction: UK\n    contract: {number: A-1, fee: {amount: 30, currency: GBP, per: month}}\n"
+
+
+def test_uk_speed_letter_cites_the_speeds_code_not_automatic_compensation(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Ofcom's automatic compensation covers a total loss of service (a delayed repair), not slow speed; for
+    download tests below the guaranteed minimum the UK letter cites the broadband speeds code's exit right
+    (uk.ofcom.speeds.exit) with its 30 days, and lists no money rule as left out."""
+    data_dir = tmp_path_factory.mktemp("ukspeed")
+    text = SPEED_CONFIG.format(data_dir=data_dir).replace("minimum: 50%", "minimum: 100Mbit")
+    config = loads(text.replace("    kind: isp\n", UK), env={})
+    write(config, msk(2, 0), msk(4, 0), 3600, speed_round)
+    request = LetterRequest("isp", "2026-11-02..2026-11-03", "en", dt.date(2026, 11, 4), about="quality")
+    with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+        letter = render(build_letter(config, journal, request, now_ns=msk(4, 0)), "md")
+    body, notes = letter.split("\n---\n")
+    assert "automatic compensation" not in body.lower() and "autocomp" not in letter
+    assert (
+        "I ask you to:\n\n"
+        "1. Remove the cause of the degradation and provide the service at the quality the contract sets, including"
+        " download speed of at least 100 Mbit/s.\n"
+        "2. Tell me in writing what caused the degradation and when it will be put right.\n"
+        "3. If the download speed is not brought back to at least the guaranteed minimum of 100 Mbit/s within 30"
+        " days, confirm that I may leave the contract, and any services bundled with it, without penalty.\n" in body
+    ), body
+    assert (
+        "- Ofcom's voluntary Broadband Speeds Code of Practice: the right to exit the contract without penalty if the"
+        " download speed stays below the minimum guaranteed speed and this is not fixed within 30 days;\n" in body
+    )
+    assert "(`uk.ofcom.speeds.exit`, version 1): checked against the primary source; checked on 6 Dec 2026" in notes
+    assert "The code is voluntary: check that your provider has signed it" in notes
+    assert "Left out of the letter" not in notes  # the outage money rules are not about degraded service
+
+
+def test_uk_loss_letter_cites_neither_ofcom_scheme(config: Config) -> None:
+    """The evening-loss history under a UK contract: no speed test, so no speeds code; no automatic compensation."""
+    text = CONFIG.format(data_dir=config.data_dir, counts="false").replace("    kind: isp\n", UK)
+    letter = _letter(loads(text, env={}), "en")
+    body = letter.split("\n---\n")[0]
+    assert "| 1 | isp/gateway | packet loss |" in body and "I ask you to:\n\n1. Remove the cause" in body
+    assert "automatic compensation" not in body.lower() and "Code of Practice" not in body
+    assert "uk.ofcom" not in letter
