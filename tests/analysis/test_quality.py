@@ -1,4 +1,6 @@
-"""Speed tests against the contract: each direction is judged only against its own minimum (issue 16).
+"""Quality analysis (issue 16): speed minimums per direction, and the hours degraded "every day".
+
+Speed: each direction is judged only against its own minimum.
 
 The contract's ``minimum`` is the download minimum (the Ofcom code's "minimum guaranteed download speed"):
 a speed like ``100Mbit`` must never become the bar for the upload. A share (``50%``) is a share of each
@@ -13,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watchdog.analysis.quality import speed_summary
+from watchdog.analysis.quality import RecurringHour, recurring_hours, speed_summary
 from watchdog.config import loads
 from watchdog.config.quality import SlaQualityTerms
 from watchdog.errors import ConfigError
@@ -86,3 +88,38 @@ ntp: {{enabled: false}}
 """
     with pytest.raises(ConfigError, match=r"providers\[0\]\.sla.*upload_minimum 40% is a share of sla\.upload"):
         loads(text, env={})
+
+
+def utc(day: int, hh: int, mm: int = 0) -> int:
+    return T0 + ((day - 2) * 86400 + hh * 3600 + mm * 60) * NS
+
+
+EIGHT_DAYS = (utc(2, 0), utc(10, 0))  # 2-9 Nov, watched throughout
+
+
+def test_an_hour_recurs_on_a_quarter_of_the_days_watched() -> None:
+    """Eight days watched: 19:00-21:00 degraded on 2 of them is the pattern (2 >= 8 / 4); 22:00 on one day is not
+    (two days at least); 23:00-23:29 every day is not (under half of the hour)."""
+    degraded = [(utc(3, 19), utc(3, 21)), (utc(7, 19), utc(7, 21)), (utc(5, 22), utc(5, 23))]
+    degraded += [(utc(d, 23), utc(d, 23, 29)) for d in range(2, 10)]
+    assert recurring_hours(degraded, [EIGHT_DAYS], EIGHT_DAYS, UTC) == [
+        RecurringHour(19, 2, 8),
+        RecurringHour(20, 2, 8),
+    ]
+
+
+def test_the_bar_is_a_quarter_of_the_observed_days_not_of_the_period() -> None:
+    """Nine days watched need three (2 * 4 < 9); the same two evenings count when four of the days had no data."""
+    window = (utc(2, 0), utc(11, 0))
+    degraded = [(utc(3, 19), utc(3, 20)), (utc(7, 19), utc(7, 19, 30))]  # the second: exactly half the hour
+    assert recurring_hours(degraded, [window], window, UTC) == []
+    watched = [(utc(2, 0), utc(7, 0)), (utc(7, 18, 45), utc(7, 20))]  # 2-6 Nov, and 7 Nov 18:45-20:00
+    assert recurring_hours(degraded, watched, window, UTC) == [RecurringHour(19, 2, 6)]
+
+
+def test_one_bad_day_is_never_a_pattern_and_hours_are_local() -> None:
+    """Two days watched, one degraded: a quarter, but under two days. In Moscow (UTC+3) 16:00 UTC is 19:00."""
+    window = (utc(2, 0), utc(4, 0))
+    assert recurring_hours([(utc(2, 16), utc(2, 17))], [window], window, UTC) == []
+    both = [(utc(2, 16), utc(2, 17)), (utc(3, 16), utc(3, 17))]
+    assert recurring_hours(both, [window], window, ZoneInfo("Europe/Moscow")) == [RecurringHour(19, 2, 2)]

@@ -4,9 +4,9 @@ The history is test_degraded_report's "ISP loses 20\xa0% of packets 19:00–23:0
 real Detector and QualityTracker over scripted rounds, written with the real Journal API), here for three
 evenings, 2–4 Nov 2026: each evening a window opens at 19:00:05 (bounds 18:59:05 → 19:00:05) with the
 20-round loss at 6\xa0% over the 5\xa0% limit... as the tracker measured it, and closes at 23:00:05 (bounds
-22:59:05 → 23:00:05): 3 × 4 h = 43 200 s on the provider's side. The hours 19–22 are each degraded for
-3 of 3 days minus the first five seconds: 99\xa0% of the hour, cut. A period with no degradation and no speed
-test is refused.
+22:59:05 → 23:00:05): 3 × 4 h = 43 200 s on the provider's side. The hours 19–22 are each degraded for more
+than half of the hour on 3 of 3 days: "the same hours" (the bar is a quarter of the days watched, two at least).
+A period with no degradation and no speed test is refused.
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def test_quality_letter_states_windows_time_and_hours(config: Config) -> None:
         " прерывался (время перерывов сюда не входит).\n" in body
     )
     assert (
-        "Ухудшение повторялось в одни и те же часы суток: 19:00–20:00 — 99\xa0%, 20:00–21:00 — 100\xa0%,"
-        " 21:00–22:00 — 100\xa0%, 22:00–23:00 — 100\xa0% времени этого часа за период.\n\nНа основании" in body
+        "Ухудшение повторялось в одни и те же часы суток: 19:00–20:00 — в 3 из 3 дней, 20:00–21:00 — в 3 из 3 дней,"
+        " 21:00–22:00 — в 3 из 3 дней, 22:00–23:00 — в 3 из 3 дней (час засчитан за день, если ухудшение заняло не"
+        " менее половины этого часа; дни, когда мониторинг в этот час не работал, не учтены).\n\nНа основании" in body
     )
     assert (
         "1. Устранить причины ухудшения качества услуги и оказывать её с качеством, предусмотренным договором.\n"
@@ -84,8 +85,9 @@ def test_quality_letter_states_windows_time_and_hours(config: Config) -> None:
     )
     assert "Of this time, 12\xa0h fell when my local network worked and the service was not down" in en
     assert (
-        "The degradation recurred at the same hours of the day: 19:00–20:00 for 99%, 20:00–21:00 for 100%,"
-        " 21:00–22:00 for 100%, 22:00–23:00 for 100% of that hour over the period." in en
+        "The degradation recurred at the same hours of the day: 19:00–20:00 on 3 of 3 days, 20:00–21:00 on 3 of 3"
+        " days, 21:00–22:00 on 3 of 3 days, 22:00–23:00 on 3 of 3 days (an hour counts on a day when at least half"
+        " of it was degraded; days on which it was not watched are left out)." in en
     )
 
 

@@ -102,7 +102,7 @@ def build_letter(
     if about == "quality":
         context["degraded"] = degraded_windows(journal, figures, now_ns)
         context["degraded_left_out"] = len(figures.degraded) - len(context["degraded"])
-        context["hours"] = degraded_hours(journal, config, provider, analysis, figures, period, now_ns)
+        context["hours"] = degraded_hours(config, provider, analysis, figures, period, now_ns)
         context["speed"] = speed_lines(journal, config, provider, period, now_ns)
         if not context["degraded"] and not any(s.below for s in context["speed"]):
             raise NothingToClaim(

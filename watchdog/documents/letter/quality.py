@@ -2,8 +2,8 @@
 
 Every number comes from the journal through the same analysis the report uses: the degraded windows the
 agent's quality trackers journaled (with the limit crossed, the measured value and the limit's maximum from
-the ``degraded_open`` event), the period's degraded time by attribution (``SlaFigures``), the share of each
-hour of the day that was degraded (``quality_by_hour``) and the speed tests against the contract
+the ``degraded_open`` event), the period's degraded time by attribution (``SlaFigures``), the hours of the
+day degraded on a quarter of the days watched (``recurring_hours``) and the speed tests against the contract
 (``speed_summary``). The limits are the customer's own monitoring thresholds, not the contract's; the
 letter says so. Only speed has a contract figure (``sla.download``/``upload``/``minimum``).
 """
@@ -14,9 +14,9 @@ import json
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from watchdog.analysis.attribution import union
+from watchdog.analysis.attribution import intersect, subtract, union
 from watchdog.analysis.outages import Analysis
-from watchdog.analysis.quality import SpeedDirection, quality_by_hour, speed_summary
+from watchdog.analysis.quality import RecurringHour, SpeedDirection, recurring_hours, speed_summary
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.values import Duration, Instant, Percent
@@ -24,8 +24,6 @@ from watchdog.documents.words import md_escape
 from watchdog.journal.schema import EV_DEGRADED_OPEN
 from watchdog.journal.store import Journal
 from watchdog.model import Attribution
-
-MIN_HOUR_SHARE = Decimal("0.5")  # an hour of the day is named in the pattern when at least half of it was degraded
 
 
 @dataclass(frozen=True)
@@ -103,30 +101,28 @@ def degraded_windows(journal: Journal, figures: SlaFigures, now_ns: int) -> list
 
 
 def degraded_hours(
-    journal: Journal,
     config: Config,
     provider: ProviderSection,
     analysis: Analysis,
     figures: SlaFigures,
     period: Period,
     now_ns: int,
-) -> list[tuple[int, Percent]]:
-    """The hours of the day (local) at least half degraded over the period, with the share that was."""
+) -> list[RecurringHour]:
+    """The local hours of the day degraded on a quarter of the days watched (two at least): the pattern.
+
+    Degraded time is the provider's (attributed to it), outside its outages (down wins), as in the report.
+    """
     if not figures.degraded:
         return []
     zone = config.provider_zone(provider.id)
     as_of = min(period.end_ns, now_ns)
     window = (period.start_ns, as_of)
     downtime = union((o.outage.start_ns, o.outage.end_ns or as_of) for o in analysis.for_provider(provider.id))
-    hours = quality_by_hour((), figures.degraded, downtime, window, zone, as_of)
-    out = []
-    for h in hours:
-        if h.hour_s <= 0:
-            continue
-        share = Decimal(repr(h.degraded_s)) / Decimal(repr(h.hour_s))
-        if share >= MIN_HOUR_SHARE:
-            out.append((h.hour, Percent((share * 100).quantize(Decimal(1), rounding=ROUND_DOWN))))
-    return out
+    provider_time = union(
+        (s.start_ns, s.end_ns) for a in figures.degraded for s in a.segments if s.attribution is Attribution.PROVIDER
+    )
+    degraded = subtract(intersect(provider_time, [window]), downtime)
+    return recurring_hours(degraded, intersect(union(analysis.coverage), [window]), window, zone)
 
 
 def speed_lines(
