@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watchdog.analysis.quality import RecurringHour, recurring_hours, speed_summary
+from watchdog.analysis.quality import RecurringHour, measured_over, recurring_hours, speed_summary
 from watchdog.config import loads
 from watchdog.config.quality import SlaQualityTerms
 from watchdog.errors import ConfigError
-from watchdog.model import NS, Result
+from watchdog.model import NS, FailureKind, Result
 
 UTC = ZoneInfo("UTC")
 T0 = 1_793_577_600 * NS  # 2026-11-02 00:00 UTC
@@ -123,3 +123,36 @@ def test_one_bad_day_is_never_a_pattern_and_hours_are_local() -> None:
     assert recurring_hours([(utc(2, 16), utc(2, 17))], [window], window, UTC) == []
     both = [(utc(2, 16), utc(2, 17)), (utc(3, 16), utc(3, 17))]
     assert recurring_hours(both, [window], window, ZoneInfo("Europe/Moscow")) == [RecurringHour(19, 2, 2)]
+
+
+def echo(i: int, received: float, latency_s: float = 0.008) -> Result:
+    """The i-th minute's round of 5 ICMP echoes from T0 (failed when all are lost)."""
+    ok = received > 0
+    metrics = {"sent": 5.0, "received": received}
+    return Result("isp/gw", T0 + i * 60 * NS, ok, latency_s, None if ok else FailureKind.TIMEOUT, "", metrics)
+
+
+def test_a_window_is_measured_over_all_its_rounds_outside_its_downtime() -> None:
+    """An evening: 240 rounds losing 1 echo of 5 (20 %), of which rounds 60-89 were an outage (all 5 lost).
+
+    The tracker confirmed it at 8 % (its 20-round window just after the start); over the whole window, down time
+    left out, the loss is 210 × 1 / (210 × 5) = 20 %; with the outage counted it would be (210 + 150) / 1200 = 30 %.
+    """
+    rounds = [echo(i, 0.0 if 60 <= i < 90 else 4.0) for i in range(240)]
+    down = [(T0 + 60 * 60 * NS, T0 + 90 * 60 * NS)]
+    assert measured_over("loss", rounds, down) == 0.2
+    assert measured_over("loss", rounds) == 0.3
+    internal = Result("isp/gw", T0, False, None, FailureKind.INTERNAL, "could not probe")
+    assert measured_over("loss", [internal]) is None
+
+
+def test_latency_is_the_median_and_jitter_the_mean_step_over_the_window() -> None:
+    """Latencies 100, 300, 200, 400 ms and a failed round: median 250 ms; steps 200, 100, 200 → jitter 166.67 ms;
+    the failed TCP round is one lost of five."""
+    rounds = [Result("b/api", T0 + i * NS, True, v, metrics={}) for i, v in enumerate([0.1, 0.3, 0.2, 0.4])] + [
+        Result("b/api", T0 + 9 * NS, False, 5.0, FailureKind.TIMEOUT, "connect timed out")
+    ]
+    assert measured_over("latency", rounds) == pytest.approx(0.25)
+    assert measured_over("jitter", rounds) == pytest.approx(0.5 / 3)
+    assert measured_over("loss", rounds) == 0.2
+    assert measured_over("latency", rounds[-1:]) is None and measured_over("jitter", rounds[:1]) is None

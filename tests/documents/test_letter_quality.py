@@ -2,10 +2,11 @@
 
 The history is test_degraded_report's "ISP loses 20\xa0% of packets 19:00–23:00" (tests/degraded_history.py: the
 real Detector and QualityTracker over scripted rounds, written with the real Journal API), here for three
-evenings, 2–4 Nov 2026: each evening a window opens at 19:00:05 (bounds 18:59:05 → 19:00:05) with the
-20-round loss at 6\xa0% over the 5\xa0% limit... as the tracker measured it, and closes at 23:00:05 (bounds
-22:59:05 → 23:00:05): 3 × 4 h = 43 200 s on the provider's side. The hours 19–22 are each degraded for more
-than half of the hour on 3 of 3 days: "the same hours" (the bar is a quarter of the days watched, two at least).
+evenings, 2–4 Nov 2026: each evening a window opens at 19:00:05 (bounds 18:59:05 → 19:00:05), is confirmed
+with the 20-round loss at 8\xa0% (the journal's value), and closes at 23:00:05 (bounds 22:59:05 → 23:00:05); over
+the whole window one echo in five was lost, so the letter's "Measured" is 20\xa0%, not the 8\xa0% at confirmation;
+3 × 4 h = 43 200 s on the provider's side. The hours 19–22 are each degraded for more than half of the hour
+on 3 of 3 days: "the same hours" (the bar is a quarter of the days watched, two at least).
 A period with no degradation and no speed test is refused.
 """
 
@@ -46,7 +47,7 @@ def _letter(config: Config, lang: str, period: str = PERIOD, now_ns: int | None 
 
 
 ROWS_RU = [
-    f"| {n} | isp/gateway | потери пакетов | 8\xa0% | 5\xa0% | между 0{d}.11.2026 18:59:05 и 0{d}.11.2026 19:00:05"
+    f"| {n} | isp/gateway | потери пакетов | 20\xa0% | 5\xa0% | между 0{d}.11.2026 18:59:05 и 0{d}.11.2026 19:00:05"
     f" | между 0{d}.11.2026 22:59:05 и 0{d}.11.2026 23:00:05 | 4\xa0ч |"
     for n, d in ((1, 2), (2, 3), (3, 4))
 ]
@@ -62,6 +63,10 @@ def test_quality_letter_states_windows_time_and_hours(config: Config) -> None:
     )
     for row in ROWS_RU:
         assert row in body
+    assert (
+        "«Измерено» — значение показателя за весь период ухудшения (потери — доля потерянных пакетов; задержка —"
+        " медиана; джиттер — средняя разница соседних задержек), без времени, когда доступа не было." in body
+    )
     assert (
         "Из этого времени 12\xa0ч приходится на часы, когда моя локальная сеть работала исправно и доступ не"
         " прерывался (время перерывов сюда не входит).\n" in body
@@ -80,7 +85,7 @@ def test_quality_letter_states_windows_time_and_hours(config: Config) -> None:
     en = _letter(config, "en").split("\n---\n")[0]
     assert "# Complaint: Home ISP's degraded service, 2 Nov 2026 to 4 Nov 2026" in en
     assert (
-        "| 1 | isp/gateway | packet loss | 8% | 5% | between 2 Nov 2026 18:59:05 and 2 Nov 2026 19:00:05"
+        "| 1 | isp/gateway | packet loss | 20% | 5% | between 2 Nov 2026 18:59:05 and 2 Nov 2026 19:00:05"
         " | between 2 Nov 2026 22:59:05 and 2 Nov 2026 23:00:05 | 4\xa0h |" in en
     )
     assert "Of this time, 12\xa0h fell when my local network worked and the service was not down" in en

@@ -7,6 +7,8 @@ shows an ISP that loss climbs every evening at 19:00–23:00 local time, whateve
   fell in that hour of the day, over the time of that hour in the period (so 0.5 = half of every such hour);
 * ``loss`` = packets (ICMP) or rounds (other kinds) lost over those sent in that hour, provider targets
   with quality limits only; ``latency_p50_s``/``p95`` = percentiles of the successful rounds' latency;
+* ``measured_over``: a degraded window's loss, median latency or jitter over all its rounds (the journal
+  holds the value at the moment it was confirmed, which is only the first minutes of it);
 * ``recurring_hours``: the local hours degraded on at least a quarter of the days they were watched (two days
   at least), a day counting when at least half of that hour was degraded: "at the same hours every day";
 * speed: per direction, the median and 10th percentile of the tests' Mbit/s, the share of tests below the
@@ -20,6 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import Interval, intersect, subtract, total, union
@@ -123,6 +126,38 @@ def quality_by_hour(
         hours[hour].hour_s += (b - a) / NS
         hours[hour].degraded_s += total(intersect(provider_time, [(a, b)])) / NS
     return hours
+
+
+def measured_over(limit: str, results: Iterable[Result], down: Sequence[Interval] = ()) -> float | None:
+    """A degraded window's measure over all its rounds, not only the ones that confirmed it (None: no rounds).
+
+    ``loss`` = lost over sent (ICMP packets; other kinds: failed rounds over rounds), ``latency`` = the median
+    of the successful rounds' latency, ``jitter`` = the mean absolute difference between consecutive latencies
+    of successful rounds (as the tracker computes it, over the whole window). Rounds while the target was down
+    (``down``: its outages, start inclusive, end exclusive) are left out: down wins over degraded.
+    """
+    sent = lost = 0.0
+    latencies: list[float] = []
+    for r in results:
+        if not r.counts or "skipped" in r.metrics or any(a <= r.ts_ns < b for a, b in down):
+            continue
+        packets, received = r.metrics.get("sent"), r.metrics.get("received")
+        if packets:
+            sent += float(packets)
+            lost += float(packets) - float(received or 0.0)
+        else:
+            sent += 1.0
+            lost += 0.0 if r.ok else 1.0
+        if r.ok and r.latency_s is not None:
+            latencies.append(r.latency_s)
+    if limit == "loss":
+        return lost / sent if sent else None
+    if limit == "latency":
+        return percentile(latencies, 50)
+    if limit == "jitter":
+        steps = [abs(b - a) for a, b in pairwise(latencies)]
+        return sum(steps) / len(steps) if steps else None
+    return None
 
 
 RECURRING_SHARE_OF_DAYS = 4  # an hour recurs when degraded on at least 1/4 of the days it was watched...

@@ -100,7 +100,7 @@ def build_letter(
         if context["reminders"]:
             context["notes"]["notices"].append(str(fmt.words["notices"]["outbox"]))
     if about == "quality":
-        context["degraded"] = degraded_windows(journal, figures, now_ns)
+        context["degraded"] = degraded_windows(journal, figures, now_ns, analysis)
         context["degraded_left_out"] = len(figures.degraded) - len(context["degraded"])
         context["hours"] = degraded_hours(config, provider, analysis, figures, period, now_ns)
         context["speed"] = speed_lines(journal, config, provider, period, now_ns)

@@ -16,7 +16,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from watchdog.analysis.attribution import intersect, subtract, union
 from watchdog.analysis.outages import Analysis
-from watchdog.analysis.quality import RecurringHour, SpeedDirection, recurring_hours, speed_summary
+from watchdog.analysis.quality import RecurringHour, SpeedDirection, measured_over, recurring_hours, speed_summary
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.values import Duration, Instant, Percent
@@ -33,7 +33,7 @@ class DegradedWindow:
     no: int
     target: str
     limit: str  # latency | loss | jitter
-    value: Decimal | Percent  # the measured value when it was confirmed: Percent for loss, ms otherwise
+    value: Decimal | Percent  # over the whole window (loss, median latency, jitter): Percent for loss, ms otherwise
     maximum: Decimal | Percent  # the limit, in the same unit
     start: Instant
     start_after: Instant | None  # the last good round before it
@@ -68,8 +68,16 @@ def _unit(limit: str, value: float) -> Decimal | Percent:
     return (Decimal(repr(value)) * 1000).quantize(Decimal(1))
 
 
-def degraded_windows(journal: Journal, figures: SlaFigures, now_ns: int) -> list[DegradedWindow]:
-    """The provider's degraded windows overlapping the period, with some time attributed to the provider."""
+def degraded_windows(
+    journal: Journal, figures: SlaFigures, now_ns: int, analysis: Analysis | None = None
+) -> list[DegradedWindow]:
+    """The provider's degraded windows overlapping the period, with some time attributed to the provider.
+
+    Each window's value is measured over all its rounds (``measured_over``), leaving out the time its target
+    was down (its outages in ``analysis``); the journaled value at confirmation is the fallback for a window
+    whose rounds are not in the journal.
+    """
+    outages = analysis.outages if analysis is not None else ()
     out: list[DegradedWindow] = []
     for a in sorted(figures.degraded, key=lambda a: a.outage.start_ns):
         o = a.outage
@@ -82,12 +90,19 @@ def degraded_windows(journal: Journal, figures: SlaFigures, now_ns: int) -> list
         if "value" not in data or "max" not in data:
             continue  # a window without its measurement is not stated
         end = o.end_ns if o.end_ns is not None else now_ns
+        down = [
+            (x.outage.start_ns, x.outage.end_ns if x.outage.end_ns is not None else now_ns)
+            for x in outages
+            if x.outage.target == o.target
+        ]
+        rows = (r for _, r in journal.iter_results(o.start_ns, end, [o.target]))
+        value = measured_over(o.limit, rows, down)
         out.append(
             DegradedWindow(
                 no=len(out) + 1,
                 target=md_escape(o.target),
                 limit=o.limit,
-                value=_unit(o.limit, float(data["value"])),
+                value=_unit(o.limit, float(data["value"]) if value is None else value),
                 maximum=_unit(o.limit, float(data["max"])),
                 start=Instant(o.start_ns),
                 start_after=None if o.start_bounds[0] is None else Instant(o.start_bounds[0]),
