@@ -16,10 +16,11 @@ from decimal import ROUND_DOWN, Decimal
 
 from watchdog.analysis.attribution import intersect, subtract, union
 from watchdog.analysis.outages import Analysis
-from watchdog.analysis.quality import RecurringHour, SpeedDirection, measured_over, recurring_hours, speed_summary
+from watchdog.analysis.quality import RecurringHour, SpeedDirection, recurring_hours, speed_summary
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.values import Duration, Instant, Percent
+from watchdog.documents.report import window_value
 from watchdog.documents.words import md_escape
 from watchdog.journal.schema import EV_DEGRADED_OPEN
 from watchdog.journal.store import Journal
@@ -73,7 +74,7 @@ def degraded_windows(
 ) -> list[DegradedWindow]:
     """The provider's degraded windows overlapping the period, with some time attributed to the provider.
 
-    Each window's value is measured over all its rounds (``measured_over``), leaving out the time its target
+    Each window's value is measured over all its rounds (``window_value``), leaving out the time its target
     was down (its outages in ``analysis``); the journaled value at confirmation is the fallback for a window
     whose rounds are not in the journal.
     """
@@ -90,13 +91,7 @@ def degraded_windows(
         if "value" not in data or "max" not in data:
             continue  # a window without its measurement is not stated
         end = o.end_ns if o.end_ns is not None else now_ns
-        down = [
-            (x.outage.start_ns, x.outage.end_ns if x.outage.end_ns is not None else now_ns)
-            for x in outages
-            if x.outage.target == o.target
-        ]
-        rows = (r for _, r in journal.iter_results(o.start_ns, end, [o.target]))
-        value = measured_over(o.limit, rows, down)
+        value = window_value(journal, a, outages, now_ns)
         out.append(
             DegradedWindow(
                 no=len(out) + 1,
