@@ -227,3 +227,60 @@ def test_uk_loss_letter_cites_neither_ofcom_scheme(config: Config) -> None:
     assert "| 1 | isp/gateway | packet loss |" in body and "I ask you to:\n\n1. Remove the cause" in body
     assert "automatic compensation" not in body.lower() and "Code of Practice" not in body
     assert "uk.ofcom" not in letter
+
+
+# Golden quality letters (issue 16's "Must show"): the evening-loss history above and "tariff 500 Mbit/s, median
+# 38 Mbit/s", in Russian under Russian law and in English under a UK contract. Compared with
+# tests/documents/golden/quality-*.md; after a deliberate change of wording re-make them with
+# WATCHDOG_UPDATE_GOLDEN=1 and read the diff.
+CONTRACT = (
+    '    contract: {number: "248393", since: 2013-05-01, customer: "Виктор Андреевич Петров",'
+    ' customer_address: "119000, Москва, ул. Примерная, д. 1, кв. 2", customer_email: "v.petrov@example.ru",'
+    " fee: {amount: 600, currency: RUB, per: month}}\n"
+    '    contacts: {claims_email: "claims@isp.example", claims_address: "119001, Москва, ул. Связи, д. 3",'
+    ' legal_name: "ООО «Домашний провайдер»"}\n'
+)
+CONTRACT_UK = (
+    '    contract: {number: "A-248393", since: 2023-05-01, customer: "Jane Smith", customer_address:'
+    ' "1 Example Street, London N1 1AA", customer_email: "jane@example.org",'
+    " fee: {amount: 30, currency: GBP, per: month}}\n"
+    '    contacts: {claims_email: "complaints@isp.example", claims_address: "PO Box 1, London EC1A 1BB",'
+    ' legal_name: "Home ISP Ltd"}\n'
+)
+
+
+def _golden_config(text: str, lang: str) -> Config:
+    law, contract = ("RU", CONTRACT) if lang == "ru" else ("UK", CONTRACT_UK)
+    if lang == "en":  # a UK customer reads London time: the evenings are 16:00-20:00 there
+        text = text.replace("    timezone: Europe/Moscow\n", "    timezone: Europe/London\n")
+    return loads(text.replace("    kind: isp\n", f"    kind: isp\n    jurisdiction: {law}\n{contract}"), env={})
+
+
+@pytest.fixture(scope="module")
+def speed_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A week of hourly tests (30–46 Mbit/s down, 20–24 up) against 500/50 Mbit/s, minimums 100 and 10 Mbit/s."""
+    data_dir = tmp_path_factory.mktemp("golden-speed")
+    write(loads(_speed_text(str(data_dir)), env={}), msk(2, 0), msk(9, 0), 3600, speed_round)
+    return str(data_dir)
+
+
+def _speed_text(data_dir: str) -> str:
+    return SPEED_CONFIG.format(data_dir=data_dir).replace("minimum: 50%", "minimum: 100Mbit, upload_minimum: 10Mbit")
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_golden_quality_letters(config: Config, speed_dir: str, lang: str) -> None:
+    from test_golden_letters import check_letter, compare
+
+    loss = _golden_config(CONFIG.format(data_dir=config.data_dir, counts="false"), lang)
+    speed = _golden_config(_speed_text(speed_dir), lang)
+    for name, cfg, period, now in (
+        ("loss", loss, PERIOD, msk(5, 0)),
+        ("speed", speed, "2026-11-02..2026-11-08", msk(9, 0)),
+    ):
+        request = LetterRequest("isp", period, lang, dt.date(2026, 11, 10), about="quality")  # type: ignore[arg-type]
+        with Journal.open(cfg.journal_path, create=False, readonly=True) as journal:
+            letter = build_letter(cfg, journal, request, now_ns=now)
+        text = render(letter, "md")
+        compare(f"quality-{name}-{lang}.md", text)
+        check_letter(letter, text, lang)
