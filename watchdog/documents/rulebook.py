@@ -408,7 +408,8 @@ class Rulebook:
             return None, [((), "each item needs a 'rule' id")]
         rule = self.rules.get(rule_id)
         if rule is None:
-            return None, [(("rule",), f"unknown rule {rule_id!r} (known: {', '.join(sorted(self.rules))})")]
+            listable = sorted(r.id for r in self.rules.values() if r.kind != "right")
+            return None, [(("rule",), f"unknown rule {rule_id!r} (known: {', '.join(listable)})")]
         if rule.kind == "right":
             return None, [(("rule",), f"rule {rule_id} is a right a letter cites when it applies, not compensation")]
         problems: list[Problem] = []
