@@ -169,3 +169,34 @@ def test_the_example_config_passes() -> None:
     assert config.provider("broker").compensation == [
         {"rule": "sla.tiered", "tiers": [[99.5, 10], [99.0, 25], [95.0, 100]]}
     ]
+
+
+def test_a_right_rule_is_cited_never_computed_nor_listed() -> None:
+    """uk.ofcom.speeds.exit (issue 16): a right a letter cites, with no calculator; it cannot be listed as
+    compensation, and it is found only for UK ISPs when download tests fall below the guaranteed minimum."""
+    book = load_rulebook()
+    right = book.get("uk.ofcom.speeds.exit")
+    assert (right.kind, right.calculator, right.cited_when) == ("right", None, "speed_below_minimum")
+    assert [r.id for r in book.rights(ProviderKind.ISP, "UK-SCT", "speed_below_minimum")] == ["uk.ofcom.speeds.exit"]
+    assert book.rights(ProviderKind.ISP, "RU", "speed_below_minimum") == []
+    assert book.rights(ProviderKind.BANK, "UK", "speed_below_minimum") == []
+    facts = ProviderFacts(ProviderKind.ISP, "UK", "GBP", None)
+    assert book.check([{"rule": "uk.ofcom.speeds.exit"}], facts) == [
+        (
+            ("compensation", 0, "rule"),
+            "rule uk.ofcom.speeds.exit is a right a letter cites when it applies, not compensation",
+        )
+    ]
+
+
+def test_a_right_rule_needs_its_fact_and_no_calculator(tmp_path: Path) -> None:
+    folder = _copy_catalogue(tmp_path)
+    text = (RULES_DIR / "uk.ofcom.speeds.exit.yaml").read_text(encoding="utf-8")
+    (folder / "uk.ofcom.speeds.exit.yaml").write_text(text.replace("cited_when: speed_below_minimum\n", ""), "utf-8")
+    with pytest.raises(RuleError) as caught:
+        load_rulebook(folder)
+    id_line = text.splitlines().index("id: uk.ofcom.speeds.exit") + 1  # the mapping starts there
+    assert caught.value.problems == [
+        f"uk.ofcom.speeds.exit.yaml:{id_line}: (top level): a right rule needs 'cited_when' (the fact that makes"
+        " it apply); other rules have none"
+    ]

@@ -7,6 +7,10 @@ shows an ISP that loss climbs every evening at 19:00–23:00 local time, whateve
   fell in that hour of the day, over the time of that hour in the period (so 0.5 = half of every such hour);
 * ``loss`` = packets (ICMP) or rounds (other kinds) lost over those sent in that hour, provider targets
   with quality limits only; ``latency_p50_s``/``p95`` = percentiles of the successful rounds' latency;
+* ``measured_over``: a degraded window's loss, median latency or jitter over all its rounds (the journal
+  holds the value at the moment it was confirmed, which is only the first minutes of it);
+* ``recurring_hours``: the local hours degraded on at least a quarter of the days they were watched (two days
+  at least), a day counting when at least half of that hour was degraded: "at the same hours every day";
 * speed: per direction, the median and 10th percentile of the tests' Mbit/s, the share of tests below the
   contract's minimum, and the median per hour of day. Skipped tests (line or target down) are counted
   apart and are never below anything.
@@ -18,6 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import Interval, intersect, subtract, total, union
@@ -121,6 +126,79 @@ def quality_by_hour(
         hours[hour].hour_s += (b - a) / NS
         hours[hour].degraded_s += total(intersect(provider_time, [(a, b)])) / NS
     return hours
+
+
+def measured_over(limit: str, results: Iterable[Result], down: Sequence[Interval] = ()) -> float | None:
+    """A degraded window's measure over all its rounds, not only the ones that confirmed it (None: no rounds).
+
+    ``loss`` = lost over sent (ICMP packets; other kinds: failed rounds over rounds), ``latency`` = the median
+    of the successful rounds' latency, ``jitter`` = the mean absolute difference between consecutive latencies
+    of successful rounds (as the tracker computes it, over the whole window). Rounds while the target was down
+    (``down``: its outages, start inclusive, end exclusive) are left out: down wins over degraded.
+    """
+    sent = lost = 0.0
+    latencies: list[float] = []
+    for r in results:
+        if not r.counts or "skipped" in r.metrics or any(a <= r.ts_ns < b for a, b in down):
+            continue
+        packets, received = r.metrics.get("sent"), r.metrics.get("received")
+        if packets:
+            sent += float(packets)
+            lost += float(packets) - float(received or 0.0)
+        else:
+            sent += 1.0
+            lost += 0.0 if r.ok else 1.0
+        if r.ok and r.latency_s is not None:
+            latencies.append(r.latency_s)
+    if limit == "loss":
+        return lost / sent if sent else None
+    if limit == "latency":
+        return percentile(latencies, 50)
+    if limit == "jitter":
+        steps = [abs(b - a) for a, b in pairwise(latencies)]
+        return sum(steps) / len(steps) if steps else None
+    return None
+
+
+RECURRING_SHARE_OF_DAYS = 4  # an hour recurs when degraded on at least 1/4 of the days it was watched...
+RECURRING_MIN_DAYS = 2  # ...and on two days at least (one bad evening is not a pattern)
+
+
+@dataclass(frozen=True)
+class RecurringHour:
+    """A local hour of the day that was degraded on ``days`` of the ``observed`` days it was watched."""
+
+    hour: int
+    days: int  # days on which at least half of this hour was degraded
+    observed: int  # days on which the agent had data for at least half of this hour
+
+
+def recurring_hours(
+    degraded: Sequence[Interval], observed: Sequence[Interval], window: Interval, zone: ZoneInfo
+) -> list[RecurringHour]:
+    """The local hours degraded "at the same hours every day": on a quarter of the observed days, two at least.
+
+    A day counts for an hour when at least half of that hour (30 min) was degraded, and as observed when the
+    agent had data for at least half of it; a partly watched hour at the window's edge is neither. The hour
+    repeated when clocks go back is one hour of that day.
+    """
+    slots: dict[tuple[dt.date, int], list[int]] = {}
+    for a, b, hour in _hour_slots(window, zone):
+        day = dt.datetime.fromtimestamp(a / NS, zone).date()
+        seen = slots.setdefault((day, hour), [0, 0])
+        seen[0] += total(intersect(observed, [(a, b)]))
+        seen[1] += total(intersect(degraded, [(a, b)]))
+    half = 1800 * NS
+    counts = [[0, 0] for _ in range(24)]
+    for (_, hour), (data_ns, degraded_ns) in slots.items():
+        if data_ns >= half:
+            counts[hour][0] += 1
+            counts[hour][1] += degraded_ns >= half
+    out = []
+    for hour, (watched, bad) in enumerate(counts):
+        if bad >= RECURRING_MIN_DAYS and bad * RECURRING_SHARE_OF_DAYS >= watched:
+            out.append(RecurringHour(hour, bad, watched))
+    return out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from watchdog.model import Quality, QualityRule
 from watchdog.units import parse_duration
@@ -146,19 +146,45 @@ def resolve_quality(defaults: QualitySection | None, own: QualitySection | None)
 class SlaQualityTerms(Strict):
     """The SLA's terms about quality (the base of ``SlaSection``): contract speed and degraded time.
 
-    ``sla: {download: 500Mbit, upload: 50Mbit, minimum: 50%, counts_degraded: true}``
+    ``sla: {download: 500Mbit, upload: 50Mbit, minimum: 100Mbit, upload_minimum: 10Mbit, counts_degraded: true}``
+
+    Each minimum belongs to its own direction: ``minimum`` is the download's (the Ofcom code's "minimum
+    guaranteed download speed"), ``upload_minimum`` the upload's. A share (``50%``) is of that direction's own
+    advertised speed; a ``minimum`` given as a share is also the upload's when no ``upload_minimum`` is set
+    (it names no figure of the other direction). A ``minimum`` given as a speed never judges the upload.
     """
 
     counts_degraded: bool = False  # degraded time (the provider's) counts as downtime in availability
     download: Rate | None = None  # advertised (or guaranteed) download speed
     upload: Rate | None = None
-    minimum: Ratio | Rate | None = None  # the guaranteed minimum: a share of the advertised speed, or a speed
+    minimum: Ratio | Rate | None = None  # the guaranteed download minimum: a share of ``download``, or a speed
+    upload_minimum: Ratio | Rate | None = None  # the guaranteed upload minimum: a share of ``upload``, or a speed
+
+    @model_validator(mode="after")
+    def _shares_have_a_speed(self) -> SlaQualityTerms:
+        for key, base in (("minimum", "download"), ("upload_minimum", "upload")):
+            share = getattr(self, key)
+            if share is not None and share < 1.0 and getattr(self, base) is None:
+                raise ValueError(
+                    f"{key} {share * 100:g}% is a share of sla.{base}, which is not set (give sla.{base}, "
+                    f"or the minimum as a speed like 100Mbit)"
+                )
+        return self
 
     def minimum_bps(self, direction: Literal["download", "upload"]) -> float | None:
-        """The speed below which a test counts as below contract (the advertised one when no minimum)."""
+        """The speed below which a test counts as below contract; None when the contract sets no bar for it.
+
+        Without any minimum the advertised speed is the bar; the upload is never judged against a download
+        minimum given as a speed.
+        """
         advertised = self.download if direction == "download" else self.upload
-        if advertised is None:
-            return None
-        if self.minimum is None:
+        minimum = self.minimum if direction == "download" else self.upload_minimum
+        if minimum is None and direction == "upload" and self.minimum is not None:
+            if self.minimum >= 1.0:
+                return None  # a download speed: not the upload's bar
+            minimum = self.minimum  # a share: of the upload's own advertised speed
+        if minimum is None:
             return advertised
-        return advertised * self.minimum if self.minimum < 1.0 else self.minimum
+        if minimum >= 1.0:
+            return minimum
+        return None if advertised is None else advertised * minimum

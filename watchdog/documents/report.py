@@ -33,7 +33,7 @@ from babel.numbers import format_decimal
 from watchdog.analysis.attribution import Interval, intersect, subtract, union
 from watchdog.analysis.clock import ClockSummary, summarize
 from watchdog.analysis.outages import Analysis, analyse, run_intervals
-from watchdog.analysis.quality import HourQuality, SpeedSummary, quality_by_hour, speed_summary
+from watchdog.analysis.quality import HourQuality, SpeedSummary, measured_over, quality_by_hour, speed_summary
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period, window_interval
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
@@ -109,6 +109,7 @@ class Report:
     speed: SpeedSummary | None = None  # the provider's speed tests (None: it has no speed target)
     stamp: StampCheck | None = None  # the newest RFC 3161 token that verifies (issue 17)
     paths: dict[int, dict[str, Any]] = field(default_factory=dict)  # outage id → traceroute at its opening
+    degraded_measured: dict[int, float | None] = field(default_factory=dict)  # window id → value over the window
     # journal_set_aside after the period's start: this journal began there, the one before was damaged and kept
     set_aside: tuple[tuple[int, dict[str, Any]], ...] = ()
 
@@ -207,7 +208,10 @@ def build_report(
             download_bps=terms.download,
             upload_bps=terms.upload,
         )
+    provider_outages = analysis.for_provider(provider_id)
+    measured = {a.outage.id: window_value(journal, a, provider_outages, as_of) for a in figures.degraded}
     return Report(
+        degraded_measured=measured,
         quality_hours=hours,
         speed=speed,
         config=config,
@@ -270,6 +274,24 @@ def _with_path(d: dict[str, Any], paths: dict[int, dict[str, Any]]) -> dict[str,
     if d["id"] in paths:
         d["path_at_open"] = paths[d["id"]]
     return d
+
+
+def window_value(
+    journal: Journal, window: AttributedOutage, outages: Sequence[AttributedOutage], as_of_ns: int
+) -> float | None:
+    """A degraded window's measure over all its rounds (``measured_over``), its target's outages left out.
+
+    The journal's ``degraded_open`` value is the one at confirmation (the first minutes of the window); this is
+    what the whole stretch was: the loss of the evening, the median latency, the mean jitter.
+    """
+    o = window.outage
+    end = o.end_ns if o.end_ns is not None else as_of_ns
+    down = [(x.outage.start_ns, x.outage.end_ns or as_of_ns) for x in outages if x.outage.target == o.target]
+    return measured_over(o.limit, (r for _, r in journal.iter_results(o.start_ns, end, [o.target])), down)
+
+
+def _measured(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def outage_dict(a: AttributedOutage, zone: ZoneInfo, as_of_ns: int) -> dict[str, Any]:
@@ -426,7 +448,10 @@ def report_json(r: Report) -> dict[str, Any]:
             "degraded_s": f.degraded_s,
             "inconclusive_s": f.degraded_inconclusive_s,
             "customer_line_s": f.degraded_customer_line_s,
-            "windows": [outage_dict(a, zone, r.as_of_ns) for a in f.degraded],
+            "windows": [
+                outage_dict(a, zone, r.as_of_ns) | {"measured": _measured(r.degraded_measured.get(a.outage.id))}
+                for a in f.degraded
+            ],
             "by_hour": [h.as_dict() for h in r.quality_hours],
         },
         "speed": None
@@ -437,6 +462,7 @@ def report_json(r: Report) -> dict[str, Any]:
                 "download_bps": p.sla.download,
                 "upload_bps": p.sla.upload,
                 "minimum": p.sla.minimum,
+                "upload_minimum": p.sla.upload_minimum,
             },
         },
         "incidents": [

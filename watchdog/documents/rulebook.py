@@ -4,7 +4,9 @@ Law and money live in the rule files, never in code. Each file is one rule: its 
 calculator that applies it, its parameters (what a provider's ``compensation:`` entry may set), fixed
 constants (the 3 %, a rate table by date), the words printed in letters (title, demand, formula,
 rounding, legal basis, warnings, in ru and en) and where it comes from (``source_url``,
-``verified_on``, ``verification``, ``confidence``, flags ``optional`` / ``contested``).
+``verified_on``, ``verification``, ``confidence``, flags ``optional`` / ``contested``). A ``right`` rule
+computes nothing: it is a right a letter cites, with its demand, when the fact named by ``cited_when`` holds
+(the UK broadband speeds code's exit right when speed tests fall below the guaranteed minimum).
 
 Two files are not rules: ``_jurisdictions.yaml`` (codes, working-day calendars, letter locales) and
 ``_banned.yaml`` (citations that must never be printed, such as the "ПП № 1236 п. 75, 3 % per day"
@@ -149,8 +151,9 @@ class Rule(_Strict):
 
     id: str = Field(pattern=_ID_RE)
     version: int = Field(ge=1)
-    kind: Literal["money", "deadline"]
-    calculator: Calculator
+    kind: Literal["money", "deadline", "right"]  # right: a right a letter cites with a demand; it computes nothing
+    calculator: Calculator | None = None  # money and deadline rules only
+    cited_when: Literal["speed_below_minimum"] | None = None  # right rules only: the fact that makes it apply
     jurisdictions: list[str] = Field(min_length=1)  # codes from _jurisdictions.yaml, or "*" for any
     provider_kinds: list[Kind] | None = None  # None: any kind
     default_for: list[Kind] = Field(default_factory=list)  # applied unlisted for these kinds
@@ -184,6 +187,12 @@ class Rule(_Strict):
     def _check(self) -> Rule:
         if self.kind == "money" and (self.demand is None or not self.formula or self.rounding is None):
             raise ValueError("a money rule needs 'demand', 'formula' and 'rounding'")
+        if (self.kind == "right") != (self.calculator is None):
+            raise ValueError("a money or deadline rule needs a 'calculator'; a right rule has none")
+        if (self.kind == "right") != (self.cited_when is not None):
+            raise ValueError("a right rule needs 'cited_when' (the fact that makes it apply); other rules have none")
+        if self.kind == "right" and (self.demand is None or self.default_for or self.fallback or self.parameters):
+            raise ValueError("a right rule needs a 'demand' and has no default_for, fallback or parameters")
         per_kind = self.provider_kinds is not None and all(k in self.basis_by_kind for k in self.provider_kinds)
         if self.legal_basis is None and self.confidence != "contract" and not per_kind:
             raise ValueError(
@@ -336,6 +345,18 @@ class Rulebook:
         code = code.strip().upper()
         return any(w == "*" or code == w or code.startswith(w + "-") for w in rule.jurisdictions)
 
+    def rights(self, kind: ProviderKind, jurisdiction: str, when: str) -> list[Rule]:
+        """The right rules a letter cites for a provider when ``when`` (a ``cited_when`` fact) holds."""
+        return [
+            r
+            for r in sorted(self.rules.values(), key=lambda r: (r.order, r.id))
+            if r.kind == "right"
+            and r.cited_when == when
+            and self.applies_in(r, jurisdiction)
+            and (r.provider_kinds is None or kind in r.provider_kinds)
+            and not r.unverified
+        ]
+
     def lint(self, text: str) -> list[str]:
         """The banned citations found in ``text``, each with why it is banned."""
         return [f"{b.why} (found {m.group(0)!r})" for b in self.banned if (m := re.search(b.pattern, text))]
@@ -387,7 +408,10 @@ class Rulebook:
             return None, [((), "each item needs a 'rule' id")]
         rule = self.rules.get(rule_id)
         if rule is None:
-            return None, [(("rule",), f"unknown rule {rule_id!r} (known: {', '.join(sorted(self.rules))})")]
+            listable = sorted(r.id for r in self.rules.values() if r.kind != "right")
+            return None, [(("rule",), f"unknown rule {rule_id!r} (known: {', '.join(listable)})")]
+        if rule.kind == "right":
+            return None, [(("rule",), f"rule {rule_id} is a right a letter cites when it applies, not compensation")]
         problems: list[Problem] = []
         params: dict[str, Any] = {}
         for key, value in entry.items():

@@ -65,6 +65,8 @@ def assess(
         if not rule.in_force(sent_on):
             skipped.append(Skipped(rule.id, "not_in_force", {"from": rule.in_force_from, "until": rule.in_force_until}))
             continue
+        if rule.calculator is None:
+            continue  # a right rule: cited by the letter that states its fact, never computed
         if rule.kind == "deadline":
             found = DEADLINES[rule.calculator](ctx, use)
             if isinstance(found, Skipped):

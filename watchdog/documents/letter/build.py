@@ -100,19 +100,54 @@ def build_letter(
         if context["reminders"]:
             context["notes"]["notices"].append(str(fmt.words["notices"]["outbox"]))
     if about == "quality":
-        context["degraded"] = degraded_windows(journal, figures, now_ns)
+        context["degraded"] = degraded_windows(journal, figures, now_ns, analysis)
         context["degraded_left_out"] = len(figures.degraded) - len(context["degraded"])
-        context["hours"] = degraded_hours(journal, config, provider, analysis, figures, period, now_ns)
+        context["hours"] = degraded_hours(config, provider, analysis, figures, period, now_ns)
         context["speed"] = speed_lines(journal, config, provider, period, now_ns)
         if not context["degraded"] and not any(s.below for s in context["speed"]):
             raise NothingToClaim(
                 f"no degraded window of provider {provider.id!r} with time on its side, and no speed test below the "
                 f"contract in {period.label}: there is no degraded service to complain of"
             )
+        _quality_law(context, provider, book, fmt)
     if about == "support" and ru_law and provider.kind is ProviderKind.OTHER:  # 10 days, ст. 31 ЗоЗПП
         context["answer_by"] = request.sent_on + dt.timedelta(days=10)
     template = template_for(request.lang, provider.kind, provider.jurisdiction)
     return Letter(request.lang, template, fmt, context, figures, assessment, book)
+
+
+def _quality_law(context: dict[str, Any], provider: ProviderSection, book: Rulebook, fmt: Formatter) -> None:
+    """A quality letter cites only what covers degraded service: the rights whose fact holds, no money rule.
+
+    The money rules are about outages (the UK automatic compensation covers a total loss of service, not slow
+    speed), so they are neither claimed nor listed as left out; a right rule (the UK broadband speeds code's
+    exit right) is cited with its demand when its fact holds: download tests below a guaranteed minimum the
+    contract sets (``sla.minimum``; the advertised speed alone is not a guaranteed minimum).
+    """
+    below = next((s for s in context["speed"] if s.direction == "download" and s.below and s.minimum is not None), None)
+    rights = []
+    if below is not None and provider.sla.minimum is not None:
+        rights = book.rights(provider.kind, provider.jurisdiction, "speed_below_minimum")
+    unit = "Мбит/с" if fmt.lang == "ru" else "Mbit/s"
+    minimum = f"{fmt.value(below.minimum)} {unit}" if below is not None else ""
+    context["rights"] = [fmt.fill(r.demand.get(fmt.lang), {"minimum": minimum}) for r in rights if r.demand]
+    context["legal"] = [*context["legal"], *(r.legal_basis.get(fmt.lang) for r in rights if r.legal_basis)]
+    notes = context["notes"]
+    money = {r.id for r in book.rules.values() if r.kind == "money"}
+    notes["skipped"] = [s for s in notes["skipped"] if s["id"] not in money]
+    for r in rights:
+        notes["sources"].append(
+            {
+                "title": r.title.get(fmt.lang),
+                "id": r.id,
+                "version": r.version,
+                "confidence": fmt.words["confidence"][r.confidence],
+                "verified_on": r.verified_on,
+                "urls": [md_escape(u) for u in r.source_url],
+            }
+        )
+        if r.warning is not None:
+            notes["warnings"].append(r.warning.get(fmt.lang))
 
 
 def _proofs(

@@ -2,8 +2,8 @@
 
 Every number comes from the journal through the same analysis the report uses: the degraded windows the
 agent's quality trackers journaled (with the limit crossed, the measured value and the limit's maximum from
-the ``degraded_open`` event), the period's degraded time by attribution (``SlaFigures``), the share of each
-hour of the day that was degraded (``quality_by_hour``) and the speed tests against the contract
+the ``degraded_open`` event), the period's degraded time by attribution (``SlaFigures``), the hours of the
+day degraded on a quarter of the days watched (``recurring_hours``) and the speed tests against the contract
 (``speed_summary``). The limits are the customer's own monitoring thresholds, not the contract's; the
 letter says so. Only speed has a contract figure (``sla.download``/``upload``/``minimum``).
 """
@@ -14,18 +14,17 @@ import json
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from watchdog.analysis.attribution import union
+from watchdog.analysis.attribution import intersect, subtract, union
 from watchdog.analysis.outages import Analysis
-from watchdog.analysis.quality import SpeedDirection, quality_by_hour, speed_summary
+from watchdog.analysis.quality import RecurringHour, SpeedDirection, recurring_hours, speed_summary
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.values import Duration, Instant, Percent
+from watchdog.documents.report import window_value
 from watchdog.documents.words import md_escape
 from watchdog.journal.schema import EV_DEGRADED_OPEN
 from watchdog.journal.store import Journal
 from watchdog.model import Attribution
-
-MIN_HOUR_SHARE = Decimal("0.5")  # an hour of the day is named in the pattern when at least half of it was degraded
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class DegradedWindow:
     no: int
     target: str
     limit: str  # latency | loss | jitter
-    value: Decimal | Percent  # the measured value when it was confirmed: Percent for loss, ms otherwise
+    value: Decimal | Percent  # over the whole window (loss, median latency, jitter): Percent for loss, ms otherwise
     maximum: Decimal | Percent  # the limit, in the same unit
     start: Instant
     start_after: Instant | None  # the last good round before it
@@ -54,7 +53,7 @@ class SpeedLine:
     median: Decimal
     p10: Decimal
     advertised: Decimal | None
-    minimum: Decimal | None
+    minimum: Decimal | None  # None: the contract sets no minimum for this direction (shown, not judged)
     below: int
     below_share: Percent | None
 
@@ -70,8 +69,16 @@ def _unit(limit: str, value: float) -> Decimal | Percent:
     return (Decimal(repr(value)) * 1000).quantize(Decimal(1))
 
 
-def degraded_windows(journal: Journal, figures: SlaFigures, now_ns: int) -> list[DegradedWindow]:
-    """The provider's degraded windows overlapping the period, with some time attributed to the provider."""
+def degraded_windows(
+    journal: Journal, figures: SlaFigures, now_ns: int, analysis: Analysis | None = None
+) -> list[DegradedWindow]:
+    """The provider's degraded windows overlapping the period, with some time attributed to the provider.
+
+    Each window's value is measured over all its rounds (``window_value``), leaving out the time its target
+    was down (its outages in ``analysis``); the journaled value at confirmation is the fallback for a window
+    whose rounds are not in the journal.
+    """
+    outages = analysis.outages if analysis is not None else ()
     out: list[DegradedWindow] = []
     for a in sorted(figures.degraded, key=lambda a: a.outage.start_ns):
         o = a.outage
@@ -84,12 +91,13 @@ def degraded_windows(journal: Journal, figures: SlaFigures, now_ns: int) -> list
         if "value" not in data or "max" not in data:
             continue  # a window without its measurement is not stated
         end = o.end_ns if o.end_ns is not None else now_ns
+        value = window_value(journal, a, outages, now_ns)
         out.append(
             DegradedWindow(
                 no=len(out) + 1,
                 target=md_escape(o.target),
                 limit=o.limit,
-                value=_unit(o.limit, float(data["value"])),
+                value=_unit(o.limit, float(data["value"]) if value is None else value),
                 maximum=_unit(o.limit, float(data["max"])),
                 start=Instant(o.start_ns),
                 start_after=None if o.start_bounds[0] is None else Instant(o.start_bounds[0]),
@@ -103,36 +111,37 @@ def degraded_windows(journal: Journal, figures: SlaFigures, now_ns: int) -> list
 
 
 def degraded_hours(
-    journal: Journal,
     config: Config,
     provider: ProviderSection,
     analysis: Analysis,
     figures: SlaFigures,
     period: Period,
     now_ns: int,
-) -> list[tuple[int, Percent]]:
-    """The hours of the day (local) at least half degraded over the period, with the share that was."""
+) -> list[RecurringHour]:
+    """The local hours of the day degraded on a quarter of the days watched (two at least): the pattern.
+
+    Degraded time is the provider's (attributed to it), outside its outages (down wins), as in the report.
+    """
     if not figures.degraded:
         return []
     zone = config.provider_zone(provider.id)
     as_of = min(period.end_ns, now_ns)
     window = (period.start_ns, as_of)
     downtime = union((o.outage.start_ns, o.outage.end_ns or as_of) for o in analysis.for_provider(provider.id))
-    hours = quality_by_hour((), figures.degraded, downtime, window, zone, as_of)
-    out = []
-    for h in hours:
-        if h.hour_s <= 0:
-            continue
-        share = Decimal(repr(h.degraded_s)) / Decimal(repr(h.hour_s))
-        if share >= MIN_HOUR_SHARE:
-            out.append((h.hour, Percent((share * 100).quantize(Decimal(1), rounding=ROUND_DOWN))))
-    return out
+    provider_time = union(
+        (s.start_ns, s.end_ns) for a in figures.degraded for s in a.segments if s.attribution is Attribution.PROVIDER
+    )
+    degraded = subtract(intersect(provider_time, [window]), downtime)
+    return recurring_hours(degraded, intersect(union(analysis.coverage), [window]), window, zone)
 
 
 def speed_lines(
     journal: Journal, config: Config, provider: ProviderSection, period: Period, now_ns: int
 ) -> list[SpeedLine]:
-    """Download and upload against the contract, when the contract names a speed and tests were made."""
+    """Download and upload against the contract, when the contract names a speed and tests were made.
+
+    A direction with an advertised speed but no minimum of its own (the upload beside a download minimum
+    given as a speed) is listed with its measurements and judged against nothing."""
     keys = [t.key for t in config.targets_of(provider.id) if t.kind == "speed"]
     if not keys:
         return []
@@ -149,8 +158,10 @@ def speed_lines(
 
 
 def _line(d: SpeedDirection) -> SpeedLine | None:
-    if not d.tests or d.median_bps is None or d.p10_bps is None or d.minimum_bps is None:
+    if not d.tests or d.median_bps is None or d.p10_bps is None:
         return None
+    if d.minimum_bps is None and d.advertised_bps is None:
+        return None  # no contract figure for this direction: nothing to set the tests against
     share = d.below_share
     return SpeedLine(
         direction=d.direction,
@@ -158,7 +169,7 @@ def _line(d: SpeedDirection) -> SpeedLine | None:
         median=_mbit(d.median_bps),
         p10=_mbit(d.p10_bps),
         advertised=None if d.advertised_bps is None else _mbit(d.advertised_bps),
-        minimum=_mbit(d.minimum_bps),
+        minimum=None if d.minimum_bps is None else _mbit(d.minimum_bps),
         below=d.below_minimum,
         below_share=None
         if share is None
