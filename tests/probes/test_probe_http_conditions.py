@@ -103,9 +103,30 @@ async def test_missing_values_and_a_body_that_is_not_json(ctx: ProbeContext, api
         "[HEADER].X-Missing == 1 (no such header)"
     )
     text = await probe(ctx, make_target("http", url, conditions=["[BODY].status == UP", '[BODY] ~= "unauth"']))
-    assert (
-        text.detail == (f"HTTP 401 from {url}: 1 of 2 conditions failed: [BODY].status == UP (not found)")
-        or text.detail == f"HTTP 401 Unauthorized from {url}"
+    # no [STATUS] condition: the default 200-399 rule fails first and the detail says only that
+    assert (text.failure, text.detail) == (FailureKind.UNEXPECTED, f"HTTP 401 Unauthorized from {url}")
+
+
+async def test_put_with_a_body_and_regular_expressions_on_the_body(ctx: ProbeContext, api: Api) -> None:
+    """PUT carries its body; ``~=`` and ``!~`` search the body text, and a failed one is named."""
+    url = f"{api.base}/v1/state"
+    target = make_target(
+        "http",
+        url,
+        method="PUT",
+        body="ping",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        conditions=['[BODY] ~= "status": "UP"', "[BODY] !~ maintenance"],
+    )
+    up = await probe(ctx, target)
+    assert (up.ok, up.detail) == (True, f"HTTP 200 OK from {url}; 2 conditions met")
+    assert [(m, p, b) for m, p, _h, b in api.requests] == [("PUT", "/v1/state", b"ping")]
+    api.state.update(status="maintenance")
+    down = await probe(ctx, target)
+    got = """(got '{"status": "maintenance", "account": {"…')"""
+    assert (down.failure, down.detail) == (
+        FailureKind.UNEXPECTED,
+        f'HTTP 200 from {url}: 2 of 2 conditions failed: [BODY] ~= "status": "UP" {got}; [BODY] !~ maintenance {got}',
     )
 
 
