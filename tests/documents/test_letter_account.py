@@ -18,6 +18,7 @@ from seed_cases import warning_case
 
 from watchdog.documents.letter import LetterRequest, build_letter, render
 from watchdog.journal.balance import add_balance
+from watchdog.journal.contacts import add_contact
 from watchdog.journal.store import Journal
 from watchdog.notify.outbox import Entry, Message, _insert, _update
 from watchdog.timefmt import to_ns
@@ -214,3 +215,46 @@ def test_the_balance_that_stood_before_the_lookback(tmp_path: Path) -> None:
         == 1
     ), en
     assert "Собственные напоминания" not in ru and "own reminders" not in en
+
+
+def test_the_providers_messages_before_the_period_are_counted_too(tmp_path: Path) -> None:
+    """ "Without notice" must hold for the 45 days before the period as well: the provider's messages are named.
+
+    The contact log holds an e-mail from the provider on 5 Apr, before an 11-12 Apr period: the letter names
+    it beside the period's (none), and the notes ask the customer to reread it before sending. The customer's
+    own call (out), another provider's message, and one of 1 Feb (before 25 Feb) are not the provider's notice.
+    """
+    seed = dataclasses.replace(warning_case(tmp_path), period="2026-04-11..2026-04-12")
+    plain = _letter(seed, "ru")
+    with Journal.open(seed.case.journal, create=False) as journal:
+        for provider, at, direction in (
+            ("isp", _at(2026, 4, 5, 10), "in"),
+            ("isp", _at(2026, 4, 6, 11), "out"),
+            ("other", _at(2026, 4, 7, 12), "in"),
+            ("isp", _at(2026, 2, 1, 9), "in"),
+        ):
+            add_contact(
+                journal, provider=provider, channel="email", note="счёт", at_ns=at, now_ns=at, direction=direction
+            )
+    ru, en = _letter(seed, "ru"), _letter(seed, "en")
+    before_ru = (
+        " За 45 дней до начала периода (с 25.02.2026) в журнале записано 1 входящее сообщение от оператора"
+        " (по электронной почте 05.04.2026 в 10:00 МСК), и оно не предупреждало о приостановлении."
+    )
+    note_ru = (
+        "- Письмо утверждает, что входящие сообщения оператора за период и 45 дней до него не предупреждали о"
+        " приостановлении: перечитайте их (watchdog contact list) перед отправкой; если предупреждение было,"
+        " жалоба на его отсутствие не обоснована.\n"
+    )
+    assert ru.count(before_ru) == 1 and ru.count(note_ru) == 1, ru
+    assert ru.replace(before_ru, "").replace(note_ru, "") == plain
+    before_en = (
+        " In the 45 days before the period (from 25 Feb 2026) my contact log holds 1 message from you"
+        " (by e-mail on 5 Apr 2026 at 10:00 MSK), and it did not warn me of the suspension."
+    )
+    note_en = (
+        "- The letter says that the messages from the provider in the period and the 45 days before it did not warn"
+        " of the suspension: reread them (watchdog contact list) before you send it; if one did warn you, the"
+        " complaint of no warning does not stand.\n"
+    )
+    assert en.count(before_en) == 1 and en.count(note_en) == 1, en

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from watchdog.analysis.sla import Period
 from watchdog.config import Config, ProviderSection
-from watchdog.documents.compensation.values import Instant, Money
+from watchdog.documents.compensation.values import ContactEntry, Instant, Money
 from watchdog.documents.words import md_escape
 from watchdog.journal.balance import list_balances
+from watchdog.journal.contacts import list_contacts
 from watchdog.journal.store import Journal
 from watchdog.timefmt import to_datetime, to_ns
 
@@ -71,6 +72,21 @@ def _slug(name: str) -> str:
     """The key-safe form of a name (watchdog.notify.deadlines.Deadline.slug, which this layer cannot import)."""
     text = "".join(c if c.isalnum() else "-" for c in name.strip().lower())
     return "-".join(part for part in text.split("-") if part)[:40] or "deadline"
+
+
+def messages_before(journal: Journal, provider: ProviderSection, period: Period, since: Lookback) -> list[ContactEntry]:
+    """The provider's messages to the customer (contact log, direction ``in``) in the lookback before the period.
+
+    "Without notice" is said of them too: a notice that came a week before a period that opens with the block
+    is the one that counts, so the letter names them and the notes ask the customer to reread them.
+    """
+    return [
+        ContactEntry(
+            c.at_ns, c.channel, c.ref, c.note, c.direction, c.duration_s, c.promised, c.ref_given, c.recorded_ns
+        )
+        for c in list_contacts(journal, provider.id, since.start_ns, period.start_ns)
+        if c.direction == "in"
+    ]
 
 
 def balance_lines(
