@@ -156,6 +156,48 @@ def _subject(kind: str, rest: str, written: str) -> Subject:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """Where a metric comes from: a subject's value, or what ``~= pattern`` finds in it (an HTML account page).
+
+    ``[BODY] ~= "Баланс:\\s*([-\\d ,.]+)"`` reads the first group (else the whole match) of the first match.
+    """
+
+    subject: Subject
+    pattern: regex.Pattern[str] | None = None
+
+    def value(self, answer: Answer) -> Any:
+        """The value; :class:`Missing` when it is not there, :class:`~probes._pattern.PatternTimeout` as a search."""
+        got = self.subject.value(answer)
+        if self.pattern is None:
+            return got
+        found = search_now(self.pattern, _as_text(got), f"/{self.pattern.pattern}/")
+        if found is None:
+            raise Missing("no match")
+        return found.group(1) if self.pattern.groups else found.group(0)
+
+
+def parse_reading(text: str) -> Reading:
+    """A metric: ``[BODY].json.path``, ``[HEADER].Name``, ``[RESPONSE_TIME]``, or one of them ``~= pattern``."""
+    split = _split(text)
+    if split is None:
+        return Reading(parse_subject(text))
+    left, op, raw = split
+    if op != "~=" or _SUBJECT.match(left) is None:
+        raise ValueError(
+            "a metric reads a value ([BODY].json.path, [HEADER].Name, [RESPONSE_TIME]) or searches one with ~= pattern"
+            f" (its first group, else the whole match, is read): {text!r}"
+        )
+    subject = parse_subject(left)
+    value = _unquote(raw.strip())
+    if not value:
+        raise ValueError(f"no pattern after ~=: {text!r}")
+    try:
+        return Reading(subject, compile_text(value))
+    except regex.error as exc:
+        raise ValueError(f"not a regular expression: {value!r} ({exc})") from exc
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     """One parsed condition."""
 

@@ -30,7 +30,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 import watchdog
 from probes._net import host_port, os_reason
 from probes._pattern import PatternTimeout, risk_warning
-from probes.conditions import Answer, Condition, Subject, date_of, number_of, parse_condition, parse_subject
+from probes.conditions import Answer, Condition, Reading, date_of, number_of, parse_condition, parse_reading
 from watchdog.errors import CannotProbe, ConnectError, ResolveError, TLSError, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
@@ -61,7 +61,8 @@ class HttpOptions(ProbeOptions):
     conditions: list[Annotated[str, AfterValidator(_check_condition)]] = Field(default_factory=list, max_length=50)
     """Gatus-style conditions, all of which must hold: ``[STATUS] == 200``, ``[BODY].status == UP``."""
     metrics: dict[str, str] = Field(default_factory=dict, max_length=20)
-    """Numbers to record, name → ``[BODY].json.path`` / ``[HEADER].Name`` / ``[RESPONSE_TIME]``."""
+    """Numbers to record, name → ``[BODY].json.path`` / ``[HEADER].Name`` / ``[RESPONSE_TIME]``, or one of
+    them ``~= pattern`` (its first group: a figure on an HTML page)."""
     expect_status: list[int] | None = Field(default=None, min_length=1)
     """Accepted status codes; by default any 200–399."""
     expect_text: str | None = Field(default=None, min_length=1)
@@ -105,7 +106,7 @@ class HttpOptions(ProbeOptions):
                     f"metric name {name!r}: lower-case letters, digits and _, not {', '.join(sorted(_OWN_METRICS))}"
                 )
             try:
-                parse_subject(subject)
+                parse_reading(subject)
             except ValueError as exc:
                 raise ValueError(f"metric {name}: {exc}") from None
         return value
@@ -120,7 +121,7 @@ class HttpOptions(ProbeOptions):
             raise ValueError(f"a body needs method POST, PUT, PATCH or DELETE (method is {self.method})")
         return self
 
-    def parsed(self) -> tuple[list[Condition], dict[str, Subject]]:
+    def parsed(self) -> tuple[list[Condition], dict[str, Reading]]:
         """The conditions and metric subjects, parsed once per options object."""
         return _parsed(self.conditions, self.metrics)
 
@@ -147,20 +148,25 @@ class HttpOptions(ProbeOptions):
 @functools.lru_cache(maxsize=256)
 def _parsed_cached(
     conditions: tuple[str, ...], metrics: tuple[tuple[str, str], ...]
-) -> tuple[list[Condition], dict[str, Subject]]:
-    return [parse_condition(c) for c in conditions], {k: parse_subject(v) for k, v in metrics}
+) -> tuple[list[Condition], dict[str, Reading]]:
+    return [parse_condition(c) for c in conditions], {k: parse_reading(v) for k, v in metrics}
 
 
-def _parsed(conditions: list[str], metrics: dict[str, str]) -> tuple[list[Condition], dict[str, Subject]]:
+def _parsed(conditions: list[str], metrics: dict[str, str]) -> tuple[list[Condition], dict[str, Reading]]:
     return _parsed_cached(tuple(conditions), tuple(metrics.items()))
 
 
 def advise(options: HttpOptions) -> list[tuple[tuple[str | int, ...], str]]:
-    """Warnings for regular expressions in ``conditions`` that may backtrack without end."""
+    """Warnings for regular expressions in ``conditions`` and ``metrics`` that may backtrack without end."""
+    conditions, readings = options.parsed()
     return [
         (("conditions", i), warning)
-        for i, condition in enumerate(options.parsed()[0])
+        for i, condition in enumerate(conditions)
         if condition.pattern is not None and (warning := risk_warning(condition.value)) is not None
+    ] + [
+        (("metrics", name), warning)
+        for name, reading in readings.items()
+        if reading.pattern is not None and (warning := risk_warning(reading.pattern.pattern)) is not None
     ]
 
 
@@ -248,9 +254,15 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
     where = f"{final_url} (redirected from {url})" if redirected else url
     metrics: dict[str, float] = {"status_code": status, "body_bytes": len(body)}
-    conditions, subjects = options.parsed()
+    conditions, readings = options.parsed()
     answer = Answer(status, elapsed, headers, body, charset)
-    read = _read_metrics(subjects, answer)
+    try:
+        if any(r.pattern is not None for r in readings.values()):  # a search may take its half second: off the loop
+            read = await asyncio.to_thread(_read_metrics, readings, answer)
+        else:
+            read = _read_metrics(readings, answer)
+    except PatternTimeout as exc:
+        raise CannotProbe(f"HTTP {status} from {where}: {exc}", metrics=metrics) from None
     metrics.update(read)
     if not options.checks_status() and not options.accepts(status):
         raise UnexpectedAnswer(f"{_status_line(status, reason)} from {where}", metrics=metrics)
@@ -283,7 +295,7 @@ def _failed(conditions: list[Condition], answer: Answer) -> list[tuple[Condition
     return [(c, why) for c in conditions if (why := c.check(answer)) is not None]
 
 
-def _read_metrics(subjects: dict[str, Subject], answer: Answer) -> dict[str, float]:
+def _read_metrics(readings: dict[str, Reading], answer: Answer) -> dict[str, float]:
     """The numbers the config asks for; one that is missing or not a number is left out (a condition can insist).
 
     A date (``2027-03-31``, ``31.03.2027``, a card's ``03/27``) is recorded as the whole days from today
@@ -291,9 +303,11 @@ def _read_metrics(subjects: dict[str, Subject], answer: Answer) -> dict[str, flo
     """
     found: dict[str, float] = {}
     today = dt.datetime.now(dt.UTC).date()
-    for name, subject in subjects.items():
+    for name, reading in readings.items():
         try:
-            raw = subject.value(answer)
+            raw = reading.value(answer)
+        except PatternTimeout:
+            raise  # the agent's trouble: the probe says so (internal)
         except Exception:  # Missing, or a JSONPath that fails on this document: no number this time
             continue
         value = number_of(raw)

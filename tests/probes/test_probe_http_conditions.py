@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from probe_servers import make_target, probe
 from pydantic import ValidationError
 from speaking_servers import TOKEN, Api, start_api
@@ -103,9 +104,30 @@ async def test_missing_values_and_a_body_that_is_not_json(ctx: ProbeContext, api
         "[HEADER].X-Missing == 1 (no such header)"
     )
     text = await probe(ctx, make_target("http", url, conditions=["[BODY].status == UP", '[BODY] ~= "unauth"']))
-    assert (
-        text.detail == (f"HTTP 401 from {url}: 1 of 2 conditions failed: [BODY].status == UP (not found)")
-        or text.detail == f"HTTP 401 Unauthorized from {url}"
+    # no [STATUS] condition: the default 200-399 rule fails first and the detail says only that
+    assert (text.failure, text.detail) == (FailureKind.UNEXPECTED, f"HTTP 401 Unauthorized from {url}")
+
+
+async def test_put_with_a_body_and_regular_expressions_on_the_body(ctx: ProbeContext, api: Api) -> None:
+    """PUT carries its body; ``~=`` and ``!~`` search the body text, and a failed one is named."""
+    url = f"{api.base}/v1/state"
+    target = make_target(
+        "http",
+        url,
+        method="PUT",
+        body="ping",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        conditions=['[BODY] ~= "status": "UP"', "[BODY] !~ maintenance"],
+    )
+    up = await probe(ctx, target)
+    assert (up.ok, up.detail) == (True, f"HTTP 200 OK from {url}; 2 conditions met")
+    assert [(m, p, b) for m, p, _h, b in api.requests] == [("PUT", "/v1/state", b"ping")]
+    api.state.update(status="maintenance")
+    down = await probe(ctx, target)
+    got = """(got '{"status": "maintenance", "account": {"…')"""
+    assert (down.failure, down.detail) == (
+        FailureKind.UNEXPECTED,
+        f'HTTP 200 from {url}: 2 of 2 conditions failed: [BODY] ~= "status": "UP" {got}; [BODY] !~ maintenance {got}',
     )
 
 
@@ -115,6 +137,52 @@ async def test_default_status_rule_holds_without_a_status_condition(ctx: ProbeCo
     assert (result.failure, result.detail) == (FailureKind.UNEXPECTED, f"HTTP 401 Unauthorized from {url}")
     judged = await probe(ctx, make_target("http", url, conditions=["[STATUS] == 401", "[BODY].error == unauthorised"]))
     assert (judged.ok, judged.detail) == (True, f"HTTP 401 Unauthorized from {url}; 2 conditions met")
+
+
+PAGE = """<!doctype html><html><body><h1>Личный кабинет</h1>
+<div class="acct">Лицевой счёт 248393</div>
+<div class="balance">Баланс: <b>{balance}</b> ₽</div>
+<p>Тариф «Домашний 100», 600 ₽/мес.</p></body></html>"""
+
+
+async def test_a_personal_account_page_whose_balance_drops(ctx: ProbeContext) -> None:
+    """An HTML account page (no API): ``[BODY] ~= pattern`` reads the balance from its first group."""
+    shown = {"balance": "1 234,50", "cookie": ""}
+
+    async def cabinet(request: web.Request) -> web.Response:
+        shown["cookie"] = request.headers.get("Cookie", "")
+        return web.Response(text=PAGE.format(balance=shown["balance"]), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/lk", cabinet)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/lk"  # type: ignore[union-attr]
+    target = make_target(
+        "http",
+        url,
+        headers={"Cookie": f"session={TOKEN}"},
+        conditions=["[STATUS] == 200", "[BODY] ~= Лицевой счёт 248393"],
+        metrics={"balance": r'[BODY] ~= "Баланс:\s*<b>([-\d ,.]+)</b>"', "bonus": r"[BODY] ~= Бонусы: (\d+)"},
+    )
+    try:
+        full = await probe(ctx, target)
+        shown["balance"] = "99,50"
+        low = await probe(ctx, target)
+        shown["balance"] = "-12,00"
+        owed = await probe(ctx, target)
+    finally:
+        await runner.cleanup()
+    assert shown["cookie"] == f"session={TOKEN}"
+    # the page has no "Бонусы": that metric is left out, the probe is not failed for it
+    assert [(r.ok, r.detail, r.metrics.get("balance")) for r in (full, low, owed)] == [
+        (True, f"HTTP 200 OK from {url}; 2 conditions met; balance=1234.5", 1234.5),
+        (True, f"HTTP 200 OK from {url}; 2 conditions met; balance=99.5", 99.5),
+        (True, f"HTTP 200 OK from {url}; 2 conditions met; balance=-12", -12.0),
+    ]
+    assert all("bonus" not in r.metrics and TOKEN not in r.detail for r in (full, low, owed))
 
 
 @pytest.mark.parametrize(
@@ -159,6 +227,12 @@ def test_comparisons(text: str, ok: bool) -> None:
         ({"metrics": {"Balance": "[BODY].x"}}, "metric name 'Balance': lower-case letters, digits and _"),
         ({"metrics": {"status_code": "[BODY].x"}}, "metric name 'status_code'"),
         ({"metrics": {"balance": "$.x"}}, "metric balance: not [STATUS], [RESPONSE_TIME], [HEADER].Name, [BODY]"),
+        ({"metrics": {"balance": "[BODY] ~= ("}}, "metric balance: not a regular expression: '('"),
+        (
+            {"metrics": {"balance": "[BODY].balance > 5"}},
+            "metric balance: a metric reads a value ([BODY].json.path, [HEADER].Name, [RESPONSE_TIME]) or searches"
+            " one with ~= pattern (its first group, else the whole match, is read): '[BODY].balance > 5'",
+        ),
         ({"body": "{}"}, "a body needs method POST, PUT, PATCH or DELETE (method is GET)"),
         ({"method": "HEAD", "conditions": ["[BODY].a == 1"]}, "[BODY] conditions need a method other than HEAD"),
         ({"method": "TRACE"}, "Input should be 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE' or 'OPTIONS'"),

@@ -18,6 +18,7 @@ from probe_servers import start_tcp_server
 
 from probes import REGISTRY
 from probes._pattern import backtracking_risk
+from probes.http import advise as http_advise
 from watchdog.agent.runner import run_probe
 from watchdog.model import FailureKind, Result, Role, Target
 from watchdog.probe import ProbeContext
@@ -68,8 +69,13 @@ async def _meanwhile(slow: asyncio.Task[Result], other: Target, ctx: ProbeContex
     return results
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"conditions": [f"[BODY] ~= {RUNAWAY}"]}, {"metrics": {"balance": f"[BODY] ~= {RUNAWAY}"}}],
+    ids=["condition", "metric"],
+)
 async def test_an_http_condition_that_backtracks_for_ever_is_internal_and_other_probes_go_on(
-    serve: Callable[[Handler], Awaitable[int]], tcp_port: int, ctx: ProbeContext
+    serve: Callable[[Handler], Awaitable[int]], tcp_port: int, ctx: ProbeContext, options: dict[str, object]
 ) -> None:
     async def api(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -79,7 +85,7 @@ async def test_an_http_condition_that_backtracks_for_ever_is_internal_and_other_
         writer.close()
 
     port = await serve(api)
-    http = target("http", f"http://127.0.0.1:{port}/", conditions=[f"[BODY] ~= {RUNAWAY}"])
+    http = target("http", f"http://127.0.0.1:{port}/", **options)
     slow = asyncio.create_task(run_probe(REGISTRY["http"], http, ctx))
     results = await _meanwhile(slow, target("tcp", f"127.0.0.1:{tcp_port}"), ctx)
     result = await slow
@@ -116,3 +122,5 @@ def test_config_check_names_the_repeated_group_that_holds_a_repeat() -> None:
     assert backtracking_risk(r"(a+)?b") is None  # at most once: no blow-up
     assert backtracking_risk(r"(a+)++") is None  # possessive: never backtracks
     assert backtracking_risk(r"[(a+)]+\(b*\)+") is None  # a set and escaped brackets are not groups
+    options = REGISTRY["http"].options.model_validate({"metrics": {"balance": "[BODY] ~= Баланс: ((\\d+ ?)+)"}})
+    assert [where for where, _ in http_advise(options)] == [("metrics", "balance")]

@@ -95,7 +95,7 @@ async def test_fix_gateway_closes_at_once(ctx: ProbeContext, tcp_port: int) -> N
     assert result.detail in (
         "step 2 (logon answer): no FIX 35=A within 1s: the server closed the connection; got 0 bytes",
         "step 2 (logon answer): no FIX 35=A within 1s: connection lost (Connection reset by peer); got 0 bytes",
-        "step 1 (logon): 127.0.0.1:{tcp_port} closed the connection while we sent: Connection reset by peer",
+        f"step 1 (logon): 127.0.0.1:{tcp_port} closed the connection while we sent: Connection reset by peer",
     )
 
 

@@ -7,10 +7,13 @@ starts, so what is tested is the recipe text a user copies.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from probe_servers import probe, start_tcp_server
 from speaking_servers import TOKEN, FixGateway, banner_handler, imap_handler, smtp_handler, start_api
 
@@ -98,3 +101,39 @@ async def test_recipes_fail_as_unexpected_naming_the_step(ctx: ProbeContext, sta
         FailureKind.UNEXPECTED,
         f"HTTP 200 from {env['BANK_API']}: 1 of 4 conditions failed: [BODY].status == UP (got 'maintenance')",
     )
+
+
+# ------------------------------------------------------------------------- the README shows the recipes
+
+README = RECIPES.parents[1] / "README.md"
+_VAR = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def _readme_targets() -> list[dict[str, Any]]:
+    """The targets of the YAML examples under "Probes that speak the service" in README.md."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### Probes that speak the service\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```yaml\n(.*?)^```$", section, flags=re.DOTALL | re.MULTILINE)
+    return [target for block in blocks for target in yaml.safe_load(block)]
+
+
+def _recipe_targets() -> list[dict[str, Any]]:
+    """The recipes as written, each ``${VAR:-default}`` read as the README writes it: the address as its
+    default (an example host), anything else (a secret) as ``${VAR}``."""
+    data = yaml.safe_load(RECIPES.read_text(encoding="utf-8"))
+    out = []
+    for provider in data["providers"]:
+        for target in provider["targets"]:
+            plain = yaml.safe_load(_VAR.sub(r"${\1}", yaml.safe_dump(target, allow_unicode=True)))
+            plain["address"] = _VAR.sub(r"\2", target["address"])
+            out.append(plain)
+    return out
+
+
+def test_readme_shows_each_recipe_as_tested() -> None:
+    """One README example per recipe, each the recipe this file runs against a real server (issue 18)."""
+    readme = {t["name"]: t for t in _readme_targets()}
+    recipes = {t["name"]: t for t in _recipe_targets()}
+    assert sorted(readme) == sorted(recipes) == ["api", "fix-gateway", "imap", "smtp", "ssh-banner"]
+    for name, recipe in recipes.items():
+        assert readme[name] == recipe, name

@@ -14,7 +14,7 @@ from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.compensation.values import ContactEntry, Money
-from watchdog.documents.letter.account import balance_lines, reminder_lines
+from watchdog.documents.letter.account import balance_lines, lookback, messages_before, reminder_lines
 from watchdog.documents.letter.context import letter_context
 from watchdog.documents.letter.quality import degraded_hours, degraded_windows, speed_lines
 from watchdog.documents.letter.request import ABOUT, ABOUT_OUTAGES, LetterRequest
@@ -95,8 +95,15 @@ def build_letter(
     if about == "warning":
         fee = provider.contract.fee
         currency = provider.account.currency if provider.account else fee.currency if fee else "RUB"
-        context["balances"] = balance_lines(journal, provider, period, now_ns, currency)
-        context["reminders"] = reminder_lines(journal, config, provider, period, now_ns)
+        since = lookback(period, zone)
+        context["lookback"] = since
+        context["balances"] = balance_lines(journal, provider, period, since, now_ns, currency)
+        context["reminders"] = reminder_lines(journal, config, provider, period, since, now_ns)
+        context["inbound_before"] = messages_before(journal, provider, period, since)
+        if context["inbound_before"] or any(c.direction == "in" for c in request.contacts):
+            words = fmt.words["notices"]["inbound"]
+            params = {"days": since.days, "role": context["role"]["gen"]}
+            context["notes"]["notices"].append(fmt.fill(str(words), params))
         if context["reminders"]:
             context["notes"]["notices"].append(str(fmt.words["notices"]["outbox"]))
     if about == "quality":
