@@ -127,6 +127,21 @@ def test_isp_letter_in_english(tmp_path: Path) -> None:
     assert "Reply in writing by 3 December 2026" in text
 
 
+def test_a_monthly_fee_over_a_custom_range_is_said_in_the_letters_words(tmp_path: Path) -> None:
+    """A range that is not whole months cannot carry a monthly fee: the note names the fee in words ("в месяц"),
+    not in the config's key ("за month")."""
+    case = isp_case(tmp_path)
+    why = {
+        "ru": "плату в месяц нельзя пересчитать на расчётный период 2026-10-02..2026-10-11.",
+        "en": "a fee per month cannot be turned into the billing period 2026-10-02..2026-10-11.",
+    }
+    for lang in ("ru", "en"):
+        text = render(case.letter("isp", "2026-10-02..2026-10-11", lang, dt.date(2026, 11, 2)), "md")
+        notes = [line for line in text.splitlines() if line.endswith(why[lang])]
+        assert [line.split("`")[1] for line in notes] == ["ru.zozpp.28.5", "ru.telematics.prorata"], lang
+        assert "month»" not in text and "за month" not in text
+
+
 # ---------------------------------------------------------------------------------------------- broker
 
 

@@ -76,7 +76,7 @@ class Context:
             return Skipped("", "no_fee")
         per_months = {"month": 1, "quarter": 3, "year": 12}.get(fee.per)
         if per_months is None:
-            return Skipped("", "fee_period", {"per": fee.per, "period": "month"})
+            return Skipped("", "fee_month", {"per": fee.per})
         return Money(Decimal(str(fee.amount)) / per_months, fee.currency)
 
     @property

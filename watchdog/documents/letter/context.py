@@ -218,7 +218,7 @@ def _notes(
     for s in assessment.skipped:
         found = book.rules.get(s.rule_id)
         title = found.title.get(lang) if found else s.rule_id
-        params = {k: (words["when"].get(v, v) if k == "when" else v) for k, v in s.params.items() if v is not None}
+        params = {k: (words[k].get(v, v) if k in ("when", "per") else v) for k, v in s.params.items() if v is not None}
         reason = fmt.fill(str(words["skip"][s.reason]), params)
         skipped.append({"title": title, "id": s.rule_id, "reason": reason})
     notices = [fmt.fill(str(words["notices"][n.key]), n.params) for n in assessment.notices]
