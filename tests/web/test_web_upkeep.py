@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from watchdog.journal.tsa import (
 from watchdog.model import NS, Result, Target
 from watchdog.timefmt import to_ns
 from watchdog.web import JournalSource, StatusService, create_app
-from watchdog.web.data import CertWarningNow, open_cert_warnings
+from watchdog.web.data import CertWarningNow, StampAudit, open_cert_warnings
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 20, tzinfo=MSK))
@@ -128,8 +129,16 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         # (written after the backup: a backup verifies the whole journal, and this token would fail it)
         forged = (stamped[0], stamped[1], "00" * 32)
         event = token_event(OTHER, journal.journal_id, forged, der, facts, fp, 0, ["x"])
-        journal.add_event(EV_TIMESTAMP, event)
-    return {"base": base, "tsa": tsa, "config": config, "facts": facts, "stamped": stamped, "backup": backup}
+        forged_seq = journal.add_event(EV_TIMESTAMP, event)
+    return {
+        "base": base,
+        "tsa": tsa,
+        "config": config,
+        "facts": facts,
+        "stamped": stamped,
+        "backup": backup,
+        "forged_seq": forged_seq,
+    }
 
 
 def app_for(config: Any) -> Any:
@@ -162,9 +171,22 @@ async def test_status_json_shows_seals_backup_balance_and_warnings(made: dict[st
         "queued_since_local": local["queued_since_local"],
         "attempts": 3,
         "error": "HTTP 503 from <url>",
+        "bad_tokens": 0,
     }
     assert local["sealed_local"].endswith("+03:00")
     assert (other["tsa"], other["sealed_ns"], other["rows_up_to"], other["queued"]) == (OTHER, None, None, 0)
+    # the forged token is not a seal, and the page says so: which TSA, which head, what is wrong
+    assert other["bad_tokens"] == 1 and upkeep["bad_token_count"] == 1
+    block, last_seq, head_hex = stamped
+    assert upkeep["bad_tokens"] == [
+        {
+            "seq": made["forged_seq"],
+            "tsa": OTHER,
+            "block": block,
+            "rows_up_to": last_seq,
+            "problem": f"names head {'0' * 16}… of block {block}, but the chain's block {block} is {head_hex[:16]}…",
+        }
+    ]
     assert upkeep["backup"]["file"] == backup.path.name
     assert re.fullmatch(r"journal-\d{8}T\d{6}Z\.sqlite3", upkeep["backup"]["file"])
     assert upkeep["backup"]["bytes"] == backup.bytes and upkeep["backup"]["problem"] is None
@@ -216,6 +238,12 @@ async def test_pages_in_english_and_russian(made: dict[str, Any]) -> None:
     assert "2 heads wait in the queue (HTTP 503 from &lt;url&gt;)" in html
     assert "127.0.0.1:9" not in page
     assert "TSA Other &#34;&lt;TSA&gt;&#34; \\ b: no verified token yet." in page and OTHER not in page
+    # a stored token that does not verify is named plainly (the TSA's name escaped), with what to run
+    assert (
+        '<p class="banner bad" data-bad-tokens="1">1 timestamp token does not verify '
+        f"(TSA Other &#34;&lt;TSA&gt;&#34; \\ b, head seq {stamped[1]}): "
+        "run <code>watchdog verify --journal</code>.</p>"
+    ) in page
     assert f"Last backup {shown(made['backup'].path.stat().st_mtime_ns)}: {made['backup'].path.name}" in html
     assert "Pushed every 5\u00a0min 00\u00a0s" in html
     assert "180.00 RUB" in html and "runs out on 2026-11-29" in html and "9 days left" in html
@@ -232,6 +260,10 @@ async def test_pages_in_english_and_russian(made: dict[str, Any]) -> None:
     assert "осталось 9 дней" in html_ru and "закончится 2026-11-29" in html_ru
     assert "Предупреждение (не сбой): TLS-сертификат bank/online истекает" in html_ru
     assert "Последняя копия" in html_ru and "Сигнал жизни" in html_ru
+    assert (
+        f"1 метка времени не проходит проверку (TSA Other &#34;&lt;TSA&gt;&#34; \\ b, заголовок seq {stamped[1]}): "
+        "запустите watchdog verify --journal."
+    ) in html_ru
 
 
 def test_a_renewed_certificate_closes_its_warning() -> None:
@@ -284,3 +316,32 @@ async def test_metrics_show_balance_expiry_seals_and_backup(made: dict[str, Any]
     assert "# TYPE watchdog_balance_days_left gauge" in body
     # the other TSA has no verified token (its only one names another hash): no last-token line for it
     assert f"watchdog_tsa_last_token_timestamp_seconds{{{agent},{other}}}" not in body
+
+
+def test_each_token_is_checked_once(made: dict[str, Any], tmp_path: Path) -> None:
+    """The page does not check every token on every request: the audit answers from its cache until a token
+    row is added, then checks only the new rows (the objects it found before are kept, not made again)."""
+    path = tmp_path / "journal.sqlite3"
+    shutil.copyfile(made["backup"].path, path)  # a verified copy with one good token and no bad one
+    facts, stamped = made["facts"], made["stamped"]
+    audit = StampAudit()
+    with Journal.open(path) as journal:
+        assert audit.bad(journal) == ()
+        forged = token_event("TSA A", journal.journal_id, (stamped[0], stamped[1], "00" * 32), b"x", facts, "", 0, [])
+        first_seq = journal.add_event(EV_TIMESTAMP, forged)
+        (first,) = audit.bad(journal)
+        assert (first.seq, first.tsa, first.last_seq) == (first_seq, "TSA A", stamped[1])
+        assert audit.bad(journal) is audit.bad(journal)  # no new token row: the cached answer
+        unknown = token_event("TSA B", journal.journal_id, (99, 5, "ab" * 32), b"x", facts, "", 0, [])
+        second_seq = journal.add_event(EV_TIMESTAMP, unknown)
+        kept, second = audit.bad(journal)
+        assert kept is first  # checked once
+        assert (second.seq, second.tsa, second.problem) == (
+            second_seq,
+            "TSA B",
+            "names block 99, which the chain does not hold",
+        )
+        # a token row gone (the journal replaced by an older copy): everything is checked again
+        journal.conn.execute("DELETE FROM events WHERE seq = ?", (second_seq,))
+        (again,) = audit.bad(journal)
+        assert again == first and again is not first

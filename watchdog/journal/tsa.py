@@ -340,6 +340,22 @@ def newest_stamp(
     return None
 
 
+def check_stamps_after(conn: Any, journal_id: str, after_seq: int = 0) -> list[StampCheck]:
+    """Check every journaled token written after ``after_seq`` against the block it names (as the journal
+    holds it) and the journal's CA certificates, as ``watchdog verify --journal`` does minus the chain.
+
+    For a cache that checks each token once (the status page): a token row never changes once chained.
+    """
+    blocks = {
+        int(no): (int(last), bytes(h).hex()) for no, last, h in conn.execute("SELECT no, last_seq, hash FROM blocks")
+    }
+    rows = conn.execute(
+        "SELECT seq, type, data FROM events WHERE type IN (?, ?) AND (type = ? OR seq > ?) ORDER BY seq",
+        (EV_TIMESTAMP, EV_TIMESTAMP_CA, EV_TIMESTAMP_CA, after_seq),
+    ).fetchall()
+    return check_stamps(journal_id, blocks, [(int(seq), str(t), json.loads(d)) for seq, t, d in rows])
+
+
 def stamp_status(conn: Any, names: Sequence[str]) -> list[dict[str, Any]]:
     """Per TSA (configured ones, and any the journal has tokens from): the newest token and the queue."""
     newest: dict[str, tuple[int, int]] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import statistics
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from watchdog.journal.integrity import check_readable
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.schema import EV_CERT_EXPIRING
 from watchdog.journal.store import Journal
-from watchdog.journal.tsa import newest_stamp, stamp_status
+from watchdog.journal.tsa import EV_TIMESTAMP, StampCheck, check_stamps_after, newest_stamp, stamp_status
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
 
 _LOGGER = logging.getLogger(__name__)
@@ -303,6 +304,7 @@ class StampNow:
     queued_since_ns: int | None
     attempts: int
     error: str | None  # the last request's failure (an HTTP status or error type; never the URL)
+    bad_tokens: int = 0  # journaled tokens from this TSA that do not verify (``watchdog verify --journal`` names them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,10 +336,50 @@ class Upkeep:
     backup: BackupNow | None  # None: no ``backup.dest``
     balances: Mapping[str, Balance]  # provider id → latest reading
     certs: Mapping[str, tuple[CertWarningNow, ...]]  # provider id → open warnings
+    bad_stamps: tuple[StampCheck, ...] = ()  # journaled tokens that do not verify, in seq order
 
 
-def load_stamps(journal: Journal, config: Config) -> tuple[StampNow, ...]:
-    """Per TSA (configured ones and any the journal has tokens from): the newest verified token and the queue."""
+class StampAudit:
+    """Every journaled timestamp token, checked once: the page names those that do not verify.
+
+    A token row never changes once chained, so only rows written since the last look are checked (one an
+    hour, a few ms each); the whole set is checked again only when the journal is another one (restored,
+    replaced) or its token rows are not the ones seen (fewer, or a count that new rows do not explain).
+    Thread-safe: journal reads run in worker threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, int, int] = ("", 0, 0)  # journal id, token rows, newest token seq
+        self._bad: tuple[StampCheck, ...] = ()
+
+    def bad(self, journal: Journal) -> tuple[StampCheck, ...]:
+        """The tokens that do not verify (against the block they name and the CA the journal carries)."""
+        count, newest = journal.conn.execute(
+            "SELECT count(*), coalesce(max(seq), 0) FROM events WHERE type = ?", (EV_TIMESTAMP,)
+        ).fetchone()
+        key = (journal.journal_id, int(count), int(newest))
+        with self._lock:
+            if key == self._key:
+                return self._bad
+            seen_id, seen_count, seen_seq = self._key
+            after = 0
+            kept: tuple[StampCheck, ...] = ()
+            if seen_id == key[0] and key[2] > seen_seq:
+                (added,) = journal.conn.execute(
+                    "SELECT count(*) FROM events WHERE type = ? AND seq > ?", (EV_TIMESTAMP, seen_seq)
+                ).fetchone()
+                if seen_count + int(added) == key[1]:  # the rows seen are all still there: check the new ones
+                    after, kept = seen_seq, self._bad
+            checks = check_stamps_after(journal.conn, journal.journal_id, after)
+            self._bad = (*kept, *(c for c in checks if c.problem is not None))
+            self._key = key
+            return self._bad
+
+
+def load_stamps(journal: Journal, config: Config, bad: tuple[StampCheck, ...] = ()) -> tuple[StampNow, ...]:
+    """Per TSA (configured ones and any the journal has tokens from): the newest verified token, the queue and
+    how many of its tokens (in ``bad``) do not verify."""
     names = [t.label for t in config.model.timestamp.tsas]
     out = []
     for row in stamp_status(journal.conn, names):
@@ -353,6 +395,7 @@ def load_stamps(journal: Journal, config: Config) -> tuple[StampNow, ...]:
                 row["queued_since_ns"],
                 row["attempts"],
                 row["error"],
+                sum(1 for b in bad if b.tsa == row["tsa"]),
             )
         )
     return tuple(out)
@@ -409,17 +452,22 @@ def open_cert_warnings(
     return {k: tuple(v) for k, v in out.items()}
 
 
-def load_upkeep(journal: Journal, config: Config, now_ns: int, since_ns: int) -> Upkeep:
-    """Timestamps, the last backup, balances and open certificate warnings (runs in a thread)."""
+def load_upkeep(
+    journal: Journal, config: Config, now_ns: int, since_ns: int, audit: StampAudit | None = None
+) -> Upkeep:
+    """Timestamps (with the tokens that do not verify, when ``audit`` is given), the last backup, balances and
+    open certificate warnings (runs in a thread)."""
     certs = journal.events([EV_CERT_EXPIRING], since_ns=since_ns, until_ns=now_ns)
     keys = {info.id: info.key for info in journal.targets().values()} if certs else {}
     warned = sorted({keys[e.target] for e in certs if e.target in keys})
     last: Mapping[str, Result | None] = journal.restore(warned).last_result if warned else {}
+    bad = audit.bad(journal) if audit is not None else ()
     return Upkeep(
-        load_stamps(journal, config),
+        load_stamps(journal, config, bad),
         load_backup(config),
         latest_balances(journal),
         open_cert_warnings(list(certs), keys, config, last, now_ns),
+        bad,
     )
 
 
@@ -428,7 +476,7 @@ def provider_kinds(config: Config) -> dict[str, Any]:
     return {p.id: p.kind for p in config.providers}
 
 
-def load_history(journal: Journal, config: Config, now_ns: int) -> History:
+def load_history(journal: Journal, config: Config, now_ns: int, audit: StampAudit | None = None) -> History:
     """Analyse the journal over the last 30 days and each provider's current period (runs in a thread)."""
     check_readable(journal)  # figures are never read around a damaged index (JournalDamaged → 503)
     since = now_ns - HISTORY_DAYS * DAY_NS
@@ -453,7 +501,7 @@ def load_history(journal: Journal, config: Config, now_ns: int) -> History:
         for t in config.targets
     }
     contacts = tuple(journal.events([EV_CONTACT]))
-    upkeep = load_upkeep(journal, config, now_ns, since)
+    upkeep = load_upkeep(journal, config, now_ns, since, audit)
     return History(now_ns, since, analysis, figures, cov, contacts, journal.head(), upkeep)
 
 
@@ -568,6 +616,7 @@ class StatusService:
         self.max_entries = max_entries
         self._cache: dict[tuple[Any, ...], _Cached] = {}
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self.stamp_audit = StampAudit()  # each timestamp token checked once, not on every page
 
     async def now(self) -> Now:
         """The current state (not cached: the live board is free to read)."""
@@ -596,7 +645,9 @@ class StatusService:
         page never shows a target down without its outage (or an outage the board has already closed).
         """
         opened = frozenset((t.target.key, t.outage.id) for t in now.targets if t.outage) if now else None
-        return await self._cached(("history", opened), lambda j: load_history(j, self.config, self.clock()))
+        return await self._cached(
+            ("history", opened), lambda j: load_history(j, self.config, self.clock(), self.stamp_audit)
+        )
 
     async def report(self, provider: ProviderSection, period: Period) -> SlaFigures:
         """One provider's figures for one period."""

@@ -162,6 +162,8 @@ RU: dict[str, str] = {
     ),
     "TSA %(tsa)s: no verified token yet.": "TSA %(tsa)s: проверенной метки пока нет.",
     "queue empty": "очередь пуста",
+    "TSA %(tsa)s, head seq %(seq)s": "TSA %(tsa)s, заголовок seq %(seq)s",
+    "run %(command)s": "запустите %(command)s",
     "No timestamp authority configured.": "Служба меток времени не настроена.",
     "Backup": "Резервная копия",
     "No scheduled backup configured.": "Резервное копирование по расписанию не настроено.",
@@ -184,6 +186,11 @@ RU_PLURALS: dict[str, tuple[str, str, str]] = {
         "%(num)d заголовок ждёт в очереди",
         "%(num)d заголовка ждут в очереди",
         "%(num)d заголовков ждут в очереди",
+    ),
+    "%(num)d timestamp token does not verify": (
+        "%(num)d метка времени не проходит проверку",
+        "%(num)d метки времени не проходят проверку",
+        "%(num)d меток времени не проходят проверку",
     ),
     "%(num)d failed probe": ("%(num)d неудачная проверка", "%(num)d неудачные проверки", "%(num)d неудачных проверок"),
 }

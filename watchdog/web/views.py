@@ -20,6 +20,7 @@ from watchdog.web.data import History, Now, TargetNow, Upkeep, line_state
 
 API_VERSION = 1
 RECENT_OUTAGES = 10
+BAD_TOKENS_SHOWN = 20  # timestamp tokens that do not verify, listed by the API (all are counted)
 
 
 def public_address(address: str) -> str:
@@ -212,6 +213,7 @@ def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str,
     zone = config.zone
     section = config.model.heartbeat
     backup = None if upkeep is None else upkeep.backup
+    bad = () if upkeep is None else upkeep.bad_stamps
     return {
         "timestamps": [
             {
@@ -224,8 +226,20 @@ def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str,
                 **stamp(s.queued_since_ns, zone, "queued_since"),
                 "attempts": s.attempts,
                 "error": without_urls(s.error),
+                "bad_tokens": s.bad_tokens,
             }
             for s in (() if upkeep is None else upkeep.stamps)
+        ],
+        "bad_token_count": len(bad),
+        "bad_tokens": [
+            {
+                "seq": b.seq,
+                "tsa": b.tsa,
+                "block": b.block,
+                "rows_up_to": b.last_seq,
+                "problem": without_urls(b.problem),
+            }
+            for b in bad[:BAD_TOKENS_SHOWN]
         ],
         "backup": None
         if backup is None
