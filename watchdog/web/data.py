@@ -71,6 +71,7 @@ class Now:
     targets: tuple[TargetNow, ...]
     line: LineStatus
     journal_error: str | None = None  # set while the agent cannot write its journal
+    heartbeat: HeartbeatNow | None = None  # the last heartbeat push (live mode; None: not known)
 
     def provider_targets(self, provider_id: str) -> list[TargetNow]:
         """One provider's targets."""
@@ -157,14 +158,25 @@ class Source(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HeartbeatNow:
+    """The agent's last heartbeat push (live mode only: pushes are not journaled)."""
+
+    ok: bool
+    at_ns: int
+    error: str | None  # the HTTP status or error type (never the URL: it is the secret)
+    failing_since_ns: int | None  # the first failed push of the current run of failures
+
+
 @dataclass
 class AgentHealth:
-    """What the web sink learns from the agent's fan-out: results arriving, journal failing, stopping."""
+    """What the web sink learns from the agent's fan-out: results arriving, journal failing, stopping, heartbeat."""
 
     started_mono: float = field(default_factory=time.monotonic)
     last_result_mono: float | None = None
     journal_error: str | None = None
     stopping: bool = False
+    heartbeat: HeartbeatNow | None = None  # the last push's outcome (None: no push yet, or none configured)
 
 
 class LiveSource:
@@ -188,7 +200,9 @@ class LiveSource:
             for s in self.board.targets.values()
         )
         last = max((s.last.ts_ns for s in self.board.targets.values() if s.last is not None), default=None)
-        return Now(now, self.mode, running, last, targets, self.board.line(), self.agent.journal_error)
+        return Now(
+            now, self.mode, running, last, targets, self.board.line(), self.agent.journal_error, self.agent.heartbeat
+        )
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while results keep arriving and the journal accepts them."""

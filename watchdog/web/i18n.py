@@ -176,6 +176,10 @@ RU: dict[str, str] = {
         "Отправляется каждые %(time)s в сервис мониторинга (пропуски видны на его странице)."
     ),
     "No heartbeat configured.": "Сигнал жизни не настроен.",
+    "Last push accepted at %(time)s.": "Последний сигнал принят в %(time)s.",
+    "Heartbeat pushes fail since %(time)s (%(error)s): the monitoring service will report this agent missing.": (
+        "Сигналы жизни не доходят с %(time)s (%(error)s): сервис мониторинга сообщит, что агент пропал."
+    ),
 }
 
 # English singular → Russian (one, few, many) forms.

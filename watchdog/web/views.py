@@ -16,7 +16,7 @@ from watchdog.analysis.sla import Incident, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.model import NS, AttributedOutage, Outage, Role
 from watchdog.timefmt import local_iso, to_datetime, utc_iso
-from watchdog.web.data import History, Now, TargetNow, Upkeep, line_state
+from watchdog.web.data import HeartbeatNow, History, Now, TargetNow, Upkeep, line_state
 
 API_VERSION = 1
 RECENT_OUTAGES = 10
@@ -208,8 +208,11 @@ def cert_warnings_json(p: ProviderSection, upkeep: Upkeep | None, config: Config
     ]
 
 
-def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str, Any]:
-    """Trusted timestamps, the last backup and the heartbeat: never a URL, a credential or a folder path."""
+def upkeep_json(
+    upkeep: Upkeep | None, config: Config, now_ns: int, heartbeat: HeartbeatNow | None = None
+) -> dict[str, Any]:
+    """Trusted timestamps, the last backup and the heartbeat (its last push when the live agent knows it): never
+    a URL, a credential or a folder path."""
     zone = config.zone
     section = config.model.heartbeat
     backup = None if upkeep is None else upkeep.backup
@@ -255,6 +258,14 @@ def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str,
             "configured": section.url is not None,
             "method": section.method if section.url is not None else None,
             "interval_s": section.interval if section.url is not None else None,
+            "last_push": None
+            if heartbeat is None or section.url is None
+            else {
+                "ok": heartbeat.ok,
+                **stamp(heartbeat.at_ns, zone, "at"),
+                "error": without_urls(heartbeat.error),
+                **stamp(heartbeat.failing_since_ns, zone, "failing_since"),
+            },
         },
     }
 
@@ -282,7 +293,7 @@ def status_json(now: Now, history: History, config: Config) -> dict[str, Any]:
             for o in sorted(history.analysis.controls(), key=lambda a: a.outage.start_ns, reverse=True)[:RECENT_OUTAGES]
         ],
         "providers": [provider_json(p, now, history, config) for p in config.providers],
-        "upkeep": upkeep_json(history.upkeep, config, now.now_ns),
+        "upkeep": upkeep_json(history.upkeep, config, now.now_ns, now.heartbeat),
     }
 
 
