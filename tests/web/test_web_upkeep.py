@@ -42,7 +42,7 @@ from watchdog.journal.tsa import (
 from watchdog.model import NS, Result, Target
 from watchdog.timefmt import to_ns
 from watchdog.web import JournalSource, StatusService, create_app
-from watchdog.web.data import CertWarningNow, StampAudit, open_cert_warnings
+from watchdog.web.data import AuditNow, CertWarningNow, StampAudit, open_cert_warnings
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 20, tzinfo=MSK))
@@ -176,7 +176,7 @@ async def test_status_json_shows_seals_backup_balance_and_warnings(made: dict[st
     assert local["sealed_local"].endswith("+03:00")
     assert (other["tsa"], other["sealed_ns"], other["rows_up_to"], other["queued"]) == (OTHER, None, None, 0)
     # the forged token is not a seal, and the page says so: which TSA, which head, what is wrong
-    assert other["bad_tokens"] == 1 and upkeep["bad_token_count"] == 1
+    assert other["bad_tokens"] == 1 and upkeep["bad_token_count"] == 1 and upkeep["unchecked_tokens"] == 0
     block, last_seq, head_hex = stamped
     assert upkeep["bad_tokens"] == [
         {
@@ -327,22 +327,44 @@ def test_each_token_is_checked_once(made: dict[str, Any], tmp_path: Path) -> Non
     facts, stamped = made["facts"], made["stamped"]
     audit = StampAudit()
     with Journal.open(path) as journal:
-        assert audit.bad(journal) == ()
+        assert audit.look(journal) == AuditNow((), 0)
         forged = token_event("TSA A", journal.journal_id, (stamped[0], stamped[1], "00" * 32), b"x", facts, "", 0, [])
         first_seq = journal.add_event(EV_TIMESTAMP, forged)
-        (first,) = audit.bad(journal)
+        (first,) = audit.look(journal).bad
         assert (first.seq, first.tsa, first.last_seq) == (first_seq, "TSA A", stamped[1])
-        assert audit.bad(journal) is audit.bad(journal)  # no new token row: the cached answer
+        assert audit.look(journal) is audit.look(journal)  # no new token row: the cached answer
         unknown = token_event("TSA B", journal.journal_id, (99, 5, "ab" * 32), b"x", facts, "", 0, [])
         second_seq = journal.add_event(EV_TIMESTAMP, unknown)
-        kept, second = audit.bad(journal)
+        kept, second = audit.look(journal).bad
         assert kept is first  # checked once
-        assert (second.seq, second.tsa, second.problem) == (
-            second_seq,
-            "TSA B",
-            "names block 99, which the chain does not hold",
-        )
+        problem = "names block 99, which the chain does not hold"
+        assert (second.seq, second.tsa, second.problem) == (second_seq, "TSA B", problem)
         # a token row gone (the journal replaced by an older copy): everything is checked again
         journal.conn.execute("DELETE FROM events WHERE seq = ?", (second_seq,))
-        (again,) = audit.bad(journal)
+        (again,) = audit.look(journal).bad
         assert again == first and again is not first
+
+
+def test_a_long_journal_is_checked_a_batch_at_a_time(made: dict[str, Any], tmp_path: Path) -> None:
+    """A year of tokens is not checked in one request: each look checks a batch, newest first, and the page
+    says how many older ones wait; a token written meanwhile is checked at the next look."""
+    path = tmp_path / "journal.sqlite3"
+    shutil.copyfile(made["backup"].path, path)
+    facts = made["facts"]
+    audit = StampAudit(batch=2)
+    with Journal.open(path) as journal:
+        seqs = [
+            journal.add_event(
+                EV_TIMESTAMP, token_event(f"T{i}", journal.journal_id, (99, i, "ab" * 32), b"x", facts, "", 0, [])
+            )
+            for i in range(5)
+        ]
+        # the journal's one good token and the five bad ones: six rows, two a look, newest first
+        looks = [audit.look(journal) for _ in range(3)]
+        assert [[b.seq for b in look.bad] for look in looks] == [seqs[3:], seqs[1:], seqs]
+        assert [look.unchecked for look in looks] == [4, 2, 0]
+        assert audit.look(journal) is looks[-1]
+        late = journal.add_event(
+            EV_TIMESTAMP, token_event("T9", journal.journal_id, (99, 9, "ab" * 32), b"x", facts, "", 0, [])
+        )
+        assert [b.seq for b in audit.look(journal).bad] == [*seqs, late]

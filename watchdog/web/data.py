@@ -31,7 +31,7 @@ from watchdog.journal.integrity import check_readable
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.schema import EV_CERT_EXPIRING
 from watchdog.journal.store import Journal
-from watchdog.journal.tsa import EV_TIMESTAMP, StampCheck, check_stamps_after, newest_stamp, stamp_status
+from watchdog.journal.tsa import EV_TIMESTAMP, StampCheck, check_stamp_rows, newest_stamp, stamp_status
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
 
 _LOGGER = logging.getLogger(__name__)
@@ -351,44 +351,89 @@ class Upkeep:
     balances: Mapping[str, Balance]  # provider id → latest reading
     certs: Mapping[str, tuple[CertWarningNow, ...]]  # provider id → open warnings
     bad_stamps: tuple[StampCheck, ...] = ()  # journaled tokens that do not verify, in seq order
+    unchecked_stamps: int = 0  # older tokens the page has not checked yet (see StampAudit)
+
+
+@dataclass(frozen=True)
+class AuditNow:
+    """What the audit knows: the tokens that do not verify, and how many older ones it has not checked yet."""
+
+    bad: tuple[StampCheck, ...]  # in seq order
+    unchecked: int
 
 
 class StampAudit:
     """Every journaled timestamp token, checked once: the page names those that do not verify.
 
-    A token row never changes once chained, so only rows written since the last look are checked (one an
-    hour, a few ms each); the whole set is checked again only when the journal is another one (restored,
-    replaced) or its token rows are not the ones seen (fewer, or a count that new rows do not explain).
-    Thread-safe: journal reads run in worker threads.
+    A token row never changes once chained, so the audit keeps the range of token rows it has checked
+    (``lo``..``hi`` by seq) and each look checks at most ``batch`` more: first the rows written since
+    (one an hour), then older ones, newest first. A year of hourly tokens (~9,000, ~3.5 ms each here) is
+    so checked over some page refreshes, never in one request, and a look with nothing new costs one
+    query. The range starts again when the journal is another one (restored, replaced) or its token rows
+    in the range are not the ones counted. Thread-safe: journal reads run in worker threads.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, batch: int = 200) -> None:
+        self.batch = batch
         self._lock = threading.Lock()
-        self._key: tuple[str, int, int] = ("", 0, 0)  # journal id, token rows, newest token seq
-        self._bad: tuple[StampCheck, ...] = ()
+        self._journal = ""
+        self._lo = self._hi = self._count = 0  # token rows lo..hi (by seq) are checked; _count of them
+        self._bad: dict[int, StampCheck] = {}
+        self._now = AuditNow((), 0)
 
-    def bad(self, journal: Journal) -> tuple[StampCheck, ...]:
+    def _reset(self, journal_id: str) -> None:
+        self._journal, self._lo, self._hi, self._count, self._bad = journal_id, 0, 0, 0, {}
+
+    def look(self, journal: Journal) -> AuditNow:
         """The tokens that do not verify (against the block they name and the CA the journal carries)."""
-        count, newest = journal.conn.execute(
-            "SELECT count(*), coalesce(max(seq), 0) FROM events WHERE type = ?", (EV_TIMESTAMP,)
+        conn = journal.conn
+        count, lo, hi = conn.execute(
+            "SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events WHERE type = ?",
+            (EV_TIMESTAMP,),
         ).fetchone()
-        key = (journal.journal_id, int(count), int(newest))
         with self._lock:
-            if key == self._key:
-                return self._bad
-            seen_id, seen_count, seen_seq = self._key
-            after = 0
-            kept: tuple[StampCheck, ...] = ()
-            if seen_id == key[0] and key[2] > seen_seq:
-                (added,) = journal.conn.execute(
-                    "SELECT count(*) FROM events WHERE type = ? AND seq > ?", (EV_TIMESTAMP, seen_seq)
+            if (journal.journal_id, int(count), int(lo), int(hi)) == (self._journal, self._count, self._lo, self._hi):
+                return self._now  # every token row checked, none added: the cached answer
+            if journal.journal_id != self._journal or int(hi) < self._hi:
+                self._reset(journal.journal_id)
+            elif self._count:
+                (seen,) = conn.execute(
+                    "SELECT count(*) FROM events WHERE type = ? AND seq BETWEEN ? AND ?",
+                    (EV_TIMESTAMP, self._lo, self._hi),
                 ).fetchone()
-                if seen_count + int(added) == key[1]:  # the rows seen are all still there: check the new ones
-                    after, kept = seen_seq, self._bad
-            checks = check_stamps_after(journal.conn, journal.journal_id, after)
-            self._bad = (*kept, *(c for c in checks if c.problem is not None))
-            self._key = key
-            return self._bad
+                if int(seen) != self._count:  # rows removed or put back inside the checked range
+                    self._reset(journal.journal_id)
+            newer = [
+                int(s)
+                for (s,) in conn.execute(
+                    "SELECT seq FROM events WHERE type = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+                    (EV_TIMESTAMP, self._hi, self.batch + 1),
+                )
+            ]
+            if len(newer) > self.batch or not self._count:  # a first look (or a long absence): from the newest
+                self._reset(journal.journal_id)
+                seqs = newer[: self.batch]
+            else:
+                older = [
+                    int(s)
+                    for (s,) in conn.execute(
+                        "SELECT seq FROM events WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                        (EV_TIMESTAMP, self._lo, self.batch - len(newer)),
+                    )
+                ]
+                seqs = newer + older
+            for check in check_stamp_rows(conn, journal.journal_id, seqs):
+                if check.problem is not None:
+                    self._bad[check.seq] = check
+            if seqs:
+                self._lo = min(seqs) if not self._count else min(self._lo, *seqs)
+                self._hi = max(self._hi, *seqs)
+                self._count += len(seqs)
+            (unchecked,) = conn.execute(
+                "SELECT count(*) FROM events WHERE type = ? AND seq < ?", (EV_TIMESTAMP, self._lo)
+            ).fetchone()
+            self._now = AuditNow(tuple(self._bad[s] for s in sorted(self._bad)), int(unchecked))
+            return self._now
 
 
 def load_stamps(journal: Journal, config: Config, bad: tuple[StampCheck, ...] = ()) -> tuple[StampNow, ...]:
@@ -475,13 +520,14 @@ def load_upkeep(
     keys = {info.id: info.key for info in journal.targets().values()} if certs else {}
     warned = sorted({keys[e.target] for e in certs if e.target in keys})
     last: Mapping[str, Result | None] = journal.restore(warned).last_result if warned else {}
-    bad = audit.bad(journal) if audit is not None else ()
+    audited = audit.look(journal) if audit is not None else AuditNow((), 0)
     return Upkeep(
-        load_stamps(journal, config, bad),
+        load_stamps(journal, config, audited.bad),
         load_backup(config),
         latest_balances(journal),
         open_cert_warnings(list(certs), keys, config, last, now_ns),
-        bad,
+        audited.bad,
+        audited.unchecked,
     )
 
 

@@ -234,6 +234,7 @@ def upkeep_json(
             for s in (() if upkeep is None else upkeep.stamps)
         ],
         "bad_token_count": len(bad),
+        "unchecked_tokens": 0 if upkeep is None else upkeep.unchecked_stamps,
         "bad_tokens": [
             {
                 "seq": b.seq,
