@@ -304,6 +304,8 @@ async def test_metrics_show_balance_expiry_seals_and_backup(made: dict[str, Any]
         f"watchdog_tsa_queued_heads{{{agent},{other}}} 0.0",
         f'watchdog_tsa_failed_requests{{{agent},tsa="Local TSA"}} 3.0',
         f"watchdog_tsa_failed_requests{{{agent},{other}}} 0.0",
+        f'watchdog_tsa_bad_tokens{{{agent},tsa="Local TSA"}} 0.0',
+        f"watchdog_tsa_bad_tokens{{{agent},{other}}} 1.0",  # the forged token
         f"watchdog_backup_last_timestamp_seconds{{{agent}}} {go(backup.path.stat().st_mtime_ns / NS)}",
         f"watchdog_backup_age_seconds{{{agent}}} 0.0",  # made after the journal's fixed 'now'
         f"watchdog_backup_size_bytes{{{agent}}} {go(float(backup.bytes))}",
