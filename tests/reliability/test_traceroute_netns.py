@@ -13,9 +13,12 @@ opening ends at r1; after the repair the one journaled at the close reaches the 
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import json
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from faults import AgentProcess, Topology, first_result_after, netns_unavailable
 
 from watchdog.agent.traceroute import target_host
 from watchdog.cli import main
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.journal.store import Journal
 from watchdog.journal.verify import verify_journal
 from watchdog.model import Role, Target
@@ -139,6 +143,18 @@ traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m, asn: {{"
         "hops": 4,
         "reached": False,
     }
+    # the evidence pack carries both traceroute events, chained, as events.csv rows that verify
+    pack = tmp_path / "svc.zip"
+    assert main(["evidence", "-c", str(config), "--provider", "svc", "-o", str(pack)]) == 0
+    capsys.readouterr()
+    with zipfile.ZipFile(pack) as zf:
+        rows = list(csv.DictReader(io.StringIO(zf.read("events.csv").decode())))
+    carried = [json.loads(r["data"]) for r in rows if r["type"] == "traceroute"]
+    assert [(c["trigger"], c["ended_at"], c.get("ended_asn")) for c in carried] == [
+        ("outage_opened", r1_near, "AS64512 Test ISP"),
+        ("outage_closed", far_ip, None),
+    ]
+    assert verify_pack(pack).ok
 
 
 def test_target_host() -> None:
