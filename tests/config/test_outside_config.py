@@ -64,3 +64,22 @@ def test_heartbeat_url_error_hides_the_secret() -> None:
 def test_backup_and_traceroute_bounds() -> None:
     assert any("backup.keep" in p for p in problems("backup: {dest: /mnt/nas/, keep: 0}\n"))
     assert any("traceroute.max_hops" in p for p in problems("traceroute: {enabled: true, max_hops: 100}\n"))
+
+
+def test_traceroute_asn_table() -> None:
+    """AS numbers come only from the user's table (nothing is looked up online): prefixes and labels are checked."""
+    m = loads(
+        BASE + "traceroute:\n  enabled: true\n"
+        '  asn: {"100.64.0.0/10": "as12389 Rostelecom", "2001:db8::/32": "64500"}\n'
+    ).model
+    assert m.traceroute.asn == {"100.64.0.0/10": "AS12389 Rostelecom", "2001:db8::/32": "AS64500"}
+    assert loads(BASE).model.traceroute.asn == {}
+    (bad_prefix,) = problems('traceroute: {asn: {"10.0.0.1/8": AS1}}\n')
+    assert bad_prefix == (
+        "<config>:6: traceroute.asn: '10.0.0.1/8' is not a network prefix (10.0.0.1/8 has host bits set)"
+    )
+    (bad_label,) = problems('traceroute: {asn: {"10.0.0.0/8": Rostelecom}}\n')
+    assert bad_label == (
+        "<config>:6: traceroute.asn: '10.0.0.0/8': expected an AS number like AS12389 (a name may follow), "
+        "got 'Rostelecom'"
+    )

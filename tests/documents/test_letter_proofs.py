@@ -124,6 +124,23 @@ def test_stamp_short_of_the_period_is_not_stated(tmp_path: Path) -> None:
     assert f"записи до № {last_seq} существовали" in _letter(case, "ru")
 
 
+def test_letter_names_the_as_where_the_route_ended(tmp_path: Path) -> None:
+    """With the user's ``traceroute.asn`` table the agent journals the AS of the hop where the route ended; the
+    label comes from the config, so it is escaped like any other text from there."""
+    case = isp_case(tmp_path)
+    with Journal.open(case.journal, create=False) as journal:
+        (opened,) = journal.conn.execute(
+            "SELECT e.seq FROM events e JOIN targets t ON e.target = t.id WHERE e.type = ? AND t.key = ?",
+            (EV_OUTAGE_OPEN, "isp/gateway"),
+        ).fetchall()
+        trace = {**TRACE, "asns": {"10.10.0.1": "AS64512 <Test> ISP"}, "ended_asn": "AS64512 <Test> ISP"}
+        opened_ns = to_ns(dt.datetime(2026, 10, 2, 20, 15, 1, tzinfo=MSK))
+        journal.add_event(EV_TRACEROUTE, trace, target="isp/gateway", ref=int(opened[0]), ts_ns=opened_ns)
+    ru, en = _letter(case, "ru"), _letter(case, "en")
+    assert " Маршрут до 127.0.0.1 при начале сбоя обрывался на узле 2 (10.10.0.1, AS64512 \\<Test\\> ISP)." in ru
+    assert " When the outage began, the route to 127.0.0.1 ended at hop 2 (10.10.0.1, AS64512 \\<Test\\> ISP)." in en
+
+
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_no_proofs_no_sentences(tmp_path: Path, lang: str) -> None:
     text = _letter(seeds(tmp_path)[4].case, lang)

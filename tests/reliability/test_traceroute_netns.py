@@ -13,8 +13,12 @@ opening ends at r1; after the repair the one journaled at the close reaches the 
 
 from __future__ import annotations
 
+import csv
+import io
+import ipaddress
 import json
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from faults import AgentProcess, Topology, first_result_after, netns_unavailable
 
 from watchdog.agent.traceroute import target_host
 from watchdog.cli import main
+from watchdog.documents.pack.verify import verify_pack
 from watchdog.journal.store import Journal
 from watchdog.journal.verify import verify_journal
 from watchdog.model import Role, Target
@@ -70,6 +75,7 @@ def test_journaled_path_ends_at_the_right_hop(topo: Topology, tmp_path: Path, ca
     # at the close. Real routers do this too (a silent hop is not evidence); here r1 answers every time.
     topo.exec("r1", "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
     topo.spawn("far", sys.executable, "-c", LISTENER)
+    r1_net = ipaddress.ip_interface(f"{r1_near}/30").network  # the operator's side: the user's AS table names it
     config = tmp_path / "watchdog.yaml"
     config.write_text(
         f"""
@@ -80,7 +86,7 @@ defaults: {{interval: 1s, timeout: 500ms, failure_threshold: 2, success_threshol
 providers:
   - id: svc
     targets: [{{name: api, kind: tcp, address: "{far_ip}:{PORT}"}}]
-traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m}}
+traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m, asn: {{"{r1_net}": AS64512 Test ISP}}}}
 """
     )
     config.chmod(0o600)
@@ -108,11 +114,13 @@ traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m}}
         (4, None, "silent"),
     ]
     assert opened["ended_at"] == r1_near and opened["ended_ttl"] == 1
+    assert opened["ended_asn"] == "AS64512 Test ISP" and opened["asns"] == {r1_near: "AS64512 Test ISP"}
     assert opened["reached"] is False and opened["stopped"] == "silent"
     assert opened["seconds"] < 6 * 0.3 + 1  # bounded: three silent hops stop it
     assert closed["trigger"] == "outage_closed"
     assert [(h[0], h[1], h[3]) for h in closed["hops"]] == [(1, r1_near, "time_exceeded"), (2, far_ip, "reached")]
     assert closed["reached"] is True and closed["ended_at"] == far_ip
+    assert "ended_asn" not in closed  # far's address is in no prefix of the table: no AS is claimed
     with Journal.open(journal, create=False, readonly=True) as j:
         refs = j.conn.execute("SELECT ref FROM events WHERE type = 'traceroute' ORDER BY seq").fetchall()
         kinds = {int(seq): t for seq, t in j.conn.execute("SELECT seq, type FROM events WHERE type LIKE 'outage_%'")}
@@ -120,8 +128,8 @@ traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m}}
     assert verify_journal(journal).ok
     # the report says where the route ended when the outage opened
     for lang, sentence in [
-        ("en", f"the route to {far_ip} ended at hop 1 ({r1_near}) when the outage opened"),
-        ("ru", f"маршрут до {far_ip} при начале сбоя обрывался на узле 1 ({r1_near})"),
+        ("en", f"the route to {far_ip} ended at hop 1 ({r1_near}, AS64512 Test ISP) when the outage opened"),
+        ("ru", f"маршрут до {far_ip} при начале сбоя обрывался на узле 1 ({r1_near}, AS64512 Test ISP)"),
     ]:
         assert main(["report", "-c", str(config), "--provider", "svc", "--lang", lang]) == 0
         assert sentence in capsys.readouterr().out
@@ -130,10 +138,23 @@ traceroute: {{enabled: true, max_hops: 6, timeout: 300ms, min_gap: 10m}}
     assert outage["path_at_open"] == {
         "address": far_ip,
         "ended_at": r1_near,
+        "ended_asn": "AS64512 Test ISP",
         "ended_ttl": 1,
         "hops": 4,
         "reached": False,
     }
+    # the evidence pack carries both traceroute events, chained, as events.csv rows that verify
+    pack = tmp_path / "svc.zip"
+    assert main(["evidence", "-c", str(config), "--provider", "svc", "-o", str(pack)]) == 0
+    capsys.readouterr()
+    with zipfile.ZipFile(pack) as zf:
+        rows = list(csv.DictReader(io.StringIO(zf.read("events.csv").decode())))
+    carried = [json.loads(r["data"]) for r in rows if r["type"] == "traceroute"]
+    assert [(c["trigger"], c["ended_at"], c.get("ended_asn")) for c in carried] == [
+        ("outage_opened", r1_near, "AS64512 Test ISP"),
+        ("outage_closed", far_ip, None),
+    ]
+    assert verify_pack(pack).ok
 
 
 def test_target_host() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from watchdog.journal.tsa import (
 from watchdog.model import NS, Result, Target
 from watchdog.timefmt import to_ns
 from watchdog.web import JournalSource, StatusService, create_app
-from watchdog.web.data import CertWarningNow, open_cert_warnings
+from watchdog.web.data import AuditNow, CertWarningNow, StampAudit, open_cert_warnings
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 20, tzinfo=MSK))
@@ -128,8 +129,16 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         # (written after the backup: a backup verifies the whole journal, and this token would fail it)
         forged = (stamped[0], stamped[1], "00" * 32)
         event = token_event(OTHER, journal.journal_id, forged, der, facts, fp, 0, ["x"])
-        journal.add_event(EV_TIMESTAMP, event)
-    return {"base": base, "tsa": tsa, "config": config, "facts": facts, "stamped": stamped, "backup": backup}
+        forged_seq = journal.add_event(EV_TIMESTAMP, event)
+    return {
+        "base": base,
+        "tsa": tsa,
+        "config": config,
+        "facts": facts,
+        "stamped": stamped,
+        "backup": backup,
+        "forged_seq": forged_seq,
+    }
 
 
 def app_for(config: Any) -> Any:
@@ -162,14 +171,28 @@ async def test_status_json_shows_seals_backup_balance_and_warnings(made: dict[st
         "queued_since_local": local["queued_since_local"],
         "attempts": 3,
         "error": "HTTP 503 from <url>",
+        "bad_tokens": 0,
     }
     assert local["sealed_local"].endswith("+03:00")
     assert (other["tsa"], other["sealed_ns"], other["rows_up_to"], other["queued"]) == (OTHER, None, None, 0)
+    # the forged token is not a seal, and the page says so: which TSA, which head, what is wrong
+    assert other["bad_tokens"] == 1 and upkeep["bad_token_count"] == 1 and upkeep["unchecked_tokens"] == 0
+    block, last_seq, head_hex = stamped
+    assert upkeep["bad_tokens"] == [
+        {
+            "seq": made["forged_seq"],
+            "tsa": OTHER,
+            "block": block,
+            "rows_up_to": last_seq,
+            "problem": f"names head {'0' * 16}… of block {block}, but the chain's block {block} is {head_hex[:16]}…",
+        }
+    ]
     assert upkeep["backup"]["file"] == backup.path.name
     assert re.fullmatch(r"journal-\d{8}T\d{6}Z\.sqlite3", upkeep["backup"]["file"])
     assert upkeep["backup"]["bytes"] == backup.bytes and upkeep["backup"]["problem"] is None
     assert upkeep["backup"]["at_ns"] == backup.path.stat().st_mtime_ns
-    assert upkeep["heartbeat"] == {"configured": True, "method": "GET", "interval_s": 300.0}
+    # watchdog serve cannot know how the pushes went (they are not journaled): only the live agent's page says
+    assert upkeep["heartbeat"] == {"configured": True, "method": "GET", "interval_s": 300.0, "last_push": None}
     broker, bank = data["providers"]
     # 180 RUB at 600 RUB a month (19.71 a day) pays 9 whole days from 20 November: service stops on the 29th
     assert broker["balance"] == {
@@ -216,6 +239,12 @@ async def test_pages_in_english_and_russian(made: dict[str, Any]) -> None:
     assert "2 heads wait in the queue (HTTP 503 from &lt;url&gt;)" in html
     assert "127.0.0.1:9" not in page
     assert "TSA Other &#34;&lt;TSA&gt;&#34; \\ b: no verified token yet." in page and OTHER not in page
+    # a stored token that does not verify is named plainly (the TSA's name escaped), with what to run
+    assert (
+        '<p class="banner bad" data-bad-tokens="1">1 timestamp token does not verify '
+        f"(TSA Other &#34;&lt;TSA&gt;&#34; \\ b, head seq {stamped[1]}): "
+        "run <code>watchdog verify --journal</code>.</p>"
+    ) in page
     assert f"Last backup {shown(made['backup'].path.stat().st_mtime_ns)}: {made['backup'].path.name}" in html
     assert "Pushed every 5\u00a0min 00\u00a0s" in html
     assert "180.00 RUB" in html and "runs out on 2026-11-29" in html and "9 days left" in html
@@ -232,6 +261,10 @@ async def test_pages_in_english_and_russian(made: dict[str, Any]) -> None:
     assert "осталось 9 дней" in html_ru and "закончится 2026-11-29" in html_ru
     assert "Предупреждение (не сбой): TLS-сертификат bank/online истекает" in html_ru
     assert "Последняя копия" in html_ru and "Сигнал жизни" in html_ru
+    assert (
+        f"1 метка времени не проходит проверку (TSA Other &#34;&lt;TSA&gt;&#34; \\ b, заголовок seq {stamped[1]}): "
+        "запустите watchdog verify --journal."
+    ) in html_ru
 
 
 def test_a_renewed_certificate_closes_its_warning() -> None:
@@ -271,6 +304,8 @@ async def test_metrics_show_balance_expiry_seals_and_backup(made: dict[str, Any]
         f"watchdog_tsa_queued_heads{{{agent},{other}}} 0.0",
         f'watchdog_tsa_failed_requests{{{agent},tsa="Local TSA"}} 3.0',
         f"watchdog_tsa_failed_requests{{{agent},{other}}} 0.0",
+        f'watchdog_tsa_bad_tokens{{{agent},tsa="Local TSA"}} 0.0',
+        f"watchdog_tsa_bad_tokens{{{agent},{other}}} 1.0",  # the forged token
         f"watchdog_backup_last_timestamp_seconds{{{agent}}} {go(backup.path.stat().st_mtime_ns / NS)}",
         f"watchdog_backup_age_seconds{{{agent}}} 0.0",  # made after the journal's fixed 'now'
         f"watchdog_backup_size_bytes{{{agent}}} {go(float(backup.bytes))}",
@@ -284,3 +319,54 @@ async def test_metrics_show_balance_expiry_seals_and_backup(made: dict[str, Any]
     assert "# TYPE watchdog_balance_days_left gauge" in body
     # the other TSA has no verified token (its only one names another hash): no last-token line for it
     assert f"watchdog_tsa_last_token_timestamp_seconds{{{agent},{other}}}" not in body
+
+
+def test_each_token_is_checked_once(made: dict[str, Any], tmp_path: Path) -> None:
+    """The page does not check every token on every request: the audit answers from its cache until a token
+    row is added, then checks only the new rows (the objects it found before are kept, not made again)."""
+    path = tmp_path / "journal.sqlite3"
+    shutil.copyfile(made["backup"].path, path)  # a verified copy with one good token and no bad one
+    facts, stamped = made["facts"], made["stamped"]
+    audit = StampAudit()
+    with Journal.open(path) as journal:
+        assert audit.look(journal) == AuditNow((), 0)
+        forged = token_event("TSA A", journal.journal_id, (stamped[0], stamped[1], "00" * 32), b"x", facts, "", 0, [])
+        first_seq = journal.add_event(EV_TIMESTAMP, forged)
+        (first,) = audit.look(journal).bad
+        assert (first.seq, first.tsa, first.last_seq) == (first_seq, "TSA A", stamped[1])
+        assert audit.look(journal) is audit.look(journal)  # no new token row: the cached answer
+        unknown = token_event("TSA B", journal.journal_id, (99, 5, "ab" * 32), b"x", facts, "", 0, [])
+        second_seq = journal.add_event(EV_TIMESTAMP, unknown)
+        kept, second = audit.look(journal).bad
+        assert kept is first  # checked once
+        problem = "names block 99, which the chain does not hold"
+        assert (second.seq, second.tsa, second.problem) == (second_seq, "TSA B", problem)
+        # a token row gone (the journal replaced by an older copy): everything is checked again
+        journal.conn.execute("DELETE FROM events WHERE seq = ?", (second_seq,))
+        (again,) = audit.look(journal).bad
+        assert again == first and again is not first
+
+
+def test_a_long_journal_is_checked_a_batch_at_a_time(made: dict[str, Any], tmp_path: Path) -> None:
+    """A year of tokens is not checked in one request: each look checks a batch, newest first, and the page
+    says how many older ones wait; a token written meanwhile is checked at the next look."""
+    path = tmp_path / "journal.sqlite3"
+    shutil.copyfile(made["backup"].path, path)
+    facts = made["facts"]
+    audit = StampAudit(batch=2)
+    with Journal.open(path) as journal:
+        seqs = [
+            journal.add_event(
+                EV_TIMESTAMP, token_event(f"T{i}", journal.journal_id, (99, i, "ab" * 32), b"x", facts, "", 0, [])
+            )
+            for i in range(5)
+        ]
+        # the journal's one good token and the five bad ones: six rows, two a look, newest first
+        looks = [audit.look(journal) for _ in range(3)]
+        assert [[b.seq for b in look.bad] for look in looks] == [seqs[3:], seqs[1:], seqs]
+        assert [look.unchecked for look in looks] == [4, 2, 0]
+        assert audit.look(journal) is looks[-1]
+        late = journal.add_event(
+            EV_TIMESTAMP, token_event("T9", journal.journal_id, (99, 9, "ab" * 32), b"x", facts, "", 0, [])
+        )
+        assert [b.seq for b in audit.look(journal).bad] == [*seqs, late]

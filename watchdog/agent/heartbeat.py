@@ -11,7 +11,9 @@ head, so the remote service also keeps a timestamped copy of it:
 
 The text is ``outage-watchdog <agent>: head block <no> rows 1..<last_seq> <hash>``. The URL is a
 secret (whoever has it can push in the agent's name): it is never logged; failures are logged as the
-HTTP status or error type, once when pushes start failing and once when they work again.
+HTTP status or error type, once when pushes start failing and once when they work again. Every push's
+outcome goes to the other sinks as an ``AgentEvent`` of type :data:`EV_HEARTBEAT` (``ok``, ``at_ns``,
+``error``: the status or error type), so the status page can say whether pushes get through.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import urllib.parse
 
 import aiohttp
 
-from watchdog.agent.sinks import AgentContext, Sink
+from watchdog.agent.sinks import AgentContext, AgentEvent, Sink
 from watchdog.config import HeartbeatSection
 
 _LOGGER = logging.getLogger(__name__)
+
+EV_HEARTBEAT = "heartbeat"  # an AgentEvent: one push's outcome (never journaled: it says nothing about a provider)
 
 
 def heartbeat_text(agent: str, block: int | None, last_seq: int | None, head: str | None) -> str:
@@ -75,10 +80,14 @@ class HeartbeatSink(Sink):
                         _reason(exc),
                     )
                 self.failing = True
+                self.ctx.publish(
+                    AgentEvent(EV_HEARTBEAT, {"ok": False, "at_ns": time.time_ns(), "error": _reason(exc)})
+                )
             else:
                 if self.failing:
                     _LOGGER.info("heartbeat pushes work again")
                 self.failing = False
+                self.ctx.publish(AgentEvent(EV_HEARTBEAT, {"ok": True, "at_ns": time.time_ns(), "error": None}))
             due += self.section.interval
             now = loop.time()
             if due < now:  # a stall (suspend): the next push goes out now, not a burst of missed ones

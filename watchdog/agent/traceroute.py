@@ -12,15 +12,21 @@ target cannot start a flood.
 
 A hop that does not answer is not evidence of loss on its own (routers rate-limit ICMP); the path's end
 is: the last hop that answered, and whether the destination did.
+
+Which AS a hop belongs to comes only from the user's ``traceroute.asn`` table (prefix → ``AS12389 Name``),
+never from a lookup on the network: the event then carries ``asns`` (address → AS, for the hops in the
+table) and ``ended_asn`` (the AS of ``ended_at``), which reports and letters state beside the address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 import icmplib  # type: ignore[import-untyped]
@@ -45,6 +51,35 @@ def target_host(target: Target) -> str:
     if address.count(":") == 1:
         return address.split(":", 1)[0]
     return address
+
+
+class AsnTable:
+    """The user's prefix → AS table (``traceroute.asn``); the longest prefix holding an address wins."""
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        nets = [(ipaddress.ip_network(prefix), label) for prefix, label in table.items()]
+        self._nets = sorted(nets, key=lambda n: n[0].prefixlen, reverse=True)
+
+    def lookup(self, address: str | None) -> str | None:
+        """The AS of ``address``, or None when no prefix holds it (or it is not an IP address)."""
+        if address is None:
+            return None
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        return next((label for net, label in self._nets if ip.version == net.version and ip in net), None)
+
+    def annotate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` (a ``traceroute`` event) with ``asns`` and ``ended_asn`` for the addresses the table knows."""
+        asns = {h[1]: a for h in data.get("hops", []) if (a := self.lookup(h[1])) is not None}
+        out = dict(data)
+        if asns:
+            out["asns"] = asns
+        ended = self.lookup(data.get("ended_at"))
+        if ended is not None:
+            out["ended_asn"] = ended
+        return out
 
 
 def trace(host: str, *, max_hops: int, timeout_s: float) -> dict[str, Any]:
@@ -115,6 +150,7 @@ class TracerouteSink(Sink):
         self.disabled = ""
         self.traced = 0
         self.skipped = 0  # rate-limited
+        self.asn = AsnTable(section.asn)
 
     async def on_outage(self, notice: OutageNotice) -> None:
         """Start a traceroute for this notice unless the target was traced within ``min_gap``."""
@@ -145,6 +181,7 @@ class TracerouteSink(Sink):
                 data = await asyncio.to_thread(
                     trace, host, max_hops=self.section.max_hops, timeout_s=self.section.timeout
                 )
+                data = self.asn.annotate(data)
             except icmplib.SocketPermissionError:
                 self.disabled = "raw ICMP sockets are not allowed (run with CAP_NET_RAW)"
                 _LOGGER.warning("traceroute is off: %s", self.disabled)

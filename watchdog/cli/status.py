@@ -9,7 +9,7 @@ from typing import Any
 from watchdog.cli import EXIT_OK, add_config_arg, add_json_arg, load_config, print_json, table
 from watchdog.influx.tail import ExporterStatus, exporter_status
 from watchdog.journal.store import Journal
-from watchdog.journal.tsa import stamp_status
+from watchdog.journal.tsa import EV_TIMESTAMP, check_stamp_rows, stamp_status
 from watchdog.timefmt import duration_text, local_iso, local_text, utc_iso
 
 
@@ -52,6 +52,17 @@ def handle(args: argparse.Namespace) -> int:
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         statuses = exporter_status(journal, sorted(configured))
         stamps = stamp_status(journal.conn, tsas)  # issue 17: trusted timestamps and their queue
+        newest = {  # each TSA's newest token, checked here (a few ms each); verify --journal checks them all
+            str(tsa): int(seq)
+            for tsa, seq in journal.conn.execute(
+                "SELECT json_extract(data, '$.tsa'), max(seq) FROM events WHERE type = ? GROUP BY 1", (EV_TIMESTAMP,)
+            )
+        }
+        checks = {c.seq: c for c in check_stamp_rows(journal.conn, journal.journal_id, list(newest.values()))}
+        for row in stamps:
+            check = checks.get(newest.get(row["tsa"], -1))
+            row["newest_verifies"] = None if check is None else check.problem is None
+            row["newest_problem"] = None if check is None else check.problem
     if args.json:
         print_json(
             {
@@ -99,7 +110,10 @@ def _print_stamps(stamps: list[dict[str, Any]], config: Any) -> None:
         rows.append(
             [
                 s["tsa"] + ("" if s["configured"] else " (not in the config)"),
-                "never" if last is None else f"{local_text(last, config.zone)} (rows up to {s['last_rows_up_to']})",
+                "never"
+                if last is None
+                else f"{local_text(last, config.zone)} (rows up to {s['last_rows_up_to']})"
+                + ("" if s["newest_verifies"] is not False else " does not verify: run watchdog verify --journal"),
                 queued,
             ]
         )

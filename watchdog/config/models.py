@@ -731,6 +731,21 @@ class HeartbeatSection(Strict):
     timeout: Duration = 10.0
 
 
+def _asn_table(table: dict[str, str]) -> dict[str, str]:
+    """``traceroute.asn``: each key a network prefix, each value ``AS<number>`` and an optional name."""
+    out = {}
+    for prefix, label in table.items():
+        try:
+            ipaddress.ip_network(prefix)
+        except ValueError as exc:
+            raise ValueError(f"{prefix!r} is not a network prefix ({exc})") from None
+        m = re.fullmatch(r"(?i)(?:AS)?\s*(\d{1,10})(?:\s+(\S.*))?", str(label).strip())
+        if not m:
+            raise ValueError(f"{prefix!r}: expected an AS number like AS12389 (a name may follow), got {label!r}")
+        out[prefix] = f"AS{int(m.group(1))}" + (f" {' '.join(m.group(2).split())}" if m.group(2) else "")
+    return out
+
+
 class TracerouteSection(Strict):
     """A bounded ICMP traceroute to a target when its outage opens and closes (journaled hops)."""
 
@@ -738,6 +753,8 @@ class TracerouteSection(Strict):
     max_hops: int = Field(16, ge=1, le=64)
     timeout: Duration = 1.0  # per hop
     min_gap: Duration = 600.0  # at most one traceroute per target this often (a flapping target: one)
+    # prefix → "AS12389 Rostelecom": which AS a hop belongs to (the user's own table: nothing is looked up online)
+    asn: Annotated[dict[str, str], AfterValidator(_asn_table)] = Field(default_factory=dict)
 
 
 class BackupSection(Strict):

@@ -250,6 +250,8 @@ def trace_paths(journal: Journal, outage_ids: set[int], start_ns: int, end_ns: i
                 "address": e.data.get("address"),
                 "hops": len(e.data["hops"]),
             }
+            if e.data.get("ended_asn"):  # from the user's traceroute.asn table (older events: none, as before)
+                out[int(e.ref)]["ended_asn"] = e.data["ended_asn"]
     return out
 
 

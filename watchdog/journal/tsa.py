@@ -340,6 +340,31 @@ def newest_stamp(
     return None
 
 
+def check_stamp_rows(conn: Any, journal_id: str, seqs: Sequence[int]) -> list[StampCheck]:
+    """Check the journaled tokens at ``seqs`` against the block each names (as the journal holds it) and the
+    journal's CA certificates, as ``watchdog verify --journal`` does minus the chain (a few ms a token).
+
+    For a cache that checks each token once (the status page): a token row never changes once chained.
+    """
+    if not seqs:
+        return []
+    wanted = sorted(set(seqs))
+    rows = conn.execute(
+        f"SELECT seq, type, data FROM events WHERE type = ? AND seq IN ({','.join('?' * len(wanted))})",
+        (EV_TIMESTAMP, *wanted),
+    ).fetchall()
+    rows += conn.execute("SELECT seq, type, data FROM events WHERE type = ?", (EV_TIMESTAMP_CA,)).fetchall()
+    numbers = sorted({int(json.loads(d).get("block", 0)) for _, t, d in rows if t == EV_TIMESTAMP})
+    blocks = {
+        int(no): (int(last), bytes(h).hex())
+        for no, last, h in conn.execute(
+            f"SELECT no, last_seq, hash FROM blocks WHERE no IN ({','.join('?' * len(numbers))})", numbers
+        )
+    }
+    events = sorted((int(seq), str(t), json.loads(d)) for seq, t, d in rows)
+    return check_stamps(journal_id, blocks, events)
+
+
 def stamp_status(conn: Any, names: Sequence[str]) -> list[dict[str, Any]]:
     """Per TSA (configured ones, and any the journal has tokens from): the newest token and the queue."""
     newest: dict[str, tuple[int, int]] = {}

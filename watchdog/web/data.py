@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import statistics
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from watchdog.journal.integrity import check_readable
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.schema import EV_CERT_EXPIRING
 from watchdog.journal.store import Journal
-from watchdog.journal.tsa import newest_stamp, stamp_status
+from watchdog.journal.tsa import EV_TIMESTAMP, StampCheck, check_stamp_rows, newest_stamp, stamp_status
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Now:
     targets: tuple[TargetNow, ...]
     line: LineStatus
     journal_error: str | None = None  # set while the agent cannot write its journal
+    heartbeat: HeartbeatNow | None = None  # the last heartbeat push (live mode; None: not known)
 
     def provider_targets(self, provider_id: str) -> list[TargetNow]:
         """One provider's targets."""
@@ -156,14 +158,25 @@ class Source(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HeartbeatNow:
+    """The agent's last heartbeat push (live mode only: pushes are not journaled)."""
+
+    ok: bool
+    at_ns: int
+    error: str | None  # the HTTP status or error type (never the URL: it is the secret)
+    failing_since_ns: int | None  # the first failed push of the current run of failures
+
+
 @dataclass
 class AgentHealth:
-    """What the web sink learns from the agent's fan-out: results arriving, journal failing, stopping."""
+    """What the web sink learns from the agent's fan-out: results arriving, journal failing, stopping, heartbeat."""
 
     started_mono: float = field(default_factory=time.monotonic)
     last_result_mono: float | None = None
     journal_error: str | None = None
     stopping: bool = False
+    heartbeat: HeartbeatNow | None = None  # the last push's outcome (None: no push yet, or none configured)
 
 
 class LiveSource:
@@ -187,7 +200,9 @@ class LiveSource:
             for s in self.board.targets.values()
         )
         last = max((s.last.ts_ns for s in self.board.targets.values() if s.last is not None), default=None)
-        return Now(now, self.mode, running, last, targets, self.board.line(), self.agent.journal_error)
+        return Now(
+            now, self.mode, running, last, targets, self.board.line(), self.agent.journal_error, self.agent.heartbeat
+        )
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while results keep arriving and the journal accepts them."""
@@ -303,6 +318,7 @@ class StampNow:
     queued_since_ns: int | None
     attempts: int
     error: str | None  # the last request's failure (an HTTP status or error type; never the URL)
+    bad_tokens: int = 0  # journaled tokens from this TSA that do not verify (``watchdog verify --journal`` names them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,10 +350,95 @@ class Upkeep:
     backup: BackupNow | None  # None: no ``backup.dest``
     balances: Mapping[str, Balance]  # provider id → latest reading
     certs: Mapping[str, tuple[CertWarningNow, ...]]  # provider id → open warnings
+    bad_stamps: tuple[StampCheck, ...] = ()  # journaled tokens that do not verify, in seq order
+    unchecked_stamps: int = 0  # older tokens the page has not checked yet (see StampAudit)
 
 
-def load_stamps(journal: Journal, config: Config) -> tuple[StampNow, ...]:
-    """Per TSA (configured ones and any the journal has tokens from): the newest verified token and the queue."""
+@dataclass(frozen=True)
+class AuditNow:
+    """What the audit knows: the tokens that do not verify, and how many older ones it has not checked yet."""
+
+    bad: tuple[StampCheck, ...]  # in seq order
+    unchecked: int
+
+
+class StampAudit:
+    """Every journaled timestamp token, checked once: the page names those that do not verify.
+
+    A token row never changes once chained, so the audit keeps the range of token rows it has checked
+    (``lo``..``hi`` by seq) and each look checks at most ``batch`` more: first the rows written since
+    (one an hour), then older ones, newest first. A year of hourly tokens (~9,000, ~3.5 ms each here) is
+    so checked over some page refreshes, never in one request, and a look with nothing new costs one
+    query. The range starts again when the journal is another one (restored, replaced) or its token rows
+    in the range are not the ones counted. Thread-safe: journal reads run in worker threads.
+    """
+
+    def __init__(self, batch: int = 200) -> None:
+        self.batch = batch
+        self._lock = threading.Lock()
+        self._journal = ""
+        self._lo = self._hi = self._count = 0  # token rows lo..hi (by seq) are checked; _count of them
+        self._bad: dict[int, StampCheck] = {}
+        self._now = AuditNow((), 0)
+
+    def _reset(self, journal_id: str) -> None:
+        self._journal, self._lo, self._hi, self._count, self._bad = journal_id, 0, 0, 0, {}
+
+    def look(self, journal: Journal) -> AuditNow:
+        """The tokens that do not verify (against the block they name and the CA the journal carries)."""
+        conn = journal.conn
+        count, lo, hi = conn.execute(
+            "SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events WHERE type = ?",
+            (EV_TIMESTAMP,),
+        ).fetchone()
+        with self._lock:
+            if (journal.journal_id, int(count), int(lo), int(hi)) == (self._journal, self._count, self._lo, self._hi):
+                return self._now  # every token row checked, none added: the cached answer
+            if journal.journal_id != self._journal or int(hi) < self._hi:
+                self._reset(journal.journal_id)
+            elif self._count:
+                (seen,) = conn.execute(
+                    "SELECT count(*) FROM events WHERE type = ? AND seq BETWEEN ? AND ?",
+                    (EV_TIMESTAMP, self._lo, self._hi),
+                ).fetchone()
+                if int(seen) != self._count:  # rows removed or put back inside the checked range
+                    self._reset(journal.journal_id)
+            newer = [
+                int(s)
+                for (s,) in conn.execute(
+                    "SELECT seq FROM events WHERE type = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+                    (EV_TIMESTAMP, self._hi, self.batch + 1),
+                )
+            ]
+            if len(newer) > self.batch or not self._count:  # a first look (or a long absence): from the newest
+                self._reset(journal.journal_id)
+                seqs = newer[: self.batch]
+            else:
+                older = [
+                    int(s)
+                    for (s,) in conn.execute(
+                        "SELECT seq FROM events WHERE type = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                        (EV_TIMESTAMP, self._lo, self.batch - len(newer)),
+                    )
+                ]
+                seqs = newer + older
+            for check in check_stamp_rows(conn, journal.journal_id, seqs):
+                if check.problem is not None:
+                    self._bad[check.seq] = check
+            if seqs:
+                self._lo = min(seqs) if not self._count else min(self._lo, *seqs)
+                self._hi = max(self._hi, *seqs)
+                self._count += len(seqs)
+            (unchecked,) = conn.execute(
+                "SELECT count(*) FROM events WHERE type = ? AND seq < ?", (EV_TIMESTAMP, self._lo)
+            ).fetchone()
+            self._now = AuditNow(tuple(self._bad[s] for s in sorted(self._bad)), int(unchecked))
+            return self._now
+
+
+def load_stamps(journal: Journal, config: Config, bad: tuple[StampCheck, ...] = ()) -> tuple[StampNow, ...]:
+    """Per TSA (configured ones and any the journal has tokens from): the newest verified token, the queue and
+    how many of its tokens (in ``bad``) do not verify."""
     names = [t.label for t in config.model.timestamp.tsas]
     out = []
     for row in stamp_status(journal.conn, names):
@@ -353,6 +454,7 @@ def load_stamps(journal: Journal, config: Config) -> tuple[StampNow, ...]:
                 row["queued_since_ns"],
                 row["attempts"],
                 row["error"],
+                sum(1 for b in bad if b.tsa == row["tsa"]),
             )
         )
     return tuple(out)
@@ -409,17 +511,23 @@ def open_cert_warnings(
     return {k: tuple(v) for k, v in out.items()}
 
 
-def load_upkeep(journal: Journal, config: Config, now_ns: int, since_ns: int) -> Upkeep:
-    """Timestamps, the last backup, balances and open certificate warnings (runs in a thread)."""
+def load_upkeep(
+    journal: Journal, config: Config, now_ns: int, since_ns: int, audit: StampAudit | None = None
+) -> Upkeep:
+    """Timestamps (with the tokens that do not verify, when ``audit`` is given), the last backup, balances and
+    open certificate warnings (runs in a thread)."""
     certs = journal.events([EV_CERT_EXPIRING], since_ns=since_ns, until_ns=now_ns)
     keys = {info.id: info.key for info in journal.targets().values()} if certs else {}
     warned = sorted({keys[e.target] for e in certs if e.target in keys})
     last: Mapping[str, Result | None] = journal.restore(warned).last_result if warned else {}
+    audited = audit.look(journal) if audit is not None else AuditNow((), 0)
     return Upkeep(
-        load_stamps(journal, config),
+        load_stamps(journal, config, audited.bad),
         load_backup(config),
         latest_balances(journal),
         open_cert_warnings(list(certs), keys, config, last, now_ns),
+        audited.bad,
+        audited.unchecked,
     )
 
 
@@ -428,7 +536,7 @@ def provider_kinds(config: Config) -> dict[str, Any]:
     return {p.id: p.kind for p in config.providers}
 
 
-def load_history(journal: Journal, config: Config, now_ns: int) -> History:
+def load_history(journal: Journal, config: Config, now_ns: int, audit: StampAudit | None = None) -> History:
     """Analyse the journal over the last 30 days and each provider's current period (runs in a thread)."""
     check_readable(journal)  # figures are never read around a damaged index (JournalDamaged → 503)
     since = now_ns - HISTORY_DAYS * DAY_NS
@@ -453,7 +561,7 @@ def load_history(journal: Journal, config: Config, now_ns: int) -> History:
         for t in config.targets
     }
     contacts = tuple(journal.events([EV_CONTACT]))
-    upkeep = load_upkeep(journal, config, now_ns, since)
+    upkeep = load_upkeep(journal, config, now_ns, since, audit)
     return History(now_ns, since, analysis, figures, cov, contacts, journal.head(), upkeep)
 
 
@@ -568,6 +676,7 @@ class StatusService:
         self.max_entries = max_entries
         self._cache: dict[tuple[Any, ...], _Cached] = {}
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self.stamp_audit = StampAudit()  # each timestamp token checked once, not on every page
 
     async def now(self) -> Now:
         """The current state (not cached: the live board is free to read)."""
@@ -596,7 +705,9 @@ class StatusService:
         page never shows a target down without its outage (or an outage the board has already closed).
         """
         opened = frozenset((t.target.key, t.outage.id) for t in now.targets if t.outage) if now else None
-        return await self._cached(("history", opened), lambda j: load_history(j, self.config, self.clock()))
+        return await self._cached(
+            ("history", opened), lambda j: load_history(j, self.config, self.clock(), self.stamp_audit)
+        )
 
     async def report(self, provider: ProviderSection, period: Period) -> SlaFigures:
         """One provider's figures for one period."""

@@ -162,6 +162,8 @@ RU: dict[str, str] = {
     ),
     "TSA %(tsa)s: no verified token yet.": "TSA %(tsa)s: проверенной метки пока нет.",
     "queue empty": "очередь пуста",
+    "TSA %(tsa)s, head seq %(seq)s": "TSA %(tsa)s, заголовок seq %(seq)s",
+    "run %(command)s": "запустите %(command)s",
     "No timestamp authority configured.": "Служба меток времени не настроена.",
     "Backup": "Резервная копия",
     "No scheduled backup configured.": "Резервное копирование по расписанию не настроено.",
@@ -174,6 +176,10 @@ RU: dict[str, str] = {
         "Отправляется каждые %(time)s в сервис мониторинга (пропуски видны на его странице)."
     ),
     "No heartbeat configured.": "Сигнал жизни не настроен.",
+    "Last push accepted at %(time)s.": "Последний сигнал принят в %(time)s.",
+    "Heartbeat pushes fail since %(time)s (%(error)s): the monitoring service will report this agent missing.": (
+        "Сигналы жизни не доходят с %(time)s (%(error)s): сервис мониторинга сообщит, что агент пропал."
+    ),
 }
 
 # English singular → Russian (one, few, many) forms.
@@ -184,6 +190,16 @@ RU_PLURALS: dict[str, tuple[str, str, str]] = {
         "%(num)d заголовок ждёт в очереди",
         "%(num)d заголовка ждут в очереди",
         "%(num)d заголовков ждут в очереди",
+    ),
+    "%(num)d timestamp token does not verify": (
+        "%(num)d метка времени не проходит проверку",
+        "%(num)d метки времени не проходят проверку",
+        "%(num)d меток времени не проходят проверку",
+    ),
+    "%(num)d older timestamp token not checked yet (more at each refresh).": (
+        "%(num)d более старая метка времени ещё не проверена (проверяются при каждом обновлении).",
+        "%(num)d более старые метки времени ещё не проверены (проверяются при каждом обновлении).",
+        "%(num)d более старых меток времени ещё не проверено (проверяются при каждом обновлении).",
     ),
     "%(num)d failed probe": ("%(num)d неудачная проверка", "%(num)d неудачные проверки", "%(num)d неудачных проверок"),
 }

@@ -189,12 +189,18 @@ class _Snapshot(Collector):
             "failed requests (no token, or one that did not verify) for the heads queued now; 0 once a token arrives",
             labels=["agent", "tsa"],
         )
+        bad = GaugeMetricFamily(
+            "watchdog_tsa_bad_tokens",
+            "journaled tokens from the TSA that do not verify (watchdog verify --journal names them)",
+            labels=["agent", "tsa"],
+        )
         for s in () if upkeep is None else upkeep.stamps:
             if s.gen_time_ns is not None:
                 token.add_metric([agent, s.tsa], s.gen_time_ns / NS)
             queued.add_metric([agent, s.tsa], float(s.queued))
             failed.add_metric([agent, s.tsa], float(s.attempts))
-        yield from (token, queued, failed)
+            bad.add_metric([agent, s.tsa], float(s.bad_tokens))
+        yield from (token, queued, failed, bad)
         backup = None if upkeep is None else upkeep.backup
         if backup is None or backup.at_ns is None:  # no backup.dest, or no backup in it yet
             return

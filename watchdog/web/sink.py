@@ -9,11 +9,12 @@ import time
 
 from aiohttp import web
 
+from watchdog.agent.heartbeat import EV_HEARTBEAT
 from watchdog.agent.sinks import AgentContext, AgentEvent, Sink, SinkUnavailable
 from watchdog.config import split_listen
 from watchdog.model import Result
 from watchdog.web.app import create_app
-from watchdog.web.data import AgentHealth, LiveSource, StatusService
+from watchdog.web.data import AgentHealth, HeartbeatNow, LiveSource, StatusService
 from watchdog.web.documents import Documents, DocumentWorker, default_documents
 from watchdog.web.guard import HANDLER_OPTIONS, CappedSite
 
@@ -92,8 +93,14 @@ class WebSink(Sink):
         self.health.last_result_mono = time.monotonic()
 
     async def on_agent(self, event: AgentEvent) -> None:
-        """Track the journal failing or recovering, and the agent stopping."""
-        if event.type == "journal_failing":
+        """Track the journal failing or recovering, the agent stopping, and the heartbeat's pushes."""
+        if event.type == EV_HEARTBEAT:
+            ok, at = bool(event.data.get("ok")), int(event.data.get("at_ns", 0))
+            before = self.health.heartbeat
+            since = None if ok else (before.failing_since_ns if before is not None and not before.ok else at)
+            error = None if ok else str(event.data.get("error") or "failed")
+            self.health.heartbeat = HeartbeatNow(ok, at, error, since)
+        elif event.type == "journal_failing":
             self.health.journal_error = str(event.data.get("message", "failing"))
         elif event.type == "journal_recovered":
             self.health.journal_error = None

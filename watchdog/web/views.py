@@ -16,10 +16,11 @@ from watchdog.analysis.sla import Incident, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.model import NS, AttributedOutage, Outage, Role
 from watchdog.timefmt import local_iso, to_datetime, utc_iso
-from watchdog.web.data import History, Now, TargetNow, Upkeep, line_state
+from watchdog.web.data import HeartbeatNow, History, Now, TargetNow, Upkeep, line_state
 
 API_VERSION = 1
 RECENT_OUTAGES = 10
+BAD_TOKENS_SHOWN = 20  # timestamp tokens that do not verify, listed by the API (all are counted)
 
 
 def public_address(address: str) -> str:
@@ -207,11 +208,15 @@ def cert_warnings_json(p: ProviderSection, upkeep: Upkeep | None, config: Config
     ]
 
 
-def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str, Any]:
-    """Trusted timestamps, the last backup and the heartbeat: never a URL, a credential or a folder path."""
+def upkeep_json(
+    upkeep: Upkeep | None, config: Config, now_ns: int, heartbeat: HeartbeatNow | None = None
+) -> dict[str, Any]:
+    """Trusted timestamps, the last backup and the heartbeat (its last push when the live agent knows it): never
+    a URL, a credential or a folder path."""
     zone = config.zone
     section = config.model.heartbeat
     backup = None if upkeep is None else upkeep.backup
+    bad = () if upkeep is None else upkeep.bad_stamps
     return {
         "timestamps": [
             {
@@ -224,8 +229,21 @@ def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str,
                 **stamp(s.queued_since_ns, zone, "queued_since"),
                 "attempts": s.attempts,
                 "error": without_urls(s.error),
+                "bad_tokens": s.bad_tokens,
             }
             for s in (() if upkeep is None else upkeep.stamps)
+        ],
+        "bad_token_count": len(bad),
+        "unchecked_tokens": 0 if upkeep is None else upkeep.unchecked_stamps,
+        "bad_tokens": [
+            {
+                "seq": b.seq,
+                "tsa": b.tsa,
+                "block": b.block,
+                "rows_up_to": b.last_seq,
+                "problem": without_urls(b.problem),
+            }
+            for b in bad[:BAD_TOKENS_SHOWN]
         ],
         "backup": None
         if backup is None
@@ -241,6 +259,14 @@ def upkeep_json(upkeep: Upkeep | None, config: Config, now_ns: int) -> dict[str,
             "configured": section.url is not None,
             "method": section.method if section.url is not None else None,
             "interval_s": section.interval if section.url is not None else None,
+            "last_push": None
+            if heartbeat is None or section.url is None
+            else {
+                "ok": heartbeat.ok,
+                **stamp(heartbeat.at_ns, zone, "at"),
+                "error": without_urls(heartbeat.error),
+                **stamp(heartbeat.failing_since_ns, zone, "failing_since"),
+            },
         },
     }
 
@@ -268,7 +294,7 @@ def status_json(now: Now, history: History, config: Config) -> dict[str, Any]:
             for o in sorted(history.analysis.controls(), key=lambda a: a.outage.start_ns, reverse=True)[:RECENT_OUTAGES]
         ],
         "providers": [provider_json(p, now, history, config) for p in config.providers],
-        "upkeep": upkeep_json(history.upkeep, config, now.now_ns),
+        "upkeep": upkeep_json(history.upkeep, config, now.now_ns, now.heartbeat),
     }
 
 

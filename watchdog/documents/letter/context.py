@@ -103,8 +103,12 @@ def _rows(
 
 
 def _path(path: dict[str, Any]) -> dict[str, Any]:
-    """A journaled route, escaped for Markdown (the addresses come from the network)."""
-    return {k: md_escape(str(v)) if isinstance(v, str) else v for k, v in path.items()}
+    """A journaled route, escaped for Markdown (the addresses come from the network, the AS from the config);
+    the AS of the hop where it ended, when the user's ``traceroute.asn`` table knows it, follows its address."""
+    out = {k: md_escape(str(v)) if isinstance(v, str) else v for k, v in path.items()}
+    if out.get("ended_at") and out.get("ended_asn"):
+        out["ended_at"] = f"{out['ended_at']}, {out['ended_asn']}"
+    return out
 
 
 def _known(config: Config, key: str) -> bool:
