@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from watchdog.analysis.restore import restore_deadline
 from watchdog.analysis.sla import Incident
 from watchdog.documents.compensation.context import DAY_S, HOUR_S, Context
 from watchdog.documents.compensation.results import ClaimItem, Skipped
 from watchdog.documents.compensation.values import Breakdown, ContactEntry, Duration, Instant, Money, Percent
 from watchdog.documents.rulebook import RuleUse
-from watchdog.model import NS
 
 _HUNDRED = Decimal(100)
 
@@ -68,29 +68,28 @@ def _prorata(ctx: Context, use: RuleUse) -> Result:
     return [ClaimItem(use, money, variant, variant, inputs, optional=use.rule.flags.optional)]
 
 
-def _clock(ctx: Context, incident: Incident, how: str) -> tuple[int, ContactEntry | None]:
-    end = incident.end_ns if incident.end_ns is not None else ctx.figures.now_ns
-    report = ctx.report_between(incident.start_ns, end) if how == "report" else None
-    return (report.at_ns if report else incident.start_ns), report
-
-
 def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, int, dict[str, Any]]]:
-    """Incidents past the promised restore time: (index, incident, units late, explain inputs)."""
+    """Incidents past the promised restore time: (index, incident, units late, explain inputs).
+
+    The promise runs from the fault report when the contact log has one (``clock: report``, the default), as in
+    the letter's own account of the deadline; else, or with ``clock: start``, from the incident's start.
+    """
     restore_s = ctx.provider.sla.restore_within
     assert restore_s is not None
+    by_report = use.params.get("clock", "report") == "report"
     out = []
     for i, inc in ctx.counted():
-        start, report = _clock(ctx, inc, use.params.get("clock", "report"))
-        due = start + round(restore_s * NS)
         end = ctx.end_of(inc)
-        late_s = (end.ns - due) / NS
+        report = ctx.report_between(inc.start_ns, end.ns) if by_report else None
+        deadline = restore_deadline(inc.start_ns, end.ns, restore_s, () if report is None else (report,))
+        late_s = deadline.late_s(end.ns)
         units = _count(late_s, unit_s, use.params.get("count", "started")) if late_s > 0 else 0
         if units <= 0:
             continue
         facts: dict[str, Any] = {
             "promise": Duration(restore_s, in_hours=True),
             "start": Instant(inc.start_ns),
-            "due": Instant(due),
+            "due": Instant(deadline.due_ns),
             "restored": end,
             "late_time": Duration(late_s),
             "late": units,
