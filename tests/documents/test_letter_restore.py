@@ -87,7 +87,8 @@ def test_a_report_late_in_the_outage_moves_the_deadline_past_the_repair(tmp_path
     """
     case = isp_case(tmp_path)
     late_report = (call(8, 12, 0, ref="123456"),)
-    with pytest.raises(NothingToClaim, match=r"ran past its restore deadline \(sla.restore_within, counted from your first fault report"):
+    refused = r"ran past its restore deadline \(sla.restore_within, counted from your first fault report"
+    with pytest.raises(NothingToClaim, match=refused):
         case.letter("isp", "2026-10", "ru", SENT, contacts=late_report, about="restore")
     letter = case.letter("isp", "2026-10", "ru", SENT, contacts=late_report, about="outage")
     text = render(letter, "md")
