@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -391,3 +392,36 @@ def test_every_template_renders(tmp_path: Path, kind: str, lang: str, title: str
     if kind == "bank":
         assert "к финансовому уполномоченному (Федеральный закон от 04.06.2018 № 123-ФЗ" in text
     render(letter, "html")
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        (
+            "ru",
+            f"Расчёт: {rub('600,00')} × 17 ч ÷ 744 ч = **{rub('13,71')}**; время без услуги в расчётном периоде — "
+            f"17{NB}ч, длительность периода — 744 ч. Часы округлены до сотых, сумма — до копейки (половина — в большую "
+            "сторону).",
+        ),
+        (
+            "en",
+            f"Calculation: 600.00{NB}RUB × 17 h ÷ 744 h = **13.71{NB}RUB**; time without service in the billing "
+            f"period: 17{NB}h; the period is 744 h long. Rounding: hours to two decimals, the amount to the kopek, "
+            "halves rounded up.",
+        ),
+    ],
+)
+def test_a_whole_number_of_hours_is_printed_once(tmp_path: Path, lang: str, line: str) -> None:
+    """17 h down (5 Oct 02:00–19:00): "17 ч", not "17 ч (17 ч)"; 600 × 17 / 744 = 13.709… → 13,71 ₽."""
+    from complaint_cases import INTERNET, ISP_CONFIG, _case
+
+    def script(j: ScriptedJournal, at: Callable[..., float]) -> None:
+        for key in (*INTERNET, "isp/gateway"):
+            j.outage(
+                key, at(2026, 10, 5, 1, 59, 30), at(2026, 10, 5, 2), at(2026, 10, 5, 18, 59, 30), at(2026, 10, 5, 19)
+            )
+
+    origin, end = dt.datetime(2026, 10, 1, tzinfo=MSK), dt.datetime(2026, 11, 1, 12, tzinfo=MSK)
+    case = _case(tmp_path, ISP_CONFIG % "", MSK, origin, end, script, [])
+    text = render(case.letter("isp", "2026-10", lang, dt.date(2026, 11, 2)), "md")
+    assert lines_with(text, "Calculation:" if lang == "en" else "Расчёт:") == [line]

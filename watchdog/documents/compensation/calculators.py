@@ -62,10 +62,19 @@ def _prorata(ctx: Context, use: RuleUse) -> Result:
         amount = fee.times(down_h / period_h)
         inputs |= {"downtime_h": _plain(down_h), "period_h": period_h}
         variant = "hours"
+    explain = variant
+    if variant == "hours" and _same_hours(down_s, down_h) and "hours_whole" in use.rule.explain:
+        explain = "hours_whole"  # "17 ч", not "17 ч (17 ч)": the hours in brackets only when they add something
     money = amount.rounded()
     if money.amount <= 0:
         return Skipped(use.rule.id, "nothing_due")
-    return [ClaimItem(use, money, variant, variant, inputs, optional=use.rule.flags.optional)]
+    return [ClaimItem(use, money, variant, explain, inputs, optional=use.rule.flags.optional)]
+
+
+def _same_hours(seconds: float, hours: Decimal) -> bool:
+    """True when the duration as printed (to the minute, "17 ч") is just the rounded hours ("17 ч") again."""
+    shown = round(seconds / 60) * 60  # how Formatter.duration rounds a span of an hour or more
+    return HOUR_S <= seconds and shown < DAY_S and shown % HOUR_S == 0 and hours == Decimal(shown // HOUR_S)
 
 
 def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, int, dict[str, Any]]]:
