@@ -425,3 +425,62 @@ def test_a_whole_number_of_hours_is_printed_once(tmp_path: Path, lang: str, line
     case = _case(tmp_path, ISP_CONFIG % "", MSK, origin, end, script, [])
     text = render(case.letter("isp", "2026-10", lang, dt.date(2026, 11, 2)), "md")
     assert lines_with(text, "Calculation:" if lang == "en" else "Расчёт:") == [line]
+
+
+OTHER_US = """
+providers:
+  - id: shop
+    name: Shop
+    kind: other
+    targets: [{name: site, kind: tcp, address: "127.0.0.1:8"}]
+    contract: {customer: "Jane Doe", customer_email: "j@example.org"}
+    contacts: {legal_name: "Shop Ltd", claims_email: "c@example.org"}
+    jurisdiction: US
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "between"),
+    [
+        (
+            "en",
+            "1. Reply in writing within 30 days of receiving this letter, by e-mail to j@example.org.\n\n"
+            "If this is not resolved by then, I will take it to",
+        ),
+        (
+            "ru",
+            "1. Прошу ответить в течение 30 дней с даты получения претензии по электронной почте на адрес "
+            "j@example.org.\n\nЕсли требования не будут удовлетворены в этот срок,",
+        ),
+    ],
+)
+def test_no_basis_heading_with_nothing_under_it(tmp_path: Path, lang: str, between: str) -> None:
+    """An 'other' letter to a US shop, no contract number: no rule gives a legal line, so no 'Basis' section."""
+    from complaint_cases import CONTROLS, _case
+
+    config = "agent: {id: home-msk-1, timezone: Europe/Moscow}\n" + CONTROLS + OTHER_US
+    origin, end = dt.datetime(2026, 4, 1, tzinfo=MSK), dt.datetime(2026, 4, 13, tzinfo=MSK)
+    case = _case(tmp_path, config, MSK, origin, end, lambda j, at: None, [])
+    details = (("text", "The parcel was lost."),)
+    letter = case.letter("shop", "2026-04", lang, dt.date(2026, 4, 13), about="other", details=details)
+    text = re.sub(r"\n{3,}", "\n\n", render(letter, "md"))  # Markdown: any run of blank lines is one break
+    assert between in text
+    assert "## Basis" not in text and "## Правовые основания" not in text
+
+
+def test_the_last_legal_line_ends_the_list_without_a_contract_number(tmp_path: Path) -> None:
+    """Seed 004 with no contract number: the list of norms ends with a full stop, not ';'."""
+    case = isp_case(tmp_path)
+    config = loads(_isp_without_number(), env={})
+    with Journal.open(case.journal, create=False, readonly=True) as journal:
+        request = LetterRequest("isp", "2026-10", "ru", dt.date(2026, 11, 2), contacts=case.contacts)
+        text = render(build_letter(config, journal, request, now_ns=case.now_ns), "md")
+    basis = text[text.index("## Правовые основания") :].split("\n\n")[1].splitlines()
+    assert [line[-1] for line in basis] == [";", ";", "."]
+    assert "**ТРЕБУЮ:**" in text and "норм, перечисленных в разделе «Правовые основания»" in text
+
+
+def _isp_without_number() -> str:
+    from complaint_cases import ISP_CONFIG
+
+    return (ISP_CONFIG % "").replace('      number: "248393"\n', "")
