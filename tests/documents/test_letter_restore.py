@@ -77,6 +77,17 @@ def test_without_a_report_the_deadline_runs_from_the_start_and_says_so(tmp_path:
     assert "О неисправности я сообщил" not in text and "I reported the fault" not in text  # an incoming call
     penalty = letter.assessment.items[-1]
     assert (penalty.explain, penalty.inputs["late"]) == ("start", 5)
+    assert NOTE[lang] in text  # the draft's notes tell the customer why counting from the start is the weaker way
+
+
+NOTE = {
+    "ru": "- Срок восстановления по перерыву № 1 отсчитан от начала перерыва: в журнале нет вашего обращения о нём. "
+    "Если вы сообщали о неисправности, запишите это обращение (watchdog contact add … --at …) и создайте письмо "
+    "заново: срок считается с момента обращения, и отсчёт от начала перерыва оператор может оспорить.\n",
+    "en": "- The restore time of outage 1 is counted from the start of the outage: the log has no report of yours for "
+    "it. If you did report the fault, log that contact (watchdog contact add … --at …) and make the letter again: "
+    "the time runs from the report, and the provider may dispute counting it from the start.\n",
+}
 
 
 def test_a_report_late_in_the_outage_moves_the_deadline_past_the_repair(tmp_path: Path) -> None:

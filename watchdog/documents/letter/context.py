@@ -271,6 +271,15 @@ def letter_context(
     excluded = [i for i in figures.incidents if i.downtime_s <= 0]
     rows = _rows(config, figures, request.contacts, provider.sla.restore_within, paths)
     reports = [r for row in rows if (r := first_report(row.refs, row.start.ns, row.end.ns)) is not None]
+    notes = _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt)))
+    unreported = [r.no for r in rows if r.restore is not None and r.restore.report is None and r.restore.late]
+    if unreported:  # the customer should know the letter counted from the start, and why that is the weaker way
+        nos = ", ".join(f"№ {n}" if fmt.lang == "ru" else str(n) for n in unreported)
+        label = ("перерыву " if len(unreported) == 1 else "перерывам ") if fmt.lang == "ru" else "outage "
+        if fmt.lang == "en" and len(unreported) > 1:
+            label = "outages "
+        text = str(fmt.words["notices"]["restore_from_start"]).replace("{rows}", label + nos)
+        notes["notices"].append(text[:1].upper() + text[1:] + ".")
     fee = provider.contract.fee
     role = dict(fmt.words["role"].get(provider.kind.value) or fmt.words["role"]["other"])
     legal = provider.contacts.legal_name.strip()
@@ -336,7 +345,7 @@ def letter_context(
         "stamp": None
         if stamp is None
         else {"tsa": md_escape(stamp.tsa), "last_seq": stamp.last_seq, "at": Instant(stamp.gen_time_ns)},
-        "notes": _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt))),
+        "notes": notes,
     }
 
 
