@@ -8,10 +8,12 @@ promised, a 600 ₽ monthly fee; the journal is scripted through the real Journa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from complaint_cases import MSK, isp_case
+from complaint_cases import INTERNET, ISP_CONFIG, MSK, Case, _case, isp_case
+from helpers import ScriptedJournal
 
 from watchdog.documents.compensation.values import ContactEntry
 from watchdog.documents.letter.rendering import render
@@ -106,3 +108,43 @@ def test_a_report_late_in_the_outage_moves_the_deadline_past_the_repair(tmp_path
     assert "Срок восстановления" not in text and "истёк" not in text
     assert [i.rule.id for i in letter.assessment.items] == ["ru.telematics.prorata"]
     assert "когда неисправность была устранена;" in text  # not "…позже обещанного срока"
+
+
+def open_case(tmp_path: Path, now: dt.datetime) -> Case:
+    """Seed 004's outage still going on at ``now``: down since Fri 2 Oct 2026 20:15 MSK."""
+
+    def script(j: ScriptedJournal, at: Callable[..., float]) -> None:
+        for key in (*INTERNET, "isp/gateway"):
+            j.outage(key, at(2026, 10, 2, 20, 14, 30), at(2026, 10, 2, 20, 15), None, None)
+
+    origin = dt.datetime(2026, 10, 1, tzinfo=MSK)
+    return _case(tmp_path, ISP_CONFIG % "", MSK, origin, now, script, [])
+
+
+OPEN = {
+    ("ru", 4): f"Срок восстановления услуги по договору — 72{NB}ч. По перерыву № 1 срок отсчитывается от моего первого "
+    "обращения о нём (02.10.2026 в 20:45 МСК) и истекает 05.10.2026 в 20:45 МСК.\n",
+    (
+        "en",
+        4,
+    ): f"You promised to restore service within 72{NB}h. For outage 1 that time runs from my first report of it "
+    "(on 2 Oct 2026 at 20:45 MSK) and runs out on 5 Oct 2026 at 20:45 MSK.\n",
+    ("ru", 7): f"Срок восстановления услуги по договору — 72{NB}ч. По перерыву № 1 срок отсчитывается от моего первого "
+    "обращения о нём (02.10.2026 в 20:45 МСК) и истёк 05.10.2026 в 20:45 МСК, а по состоянию на 07.10.2026 в 12:00 "
+    f"МСК услуга всё ещё не восстановлена (просрочка — 1{NB}сутки 15{NB}ч 15{NB}мин).\n",
+    (
+        "en",
+        7,
+    ): f"You promised to restore service within 72{NB}h. For outage 1 that time runs from my first report of it "
+    "(on 2 Oct 2026 at 20:45 MSK) and ran out on 5 Oct 2026 at 20:45 MSK; service was still not restored on 7 Oct "
+    f"2026 at 12:00 MSK, 1{NB}day 15{NB}h 15{NB}min late.\n",
+}
+
+
+@pytest.mark.parametrize("day", [4, 7])
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_an_open_outage_states_its_deadline_ahead_or_passed(tmp_path: Path, lang: str, day: int) -> None:
+    """Still down at noon on 4 Oct (the deadline of 20:45 on 5 Oct is ahead) and on 7 Oct (1 day 15 h 15 min past)."""
+    case = open_case(tmp_path, dt.datetime(2026, 10, day, 12, 0, tzinfo=MSK))
+    letter = case.letter("isp", "2026-10", lang, dt.date(2026, 10, day), contacts=CALLS[1:2])
+    assert OPEN[(lang, day)] in render(letter, "md")
