@@ -143,7 +143,8 @@ def test_pdf_letter_with_its_pack_beside_it(tmp_path: Path, capsys: pytest.Captu
         "заявка: нет интернета",
         "ст. 55 Федерального закона",
         f"Пакет доказательств — файл letter-evidence.zip, SHA-256: {hashlib.sha256(pack.read_bytes()).hexdigest()}",
-        f"manifest.json, SHA-256: {manifest_sha}",
+        "manifest.json, SHA-256:",
+        manifest_sha,  # on the same line as its label, which a page break may put the running footer after
         f"contract.pdf — SHA-256: {hashlib.sha256(contract.read_bytes()).hexdigest()}",
         "____________ / Петров Виктор Андреевич /",
         "стр. 1 из 4",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -406,3 +407,95 @@ def test_every_template_renders(tmp_path: Path, kind: str, lang: str, title: str
     if kind == "bank":
         assert "к финансовому уполномоченному (Федеральный закон от 04.06.2018 № 123-ФЗ" in text
     render(letter, "html")
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        (
+            "ru",
+            f"Расчёт: {rub('600,00')} × 17 ч ÷ 744 ч = **{rub('13,71')}**; время без услуги в расчётном периоде — "
+            f"17{NB}ч, длительность периода — 744 ч. Часы округлены до сотых, сумма — до копейки (половина — в большую "
+            "сторону).",
+        ),
+        (
+            "en",
+            f"Calculation: 600.00{NB}RUB × 17 h ÷ 744 h = **13.71{NB}RUB**; time without service in the billing "
+            f"period: 17{NB}h; the period is 744 h long. Rounding: hours to two decimals, the amount to the kopek, "
+            "halves rounded up.",
+        ),
+    ],
+)
+def test_a_whole_number_of_hours_is_printed_once(tmp_path: Path, lang: str, line: str) -> None:
+    """17 h down (5 Oct 02:00–19:00): "17 ч", not "17 ч (17 ч)"; 600 × 17 / 744 = 13.709… → 13,71 ₽."""
+    from complaint_cases import INTERNET, ISP_CONFIG, _case
+
+    def script(j: ScriptedJournal, at: Callable[..., float]) -> None:
+        for key in (*INTERNET, "isp/gateway"):
+            j.outage(
+                key, at(2026, 10, 5, 1, 59, 30), at(2026, 10, 5, 2), at(2026, 10, 5, 18, 59, 30), at(2026, 10, 5, 19)
+            )
+
+    origin, end = dt.datetime(2026, 10, 1, tzinfo=MSK), dt.datetime(2026, 11, 1, 12, tzinfo=MSK)
+    case = _case(tmp_path, ISP_CONFIG % "", MSK, origin, end, script, [])
+    text = render(case.letter("isp", "2026-10", lang, dt.date(2026, 11, 2)), "md")
+    assert lines_with(text, "Calculation:" if lang == "en" else "Расчёт:") == [line]
+
+
+OTHER_US = """
+providers:
+  - id: shop
+    name: Shop
+    kind: other
+    targets: [{name: site, kind: tcp, address: "127.0.0.1:8"}]
+    contract: {customer: "Jane Doe", customer_email: "j@example.org"}
+    contacts: {legal_name: "Shop Ltd", claims_email: "c@example.org"}
+    jurisdiction: US
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "between"),
+    [
+        (
+            "en",
+            "1. Reply in writing within 30 days of receiving this letter, by e-mail to j@example.org.\n\n"
+            "If this is not resolved by then, I will take it to",
+        ),
+        (
+            "ru",
+            "1. Прошу ответить в течение 30 дней с даты получения претензии по электронной почте на адрес "
+            "j@example.org.\n\nЕсли требования не будут удовлетворены в этот срок,",
+        ),
+    ],
+)
+def test_no_basis_heading_with_nothing_under_it(tmp_path: Path, lang: str, between: str) -> None:
+    """An 'other' letter to a US shop, no contract number: no rule gives a legal line, so no 'Basis' section."""
+    from complaint_cases import CONTROLS, _case
+
+    config = "agent: {id: home-msk-1, timezone: Europe/Moscow}\n" + CONTROLS + OTHER_US
+    origin, end = dt.datetime(2026, 4, 1, tzinfo=MSK), dt.datetime(2026, 4, 13, tzinfo=MSK)
+    case = _case(tmp_path, config, MSK, origin, end, lambda j, at: None, [])
+    details = (("text", "The parcel was lost."),)
+    letter = case.letter("shop", "2026-04", lang, dt.date(2026, 4, 13), about="other", details=details)
+    text = re.sub(r"\n{3,}", "\n\n", render(letter, "md"))  # Markdown: any run of blank lines is one break
+    assert between in text
+    assert "## Basis" not in text and "## Правовые основания" not in text
+
+
+def test_the_last_legal_line_ends_the_list_without_a_contract_number(tmp_path: Path) -> None:
+    """Seed 004 with no contract number: the list of norms ends with a full stop, not ';'."""
+    case = isp_case(tmp_path)
+    config = loads(_isp_without_number(), env={})
+    with Journal.open(case.journal, create=False, readonly=True) as journal:
+        request = LetterRequest("isp", "2026-10", "ru", dt.date(2026, 11, 2), contacts=case.contacts)
+        text = render(build_letter(config, journal, request, now_ns=case.now_ns), "md")
+    basis = text[text.index("## Правовые основания") :].split("\n\n")[1].splitlines()
+    assert [line[-1] for line in basis] == [";", ";", "."]
+    assert "**ТРЕБУЮ:**" in text and "норм, перечисленных в разделе «Правовые основания»" in text
+
+
+def _isp_without_number() -> str:
+    from complaint_cases import ISP_CONFIG
+
+    return (ISP_CONFIG % "").replace('      number: "248393"\n', "")

@@ -192,7 +192,8 @@ OPENED = {
         "Broker `trading` unreachable since 10:32 MSK (12 min).\n"
         "Your line is fine: 4/4 controls up.\n"
         "Error: connect 127.0.0.1:5: Connection refused\n"
-        "Restore promised within 72 h: by 23 Nov 10:32 MSK.\n"
+        "Restore promised within 72 h of your fault report (until you log one, counted from the outage's start: "
+        "by 23 Nov 10:32 MSK).\n"
         "Emergency desk: +7 495 000-00-00\n"
         "Meanwhile: use the emergency desk for urgent orders, and note the time and the name of whoever answers.\n"
         "Log each call: watchdog contact add --provider broker --channel phone --note …\n"
@@ -203,7 +204,8 @@ OPENED = {
         "ИТ Инвест: `trading` недоступен с 10:32 МСК (12 мин).\n"
         "Ваша линия в порядке: контрольные узлы на связи (4/4).\n"
         "Ошибка: connect 127.0.0.1:5: Connection refused\n"
-        "Восстановление обещано в течение 72 ч: до 23 нояб. 10:32 МСК.\n"
+        "Восстановление обещано в течение 72 ч с момента вашего обращения (пока оно не записано — от начала сбоя: "
+        "до 23 нояб. 10:32 МСК).\n"
         "Аварийный деск: +7 495 000-00-00\n"
         "Пока: срочные заявки — через аварийный деск; запишите время и имя ответившего.\n"
         "Записывайте каждый звонок: watchdog contact add --provider broker --channel phone --note …\n"
@@ -262,7 +264,8 @@ async def test_outage_while_the_customers_line_is_down_names_the_failed_controls
         "Broker `trading` unreachable since 10:40 MSK (4 min).\n"
         "Your own line is down too (cloudflare, google failed): this may well not be Broker's fault.\n"
         "Error: connect 127.0.0.1:5: Connection refused\n"
-        "Restore promised within 72 h: by 23 Nov 10:40 MSK.\n"
+        "Restore promised within 72 h of your fault report (until you log one, counted from the outage's start: "
+        "by 23 Nov 10:40 MSK).\n"
         "Emergency desk: +7 495 000-00-00\n"
         "— home-msk-1, 10:44 MSK, ref. 77"
     )
@@ -500,6 +503,7 @@ RESTORE = {
     "en": (
         "Broker: restore promise broken (72 h promised, 80 h now)",
         "Broker promised to restore service within 72 h; it has been down 3 days 8 h now (since 17 Nov 02:44 MSK).\n"
+        "Counted from the outage's start: no fault report of it is logged.\n"
         "Attributed to Broker in 2026-11: 3 days 8 h.\n"
         "Emergency desk: +7 495 000-00-00\n"
         "Keep a record of every call: watchdog contact add --provider broker --channel phone --note …\n"
@@ -508,6 +512,7 @@ RESTORE = {
     "ru": (
         "ИТ Инвест: срок восстановления нарушен (72 ч обещано, уже 80 ч)",
         "ИТ Инвест: восстановление обещано за 72 ч, а простой длится уже 3 дня 8 ч (с 17 нояб. 02:44 МСК).\n"
+        "Срок считается от начала сбоя: обращение о нём не записано.\n"
         "По вине провайдера за 2026-11: 3 дня 8 ч.\n"
         "Аварийный деск: +7 495 000-00-00\n"
         "Записывайте каждый звонок: watchdog contact add --provider broker --channel phone --note …\n"

@@ -173,14 +173,18 @@ class Formatter:
         offset = moment.strftime("%z")
         return f"(UTC{offset[:3]}:{offset[3:]})"
 
+    def at(self, value: Instant | int) -> str:
+        """A moment inside a sentence, to the minute: ``02.10.2026 в 20:45 МСК`` / ``on 2 Oct 2026 at 20:45 MSK``."""
+        ns = value if isinstance(value, int) else value.ns
+        moment = to_datetime(ns, self.zone)
+        return str(self.words["contact_when"]).format(
+            date=self.date(moment.date()), time=moment.strftime("%H:%M"), zone=self.zone_label(ns)
+        )
+
     def contact_line(self, value: ContactEntry) -> str:
         """How and when a contact took place: ``по телефону 06.12.2026 в 02:55 МСК, обращение № INC-20417``."""
         how = self.words["channel_how"].get(value.channel, value.channel)
-        moment = to_datetime(value.at_ns, self.zone)
-        when = str(self.words["contact_when"]).format(
-            date=self.date(moment.date()), time=moment.strftime("%H:%M"), zone=self.zone_label(value.at_ns)
-        )
-        text = f"{how} {when}"
+        text = f"{how} {self.at(value.at_ns)}"
         ref = value.ref.strip()
         if ref:
             ref = ref.lstrip("№").strip()  # "обращение № 123456", "ref. 123456": never "№ № 123456"

@@ -2,7 +2,7 @@
 
 ``sink``      the :class:`~watchdog.notify.sink.NotifySink` wired into ``watchdog run``: events in, ticker, lifecycle;
 ``messages``  facts → words → a keyed message queued once per routed channel (and the SLA snapshot it quotes);
-``outages``   provider outages opened/closed, flap summaries, SLA breach, restore promise exceeded;
+``outages``   provider outages opened/closed, flap summaries, SLA breach, restore deadline (24 h, 1 h, passed);
 ``line``      the customer's line going down and coming back; ``digest`` the daily digest;
 ``expiry``    certificate expiry, complaint answer deadlines, reminders;
 ``delivery``  one loop per channel: oldest first, capped backoff, pause after two failures, retry when the line returns;

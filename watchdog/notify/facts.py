@@ -7,7 +7,7 @@ event loop are never held up by a month of outages being attributed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from watchdog.analysis.sla import (
 )
 from watchdog.config import Config, ProviderSection
 from watchdog.journal.balance import Balance, latest_balances
+from watchdog.journal.contacts import Contact, list_contacts
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.store import Journal
 from watchdog.model import NS, Attribution
@@ -65,6 +66,8 @@ class Snapshot:
     by_outage: dict[int, dict[Attribution, float]]  # outage id → seconds per attribution
     head: Head | None
     deadlines: tuple[Event, ...]
+    # the contact log of each provider since its earliest open incident began: fault reports start restore deadlines
+    contacts: dict[str, tuple[Contact, ...]] = field(default_factory=dict)
 
 
 def allowed_downtime_s(provider: ProviderSection, period: Period, zone: ZoneInfo) -> float | None:
@@ -105,7 +108,13 @@ def snapshot(config: Config, path: Path, now_ns: int, *, with_deadlines: bool = 
             if a.outage.id >= 0
         }
         deadlines = tuple(journal.events([EV_DEADLINE])) if with_deadlines else ()
-        return Snapshot(now_ns, standings, by_outage, journal.head(), deadlines)
+        starts = [i.start_ns for s in standings.values() for i in s.open_incidents()]
+        contacts: dict[str, list[Contact]] = {}
+        if starts:
+            for c in list_contacts(journal, since_ns=min(starts)):
+                contacts.setdefault(c.provider, []).append(c)
+        grouped = {k: tuple(v) for k, v in contacts.items()}
+        return Snapshot(now_ns, standings, by_outage, journal.head(), deadlines, grouped)
 
 
 def period_start_date(period: Period, zone: ZoneInfo) -> dt.date:

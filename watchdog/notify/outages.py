@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from watchdog.agent.sinks import OutageNotice
+from watchdog.analysis.restore import first_report, restore_deadline
 from watchdog.analysis.sla import Period, service_intervals
 from watchdog.config import Config, ProviderSection
 from watchdog.model import NS, Attribution, FailureKind, Outage, Target
@@ -16,6 +17,7 @@ from watchdog.notify.words import local_date
 from watchdog.timefmt import to_ns
 
 REACH_FAILURES = (FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.RESOLVE)
+RESTORE_STEPS_S = (3600.0, 86400.0)  # restore-deadline reminders: 1 h and 24 h before it (the tightest reached)
 
 
 class OutageMessages:
@@ -166,17 +168,53 @@ class OutageMessages:
         )
 
     async def check_restore(self, snap: Snapshot) -> None:
-        """Once a day per open incident that has lasted longer than the provider promised to restore within."""
+        """Reminders of each open incident's restore deadline: 24 h and 1 h before it, then once a day past it.
+
+        The deadline runs from the customer's first fault report of the incident in the contact log, else from
+        its start (the message says which), as in the letter (watchdog.analysis.restore). Each reminder has a
+        stable key, so a restart does not send it again; a report logged later moves the deadline, and the
+        reminders of the new deadline go out under keys of their own.
+        """
         for provider in self.config.providers:
             promise = provider.sla.restore_within
             standing = snap.standings.get(provider.id)
             if promise is None or standing is None:
                 continue
+            contacts = snap.contacts.get(provider.id, ())
             for incident in standing.open_incidents():
-                if incident.duration_s <= promise:
+                deadline = restore_deadline(incident.start_ns, snap.now_ns, promise, contacts)
+                report = first_report(contacts, incident.start_ns, snap.now_ns)
+                late_s = deadline.late_s(snap.now_ns)
+                facts: dict[str, Any] = {
+                    "provider": provider.display_name,
+                    "provider_id": provider.id,
+                    "promise": promise,
+                    "since": incident.start_ns,
+                    "down": incident.duration_s,
+                    "report": deadline.report_ns,
+                    "report_ref": report.ref.lstrip("№").strip() if report is not None else "",
+                    "due": deadline.due_ns,
+                    "length": (snap.now_ns - deadline.from_ns) / NS,
+                    "emergency": provider.contacts.emergency_phone or provider.contacts.support_phone,
+                }
+                base = f"{provider.id}/{incident.start_ns}"
+                if late_s < 0:
+                    step = next((s for s in RESTORE_STEPS_S if -late_s <= s < promise), None)
+                    if step is None:
+                        continue
+                    key = f"restore-due/{base}/{deadline.from_ns}/{round(step / 3600)}h"
+                    if await self.messages.new(key):
+                        await self.messages.queue(
+                            "restore_due", key, "sla", "warning", step=step, left=-late_s, **facts
+                        )
                     continue
-                day = int((incident.duration_s - promise) // 86400)  # one reminder per day past the promise
-                key = f"restore/{provider.id}/{incident.start_ns}/{day}"
+                day = int(late_s // 86400)  # one reminder per day past the deadline
+                # from the start: the key of earlier versions, so an upgrade does not repeat a reminder
+                key = (
+                    f"restore/{base}/{day}"
+                    if deadline.report_ns is None
+                    else f"restore/{base}/r{deadline.report_ns}/{day}"
+                )
                 if not await self.messages.new(key):
                     continue
                 await self.messages.queue(
@@ -184,14 +222,10 @@ class OutageMessages:
                     key,
                     "sla",
                     "failure",
-                    provider=provider.display_name,
-                    provider_id=provider.id,
-                    promise=promise,
-                    length=incident.duration_s,
-                    since=incident.start_ns,
+                    late=late_s,
                     attributed=incident.downtime_s,
                     period=standing.period_name,
-                    emergency=provider.contacts.emergency_phone or provider.contacts.support_phone,
+                    **facts,
                 )
 
     async def summary(self, summary: Summary) -> None:

@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from watchdog.analysis.restore import restore_deadline
 from watchdog.analysis.sla import Incident
 from watchdog.documents.compensation.context import DAY_S, HOUR_S, Context
 from watchdog.documents.compensation.results import ClaimItem, Skipped
 from watchdog.documents.compensation.values import Breakdown, ContactEntry, Duration, Instant, Money, Percent
 from watchdog.documents.rulebook import RuleUse
-from watchdog.model import NS
 
 _HUNDRED = Decimal(100)
 
@@ -62,35 +62,43 @@ def _prorata(ctx: Context, use: RuleUse) -> Result:
         amount = fee.times(down_h / period_h)
         inputs |= {"downtime_h": _plain(down_h), "period_h": period_h}
         variant = "hours"
+    explain = variant
+    if variant == "hours" and _same_hours(down_s, down_h) and "hours_whole" in use.rule.explain:
+        explain = "hours_whole"  # "17 ч", not "17 ч (17 ч)": the hours in brackets only when they add something
     money = amount.rounded()
     if money.amount <= 0:
         return Skipped(use.rule.id, "nothing_due")
-    return [ClaimItem(use, money, variant, variant, inputs, optional=use.rule.flags.optional)]
+    return [ClaimItem(use, money, variant, explain, inputs, optional=use.rule.flags.optional)]
 
 
-def _clock(ctx: Context, incident: Incident, how: str) -> tuple[int, ContactEntry | None]:
-    end = incident.end_ns if incident.end_ns is not None else ctx.figures.now_ns
-    report = ctx.report_between(incident.start_ns, end) if how == "report" else None
-    return (report.at_ns if report else incident.start_ns), report
+def _same_hours(seconds: float, hours: Decimal) -> bool:
+    """True when the duration as printed (to the minute, "17 ч") is just the rounded hours ("17 ч") again."""
+    shown = round(seconds / 60) * 60  # how Formatter.duration rounds a span of an hour or more
+    return HOUR_S <= seconds and shown < DAY_S and shown % HOUR_S == 0 and hours == Decimal(shown // HOUR_S)
 
 
 def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, int, dict[str, Any]]]:
-    """Incidents past the promised restore time: (index, incident, units late, explain inputs)."""
+    """Incidents past the promised restore time: (index, incident, units late, explain inputs).
+
+    The promise runs from the fault report when the contact log has one (``clock: report``, the default), as in
+    the letter's own account of the deadline; else, or with ``clock: start``, from the incident's start.
+    """
     restore_s = ctx.provider.sla.restore_within
     assert restore_s is not None
+    by_report = use.params.get("clock", "report") == "report"
     out = []
     for i, inc in ctx.counted():
-        start, report = _clock(ctx, inc, use.params.get("clock", "report"))
-        due = start + round(restore_s * NS)
         end = ctx.end_of(inc)
-        late_s = (end.ns - due) / NS
+        report = ctx.report_between(inc.start_ns, end.ns) if by_report else None
+        deadline = restore_deadline(inc.start_ns, end.ns, restore_s, () if report is None else (report,))
+        late_s = deadline.late_s(end.ns)
         units = _count(late_s, unit_s, use.params.get("count", "started")) if late_s > 0 else 0
         if units <= 0:
             continue
         facts: dict[str, Any] = {
             "promise": Duration(restore_s, in_hours=True),
             "start": Instant(inc.start_ns),
-            "due": Instant(due),
+            "due": Instant(deadline.due_ns),
             "restored": end,
             "late_time": Duration(late_s),
             "late": units,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import Interval, union
 from watchdog.analysis.calendars import WorkCalendar
+from watchdog.analysis.restore import first_report, restore_deadline
 from watchdog.analysis.sla import Incident, SlaFigures
 from watchdog.config import ProviderSection
 from watchdog.documents.compensation.results import Skipped
@@ -95,8 +96,16 @@ class Context:
         return Instant(incident.end_ns)
 
     def report_between(self, start_ns: int, end_ns: int) -> ContactEntry | None:
-        """The first contact-log entry inside [start, end): the fault report."""
-        return next((c for c in self.contacts if start_ns <= c.at_ns < end_ns), None)
+        """The fault report: the customer's first contact inside [start, end) (the provider's calls do not count)."""
+        return first_report(self.contacts, start_ns, end_ns)
+
+    def late_s(self, incident: Incident) -> float | None:
+        """Seconds past the restore deadline (from the fault report, else the start); None: nothing was promised."""
+        within = self.provider.sla.restore_within
+        if within is None:
+            return None
+        end = self.end_of(incident).ns
+        return restore_deadline(incident.start_ns, end, within, self.contacts).late_s(end)
 
     def local_date(self, ns: int) -> dt.date:
         return to_datetime(ns, self.zone).date()
@@ -143,7 +152,7 @@ class Context:
             target = self.figures.target
             return not self.partial or target is None or self.best_case_availability() < Decimal(repr(target))
         if when == "restore_exceeded":
-            return any((i.restore_excess_s or 0) > 0 for _, i in self.counted())
+            return any((self.late_s(i) or 0) > 0 for _, i in self.counted())
         return bool(self.counted())
 
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from watchdog.analysis.outages import Analysis, analyse
-from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
+from watchdog.analysis.restore import restore_deadline
+from watchdog.analysis.sla import Incident, Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.compensation.values import ContactEntry, Money
@@ -259,11 +260,21 @@ def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterR
             f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
             "(watchdog report shows the period's figures; --about support|other need no outage)"
         )
-    if about == "restore" and not any((i.restore_excess_s or 0) > 0 for i in figures.counted_incidents):
+    if about == "restore" and not any(_late(i, figures, request) for i in figures.counted_incidents):
         raise NothingToClaim(
-            f"no outage of provider {provider!r} in {label} lasted longer than the promised restore time "
-            "(sla.restore_within): there is no late repair to complain of"
+            f"no outage of provider {provider!r} in {label} ran past its restore deadline (sla.restore_within, "
+            "counted from your first fault report of the outage in the contact log, else from its start): there is "
+            "no late repair to complain of"
         )
+
+
+def _late(incident: Incident, figures: SlaFigures, request: LetterRequest | None) -> bool:
+    """True when the incident ran past its restore deadline (from the fault report, else from its start)."""
+    if figures.restore_within_s is None:
+        return False
+    end = incident.end_ns if incident.end_ns is not None else figures.now_ns
+    contacts = request.contacts if request is not None else ()
+    return restore_deadline(incident.start_ns, end, figures.restore_within_s, contacts).late_s(end) > 0
 
 
 def _check_attachments(request: LetterRequest) -> None:

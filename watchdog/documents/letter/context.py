@@ -8,13 +8,14 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from watchdog import __version__
+from watchdog.analysis.restore import first_report, restore_deadline
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.context import COVERAGE_MIN
 from watchdog.documents.compensation.results import Assessment
 from watchdog.documents.compensation.values import ContactEntry, Duration, Instant, Money, Percent
 from watchdog.documents.letter.request import LetterRequest
-from watchdog.documents.letter.views import IncidentRow, ItemView, Measurement, Probe
+from watchdog.documents.letter.views import IncidentRow, ItemView, Measurement, Probe, RestoreView
 from watchdog.documents.rulebook import Rulebook
 from watchdog.documents.words import Formatter, Lang, md_escape
 from watchdog.journal.tsa import StampCheck
@@ -66,13 +67,16 @@ def _rows(
     for no, inc in enumerate(counted, start=1):
         end_ns = inc.end_ns if inc.end_ns is not None else figures.now_ns
         refs = tuple(c for c in contacts if inc.start_ns <= c.at_ns < end_ns)
-        excess = Duration(inc.restore_excess_s) if inc.restore_excess_s else None
-        since = None
-        if refs:  # a restore time runs from the fault report: late only if it ran out after that
-            since_s = (end_ns - refs[0].at_ns) / 1e9
-            since = Duration(since_s)
-            if restore_within is not None:
-                excess = Duration(since_s - restore_within) if since_s > restore_within else None
+        restore = None
+        if restore_within is not None:  # from my first fault report in it, else from its start (the letter says which)
+            deadline = restore_deadline(inc.start_ns, end_ns, restore_within, contacts)
+            late_s = deadline.late_s(end_ns)
+            restore = RestoreView(
+                report=first_report(contacts, inc.start_ns, end_ns),
+                since=Instant(deadline.from_ns),
+                due=Instant(deadline.due_ns),
+                late=Duration(late_s) if late_s > 0 else None,
+            )
         members = [o.outage for o in inc.outages]
         first = min(members, key=lambda o: o.start_ns, default=None)
         closed = [o for o in members if o.end_ns is not None and o.end_bounds is not None]
@@ -88,12 +92,12 @@ def _rows(
                 end=Instant(end_ns, still_open=inc.end_ns is None),
                 duration=Duration(inc.duration_s),
                 downtime=Duration(inc.downtime_s),
-                restore_excess=excess,
+                restore_excess=None if restore is None else restore.late,
                 refs=refs,
                 start_after=None if start_after is None else Instant(start_after),
                 end_after=None if end_after is None else Instant(end_after),
                 found_by=found_by,
-                since_report=since,
+                restore=restore,
                 paths=tuple(
                     _path(paths[o.id]) for o in sorted(members, key=lambda o: o.start_ns) if paths and o.id in paths
                 ),
@@ -270,7 +274,16 @@ def letter_context(
     counted = [i for i in figures.incidents if i.downtime_s > 0]
     excluded = [i for i in figures.incidents if i.downtime_s <= 0]
     rows = _rows(config, figures, request.contacts, provider.sla.restore_within, paths)
-    first_report = next((r for row in rows for r in row.refs), None)
+    reports = [r for row in rows if (r := first_report(row.refs, row.start.ns, row.end.ns)) is not None]
+    notes = _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt)))
+    unreported = [r.no for r in rows if r.restore is not None and r.restore.report is None and r.restore.late]
+    if unreported:  # the customer should know the letter counted from the start, and why that is the weaker way
+        nos = ", ".join(f"№ {n}" if fmt.lang == "ru" else str(n) for n in unreported)
+        label = ("перерыву " if len(unreported) == 1 else "перерывам ") if fmt.lang == "ru" else "outage "
+        if fmt.lang == "en" and len(unreported) > 1:
+            label = "outages "
+        text = str(fmt.words["notices"]["restore_from_start"]).replace("{rows}", label + nos)
+        notes["notices"].append(text[:1].upper() + text[1:] + ".")
     fee = provider.contract.fee
     role = dict(fmt.words["role"].get(provider.kind.value) or fmt.words["role"]["other"])
     legal = provider.contacts.legal_name.strip()
@@ -305,9 +318,11 @@ def letter_context(
         "counted": counted,
         "excluded": excluded,
         "excluded_s": sum(i.duration_s for i in excluded),
-        "first_report": first_report,
+        "first_report": reports[0] if reports else None,
         "promise": _promise(request.contacts, provider.sla.restore_within),
         "restore_late": any(r.restore_excess for r in rows),
+        # the outages whose restore deadline the letter states: those past it, and open ones (it is still ahead)
+        "restore_rows": [r for r in rows if r.restore is not None and (r.restore.late or r.end.still_open)],
         "figures": figures,
         "availability": None if figures.availability is None else _percent(figures),
         "coverage": _coverage(figures.coverage),
@@ -334,7 +349,7 @@ def letter_context(
         "stamp": None
         if stamp is None
         else {"tsa": md_escape(stamp.tsa), "last_seq": stamp.last_seq, "at": Instant(stamp.gen_time_ns)},
-        "notes": _notes(assessment, figures, request, fmt, book, bool(_substance(provider, assessment, fmt))),
+        "notes": notes,
     }
 
 

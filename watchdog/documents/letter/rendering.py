@@ -47,6 +47,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         "utc": fmt.utc,
         "both": fmt.both,
         "short": fmt.short,
+        "at": fmt.at,
         "dur": fmt.duration,
         "hdur": lambda seconds: fmt.duration(Duration(seconds, in_hours=True)),
         "plural": fmt.plural,

@@ -41,6 +41,16 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class RestoreView:
+    """The restore deadline of one outage as the letter states it (watchdog.analysis.restore)."""
+
+    report: ContactEntry | None  # my first fault report in the outage; None: counted from the outage's start
+    since: Instant  # what the promised time runs from: the report, else the start
+    due: Instant  # when it ran out (or runs out)
+    late: Duration | None  # past the deadline at the restoration (or now, still open); None: not late
+
+
+@dataclass(frozen=True)
 class IncidentRow:
     """One line of the outage table."""
 
@@ -49,13 +59,13 @@ class IncidentRow:
     end: Instant
     duration: Duration
     downtime: Duration
-    restore_excess: Duration | None
+    restore_excess: Duration | None  # the same as ``restore.late``
     refs: tuple[ContactEntry, ...]
     # the measurement bounds: the true start lies in [start_after, start], the true end in [end_after, end]
     start_after: Instant | None = None  # the last successful check before it (None: none in the journal)
     end_after: Instant | None = None  # the last failed check (None while still open)
     found_by: tuple[Probe, ...] = ()  # the provider's targets that were down in it
-    since_report: Duration | None = None  # from my first report in it to its end (or now)
+    restore: RestoreView | None = None  # None when no restore time was promised
     # where the route to each of its targets ended when it opened (the agent's traceroute), as journaled
     paths: tuple[dict[str, Any], ...] = ()
 
