@@ -153,12 +153,12 @@ def test_an_open_outage_states_its_deadline_ahead_or_passed(tmp_path: Path, lang
 CLOCK_START = {
     "ru": f"Расчёт: 3{NB}% × 600,00{NB}₽ × 5 сут. просрочки = **90,00{NB}₽**; в этом расчёте обещанный срок "
     f"устранения 72{NB}ч отсчитан от начала перерыва 02.10.2026 20:15:00 МСК (UTC+03:00), а не от моей заявки "
-    "02.10.2026 20:45:00 МСК (UTC+03:00) (телефон, 123456), и истёк 05.10.2026 20:15:00 МСК (UTC+03:00); услуга восстановлена 10.10.2026 "
-    f"18:45:00 МСК (UTC+03:00); просрочка 4{NB}суток 22{NB}ч 30{NB}мин.",
+    "02.10.2026 20:45:00 МСК (UTC+03:00) (телефон, 123456), и истёк 05.10.2026 20:15:00 МСК (UTC+03:00); "
+    f"услуга восстановлена 10.10.2026 18:45:00 МСК (UTC+03:00); просрочка 4{NB}суток 22{NB}ч 30{NB}мин.",
     "en": f"Calculation: 3% × 600.00{NB}RUB × 5 days late = **90.00{NB}RUB**; in this calculation the promised "
     f"72{NB}h is counted from the start of the outage at 2 Oct 2026 20:15:00 MSK (UTC+03:00), not from my fault "
-    "report of 2 Oct 2026 20:45:00 MSK (UTC+03:00) (phone, 123456), and ran out on 5 Oct 2026 20:15:00 MSK (UTC+03:00); service "
-    f"returned 10 Oct 2026 18:45:00 MSK (UTC+03:00); 4{NB}days 22{NB}h 30{NB}min late.",
+    "report of 2 Oct 2026 20:45:00 MSK (UTC+03:00) (phone, 123456), and ran out on 5 Oct 2026 20:15:00 MSK "
+    f"(UTC+03:00); service returned 10 Oct 2026 18:45:00 MSK (UTC+03:00); 4{NB}days 22{NB}h 30{NB}min late.",
 }
 
 
