@@ -180,3 +180,35 @@ def test_a_rule_set_to_count_from_the_start_says_so_beside_the_deadline_from_the
     assert CLOCK_START[lang] in text  # the calculation: from the start, saying it is not from the report
     penalty = letter.assessment.items[-1]
     assert (penalty.explain, penalty.inputs["late"]) == ("start_set", 5)
+
+
+CONTACTS = {
+    "ru": (
+        "| телефон (от оператора ко мне); телефон, 123456; телефон, 123457 |\n",
+        "## Обращения оператора ко мне\n\n| Дата и время | Канал | Номер | Содержание |\n|---|---|---|---|\n"
+        "| 02.10.2026 20:30:00 МСК (UTC+03:00) | телефон | — | нет интернета |\n",
+        "## Мои обращения к оператору\n\n| Дата и время | Канал | Номер | Содержание |\n|---|---|---|---|\n"
+        "| 02.10.2026 20:45:00 МСК (UTC+03:00) | телефон | 123456 | нет интернета |\n"
+        "| 03.10.2026 10:00:00 МСК (UTC+03:00) | телефон | 123457 | нет интернета |\n\n",
+    ),
+    "en": (
+        "| phone (from you to me); phone, 123456; phone, 123457 |\n",
+        "## Your contacts with me\n\n"
+        "| Date and time | Channel | Reference | Note (as I recorded it) |\n|---|---|---|---|\n"
+        "| 2 Oct 2026 20:30:00 MSK (UTC+03:00) | phone | — | нет интернета |\n",
+        "## My contacts with you\n\n"
+        "| Date and time | Channel | Reference | Note (as I recorded it) |\n|---|---|---|---|\n"
+        "| 2 Oct 2026 20:45:00 MSK (UTC+03:00) | phone | 123456 | нет интернета |\n"
+        "| 3 Oct 2026 10:00:00 MSK (UTC+03:00) | phone | 123457 | нет интернета |\n\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_the_providers_call_is_not_listed_as_mine(tmp_path: Path, lang: str) -> None:
+    """The operator's call at 20:30 (direction in) is marked in the outage table and listed apart from my reports."""
+    letter = isp_case(tmp_path).letter("isp", "2026-10", lang, SENT, contacts=CALLS, about="restore")
+    text = render(letter, "md")
+    cell, theirs, mine = CONTACTS[lang]
+    assert cell in text and theirs in text and mine in text
+    assert "Мои обращения |" not in text and "My reports |" not in text  # the outage table's column says "contacts"
