@@ -72,6 +72,10 @@ def test_the_report_counts_from_the_first_fault_report_as_the_letter_does(tmp_pa
         },
     }
     assert data["figures"]["past_restore_within"] == 1
+    # the contact table says which entry is the operator's call to the customer
+    assert [(c["direction"], c["ref"]) for c in data["contacts"]] == [("in", ""), ("out", "123456")]
+    assert "нет интернета [from the provider to the customer]\n" in render(data, "report.txt.j2")
+    assert "нет интернета [от провайдера клиенту]\n" in render(data, "report.txt.j2", lang="ru")
     text = render(data, "report.txt.j2")
     assert (
         "Restore deadline of each incident (the promised 3d 00h 00m)\n"
