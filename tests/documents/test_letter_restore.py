@@ -148,3 +148,67 @@ def test_an_open_outage_states_its_deadline_ahead_or_passed(tmp_path: Path, lang
     case = open_case(tmp_path, dt.datetime(2026, 10, day, 12, 0, tzinfo=MSK))
     letter = case.letter("isp", "2026-10", lang, dt.date(2026, 10, day), contacts=CALLS[1:2])
     assert OPEN[(lang, day)] in render(letter, "md")
+
+
+CLOCK_START = {
+    "ru": f"Расчёт: 3{NB}% × 600,00{NB}₽ × 5 сут. просрочки = **90,00{NB}₽**; в этом расчёте обещанный срок "
+    f"устранения 72{NB}ч отсчитан от начала перерыва 02.10.2026 20:15:00 МСК (UTC+03:00), а не от моей заявки "
+    "02.10.2026 20:45:00 МСК (UTC+03:00) (телефон, 123456), и истёк 05.10.2026 20:15:00 МСК (UTC+03:00); "
+    f"услуга восстановлена 10.10.2026 18:45:00 МСК (UTC+03:00); просрочка 4{NB}суток 22{NB}ч 30{NB}мин.",
+    "en": f"Calculation: 3% × 600.00{NB}RUB × 5 days late = **90.00{NB}RUB**; in this calculation the promised "
+    f"72{NB}h is counted from the start of the outage at 2 Oct 2026 20:15:00 MSK (UTC+03:00), not from my fault "
+    "report of 2 Oct 2026 20:45:00 MSK (UTC+03:00) (phone, 123456), and ran out on 5 Oct 2026 20:15:00 MSK "
+    f"(UTC+03:00); service returned 10 Oct 2026 18:45:00 MSK (UTC+03:00); 4{NB}days 22{NB}h 30{NB}min late.",
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_a_rule_set_to_count_from_the_start_says_so_beside_the_deadline_from_the_report(
+    tmp_path: Path, lang: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``clock: start``: the penalty runs from 20:15, while the letter states the deadline from my report at 20:45.
+
+    The calculation line names both instants, so the letter never reads as if one deadline ran out at two times.
+    """
+    import complaint_cases
+
+    rule = "      - {rule: ru.zozpp.28.5}\n"
+    monkeypatch.setattr(complaint_cases, "ISP_CONFIG", ISP_CONFIG.replace(rule, rule[:-2] + ", clock: start}\n"))
+    letter = isp_case(tmp_path).letter("isp", "2026-10", lang, SENT, contacts=CALLS, about="restore")
+    text = render(letter, "md")
+    assert FROM_REPORT[lang] in text  # the paragraph: from my report
+    assert CLOCK_START[lang] in text  # the calculation: from the start, saying it is not from the report
+    penalty = letter.assessment.items[-1]
+    assert (penalty.explain, penalty.inputs["late"]) == ("start_set", 5)
+
+
+CONTACTS = {
+    "ru": (
+        "| телефон (от оператора ко мне); телефон, 123456; телефон, 123457 |\n",
+        "## Обращения оператора ко мне\n\n| Дата и время | Канал | Номер | Содержание |\n|---|---|---|---|\n"
+        "| 02.10.2026 20:30:00 МСК (UTC+03:00) | телефон | — | нет интернета |\n",
+        "## Мои обращения к оператору\n\n| Дата и время | Канал | Номер | Содержание |\n|---|---|---|---|\n"
+        "| 02.10.2026 20:45:00 МСК (UTC+03:00) | телефон | 123456 | нет интернета |\n"
+        "| 03.10.2026 10:00:00 МСК (UTC+03:00) | телефон | 123457 | нет интернета |\n\n",
+    ),
+    "en": (
+        "| phone (from you to me); phone, 123456; phone, 123457 |\n",
+        "## Your contacts with me\n\n"
+        "| Date and time | Channel | Reference | Note (as I recorded it) |\n|---|---|---|---|\n"
+        "| 2 Oct 2026 20:30:00 MSK (UTC+03:00) | phone | — | нет интернета |\n",
+        "## My contacts with you\n\n"
+        "| Date and time | Channel | Reference | Note (as I recorded it) |\n|---|---|---|---|\n"
+        "| 2 Oct 2026 20:45:00 MSK (UTC+03:00) | phone | 123456 | нет интернета |\n"
+        "| 3 Oct 2026 10:00:00 MSK (UTC+03:00) | phone | 123457 | нет интернета |\n\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_the_providers_call_is_not_listed_as_mine(tmp_path: Path, lang: str) -> None:
+    """The operator's call at 20:30 (direction in) is marked in the outage table and listed apart from my reports."""
+    letter = isp_case(tmp_path).letter("isp", "2026-10", lang, SENT, contacts=CALLS, about="restore")
+    text = render(letter, "md")
+    cell, theirs, mine = CONTACTS[lang]
+    assert cell in text and theirs in text and mine in text
+    assert "Мои обращения |" not in text and "My reports |" not in text  # the outage table's column says "contacts"

@@ -227,7 +227,7 @@ def test_moscow_was_utc_plus_4_in_march_2014(tmp_path: Path) -> None:
     assert "Федеральный закон от 04.08.2023 № 442-ФЗ" not in text
     assert "правило не действовало на дату письма" in text
     # no statutory term in force in 2014: the letter asks, it does not invent "the term set for complaints"
-    assert "Прошу ответить в течение 30 дней с даты получения обращения" in text
+    assert "Ответить в течение 30 дней с даты получения обращения" in text
     assert "срок, установленный для рассмотрения обращений" not in text
 
 
@@ -390,7 +390,7 @@ def test_money_and_escaping_per_locale() -> None:
     ("kind", "lang", "title", "deadline"),
     [
         ("bank", "ru", "# ЗАЯВЛЕНИЕ (ПРЕТЕНЗИЯ)", "не позднее 14.12.2026"),
-        ("other", "ru", "# ПРЕТЕНЗИЯ", "Прошу ответить в течение 30 дней с даты получения претензии"),
+        ("other", "ru", "# ПРЕТЕНЗИЯ", "Ответить в течение 30 дней с даты получения претензии"),
         ("broker", "en", "# Complaint: the broker's outages, November 2026", "by 14 December 2026"),
     ],
 )
@@ -459,12 +459,15 @@ providers:
     [
         (
             "en",
+            "I therefore ask you to:\n\n"
             "1. Reply in writing within 30 days of receiving this letter, by e-mail to j@example.org.\n\n"
             "If this is not resolved by then, I will take it to",
         ),
         (
             "ru",
-            "1. Прошу ответить в течение 30 дней с даты получения претензии по электронной почте на адрес "
+            # "прошу" once: not "прошу: 1. Прошу ответить…"
+            "На основании изложенного **прошу**:\n\n"
+            "1. Ответить в течение 30 дней с даты получения претензии по электронной почте на адрес "
             "j@example.org.\n\nЕсли требования не будут удовлетворены в этот срок,",
         ),
     ],

@@ -163,6 +163,14 @@ async def test_report_for_a_period(client: TestClient[Any, Any]) -> None:
         (at(1200), at(1800), 600.0, False, "provider"),
         (at(3000), None, 630.0, True, "provider"),
     ]
+    # the restore deadline runs from the contact at t = 1500 inside the first outage (as in the report and the
+    # letters); the second has no contact, so from its start — and each says which
+    h72 = 72 * 3600
+    assert [
+        (i["restore_from"], i["restore_report_ns"], i["restore_due_ns"], i["restore_excess_s"])
+        for i in data["incident_list"]
+    ] == [("report", at(1500), at(1500 + h72), 0.0), ("start", None, at(3000 + h72), 0.0)]
+    assert data["incident_list"][1]["restore_due_local"] == "2026-11-23T00:50:00.000+03:00"
     october = await get_json(client, "/api/v1/report?provider=broker&period=2026-10")
     assert (october["sla"]["counted_s"], october["sla"]["availability"], october["sla"]["coverage"]) == (0.0, None, 0.0)
     assert october["complete"] is True
@@ -266,6 +274,11 @@ async def test_provider_page_in_russian(tmp_path: Path) -> None:
     assert "<h1>ИТ Инвест" in html
     assert "66,116\u00a0%" in html
     assert "support says it is my router" in html and "T-4711" in html  # the contact log
+    # the restore deadline of each incident, and what it runs from (the open one first: newest first)
+    assert html.count('<td class="restore" data-restore-from="report">') == 1
+    assert html.count('<td class="restore" data-restore-from="start">') == 1
+    assert "считается от начала сбоя: обращение не записано" in html
+    assert 'считается от обращения <time datetime="2026-11-19T21:25:00.000Z"' in html
     assert html.count('<rect class="provider"') == 4  # both outages, on the 24 h and on the 30 d timeline
     # 24 h window = [now − 86 400 s, now]: the first outage starts 83 970 s into it and lasts 600 s
     assert '<rect class="provider" x="97.1875" y="0" width="0.6944" height="10">' in html

@@ -11,9 +11,10 @@ Method (stated in every report so anyone can recompute it):
   cut there);
 * **availability** = 1 − downtime / counted time; ``inconclusive`` and ``customer_line`` time is
   shown apart and counted neither way; **coverage** = the share of the period (so far) with data;
-* an **incident** is a connected stretch where any of the provider's targets was down; its duration
-  (start → end, wall clock) is compared with ``restore_within``; MTTR is the mean incident duration of
-  incidents that had provider downtime;
+* an **incident** is a connected stretch where any of the provider's targets was down; the promised
+  ``restore_within`` runs from the customer's first fault report inside it (the contact log), else from its
+  start (:mod:`watchdog.analysis.restore`, the deadline letters and reminders use); MTTR is the mean
+  incident duration of incidents that had provider downtime;
 * **degraded time** = the stretches of the provider's degraded windows (a quality limit crossed:
   latency, loss, jitter) attributed ``provider`` that fall in counted time, *minus any time the provider
   was down* (down wins); counted as downtime in availability only when ``sla.counts_degraded`` is set.
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import Interval, intersect, subtract, total, union
 from watchdog.analysis.outages import Analysis
+from watchdog.analysis.restore import Logged, RestoreDeadline, restore_deadline
 from watchdog.config import MaintenanceWindow, ProviderSection, ServiceHours
 from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.timefmt import to_ns
@@ -154,9 +156,10 @@ class Incident:
     customer_line_s: float
     no_data_s: float
     duration_s: float  # start → end (or now), wall clock
-    restore_excess_s: float | None  # time past restore_within (None when no promise)
+    restore_excess_s: float | None  # time past its restore deadline (``restore``; None when no promise)
     attribution: Attribution  # what covers most of it
     outages: tuple[AttributedOutage, ...] = field(default=(), repr=False)
+    restore: RestoreDeadline | None = None  # from the first fault report, else the start (None: no promise)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,11 @@ class SlaFigures:
         return [i for i in self.incidents if i.downtime_s > 0]
 
     @property
+    def past_restore(self) -> list[Incident]:
+        """Incidents with provider downtime restored (or still down) after their restore deadline."""
+        return [i for i in self.counted_incidents if (i.restore_excess_s or 0) > 0]
+
+    @property
     def longest_s(self) -> float:
         """The longest counted incident (its counted downtime)."""
         return max((i.downtime_s for i in self.counted_incidents), default=0.0)
@@ -213,8 +221,19 @@ def _segments(outages: Iterable[AttributedOutage], attribution: Attribution) -> 
     return union((s.start_ns, s.end_ns) for o in outages for s in o.segments if s.attribution is attribution)
 
 
-def compute(analysis: Analysis, provider: ProviderSection, period: Period, zone: ZoneInfo) -> SlaFigures:
-    """The SLA figures of one provider over one period (the analysis must cover the period)."""
+def compute(
+    analysis: Analysis,
+    provider: ProviderSection,
+    period: Period,
+    zone: ZoneInfo,
+    contacts: Iterable[Logged] = (),
+) -> SlaFigures:
+    """The SLA figures of one provider over one period (the analysis must cover the period).
+
+    ``contacts`` is the provider's contact log: each incident's restore deadline runs from the first fault
+    report in it (none given: from the incident's start, as ``Incident.restore`` then says).
+    """
+    logged = tuple(contacts)
     now = analysis.now_ns
     window = [(period.start_ns, min(period.end_ns, now))]
     service = intersect(service_intervals(provider.hours, period, zone), window)
@@ -264,6 +283,7 @@ def compute(analysis: Analysis, provider: ProviderSection, period: Period, zone:
         }
         nd = total(intersect(_segments(members, Attribution.NO_DATA), span)) / NS
         wall = {att: total(intersect(_segments(members, att), span)) for att in Attribution}
+        deadline = None if restore is None else restore_deadline(a, b, restore, logged)
         incidents.append(
             Incident(
                 start_ns=a,
@@ -274,9 +294,10 @@ def compute(analysis: Analysis, provider: ProviderSection, period: Period, zone:
                 customer_line_s=by[Attribution.CUSTOMER_LINE],
                 no_data_s=nd,
                 duration_s=duration_s,
-                restore_excess_s=None if restore is None else max(0.0, duration_s - restore),
+                restore_excess_s=None if deadline is None else max(0.0, deadline.late_s(b)),
                 attribution=max(wall, key=lambda att: wall[att]),
                 outages=members,
+                restore=deadline,
             )
         )
     return SlaFigures(

@@ -34,7 +34,7 @@ from watchdog.analysis.attribution import Interval, intersect, subtract, union
 from watchdog.analysis.clock import ClockSummary, summarize
 from watchdog.analysis.outages import Analysis, analyse, run_intervals
 from watchdog.analysis.quality import HourQuality, SpeedSummary, measured_over, quality_by_hour, speed_summary
-from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period, window_interval
+from watchdog.analysis.sla import Incident, Period, SlaFigures, compute, parse_period, window_interval
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
 from watchdog.journal.contacts import Contact, list_contacts
@@ -125,9 +125,20 @@ def _overlaps(a: AttributedOutage, lo: int, hi: int, now_ns: int) -> bool:
 
 
 def build_report(
-    journal: Journal, config: Config, provider_id: str, period: str | Period, now_ns: int | None = None
+    journal: Journal,
+    config: Config,
+    provider_id: str,
+    period: str | Period,
+    now_ns: int | None = None,
+    *,
+    with_contacts: bool = True,
 ) -> Report:
-    """The report of one provider over one period; ``now_ns`` fixes "as of" (default: the period's end or now)."""
+    """The report of one provider over one period; ``now_ns`` fixes "as of" (default: the period's end or now).
+
+    The contact log of the period is listed, and each incident's restore deadline runs from the first fault
+    report in it, as in the letters; ``with_contacts=False`` (a pack shared with an advocate) leaves the log
+    out, and the deadlines then run from the incidents' starts.
+    """
     provider = config.provider(provider_id)
     zone = config.provider_zone(provider_id)
     per = parse_period(period, zone) if isinstance(period, str) else period
@@ -143,7 +154,8 @@ def build_report(
         until_ns=per.end_ns,
         now_ns=as_of,
     )
-    figures = compute(analysis, provider, per, zone)
+    contacts = tuple(list_contacts(journal, provider_id, per.start_ns, per.end_ns)) if with_contacts else ()
+    figures = compute(analysis, provider, per, zone, contacts)
     window = (per.start_ns, as_of)
     outages = tuple(a for a in analysis.for_provider(provider_id) if _overlaps(a, *window, as_of))
     control_outages = tuple(a for a in analysis.controls() if _overlaps(a, *window, as_of))
@@ -225,7 +237,7 @@ def build_report(
         control_outages=control_outages,
         no_data=tuple(no_data),
         clock=clock,
-        contacts=tuple(list_contacts(journal, provider_id, per.start_ns, per.end_ns)),
+        contacts=contacts,
         targets=targets,
         controls=controls,
         agents=agents,
@@ -269,6 +281,16 @@ def _spans(event: Any, runs: Sequence[Any], window: Interval) -> bool:
 
 def _t(ts_ns: int | None, zone: ZoneInfo) -> dict[str, Any]:
     return {"ns": ts_ns, "utc": utc_iso(ts_ns), "local": local_iso(ts_ns, zone)}
+
+
+def _restore(i: Incident, zone: ZoneInfo) -> dict[str, Any]:
+    """What an incident's restore deadline runs from (the first fault report, else its start) and when it fell."""
+    d = i.restore
+    return {
+        "restore_from": None if d is None else ("report" if d.reported else "start"),
+        "restore_report": None if d is None or d.report_ns is None else _t(d.report_ns, zone),
+        "restore_due": None if d is None else _t(d.due_ns, zone),
+    }
 
 
 def _with_path(d: dict[str, Any], paths: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -441,7 +463,7 @@ def report_json(r: Report) -> dict[str, Any]:
             "longest_s": f.longest_s,
             "mttr_s": f.mttr_s,
             "restore_within_s": f.restore_within_s,
-            "past_restore_within": sum(1 for i in f.incidents if (i.restore_excess_s or 0) > 0),
+            "past_restore_within": len(f.past_restore),
             "degraded_s": f.degraded_s,
             "counts_degraded": f.counts_degraded,
         },
@@ -478,6 +500,7 @@ def report_json(r: Report) -> dict[str, Any]:
                 "customer_line_s": i.customer_line_s,
                 "no_data_s": i.no_data_s,
                 "restore_excess_s": i.restore_excess_s,
+                **_restore(i, zone),
                 "attribution": i.attribution.value,
                 "targets": list(i.targets),
                 "outages": [o.outage.id for o in i.outages],

@@ -191,11 +191,14 @@ class Formatter:
             text += ", " + str(self.words["contact_ref"]).format(ref=ref)
         return text
 
-    def contact_more(self, value: ContactEntry) -> str:
-        """What else the log says of a contact: who called whom, how long, what was promised, when it was written."""
+    def contact_more(self, value: ContactEntry, direction: bool = True) -> str:
+        """What else the log says of a contact: who called whom, how long, what was promised, when it was written.
+
+        ``direction=False`` leaves out who contacted whom (a table split by direction says it in its heading).
+        """
         w = self.words["contact_more"]
         parts = []
-        if value.direction in ("in", "out"):
+        if direction and value.direction in ("in", "out"):
             parts.append(str(w[value.direction]))
         if value.duration_s is not None:
             parts.append(str(w["duration"]).format(duration=self.duration(value.duration_s)))

@@ -14,7 +14,7 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -27,6 +27,7 @@ from watchdog.analysis.sla import Period, SlaFigures, compute, current_period
 from watchdog.config import Config, ProviderSection
 from watchdog.journal.backup import NAME_RE
 from watchdog.journal.balance import Balance, latest_balances
+from watchdog.journal.contacts import Contact, from_event
 from watchdog.journal.integrity import check_readable
 from watchdog.journal.readers import Event, Head
 from watchdog.journal.schema import EV_CERT_EXPIRING
@@ -550,7 +551,13 @@ def load_history(journal: Journal, config: Config, now_ns: int, audit: StampAudi
         until_ns=now_ns,
         now_ns=now_ns,
     )
-    figures = {p.id: compute(analysis, p, periods[p.id], config.provider_zone(p.id)) for p in config.providers}
+    contacts = tuple(journal.events([EV_CONTACT]))
+    figures = {
+        p.id: compute(
+            analysis, p, periods[p.id], config.provider_zone(p.id), period_contacts(contacts, p.id, periods[p.id])
+        )
+        for p in config.providers
+    }
     ids = {info.key: info.id for info in journal.targets().values()}
     window = [(since, now_ns)]
     runs, stalls = journal.runs(), stall_intervals(journal)  # read once for every target
@@ -560,7 +567,6 @@ def load_history(journal: Journal, config: Config, now_ns: int, audit: StampAudi
         else ()
         for t in config.targets
     }
-    contacts = tuple(journal.events([EV_CONTACT]))
     upkeep = load_upkeep(journal, config, now_ns, since, audit)
     return History(now_ns, since, analysis, figures, cov, contacts, journal.head(), upkeep)
 
@@ -576,7 +582,20 @@ def load_report(journal: Journal, config: Config, provider: ProviderSection, per
         until_ns=period.end_ns,
         now_ns=now_ns,
     )
-    return compute(analysis, provider, period, config.provider_zone(provider.id))
+    contacts = period_contacts(journal.events([EV_CONTACT]), provider.id, period)
+    return compute(analysis, provider, period, config.provider_zone(provider.id), contacts)
+
+
+def period_contacts(events: Iterable[Event], provider_id: str, period: Period) -> list[Contact]:
+    """The provider's contact-log entries in the period: what restore deadlines run from, as in the report."""
+    out = []
+    for e in events:
+        if e.type != EV_CONTACT:
+            continue
+        c = from_event(e.seq, e.ts_ns, e.data)
+        if c.provider == provider_id and period.start_ns <= c.at_ns < period.end_ns:
+            out.append(c)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

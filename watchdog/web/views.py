@@ -129,6 +129,7 @@ def sla_json(f: SlaFigures, zone: ZoneInfo) -> dict[str, Any]:
 
 def incident_json(i: Incident, zone: ZoneInfo) -> dict[str, Any]:
     """One incident of a report."""
+    d = i.restore
     return {
         **stamp(i.start_ns, zone, "start"),
         **stamp(i.end_ns, zone, "end"),
@@ -140,6 +141,10 @@ def incident_json(i: Incident, zone: ZoneInfo) -> dict[str, Any]:
         "customer_line_s": round(i.customer_line_s, 3),
         "no_data_s": round(i.no_data_s, 3),
         "restore_excess_s": None if i.restore_excess_s is None else round(i.restore_excess_s, 3),
+        # what the restore deadline runs from: the first fault report in the contact log, else the start
+        "restore_from": None if d is None else ("report" if d.reported else "start"),
+        **stamp(None if d is None else d.report_ns, zone, "restore_report"),
+        **stamp(None if d is None else d.due_ns, zone, "restore_due"),
         "attribution": i.attribution.value,
     }
 

@@ -77,11 +77,14 @@ def _same_hours(seconds: float, hours: Decimal) -> bool:
     return HOUR_S <= seconds and shown < DAY_S and shown % HOUR_S == 0 and hours == Decimal(shown // HOUR_S)
 
 
-def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, int, dict[str, Any]]]:
-    """Incidents past the promised restore time: (index, incident, units late, explain inputs).
+def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, int, dict[str, Any], str]]:
+    """Incidents past the promised restore time: (index, incident, units late, explain inputs, explain variant).
 
     The promise runs from the fault report when the contact log has one (``clock: report``, the default), as in
-    the letter's own account of the deadline; else, or with ``clock: start``, from the incident's start.
+    the letter's own account of the deadline (variant ``report``); else from the incident's start (``start``).
+    With ``clock: start`` it runs from the start even when a report is logged, and the calculation says so
+    (``start_set``: "counted from the start of the outage, not from the report of …"), so the letter, which
+    states the deadline from the report, never reads as if the two were one deadline.
     """
     restore_s = ctx.provider.sla.restore_within
     assert restore_s is not None
@@ -89,7 +92,8 @@ def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, 
     out = []
     for i, inc in ctx.counted():
         end = ctx.end_of(inc)
-        report = ctx.report_between(inc.start_ns, end.ns) if by_report else None
+        logged = ctx.report_between(inc.start_ns, end.ns)
+        report = logged if by_report else None
         deadline = restore_deadline(inc.start_ns, end.ns, restore_s, () if report is None else (report,))
         late_s = deadline.late_s(end.ns)
         units = _count(late_s, unit_s, use.params.get("count", "started")) if late_s > 0 else 0
@@ -103,9 +107,10 @@ def _late(ctx: Context, use: RuleUse, unit_s: int) -> list[tuple[int, Incident, 
             "late_time": Duration(late_s),
             "late": units,
         }
-        if report is not None:
-            facts |= {"report": Instant(report.at_ns), "report_ref": report}
-        out.append((i, inc, units, facts))
+        if logged is not None:
+            facts |= {"report": Instant(logged.at_ns), "report_ref": logged}
+        explain = "start" if logged is None else ("report" if by_report else "start_set")
+        out.append((i, inc, units, facts, explain))
     return out
 
 
@@ -118,13 +123,12 @@ def _delay_penalty(ctx: Context, use: RuleUse) -> Result:
     unit = str(use.rule.constants["unit"])
     rate = Decimal(str(use.rule.constants["rate_percent"]))
     items = []
-    for i, _inc, units, facts in _late(ctx, use, DAY_S if unit == "day" else HOUR_S):
+    for i, _inc, units, facts, explain in _late(ctx, use, DAY_S if unit == "day" else HOUR_S):
         raw = price.times(rate / _HUNDRED * units)
         capped = raw.amount > price.amount
         amount = (price if capped else raw).rounded()
         inputs = facts | {"rate": Percent(rate), "price": price.rounded()}
         variant = f"{unit}_capped" if capped else unit
-        explain = "report" if "report" in facts else "start"
         items.append(ClaimItem(use, amount, variant, explain, inputs, optional=True, incident=i))
     return items or Skipped(use.rule.id, "in_time")
 
@@ -135,12 +139,11 @@ def _restore_delay(ctx: Context, use: RuleUse) -> Result:
     per_day = ctx.money(use.params["per_day"])
     cap = ctx.money(use.params["cap"]) if use.params.get("cap") is not None else None
     items = []
-    for i, _inc, units, facts in _late(ctx, use, DAY_S):
+    for i, _inc, units, facts, explain in _late(ctx, use, DAY_S):
         raw = per_day.times(units)
         capped = cap is not None and raw.amount > cap.amount
         amount = (cap if capped and cap is not None else raw).rounded()
         inputs = facts | {"per_day": per_day.rounded()} | ({"cap": cap.rounded()} if cap else {})
-        explain = "report" if "report" in facts else "start"
         items.append(ClaimItem(use, amount, "capped" if capped else "main", explain, inputs, False, incident=i))
     return items or Skipped(use.rule.id, "in_time")
 

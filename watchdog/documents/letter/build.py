@@ -10,8 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from watchdog.analysis.outages import Analysis, analyse
-from watchdog.analysis.restore import restore_deadline
-from watchdog.analysis.sla import Incident, Period, SlaFigures, compute, parse_period
+from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
 from watchdog.documents.compensation.values import ContactEntry, Money
@@ -64,7 +63,7 @@ def build_letter(
     if provider.sla.restore_within is None and promised is not None:
         # the restore time the operator named on a call stands where the contract names none (the letter says so)
         provider = provider.model_copy(update={"sla": provider.sla.model_copy(update={"restore_within": promised[1]})})
-    analysis, figures = _figures(config, journal, provider, period, now_ns)
+    analysis, figures = _figures(config, journal, provider, period, now_ns, request.contacts)
     about = resolve_about(figures, request)
     check_claimable(figures, about, request)
     loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
@@ -204,8 +203,14 @@ def promise_of(contacts: Sequence[ContactEntry]) -> tuple[ContactEntry, float] |
 
 
 def _figures(
-    config: Config, journal: Journal, provider: ProviderSection, period: Period, now_ns: int
+    config: Config,
+    journal: Journal,
+    provider: ProviderSection,
+    period: Period,
+    now_ns: int,
+    contacts: Sequence[ContactEntry],
 ) -> tuple[Analysis, SlaFigures]:
+    """The analysis and figures; the restore deadlines run from the letter's contacts, as in the report."""
     analysis = analyse(
         journal,
         provider_kinds={p.id: p.kind for p in config.providers},
@@ -214,7 +219,7 @@ def _figures(
         until_ns=period.end_ns,
         now_ns=now_ns,
     )
-    return analysis, compute(analysis, provider, period, config.provider_zone(provider.id))
+    return analysis, compute(analysis, provider, period, config.provider_zone(provider.id), contacts)
 
 
 def resolve_about(figures: SlaFigures, request: LetterRequest) -> str:
@@ -260,21 +265,12 @@ def check_claimable(figures: SlaFigures, about: str = "outage", request: LetterR
             f"no outage of provider {provider!r} was counted in {label}: there is no outage to complain of "
             "(watchdog report shows the period's figures; --about support|other need no outage)"
         )
-    if about == "restore" and not any(_late(i, figures, request) for i in figures.counted_incidents):
+    if about == "restore" and not figures.past_restore:
         raise NothingToClaim(
             f"no outage of provider {provider!r} in {label} ran past its restore deadline (sla.restore_within, "
             "counted from your first fault report of the outage in the contact log, else from its start): there is "
             "no late repair to complain of"
         )
-
-
-def _late(incident: Incident, figures: SlaFigures, request: LetterRequest | None) -> bool:
-    """True when the incident ran past its restore deadline (from the fault report, else from its start)."""
-    if figures.restore_within_s is None:
-        return False
-    end = incident.end_ns if incident.end_ns is not None else figures.now_ns
-    contacts = request.contacts if request is not None else ()
-    return restore_deadline(incident.start_ns, end, figures.restore_within_s, contacts).late_s(end) > 0
 
 
 def _check_attachments(request: LetterRequest) -> None:

@@ -53,7 +53,7 @@ def _environment(fmt: Formatter) -> jinja2.Environment:
         "plural": fmt.plural,
         "contact": lambda c: md_escape(fmt.contact(c)),
         "contact_line": lambda c: md_escape(fmt.contact_line(c)),
-        "contact_more": lambda c: md_escape(fmt.contact_more(c)),
+        "contact_more": lambda c, direction=True: md_escape(fmt.contact_more(c, direction)),
         "every": fmt.every,
         "hours": fmt.hours,
         "word": lambda key, group: fmt.words[group].get(key, key),

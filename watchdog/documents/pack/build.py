@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import shutil
 import tempfile
@@ -85,8 +84,8 @@ def build_pack(
 
         if provider_id not in share.providers:
             raise ValueError(f"provider {provider_id!r} is not one agent.share.providers lets out")
-        report = dataclasses.replace(
-            build_report(journal, report_config(config, share.agent), provider_id, period, now_ns), contacts=()
+        report = build_report(
+            journal, report_config(config, share.agent), provider_id, period, now_ns, with_contacts=False
         )
     else:
         report = build_report(journal, config, provider_id, period, now_ns)

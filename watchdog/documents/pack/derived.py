@@ -115,8 +115,9 @@ def pack_report(
     if share_agent is not None:
         from watchdog.documents.sharing import report_config
 
-        report = build_report(scratch, report_config(config, share_agent), provider, period, as_of_ns)
-        report = dataclasses.replace(report, contacts=())
+        report = build_report(
+            scratch, report_config(config, share_agent), provider, period, as_of_ns, with_contacts=False
+        )
     else:
         report = build_report(scratch, config, provider, period, as_of_ns)
     return dataclasses.replace(report, journal_id=journal_id, head=Head(**head) if isinstance(head, Mapping) else None)
