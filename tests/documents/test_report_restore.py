@@ -144,3 +144,29 @@ def test_a_late_report_puts_the_deadline_past_the_repair_in_the_report_too(tmp_p
     }
     assert summary[lang] in text
     assert ("restored in time\n" if lang == "en" else "восстановлено в срок\n") in text
+
+
+def test_a_report_without_the_contact_log_says_why_it_counts_from_the_start(tmp_path: Path) -> None:
+    """A pack shared with an advocate leaves the contact log out (``with_contacts=False``): the deadline runs from
+    the start, and the report must not claim "no report logged" when the customer logged one at 20:45."""
+    case = isp_case(tmp_path)
+    log(case, (msk(2, 20, 45), "out", "123456"))
+    with Journal.open(case.journal, create=False, readonly=True) as journal:
+        shared = report_json(build_report(journal, case.config, "isp", "2026-10", case.now_ns, with_contacts=False))
+    assert (shared["contacts"], shared["contacts_withheld"], shared["incidents"][0]["restore_from"]) == (
+        [],
+        True,
+        "start",
+    )
+    assert report(case)["contacts_withheld"] is False
+    assert (
+        "  2026-10-02 20:15:00 MSK (UTC+03:00): due 2026-10-05 20:15:00 MSK (UTC+03:00), from the outage start: "
+        "the contact log is not in this shared pack; past it by 4d 22h 30m\n"
+    ) in render(shared, "report.txt.j2")
+    assert (
+        "считается от начала сбоя: журнал обращений в этот пакет для общего доступа не входит; превышен на "
+        f"4{NB}суток 22{NB}ч 30{NB}мин\n"
+    ) in render(shared, "report.txt.j2", lang="ru")
+    for lang in ("en", "ru"):
+        assert "no report logged" not in render(shared, "report.html.j2", lang=lang)
+        assert "обращение не записано" not in render(shared, "report.html.j2", lang=lang)

@@ -112,6 +112,8 @@ class Report:
     degraded_measured: dict[int, float | None] = field(default_factory=dict)  # window id → value over the window
     # journal_set_aside after the period's start: this journal began there, the one before was damaged and kept
     set_aside: tuple[tuple[int, dict[str, Any]], ...] = ()
+    # a pack shared with an advocate leaves the contact log out: deadlines then run from the starts, and say why
+    contacts_withheld: bool = False
 
     @property
     def complete(self) -> bool:
@@ -247,6 +249,7 @@ def build_report(
         stamp=newest_stamp(journal.conn, journal.journal_id, until_ns=now),
         paths=trace_paths(journal, {a.outage.id for a in outages}, per.start_ns, as_of),
         set_aside=tuple(set_aside),
+        contacts_withheld=not with_contacts,
     )
 
 
@@ -542,6 +545,7 @@ def report_json(r: Report) -> dict[str, Any]:
         ],
         "clock": clock_dict(r.clock, zone),
         "contacts": [{**c.as_dict(), "at": _t(c.at_ns, zone), "recorded": _t(c.recorded_ns, zone)} for c in r.contacts],
+        "contacts_withheld": r.contacts_withheld,
         "method": {
             "service_hours": hours,
             "maintenance_excluded": sum(1 for m in maint if m["excluded"]),
