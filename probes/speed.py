@@ -45,6 +45,7 @@ SPEED_GATE_KEY = "speed.gate"
 """``ctx.resources`` key: ``Callable[[Target], str | None]`` set by the agent; a reason to skip, or None."""
 _CHUNK = 256 * 1024
 _UPLOAD_BLOCK = b"\0" * _CHUNK
+_BUFFER = 4 * 1024 * 1024  # one reused buffer the socket reads the rest of a body into
 
 
 class SpeedOptions(ProbeOptions):
@@ -149,7 +150,16 @@ async def _http(target: Target, options: SpeedOptions) -> dict[str, float]:
                 loaded = asyncio.create_task(_connect_time(host, port))
                 got = len(first)
                 t_last = t_first
-                while got < options.max_bytes and t_last - t_first < options.max_seconds:
+                counter = _Counter.take_over(response, options.max_bytes - got, t_first + options.max_seconds)
+                if counter is not None:  # a plain body: the socket reads straight into one buffer from here
+                    await counter.done
+                    got += counter.drained + counter.got
+                    t_last = counter.t_last if counter.got else t_last
+                    if counter.short:  # as aiohttp's "payload is not completed" was
+                        raise ConnectError(
+                            f"{target.address}: the body ended after {got} of {response.content_length} bytes"
+                        )
+                while counter is None and got < options.max_bytes and t_last - t_first < options.max_seconds:
                     chunk = await response.content.read(min(_CHUNK, options.max_bytes - got))
                     if not chunk:
                         break
@@ -173,6 +183,87 @@ async def _http(target: Target, options: SpeedOptions) -> dict[str, float]:
         if options.upload and options.server == "librespeed":
             metrics.update(await _upload(session, f"{base}/empty", options, target))
     return metrics
+
+
+class _Counter(asyncio.BufferedProtocol):
+    """The rest of a plain body (``Content-Length`` or ended by the close, not chunked, not encoded) counted
+    straight from the socket: the transport reads into one reused buffer and only the byte count and the
+    clock are kept, where aiohttp would make, parse, queue and hand over a bytes object per read. The speed
+    probe's own CPU per Gbit is what this saves (bench/bench_speed.py); the figures are the same: bytes of the
+    body, the time of the last one, at most ``limit`` bytes, stopping at the first read at or past ``deadline``.
+
+    aiohttp keeps the connection (and closes it when the answer is released); its protocol is told when the
+    connection is lost, as it would have been.
+    """
+
+    def __init__(self, previous: asyncio.BaseProtocol, limit: int, deadline: float, length: int | None) -> None:
+        self.previous = previous
+        self.limit = limit
+        self.deadline = deadline
+        self.length = length  # what is left of the Content-Length (None: the body ends with the connection)
+        self.buffer = memoryview(bytearray(_BUFFER))
+        self.drained = 0
+        self.got = 0
+        self.t_last = 0.0
+        self.short = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.BaseTransport | None = None
+
+    @classmethod
+    def take_over(cls, response: aiohttp.ClientResponse, limit: int, deadline: float) -> _Counter | None:
+        """Count the rest of ``response``'s body from its socket, or None when aiohttp must decode it."""
+        connection = response.connection
+        transport = None if connection is None else connection.transport
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
+        if transport is None or connection is None or connection.protocol is None or encoded or chunked:
+            return None
+        if response.content.is_eof() or not isinstance(transport, asyncio.Transport):
+            return None
+        transport.pause_reading()
+        buffered = response.content.read_nowait() if limit > 0 else b""  # what aiohttp holds already
+        drained = min(len(buffered), limit)
+        length = response.content_length
+        left = None if length is None else length - response.content.total_bytes  # not yet read from the socket
+        counter = cls(connection.protocol, limit - drained, deadline, left)
+        counter.drained = drained
+        if counter.limit <= 0 or left == 0:
+            counter.done.set_result(None)
+            return counter
+        transport.set_protocol(counter)
+        counter.transport = transport
+        transport.resume_reading()
+        return counter
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Never more than the bytes still wanted: what the socket reads past them stays unread."""
+        want = self.limit - self.got if self.length is None else min(self.limit, self.length) - self.got
+        return self.buffer[: max(1, min(_BUFFER, want))]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` more of the body."""
+        self.got += nbytes
+        self.t_last = time.monotonic()
+        if self.got >= self.limit or self.t_last >= self.deadline or self.got == self.length:
+            self._finish()
+
+    def eof_received(self) -> bool | None:
+        """The server closed: the body ended (short when a Content-Length promised more)."""
+        self._finish(short=self.length is not None and self.got < min(self.limit, self.length))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Lost (or closed by aiohttp at release): finish, and tell aiohttp's protocol."""
+        self._finish(short=self.length is not None and self.got < min(self.limit, self.length))
+        self.previous.connection_lost(exc)
+
+    def _finish(self, *, short: bool = False) -> None:
+        if self.done.done():
+            return
+        self.short = short
+        self.done.set_result(None)
+        if isinstance(self.transport, asyncio.Transport) and not self.transport.is_closing():
+            self.transport.pause_reading()
 
 
 async def _upload(session: aiohttp.ClientSession, url: str, options: SpeedOptions, target: Target) -> dict[str, float]:
