@@ -46,6 +46,9 @@ SPEED_GATE_KEY = "speed.gate"
 _CHUNK = 256 * 1024
 _UPLOAD_BLOCK = b"\0" * _CHUNK
 _BUFFER = 4 * 1024 * 1024  # one reused buffer the socket reads the rest of a body into
+# SO_RCVLOWAT while counting: be woken for about 20 ms of data (at the speed measured so far), not for every
+# segment; fewer, larger reads (and fewer ACKs) are most of what a read costs. Between 16 KiB and 512 KiB.
+_LOWAT_S, _LOWAT_MIN, _LOWAT_MAX, _LOWAT_START = 0.02, 16 * 1024, 512 * 1024, 64 * 1024
 
 
 class SpeedOptions(ProbeOptions):
@@ -186,9 +189,12 @@ async def _http(target: Target, options: SpeedOptions) -> dict[str, float]:
 
 
 class _Counter(asyncio.BufferedProtocol):
-    """The rest of a plain body (``Content-Length`` or ended by the close, not chunked, not encoded) counted
+    """The rest of a plain body (http, ``Content-Length`` or ended by the close, not chunked, not encoded) counted
     straight from the socket: the transport reads into one reused buffer and only the byte count and the
-    clock are kept, where aiohttp would make, parse, queue and hand over a bytes object per read. The speed
+    clock are kept, where aiohttp would make, parse, queue and hand over a bytes object per read; and the
+    socket's low-water mark (SO_RCVLOWAT) asks to be woken for about 20 ms of data at the speed so far, not for
+    every segment (on loopback most of a read's cost is per wake-up, not per byte: measured, the buffer alone
+    saved nothing, the low-water mark about half; bench/RESULTS-degraded.md). The speed
     probe's own CPU per Gbit is what this saves (bench/bench_speed.py); the figures are the same: bytes of the
     body, the time of the last one, at most ``limit`` bytes, stopping at the first read at or past ``deadline``.
 
@@ -208,6 +214,10 @@ class _Counter(asyncio.BufferedProtocol):
         self.short = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.BaseTransport | None = None
+        self.sock: socket.socket | None = None
+        self.lowat = 1
+        self.t_first = 0.0
+        self.timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def take_over(cls, response: aiohttp.ClientResponse, limit: int, deadline: float) -> _Counter | None:
@@ -219,6 +229,8 @@ class _Counter(asyncio.BufferedProtocol):
         if transport is None or connection is None or connection.protocol is None or encoded or chunked:
             return None
         if response.content.is_eof() or not isinstance(transport, asyncio.Transport):
+            return None
+        if transport.get_extra_info("sslcontext") is not None:  # https: aiohttp's reader (no local test for it)
             return None
         transport.pause_reading()
         buffered = response.content.read_nowait() if limit > 0 else b""  # what aiohttp holds already
@@ -232,13 +244,33 @@ class _Counter(asyncio.BufferedProtocol):
             return counter
         transport.set_protocol(counter)
         counter.transport = transport
+        counter.t_first = counter.t_last = time.monotonic()
+        counter.sock = transport.get_extra_info("socket")
+        counter._lowat(_LOWAT_START)
+        # at the time bound any byte will do again (as a plain read would): a line that slowed to a trickle
+        # must not hold the test past it waiting for a low-water mark set at the earlier speed
+        counter.timer = asyncio.get_running_loop().call_at(deadline, counter._lowat, 1)  # the loop's clock is monotonic
         transport.resume_reading()
         return counter
 
+    def _lowat(self, nbytes: int) -> None:
+        """Be woken only once ``nbytes`` are waiting (or at the close); never for more than the body has left."""
+        nbytes = max(1, min(nbytes, self._want()))
+        if self.sock is None or nbytes == self.lowat:
+            return
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, nbytes)
+        except OSError:
+            self.sock = None  # not on this platform: every read wakes, as before
+            return
+        self.lowat = nbytes
+
+    def _want(self) -> int:
+        return self.limit - self.got if self.length is None else min(self.limit, self.length) - self.got
+
     def get_buffer(self, sizehint: int) -> memoryview:
         """Never more than the bytes still wanted: what the socket reads past them stays unread."""
-        want = self.limit - self.got if self.length is None else min(self.limit, self.length) - self.got
-        return self.buffer[: max(1, min(_BUFFER, want))]
+        return self.buffer[: max(1, min(_BUFFER, self._want()))]
 
     def buffer_updated(self, nbytes: int) -> None:
         """``nbytes`` more of the body."""
@@ -246,6 +278,13 @@ class _Counter(asyncio.BufferedProtocol):
         self.t_last = time.monotonic()
         if self.got >= self.limit or self.t_last >= self.deadline or self.got == self.length:
             self._finish()
+        elif self.sock is not None:
+            lowat = self.lowat
+            if self.t_last > self.t_first:
+                wanted = min(_LOWAT_MAX, max(_LOWAT_MIN, int(self.got / (self.t_last - self.t_first) * _LOWAT_S)))
+                if not lowat // 2 <= wanted <= lowat * 2:  # a setsockopt only when the speed moved much
+                    lowat = wanted
+            self._lowat(lowat)  # and never more than the body has left: its last bytes must wake us
 
     def eof_received(self) -> bool | None:
         """The server closed: the body ended (short when a Content-Length promised more)."""
@@ -262,6 +301,8 @@ class _Counter(asyncio.BufferedProtocol):
             return
         self.short = short
         self.done.set_result(None)
+        if self.timer is not None:
+            self.timer.cancel()
         if isinstance(self.transport, asyncio.Transport) and not self.transport.is_closing():
             self.transport.pause_reading()
 
