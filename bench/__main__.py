@@ -22,6 +22,7 @@ SUITES = [
     ("schedule", "B3 Schedule accuracy: 1,000 targets at 5 s"),
     ("outage_window", "B4 Outage-window accuracy: scripted outages on loopback"),
     ("footprint", "B5 Footprint: 50 targets at 10 s"),
+    ("footprint_quality", "B5q Degraded-state tracking: B5 with and without quality limits, interleaved"),
     ("reports", "B6 Reports at scale: a year of 10 s results for 20 targets"),
 ]
 

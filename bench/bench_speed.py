@@ -103,15 +103,25 @@ def iperf3(seconds: float) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=1, help="ours then iperf3, this many times (a loaded machine)")
     args = parser.parse_args()
-    our_cpu, our_bits = ours(args.seconds)
-    ip_cpu, ip_bits = iperf3(args.seconds)
-    ours_per = our_cpu / (our_bits / 1e9)
-    theirs_per = ip_cpu / (ip_bits / 1e9)
-    rows = (("speed probe (http)", our_bits, our_cpu, ours_per), ("iperf3 client -R", ip_bits, ip_cpu, theirs_per))
-    for name, bits, cpu, per in rows:
-        print(f"{name:20s} {bits / 1e9:.2f} Gbit in {args.seconds:g} s, CPU {cpu:.3f} s, {per:.4f} s/Gbit")
-    print(f"ratio ours / iperf3: {ours_per / theirs_per:.2f}x (goal <= 2x)")
+    ratios, per = [], {"ours": [], "iperf3": []}
+    for _ in range(args.rounds):
+        our_cpu, our_bits = ours(args.seconds)
+        ip_cpu, ip_bits = iperf3(args.seconds)
+        ours_per = our_cpu / (our_bits / 1e9)
+        theirs_per = ip_cpu / (ip_bits / 1e9)
+        rows = (("speed probe (http)", our_bits, our_cpu, ours_per), ("iperf3 client -R", ip_bits, ip_cpu, theirs_per))
+        for name, bits, cpu, p in rows:
+            print(f"{name:20s} {bits / 1e9:.2f} Gbit in {args.seconds:g} s, CPU {cpu:.3f} s, {p:.4f} s/Gbit")
+        print(f"ratio ours / iperf3: {ours_per / theirs_per:.2f}x (goal <= 2x)", flush=True)
+        ratios.append(ours_per / theirs_per)
+        per["ours"].append(ours_per)
+        per["iperf3"].append(theirs_per)
+    if args.rounds > 1:
+        for name, values in per.items():
+            print(f"{name}: {min(values):.4f}-{max(values):.4f} s/Gbit over {len(values)} rounds")
+        print(f"ratio: {min(ratios):.2f}-{max(ratios):.2f}x")
 
 
 if __name__ == "__main__":

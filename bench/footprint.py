@@ -15,18 +15,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import ROOT, Suite, loopback_hosts, proc_cpu, proc_rss_kb, python_env, servers
+from bench.common import ROOT, CpuSample, Suite, loopback_hosts, proc_cpu, proc_rss_kb, python_env, servers
 from bench.reports import results_data_bytes
 
 STARTUP_S = 15.0
 
 
-def _config(data_dir: Path, listening: dict[str, list[str]]) -> str:
+# every limit set (and none crossed on loopback): the degraded-state tracking judges every round (B5q)
+QUALITY = "quality: {latency_max: 500ms, loss_max: 5%, jitter_max: 100ms}"
+
+
+def _config(data_dir: Path, listening: dict[str, list[str]], quality: bool = False) -> str:
     lines = [
         f'agent: {{id: bench-footprint, timezone: UTC, data_dir: "{data_dir}"}}',
-        "defaults: {interval: 10s, timeout: 5s}",
+        f"defaults: {{interval: 10s, timeout: 5s{', ' + QUALITY if quality else ''}}}",
         "providers:",
         "  - id: home",
         "    targets:",
@@ -45,16 +50,48 @@ def _config(data_dir: Path, listening: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """One measured run of the agent."""
+
+    duration_s: float
+    cpu0: CpuSample
+    cpu1: CpuSample
+    whole_cpu_s: float
+    hwm_kb: int
+    rss_samples: list[int]
+    results: int
+    failed: int
+    window_results: int  # results journaled between the two CPU samples
+    results_bytes: int
+    size: int
+
+    @property
+    def mean_cpu(self) -> float:
+        """% of a core between the samples."""
+        return 100 * (self.cpu1.total_s - self.cpu0.total_s) / (self.cpu1.at - self.cpu0.at)
+
+    @property
+    def cpu_per_result_us(self) -> float:
+        """CPU per probe between the samples (the agent's whole process: probing, tracking, journaling)."""
+        return 1e6 * (self.cpu1.total_s - self.cpu0.total_s) / max(1, self.window_results)
+
+
 def run(suite: Suite, *, full: bool) -> None:
     """Measure B5."""
-    duration_s = 600.0 if full else 90.0
+    f = measure(600.0 if full else 90.0)
+    _report(suite, f)
+
+
+def measure(duration_s: float, *, quality: bool = False) -> Footprint:
+    """Start ``watchdog run`` on 50 loopback targets, measure ``duration_s`` after start-up, stop it."""
     hosts = [f"127.0.8.{i}" for i in range(101, 111)]
     with (
         servers({"tcp": hosts, "http": hosts, "dns": hosts}) as listening,
         tempfile.TemporaryDirectory(prefix="wd-footprint-") as tmp,
     ):
         config = Path(tmp) / "watchdog.yaml"
-        config.write_text(_config(Path(tmp) / "data", listening))
+        config.write_text(_config(Path(tmp) / "data", listening, quality))
         config.chmod(0o600)
         proc = subprocess.Popen(
             [sys.executable, "-m", "watchdog", "run", "-c", str(config), "--log-level", "WARNING"],
@@ -67,12 +104,14 @@ def run(suite: Suite, *, full: bool) -> None:
         try:
             time.sleep(STARTUP_S)
             cpu0 = proc_cpu(proc.pid)
+            wall0 = time.time_ns()
             rss_samples = []
             deadline = time.monotonic() + duration_s
             while time.monotonic() < deadline:
                 time.sleep(1.0)
                 rss_samples.append(proc_rss_kb(proc.pid)[0])
             cpu1 = proc_cpu(proc.pid)
+            wall1 = time.time_ns()
             hwm = proc_rss_kb(proc.pid)[1]
             whole = cpu1.total_s
         finally:
@@ -84,9 +123,19 @@ def run(suite: Suite, *, full: bool) -> None:
         conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
         results = conn.execute("SELECT count(*) FROM results").fetchone()[0]
         failed = conn.execute("SELECT count(*) FROM results WHERE failure IS NOT NULL").fetchone()[0]
+        sql = "SELECT count(*) FROM results WHERE ts_ns BETWEEN ? AND ?"
+        window_results = conn.execute(sql, (wall0, wall1)).fetchone()[0]
         conn.close()
         results_bytes = results_data_bytes(journal)
         size = journal.stat().st_size
+    return Footprint(
+        duration_s, cpu0, cpu1, whole, hwm, rss_samples, results, failed, window_results, results_bytes, size
+    )
+
+
+def _report(suite: Suite, f: Footprint) -> None:
+    duration_s, cpu0, cpu1, whole, hwm = f.duration_s, f.cpu0, f.cpu1, f.whole_cpu_s, f.hwm_kb
+    rss_samples, results, failed, results_bytes, size = f.rss_samples, f.results, f.failed, f.results_bytes, f.size
     suite.note(
         f"{duration_s:.0f} s measured after {STARTUP_S:.0f} s of start-up; {results} results journaled, {failed} failed"
     )

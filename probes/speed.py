@@ -45,6 +45,10 @@ SPEED_GATE_KEY = "speed.gate"
 """``ctx.resources`` key: ``Callable[[Target], str | None]`` set by the agent; a reason to skip, or None."""
 _CHUNK = 256 * 1024
 _UPLOAD_BLOCK = b"\0" * _CHUNK
+_BUFFER = 4 * 1024 * 1024  # one reused buffer the socket reads the rest of a body into
+# SO_RCVLOWAT while counting: be woken for about 20 ms of data (at the speed measured so far), not for every
+# segment; fewer, larger reads (and fewer ACKs) are most of what a read costs. Between 16 KiB and 512 KiB.
+_LOWAT_S, _LOWAT_MIN, _LOWAT_MAX, _LOWAT_START = 0.02, 16 * 1024, 512 * 1024, 64 * 1024
 
 
 class SpeedOptions(ProbeOptions):
@@ -149,7 +153,16 @@ async def _http(target: Target, options: SpeedOptions) -> dict[str, float]:
                 loaded = asyncio.create_task(_connect_time(host, port))
                 got = len(first)
                 t_last = t_first
-                while got < options.max_bytes and t_last - t_first < options.max_seconds:
+                counter = _Counter.take_over(response, options.max_bytes - got, t_first + options.max_seconds)
+                if counter is not None:  # a plain body: the socket reads straight into one buffer from here
+                    await counter.done
+                    got += counter.drained + counter.got
+                    t_last = counter.t_last if counter.got else t_last
+                    if counter.short:  # as aiohttp's "payload is not completed" was
+                        raise ConnectError(
+                            f"{target.address}: the body ended after {got} of {response.content_length} bytes"
+                        )
+                while counter is None and got < options.max_bytes and t_last - t_first < options.max_seconds:
                     chunk = await response.content.read(min(_CHUNK, options.max_bytes - got))
                     if not chunk:
                         break
@@ -173,6 +186,125 @@ async def _http(target: Target, options: SpeedOptions) -> dict[str, float]:
         if options.upload and options.server == "librespeed":
             metrics.update(await _upload(session, f"{base}/empty", options, target))
     return metrics
+
+
+class _Counter(asyncio.BufferedProtocol):
+    """The rest of a plain body (http, ``Content-Length`` or ended by the close, not chunked, not encoded) counted
+    straight from the socket: the transport reads into one reused buffer and only the byte count and the
+    clock are kept, where aiohttp would make, parse, queue and hand over a bytes object per read; and the
+    socket's low-water mark (SO_RCVLOWAT) asks to be woken for about 20 ms of data at the speed so far, not for
+    every segment (on loopback most of a read's cost is per wake-up, not per byte: measured, the buffer alone
+    saved nothing, the low-water mark about half; bench/RESULTS-degraded.md). The speed
+    probe's own CPU per Gbit is what this saves (bench/bench_speed.py); the figures are the same: bytes of the
+    body, the time of the last one, at most ``limit`` bytes, stopping at the first read at or past ``deadline``.
+
+    aiohttp keeps the connection (and closes it when the answer is released); its protocol is told when the
+    connection is lost, as it would have been.
+    """
+
+    def __init__(self, previous: asyncio.BaseProtocol, limit: int, deadline: float, length: int | None) -> None:
+        self.previous = previous
+        self.limit = limit
+        self.deadline = deadline
+        self.length = length  # what is left of the Content-Length (None: the body ends with the connection)
+        self.buffer = memoryview(bytearray(_BUFFER))
+        self.drained = 0
+        self.got = 0
+        self.t_last = 0.0
+        self.short = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.BaseTransport | None = None
+        self.sock: socket.socket | None = None
+        self.lowat = 1
+        self.t_first = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def take_over(cls, response: aiohttp.ClientResponse, limit: int, deadline: float) -> _Counter | None:
+        """Count the rest of ``response``'s body from its socket, or None when aiohttp must decode it."""
+        connection = response.connection
+        transport = None if connection is None else connection.transport
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
+        if transport is None or connection is None or connection.protocol is None or encoded or chunked:
+            return None
+        if response.content.is_eof() or not isinstance(transport, asyncio.Transport):
+            return None
+        if transport.get_extra_info("sslcontext") is not None:  # https: aiohttp's reader (no local test for it)
+            return None
+        transport.pause_reading()
+        buffered = response.content.read_nowait() if limit > 0 else b""  # what aiohttp holds already
+        drained = min(len(buffered), limit)
+        length = response.content_length
+        left = None if length is None else length - response.content.total_bytes  # not yet read from the socket
+        counter = cls(connection.protocol, limit - drained, deadline, left)
+        counter.drained = drained
+        if counter.limit <= 0 or left == 0:
+            counter.done.set_result(None)
+            return counter
+        transport.set_protocol(counter)
+        counter.transport = transport
+        counter.t_first = counter.t_last = time.monotonic()
+        counter.sock = transport.get_extra_info("socket")
+        counter._lowat(_LOWAT_START)
+        # at the time bound any byte will do again (as a plain read would): a line that slowed to a trickle
+        # must not hold the test past it waiting for a low-water mark set at the earlier speed
+        counter.timer = asyncio.get_running_loop().call_at(deadline, counter._lowat, 1)  # the loop's clock is monotonic
+        transport.resume_reading()
+        return counter
+
+    def _lowat(self, nbytes: int) -> None:
+        """Be woken only once ``nbytes`` are waiting (or at the close); never for more than the body has left."""
+        nbytes = max(1, min(nbytes, self._want()))
+        if self.sock is None or nbytes == self.lowat:
+            return
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, nbytes)
+        except OSError:
+            self.sock = None  # not on this platform: every read wakes, as before
+            return
+        self.lowat = nbytes
+
+    def _want(self) -> int:
+        return self.limit - self.got if self.length is None else min(self.limit, self.length) - self.got
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Never more than the bytes still wanted: what the socket reads past them stays unread."""
+        return self.buffer[: max(1, min(_BUFFER, self._want()))]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` more of the body."""
+        self.got += nbytes
+        self.t_last = time.monotonic()
+        if self.got >= self.limit or self.t_last >= self.deadline or self.got == self.length:
+            self._finish()
+        elif self.sock is not None:
+            lowat = self.lowat
+            if self.t_last > self.t_first:
+                wanted = min(_LOWAT_MAX, max(_LOWAT_MIN, int(self.got / (self.t_last - self.t_first) * _LOWAT_S)))
+                if not lowat // 2 <= wanted <= lowat * 2:  # a setsockopt only when the speed moved much
+                    lowat = wanted
+            self._lowat(lowat)  # and never more than the body has left: its last bytes must wake us
+
+    def eof_received(self) -> bool | None:
+        """The server closed: the body ended (short when a Content-Length promised more)."""
+        self._finish(short=self.length is not None and self.got < min(self.limit, self.length))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Lost (or closed by aiohttp at release): finish, and tell aiohttp's protocol."""
+        self._finish(short=self.length is not None and self.got < min(self.limit, self.length))
+        self.previous.connection_lost(exc)
+
+    def _finish(self, *, short: bool = False) -> None:
+        if self.done.done():
+            return
+        self.short = short
+        self.done.set_result(None)
+        if self.timer is not None:
+            self.timer.cancel()
+        if isinstance(self.transport, asyncio.Transport) and not self.transport.is_closing():
+            self.transport.pause_reading()
 
 
 async def _upload(session: aiohttp.ClientSession, url: str, options: SpeedOptions, target: Target) -> dict[str, float]:

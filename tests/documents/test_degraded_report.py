@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -277,3 +278,30 @@ def test_cli_outages_degraded(journals: dict[bool, Config], capsys: pytest.Captu
     assert main(["outages", "-c", str(path), "--degraded", "--since", "2026-11-02", "--until", "2026-11-03"]) == 0
     text = capsys.readouterr().out
     assert "isp/gateway loss" in text and "measured" in text
+
+
+# Golden reports (issue 16's "Must show"): the whole text report, en and ru, for "the ISP loses 20 % of packets
+# 19:00-23:00 for two weeks" and "tariff 500 Mbit/s, measured median 38 Mbit/s", compared with
+# tests/documents/golden/quality-*-report-*.txt; after a deliberate change of wording re-make them with
+# WATCHDOG_UPDATE_GOLDEN=1 and read the diff.
+@pytest.fixture(scope="module")
+def speed_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    config = loads(SPEED_CONFIG.format(data_dir=tmp_path_factory.mktemp("speed-golden")), env={})
+    write(config, msk(2, 0), msk(9, 0), 3600, speed_round)
+    return config
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_golden_text_reports(journals: dict[bool, Config], speed_config: Config, lang: str) -> None:
+    from test_golden_letters import compare
+
+    for name, config, period, now in (
+        ("loss", journals[True], PERIOD, msk(16, 0)),
+        ("speed", speed_config, "2026-11-02..2026-11-08", msk(9, 0)),
+    ):
+        with Journal.open(config.journal_path, create=False, readonly=True) as journal:
+            text = render(build_report(journal, config, "isp", period, now), "report.txt.j2", lang=lang)
+        # a journal's id is drawn at random when it is made, and its head hash covers it: masked, the rest exact
+        text = re.sub(r"^(Journal|Журнал) [0-9a-f]{32}(.*) [0-9a-f]{64}$", r"\1 <id>\2 <head>", text, flags=re.M)
+        assert text.count("<head>") == 1
+        compare(f"quality-{name}-report-{lang}.txt", text)

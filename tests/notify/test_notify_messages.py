@@ -20,7 +20,7 @@ from helpers import ScriptedJournal
 from notify_helpers import FixedClock, Receiver, wait_until
 
 from watchdog.agent.detector import State
-from watchdog.agent.sinks import AgentContext, AgentEvent, OutageNotice
+from watchdog.agent.sinks import AgentContext, AgentEvent, DegradedNotice, OutageNotice
 from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config, loads
@@ -817,3 +817,57 @@ async def test_influx_exporter_alerts(make_rig, language: str) -> None:
     assert [b.rsplit("\n", 1)[1] for _, b in got] == [
         f"{footer}{e.type.replace('_', '-')}/{NOW + i * NS}" for i, e in enumerate(events)
     ]
+
+
+# ----------------------------------------------------------------------------------------- degraded
+
+DEGRADED_LINE = {  # (which controls are over their own limits) -> the second line of "degraded", en and ru
+    "clean": (
+        (),
+        "Your line is clean (LAN 1/1, internet 3/3): this is Broker's.",
+        "Ваша линия в порядке (LAN 1/1, интернет 3/3): это на стороне провайдера.",
+    ),
+    "customer_line": (
+        ("internet/cloudflare", "internet/google"),
+        "Your own line is degraded too (cloudflare, google over their limits or down): this may well not be Broker's.",
+        "Ваша собственная линия тоже работает плохо (хуже предела или не отвечают: cloudflare, google):"
+        " возможно, провайдер не виноват.",
+    ),
+    "inconclusive": (
+        ("lan/router",),
+        "Your line cannot be confirmed clean right now: LAN 0/1, internet 3/3 within limits (quorum 2).",
+        "Состояние вашей линии сейчас неясно: в пределах нормы LAN 0/1, интернет 3/3 (кворум 2).",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("situation", sorted(DEGRADED_LINE))
+async def test_degraded_opened_reads_the_controls_degradation_not_only_their_answers(
+    make_rig, language: str, situation: str
+) -> None:
+    """A provider target over its latency limit while the customer's own controls are over theirs: the controls
+    answer (the agent's up/down line reads 4/4), but a degraded control is not a clean one (as in the reports'
+    attribution), so the slowness is not blamed on the provider."""
+    degraded, en, ru = DEGRADED_LINE[situation]
+    rig = await make_rig(language)
+    for key in degraded:
+        rig.board.targets[key].degraded = ("latency",)
+    start = at(20, 10, 40)
+    window = Outage(91, "broker/trading", start, (start - 10 * NS, start), start + 20 * NS, limit="latency")
+    line = rig.board.line()  # what the agent hands over: every control answered
+    assert (line.lan_up, line.internet_up) == (1, 3)
+    notice = DegradedNotice("opened", window, rig.config.target("broker/trading"), line, 91, 0.3, 0.15)
+    await rig.sink.on_degraded(notice)
+    ((title, body),) = await rig.received(1)
+    first = {
+        "en": "Broker `trading` answers, but worse than its limit since 10:40 MSK: latency 300 ms over 150 ms.",
+        "ru": "ИТ Инвест: `trading` отвечает, но хуже предела с 10:40 МСК: задержка 300 мс при пределе 150 мс.",
+    }[language]
+    assert (
+        title
+        == {"en": "Broker: `trading` degraded (latency)", "ru": "ИТ Инвест: `trading` работает хуже нормы (задержка)"}[
+            language
+        ]
+    )
+    assert body.splitlines()[:2] == [first, en if language == "en" else ru]

@@ -100,13 +100,15 @@ class Board:
         if result.ok:
             status.last_ok_ns = result.ts_ns
 
-    def line(self) -> LineStatus:
-        """The customer's line now."""
+    def line(self, *, clean: bool = False) -> LineStatus:
+        """The customer's line now; with ``clean`` a control over one of its quality limits counts as not up
+        (the reading for a provider's *degraded* window, as the reports attribute them: only a clean line,
+        neither degraded nor down, puts the degradation on the provider)."""
         lan = [s for s in self.targets.values() if s.target.role is Role.LAN]
         net = [s for s in self.targets.values() if s.target.role is Role.INTERNET]
 
         def up(s: TargetStatus) -> bool:
-            return s.last is not None and s.last.ok and s.state is not State.DOWN
+            return s.last is not None and s.last.ok and s.state is not State.DOWN and not (clean and s.degraded)
 
         failing = tuple(s.target.key for s in lan + net if s.last is not None and not up(s))
         return LineStatus(

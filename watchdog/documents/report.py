@@ -51,7 +51,7 @@ from watchdog.journal.schema import (
 )
 from watchdog.journal.store import Journal
 from watchdog.journal.tsa import StampCheck, newest_stamp
-from watchdog.model import NS, AttributedOutage, Role
+from watchdog.model import NS, AttributedOutage, QualityRule, Role
 from watchdog.safetext import CompiledTemplates, html_autoescape
 from watchdog.timefmt import duration_text, local_iso, local_text, to_datetime, utc_iso
 
@@ -367,6 +367,16 @@ def _target(t: TargetInfo) -> dict[str, Any]:
     }
 
 
+def _rule(rule: QualityRule) -> dict[str, Any]:
+    return {
+        "max": rule.max,
+        "open_bad": rule.open_bad,
+        "open_of": rule.open_of,
+        "close_good": rule.close_good,
+        "window": rule.window,
+    }
+
+
 def clock_dict(c: ClockSummary, zone: ZoneInfo) -> dict[str, Any]:
     """The clock summary as plain data."""
     worst = c.worst_offset
@@ -555,6 +565,12 @@ def report_json(r: Report) -> dict[str, Any]:
             "targets": [_target(t) for t in r.targets],
             "controls": [_target(t) for t in r.controls],
             "ntp_servers": list(r.config.model.ntp.servers) if r.config.model.ntp.enabled else [],
+            "quality": [
+                {"key": t.key, "limits": [{"name": name} | _rule(rule) for name, rule in t.quality.rules().items()]}
+                for t in r.config.targets_of(p.id)
+                if t.quality is not None and t.kind != "speed" and t.quality.rules()
+            ],
+            "speed_tests": any(t.kind == "speed" for t in r.config.targets_of(p.id)),
         },
         "agents": [
             {k: a.get(k) for k in ("run", "version", "host", "agent", "timezone", "config_sha256")} for a in r.agents

@@ -8,6 +8,7 @@ a window that opens while its target is down is not told (the outage message say
 from __future__ import annotations
 
 from watchdog.agent.sinks import DegradedNotice
+from watchdog.agent.state import Board
 from watchdog.config import Config
 from watchdog.model import NS
 from watchdog.notify.fold import FlapFolder, Summary
@@ -19,8 +20,9 @@ LIMIT_UNITS = {"latency": "s", "jitter": "s", "loss": "ratio"}
 class DegradedMessages:
     """What the customer hears when a provider is up but worse than its quality limits."""
 
-    def __init__(self, messages: Messages, window_s: float) -> None:
+    def __init__(self, messages: Messages, window_s: float, board: Board) -> None:
         self.messages = messages
+        self.board = board
         self.config: Config = messages.config
         self.folder = FlapFolder(window_s)
         self._untold: set[tuple[str, int]] = set()  # (subject, id) of openings not told because down won
@@ -34,6 +36,10 @@ class DegradedMessages:
     def _facts(self, notice: DegradedNotice) -> dict[str, object]:
         provider = self.config.provider(notice.target.provider or "")
         self._names[self.subject(notice)] = (provider.display_name, provider.id, notice.target.name)
+        # the notice's line counts controls that answer; a degraded window needs a *clean* line (a control
+        # over its own limits is not): the board knows which controls are degraded now
+        line = self.board.line(clean=True)
+        names = {t.key: t.name for t in self.config.targets}
         return {
             "provider": provider.display_name,
             "provider_id": provider.id,
@@ -41,11 +47,13 @@ class DegradedMessages:
             "limit": notice.window.limit,
             "value": notice.value,
             "max": notice.max,
-            "verdict": notice.line.verdict(provider.kind).value,
-            "lan_up": notice.line.lan_up,
-            "lan_total": notice.line.lan_total,
-            "net_up": notice.line.internet_up,
-            "net_total": notice.line.internet_total,
+            "verdict": line.verdict(provider.kind).value,
+            "lan_up": line.lan_up,
+            "lan_total": line.lan_total,
+            "net_up": line.internet_up,
+            "net_total": line.internet_total,
+            "quorum": line.quorum,
+            "failing": [names.get(k, k) for k in line.failing],
             "counts": provider.sla.counts_degraded,
         }
 

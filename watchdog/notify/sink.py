@@ -92,7 +92,7 @@ class NotifySink(Sink):
         self._messages = Messages(self.config, self.words, self.outbox, clock)
         self._delivery = Delivery(self.section, self.outbox, clock)
         self._outages = OutageMessages(self._messages, self.folder, self.targets)
-        self._degraded = DegradedMessages(self._messages, self.section.flap_window)
+        self._degraded = DegradedMessages(self._messages, self.section.flap_window, ctx.board)
         self._line = LineWatch(self._messages, self.folder, ctx.board)
         self._expiry = ExpiryWarnings(self._messages, self.section)
         self._digest = Digest(self._messages, self.section, ctx.board)
