@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import ROOT, CpuSample, Suite, loopback_hosts, proc_cpu, proc_rss_kb, python_env, servers
+from bench.common import ROOT, CpuSample, Suite, free_port, loopback_hosts, proc_cpu, proc_rss_kb, python_env, servers
 from bench.reports import results_data_bytes
 
 STARTUP_S = 15.0
@@ -31,6 +31,8 @@ QUALITY = "quality: {latency_max: 500ms, loss_max: 5%, jitter_max: 100ms}"
 def _config(data_dir: Path, listening: dict[str, list[str]], quality: bool = False) -> str:
     lines = [
         f'agent: {{id: bench-footprint, timezone: UTC, data_dir: "{data_dir}"}}',
+        "ntp: {enabled: false}",  # the network rule: loopback only (the default NTP servers are public)
+        f'web: {{listen: "127.0.0.1:{free_port()}"}}',  # not the default 8080, which another agent may hold
         f"defaults: {{interval: 10s, timeout: 5s{', ' + QUALITY if quality else ''}}}",
         "providers:",
         "  - id: home",

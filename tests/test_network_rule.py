@@ -33,3 +33,16 @@ def test_anything_else_is_refused_before_a_packet_leaves(host: str) -> None:
     with pytest.raises(NetworkRuleViolation):
         socket.getaddrinfo("pool.ntp.org", 123)
     del VIOLATIONS[before:]  # these two were on purpose
+
+
+def test_every_benchmark_that_runs_the_agent_switches_ntp_off() -> None:
+    """Benchmarks run outside the suite's guard: one that starts ``watchdog run`` with the default NTP servers
+    (public pool.ntp.org) would break the network rule unseen (bench/footprint.py did, until issue 16's B5q)."""
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    runs_agent = [p for p in sorted(bench.glob("*.py")) if '"watchdog", "run"' in p.read_text(encoding="utf-8")]
+    assert "footprint.py" in [p.name for p in runs_agent]
+    for path in runs_agent:
+        text = path.read_text(encoding="utf-8")
+        assert "ntp: {enabled: false}" in text or "ntp: {{enabled: false}}" in text, path.name
