@@ -121,6 +121,13 @@ class Harness:
         with Journal.open(self.config.journal_path, create=False, readonly=True) as j:
             return j.cursor(self.exporter.cursor_name)
 
+    def exported(self) -> bool:
+        """Every row is exported and the exporter is done with it: the journal's cursor is at the last row, and so is
+        the exporter's own, which moves (with its state) only after the journal's commit returns — reading the
+        journal alone raced the exporter's bookkeeping under load."""
+        assert self.exporter is not None
+        return self.exporter.cursor == self.seqs[-1] and self.cursor() == self.seqs[-1]
+
     def last_seq(self) -> int:
         """The newest row of the journal."""
         return last_seq(self.config.journal_path)

@@ -207,7 +207,7 @@ async def test_v2_dialect_through_a_stand_in_for_influxdb_2(tmp_path: Path, infl
     )
     try:
         exporter = await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         assert exporter.server is not None and exporter.server.version == "v2.7.10"  # auto → v2
         writes = stand_in.writes
         assert writes and all(w.path == "/api/v2/write" for w in writes)
@@ -232,7 +232,7 @@ async def test_points_the_server_refuses_go_to_dead_letters_and_the_rest_arrives
     await harness.write_results(16, t0_ns=T0 + NS)
     try:
         exporter = await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         # rows 0, 2, 4, ... carry the metric status_code (a float): exactly those are refused
         refused = harness.seqs[0::2]
         with Journal.open(harness.config.journal_path, create=False, readonly=True) as j:
@@ -261,7 +261,7 @@ async def test_a_v2_style_config_writes_to_influxdb_1_6_through_the_1x_endpoint(
     )
     try:
         exporter = await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         assert exporter.server is not None and exporter.server.version.startswith("1.6.")
         assert exporter.state == "ok"
         assert influx_probe_rows(influxd, "old16") == journal_probe_rows(harness.config.journal_path)

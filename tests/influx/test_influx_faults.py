@@ -52,7 +52,7 @@ async def test_5xx_is_retried_and_the_cursor_moves_only_once_accepted(tmp_path: 
         exporter = await harness.start()
         await wait_until(lambda: len(refused) >= 1)
         assert harness.cursor() == 0  # refused: nothing moved
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         batches = [w for w in fake.writes if probe_lines([w])]
         assert [len(probe_lines([w])) for w in batches] == [20, 20, 20]  # the same batch, re-sent whole, once
         assert batches[0].body == batches[1].body == batches[2].body
@@ -75,7 +75,7 @@ async def test_429_waits_as_long_as_retry_after_says(tmp_path: Path) -> None:
     harness = await Harness.create(tmp_path, f'url: "{fake.url}", database: db, {FAST}', rows=5)
     try:
         await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         first, second = fake.writes[0], fake.writes[1]
         gap = second.at - first.at
         assert 2.0 <= gap < 3.0, gap  # max_backoff is 400ms: only Retry-After explains the wait
@@ -130,7 +130,7 @@ async def test_v1_password_goes_in_basic_auth_and_nowhere_else(
     )
     try:
         await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         write = fake.writes[0]
         assert write.path == "/write"
         assert write.query == {"db": "db", "rp": "two weeks", "precision": "ns"}
@@ -164,7 +164,7 @@ async def test_missing_database_is_created_once_on_v1(tmp_path: Path) -> None:
     harness = await Harness.create(tmp_path, f'url: "{fake.url}", database: db, {FAST}', rows=4)
     try:
         await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         assert created == ['CREATE DATABASE "db"']
         assert not [e for e in harness.events if e.type == "influx_destination_missing"]
     finally:
@@ -190,7 +190,7 @@ async def test_missing_bucket_alerts_and_keeps_trying(tmp_path: Path) -> None:
         await wait_until(lambda: exporter.state == "destination_missing")
         assert harness.cursor() == 0
         state["exists"] = True  # the user creates the bucket
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         types = [e.type for e in harness.events]
         assert types == ["influx_destination_missing", "influx_export_recovered"]
     finally:
@@ -294,7 +294,7 @@ async def test_a_user_password_token_is_basic_auth_on_influxdb_1_7(
     )
     try:
         await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         assert {(w.path, tuple(sorted(w.query.items()))) for w in fake.writes} == {
             ("/write", (("db", "telegraf"), ("precision", "ns")))
         }

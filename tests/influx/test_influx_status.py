@@ -30,7 +30,7 @@ async def test_status_reports_cursor_backlog_lag_and_dead_letters(
     harness = await Harness.create(tmp_path, influx, rows=10)
     try:
         exporter = await harness.start()
-        await wait_until(lambda: harness.cursor() == harness.seqs[-1])
+        await wait_until(harness.exported)
         await exporter.aclose()
         harness.exporter = None
         exported_to = harness.seqs[-1]
