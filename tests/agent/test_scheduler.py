@@ -12,7 +12,7 @@ import time
 
 from helpers import target
 
-from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
+from watchdog.agent.scheduler import LatenessWindow, ScheduleStats, run_target, stagger_offsets
 from watchdog.errors import ConnectError
 from watchdog.model import FailureKind, Result, Target
 from watchdog.probe import Measurement, Probe, ProbeContext, ProbeOptions
@@ -68,13 +68,14 @@ async def test_a_stall_skips_slots_instead_of_bursting() -> None:
         if len(starts) == 3:
             time.sleep(0.65)  # noqa: ASYNC251 - blocking the whole event loop on purpose
 
-    stats = ScheduleStats()
+    stats = ScheduleStats(pooled=LatenessWindow(1.0))
     await run_for(2.05, Probe(ProbeOptions, probe), fast_target(), on_result=block_once, stats=stats)
     # the loop is blocked from ~0.4 s to ~1.05 s: the slots at 0.6 and 0.8 are skipped (not fired in a burst),
     # the 1.0 slot runs late at ~1.05, and from 1.2 on the probes are back on the original grid
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) > 0.1, gaps  # never two probes back to back
     assert stats.missed_slots == 2
+    assert stats.pooled is not None and stats.pooled.take() == (9, 0, 2, 0.0)  # the agent's pooled count too
     assert len(starts) == 9  # 0.0 0.2 0.4 | 1.05 1.2 1.4 1.6 1.8 2.0
     phase = [((s - starts[0]) / 0.2) % 1 for s in starts[4:]]
     assert all(p < 0.1 or p > 0.9 for p in phase), phase
