@@ -80,6 +80,37 @@ class LatenessWindow:
         return counts
 
 
+class SkippedSlotLog:
+    """At most one ``probe slots missed`` line a second, saying how many slots were skipped in between.
+
+    An agent past its capacity skips slots on every target every round: one line per target and round
+    was ~1,200 lines a second at 5,000 targets, costing CPU the probes lacked (and flooding the log).
+    """
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self.next_at = float("-inf")
+        self.quiet_slots = 0
+        self.quiet_targets: set[str] = set()
+
+    def note(self, now: float, key: str, missed: int, late_s: float) -> None:
+        """Log this skip, or count it for the next line when one was logged less than ``every_s`` ago."""
+        if now < self.next_at:
+            self.quiet_slots += missed
+            self.quiet_targets.add(key)
+            return
+        more = ""
+        if self.quiet_slots:
+            more = f" (and {self.quiet_slots} slots of {len(self.quiet_targets)} targets since the last such line)"
+        _LOGGER.warning("probe slots missed target=%s missed=%d late_s=%.3f%s", key, missed, late_s, more)
+        self.next_at = now + self.every_s
+        self.quiet_slots = 0
+        self.quiet_targets.clear()
+
+
+SKIPPED_LOG = SkippedSlotLog()
+
+
 def stagger_offsets(targets: Sequence[Target], stagger_s: float = 5.0) -> dict[str, float]:
     """Evenly spread first-probe offsets, each within ``min(interval, stagger_s)``."""
     n = max(1, len(targets))
@@ -110,7 +141,7 @@ async def run_target(
             missed = int(late // interval)
             next_at += missed * interval
             stats.skipped(missed)
-            _LOGGER.warning("probe slots missed target=%s missed=%d late_s=%.3f", target.key, missed, late)
+            SKIPPED_LOG.note(loop.time(), target.key, missed, late)
             late = loop.time() - next_at
         async with limiter:
             stats.record(max(0.0, loop.time() - next_at))
