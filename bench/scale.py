@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--keep-log", type=Path, help="copy the agent's log here")
     args = parser.parse_args(argv)
     port = free_port()
     hosts = loopback_hosts(args.targets, second_octet=0)
@@ -82,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
                 proc.wait()
             log.close()
-        logged = (Path(tmp) / "agent.log").read_text(errors="replace").splitlines()
+        text = (Path(tmp) / "agent.log").read_text(errors="replace")
+        if args.keep_log:
+            args.keep_log.write_text(text)
+        logged = text.splitlines()
         late_lines = [line for line in logged if "probes start late:" in line]
         sys.path.insert(0, str(ROOT))
         from watchdog.journal.store import Journal
