@@ -4,7 +4,9 @@
 
 Starts ``python -m watchdog run`` as a user does (journal, detectors, web server with ``/healthz``,
 group commit, GC tuning) on N loopback ICMP targets, asks ``/healthz`` once a second with a 2 s
-timeout, and after the window reads the journal: how many of the asked probes ran, and how late.
+timeout, and after the window reads the journal: how many of the asked probes ran, and how late; and
+the agent's log: how many lines, and whether it told the user (``probes start late:``, logged once a
+run after a 60 s window — use ``--window 60`` or more to see it).
 CPU is the agent process's, from /proc. Every address is in 127.0.0.0/8.
 """
 
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--keep-log", type=Path, help="copy the agent's log here")
     args = parser.parse_args(argv)
     port = free_port()
     hosts = loopback_hosts(args.targets, second_octet=0)
@@ -80,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
                 proc.wait()
             log.close()
+        text = (Path(tmp) / "agent.log").read_text(errors="replace")
+        if args.keep_log:
+            args.keep_log.write_text(text)
+        logged = text.splitlines()
+        late_lines = [line for line in logged if "probes start late:" in line]
         sys.path.insert(0, str(ROOT))
         from watchdog.journal.store import Journal
 
@@ -100,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             "healthz_p50_ms": round(percentile(answers, 50) * 1e3, 1),
             "healthz_max_ms": round(max(answers, default=float("nan")) * 1e3, 1),
             "rss_hwm_mb": round(rss / 1024, 1),
+            "log_lines": len(logged),
+            "log_slots_missed_lines": sum(1 for line in logged if "probe slots missed" in line),
+            "log_start_late": late_lines[:1],
+            "log_start_late_lines": len(late_lines),
         }
     print(json.dumps(out))
     return 0

@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bench.capacity import sustained as capacity_sustained
 from bench.common import Suite, free_port, proc_cpu, run_worker, servers, tool_version
 
 BLACKBOX = "prometheus-blackbox-exporter"
-LATENESS_GOAL_S = 0.010  # B2: a rate counts as sustained only while the schedule's p99 lateness stays under this
 BLACKBOX_CONFIG = """
 modules:
   tcp_connect:
@@ -139,10 +139,10 @@ def run(suite: Suite, *, full: bool) -> None:
             r = run_worker(_spec("http", addresses, warmup_s, duration_s), timeout_s=duration_s * 4 + 120)
             achieved = r["probes"] / r["window_s"]
             bad = sum(r["failures"].values())
-            # sustained: no slot missed, no more than 0.1 % failed, and the schedule held (p99 lateness < 10 ms)
-            sustained = (
-                r["missed_slots"] == 0 and bad <= 0.001 * max(1, r["probes"]) and r["lateness_p99_s"] < LATENESS_GOAL_S
-            )
+            # sustained: ≥ 99 % of the asked probes ran, no slot missed, no more than 0.1 % failed, and the
+            # schedule held (p99 start lateness ≤ 5 ms, the issue 19 goal; the probe count alone said
+            # "sustained" at 2,000/s with p99 lateness 214–582 ms)
+            sustained, why = capacity_sustained(r, target_rate)
             goal = "≥ 1,000/s" if target_rate == 1000 else ""
             suite.add(
                 f"http: {target_rate} targets at 1 s, fresh connections: probes/s",
@@ -154,7 +154,7 @@ def run(suite: Suite, *, full: bool) -> None:
                     f"{bad} failed {r['failures'] or ''}, {r['missed_slots']} missed slots, start lateness p99 "
                     f"{r['lateness_p99_s'] * 1e3:.1f} ms, "
                     f"CPU {100 * (r['cpu_user_s'] + r['cpu_sys_s']) / r['window_s']:.0f} % of a core; "
-                    f"sustained: {'yes' if sustained else 'no'}"
+                    f"sustained: {'yes' if sustained else 'no: ' + why}"
                 ),
             )
             if not sustained:

@@ -22,6 +22,7 @@ missed slots, per-target drift of the stored timestamps, peak RSS, reports gener
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -210,10 +211,12 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.wait_for(agent.handle.started.wait(), 60)
     await asyncio.sleep(float(spec["warmup_s"]))
     for st in stats.values():
-        st.keep_samples = KEEP_SAMPLES
+        st.keep_samples = int(spec.get("keep_samples", KEEP_SAMPLES))  # few, when RSS growth is measured
+    pauses = _GcPauses()
     window.open()
-    await asyncio.sleep(float(spec["duration_s"]))
+    rss_kb = await _sample_rss(float(spec["duration_s"]), float(spec.get("rss_every_s", 10.0)))
     window.close()
+    pauses.stop()
     agent.handle.stop.set()
     await task
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
@@ -221,7 +224,47 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
     out = _summary(results, window, stats, float(spec["interval_s"]))
     out["journal_bytes"] = config.journal_path.stat().st_size
     out["rows_per_commit"] = agent.writer.written / max(1, agent.writer.commits)
+    out["rss_kb_samples"] = rss_kb
+    out["gc"] = pauses.summary()
     return out
+
+
+async def _sample_rss(duration_s: float, every_s: float) -> list[int]:
+    """Resident memory (KiB) at the window's start and every ``every_s`` through it: growth, not just the peak."""
+    samples = [proc_rss_kb()[0]]
+    end = time.monotonic() + duration_s
+    while (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(every_s, left))
+        samples.append(proc_rss_kb()[0])
+    return samples
+
+
+class _GcPauses:
+    """How long the cyclic collector held the interpreter, per generation, while installed (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.t0 = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.t0 = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self.t0)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> dict[str, Any]:
+        every = [p for ps in self.pauses.values() for p in ps]
+        return {
+            "collections": {str(g): len(ps) for g, ps in self.pauses.items()},
+            "pause_total_s": sum(every),
+            "pause_max_s": max(every, default=0.0),
+            "threshold": list(gc.get_threshold()),
+            "frozen": gc.get_freeze_count(),
+        }
 
 
 def main() -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 
+import pytest
 from helpers import target
 
-from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
+from watchdog.agent.scheduler import LatenessWindow, ScheduleStats, SkippedSlotLog, run_target, stagger_offsets
 from watchdog.errors import ConnectError
 from watchdog.model import FailureKind, Result, Target
 from watchdog.probe import Measurement, Probe, ProbeContext, ProbeOptions
@@ -68,13 +70,14 @@ async def test_a_stall_skips_slots_instead_of_bursting() -> None:
         if len(starts) == 3:
             time.sleep(0.65)  # noqa: ASYNC251 - blocking the whole event loop on purpose
 
-    stats = ScheduleStats()
+    stats = ScheduleStats(pooled=LatenessWindow(1.0))
     await run_for(2.05, Probe(ProbeOptions, probe), fast_target(), on_result=block_once, stats=stats)
     # the loop is blocked from ~0.4 s to ~1.05 s: the slots at 0.6 and 0.8 are skipped (not fired in a burst),
     # the 1.0 slot runs late at ~1.05, and from 1.2 on the probes are back on the original grid
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) > 0.1, gaps  # never two probes back to back
     assert stats.missed_slots == 2
+    assert stats.pooled is not None and stats.pooled.take() == (9, 0, 2, 0.0)  # the agent's pooled count too
     assert len(starts) == 9  # 0.0 0.2 0.4 | 1.05 1.2 1.4 1.6 1.8 2.0
     phase = [((s - starts[0]) / 0.2) % 1 for s in starts[4:]]
     assert all(p < 0.1 or p > 0.9 for p in phase), phase
@@ -120,3 +123,18 @@ def test_stagger_spreads_first_probes() -> None:
     targets = [fast_target(f"p/t{i}", interval_s=30.0) for i in range(4)]
     assert list(stagger_offsets(targets).values()) == [0.0, 1.25, 2.5, 3.75]
     assert list(stagger_offsets(targets[:2], stagger_s=1.0).values()) == [0.0, 0.5]
+
+
+def test_skipped_slots_are_logged_at_most_once_a_second(caplog: pytest.LogCaptureFixture) -> None:
+    log = SkippedSlotLog(every_s=1.0)
+    with caplog.at_level(logging.WARNING, logger="watchdog.agent.scheduler"):
+        log.note(10.0, "isp/a", 2, 2.5)
+        log.note(10.4, "isp/b", 3, 3.0)
+        log.note(10.9, "isp/b", 1, 1.2)
+        log.note(11.0, "isp/c", 1, 1.1)
+        log.note(11.5, "isp/a", 1, 1.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "probe slots missed target=isp/a missed=2 late_s=2.500",
+        "probe slots missed target=isp/c missed=1 late_s=1.100 (and 4 slots of 1 targets since the last such line)",
+    ]
+    assert (log.quiet_slots, log.quiet_targets) == (1, {"isp/a"})

@@ -435,3 +435,25 @@ def test_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(JournalError, match="unsupported journal schema '4'"):
         Journal.open(path)
+
+
+def test_sealing_a_block_at_a_time_up_to_a_seq_gives_a_chain_that_verifies(tmp_path: Path) -> None:
+    # The agent seals a block per call up to the last row at the start of the pass (issue 19: one call sealing a
+    # minute of rows held the writer thread ~1 s); rows are read a block at a time, events between results.
+    path = tmp_path / "j.sqlite3"
+    journal = Journal.open(path)
+    journal.register_targets([target(KEYS[0]), target(KEYS[1], role=Role.INTERNET)], now_ns=T0)  # seq 1, 2
+    journal.append([result(KEYS[i % 2], i * 5, True) for i in range(240)])  # seq 3..242
+    journal.add_event(EV_CLOCK_STEP, {"step_ns": NS, "at_ns": T0 + 1200 * NS}, ts_ns=T0 + 1200 * NS)  # seq 243
+    journal.append([result(KEYS[i % 2], 1200 + i * 5, True) for i in range(57)])  # seq 244..300
+    upto = journal.last_seq()
+    journal.append([result(KEYS[0], 1500, True)])  # seq 301: after the pass began, left for the next one
+    passes = []
+    while heads := journal.seal(max_rows=100, upto_seq=upto, max_blocks=1):
+        passes.append([(h.block, h.last_seq) for h in heads])
+    assert (upto, passes) == (300, [[(1, 100)], [(2, 200)], [(3, 300)]])
+    assert verify_journal(path).unsealed == 1
+    assert [(h.block, h.last_seq) for h in journal.seal(max_rows=100)] == [(4, 301)]
+    verdict = verify_journal(path)
+    assert (verdict.ok, verdict.rows, verdict.blocks, verdict.unsealed) == (True, 301, 4, 0)
+    journal.close()

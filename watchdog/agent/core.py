@@ -34,11 +34,12 @@ from watchdog import __version__
 from watchdog.agent.detector import Closed, Detector, Opened, State
 from watchdog.agent.limits import check_fd_limit
 from watchdog.agent.quality import DegradedOpened, QualityTracker, closed_data, opened_data
-from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
+from watchdog.agent.scheduler import LatenessWindow, ScheduleStats, run_target, stagger_offsets
 from watchdog.agent.sinks import AgentContext, AgentEvent, DegradedNotice, Fanout, OutageNotice, SinkFactory
 from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.config import Config
+from watchdog.config.capacity import probe_load
 from watchdog.errors import WatchdogError
 from watchdog.journal.balance import EV_BALANCE, balance_data, latest_balances
 from watchdog.journal.files import (
@@ -76,6 +77,10 @@ CLOCK_STEP_THRESHOLD_S = 1.0
 START_RETRY_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # waits between start attempts on a full disk
 
 
+LATE_WARN_S = 0.1  # start lateness p99 past this over a window: the machine does not keep up (logged once a run)
+LATE_WINDOW_S = 60.0
+LATE_MIN_PROBES = 100  # fewer probes in a window say nothing about a p99
+
 GC_GEN0_THRESHOLD = 50_000  # allocations between young-generation collections once the agent runs
 GC_TUNE_AFTER_S = 2.0  # after the start: the first probes go out first
 
@@ -93,6 +98,38 @@ def _tune_gc() -> tuple[int, int, int]:
     gc.freeze()
     gc.set_threshold(GC_GEN0_THRESHOLD, before[1], before[2])
     return before
+
+
+def lateness_warning(
+    counts: tuple[int, int, int, float], window_s: float, targets: Sequence[Target], threshold_s: float = LATE_WARN_S
+) -> str | None:
+    """The warning for one window of :class:`LatenessWindow` counts when its p99 start lateness passed ``threshold_s``.
+
+    More than 1 % of the window's probes (a skipped slot counts as a late probe) started more than
+    ``threshold_s`` after their slot; None when not, or when too few probes ran to tell.
+    """
+    probes, late, skipped, worst_s = counts
+    total = probes + skipped
+    if total < LATE_MIN_PROBES or (late + skipped) * 100 <= total:
+        return None
+    asked = probe_load(targets)
+    worst = f", the latest {worst_s:.2f} s" if late else ""
+    if asked.load > 1.0:
+        why = (
+            f"this machine does not keep up with the {asked.rate:,.0f} probes/s the config asks for "
+            f"({asked.load:.1f}× what a 2-core machine sustains, see `watchdog config check`)"
+        )
+    else:
+        why = (
+            f"the config asks for {asked.rate:,.0f} probes/s ({asked.load:.1f}× what a 2-core machine sustains): "
+            "something else on this machine holds the CPU, or the machine is slower"
+        )
+    return (
+        f"probes start late: over the last {window_s:.0f} s, {late:,} of {probes:,} probes started more than "
+        f"{threshold_s * 1000:.0f} ms after their slot{worst}, and {skipped:,} slots were skipped: {why}; outage "
+        "times lose precision and skipped probes are not made up (lengthen intervals or split the targets over "
+        "agents)"
+    )
 
 
 class AgentLockedError(WatchdogError):
@@ -453,11 +490,28 @@ class Agent:
         await asyncio.sleep(GC_TUNE_AFTER_S)
         before.append(_tune_gc())
 
+    async def _watch_lateness(self, pooled: LatenessWindow) -> None:
+        """Log once a run when the probes' start lateness p99 over a window passes LATE_WARN_S."""
+        while True:
+            await asyncio.sleep(LATE_WINDOW_S)
+            warning = lateness_warning(pooled.take(), LATE_WINDOW_S, self.config.targets)
+            if warning is not None:
+                _LOGGER.warning("%s", warning)
+                for stats in self.handle.stats.values():
+                    stats.pooled = None
+                return
+
     async def _seal(self) -> None:
         if self.writer.degraded:
             return
         try:
-            await self.writer.call(lambda j: j.seal())
+            # a block at a time, each its own call: the writer thread commits results between them (one call
+            # sealing a minute of 1,000 probes/s held it ~1 s, and every target waiting on a commit skipped slots)
+            upto = await self.writer.call(lambda j: j.last_seq())
+            while (heads := await self.writer.call(lambda j: j.seal(upto_seq=upto, max_blocks=1))) and (
+                heads[-1].last_seq < upto
+            ):
+                pass
         except Exception:
             _LOGGER.exception("sealing the journal failed")
 
@@ -611,11 +665,16 @@ class Agent:
         offsets = stagger_offsets(config.targets)
         reason = "stopped"
         gc_before: list[tuple[int, int, int]] = []  # the thresholds _tune_gc replaced, once it ran
+        pooled = LatenessWindow(LATE_WARN_S)
         try:
             async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._monitor(), name="monitor")]
+                tasks = [
+                    tg.create_task(self._monitor(), name="monitor"),
+                    tg.create_task(self._watch_lateness(pooled), name="lateness"),
+                ]
                 for target in config.targets:
                     stats = self.handle.stats.setdefault(target.key, ScheduleStats())
+                    stats.pooled = pooled
                     tasks.append(
                         tg.create_task(
                             run_target(

@@ -29,6 +29,7 @@ from pydantic import (
     ValidationError,
 )
 
+from watchdog.config.capacity import capacity_warning
 from watchdog.config.models import Config, ConfigModel, TargetSpec
 from watchdog.config.quality import resolve_quality
 from watchdog.config.redact import redact_config
@@ -195,7 +196,8 @@ def loads(
         packed = hashlib.sha256(redact_config(text).encode("utf-8")).hexdigest()
     except (yaml.YAMLError, RecursionError, ValueError):
         packed = ""  # validated above, so not expected; a pack's config.yaml is then simply not bound
-    warnings = (*notes.lines(), *_rate_warnings(filename, targets))
+    rate_warning = capacity_warning(filename, targets)
+    warnings = (*notes.lines(), *([rate_warning] if rate_warning else []))
     return Config(model, tuple(targets), path, digest, warnings, packed)
 
 
@@ -233,21 +235,6 @@ def _blank_placeholders(data: object, notes: Problems) -> None:
                         f"{value.strip()!r} is a placeholder from the example config: treated as missing "
                         "(letters leave a gap to fill in and their notes list it)",
                     )
-
-
-SAFE_PROBE_RATE = 500  # probes/s: the documented safe total for a 2-core machine (bench/RESULTS.md, README)
-
-
-def _rate_warnings(filename: str, targets: Sequence[Target]) -> tuple[str, ...]:
-    """A warning when the targets ask for more probes per second than a small machine keeps up with."""
-    rate = sum(1 / t.interval_s for t in targets)
-    if rate <= SAFE_PROBE_RATE:
-        return ()
-    return (
-        f"{filename}: {len(targets)} targets ask for {rate:.0f} probes/s, more than the {SAFE_PROBE_RATE} probes/s"
-        " a 2-core machine is rated for: probes would run late or be skipped (lengthen intervals or split the"
-        " targets over agents)",
-    )
 
 
 def _target_groups(

@@ -1,0 +1,83 @@
+"""How much probing a config asks of the machine, against what a small machine sustains (issue 19).
+
+Each kind has a budget: the probes per second that kind alone sustains on the reference machine (2
+cores, the whole agent: journal, detectors, board) with start lateness p99 within a few milliseconds.
+A config's load is the sum over its targets of ``(1 / interval) / budget(kind)``: 1.0 fills the
+machine. Past 1.0 probes start late, and past the scheduler's reach slots are skipped (``bench.scale``:
+10,000 ICMP targets at 1 s ran 24–47 % of the asked probes). ``config check`` and ``watchdog run`` warn
+then; a running agent also says when its probes actually start late (``watchdog.agent.core``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from watchdog.model import Target
+
+# Probes per second of one kind alone on the reference machine (bench/RESULTS.md, "Capacity"): rates at
+# which the whole agent takes about a fifth to a third of one core and kept start lateness p99 near 5 ms:
+# icmp 1,000 echo requests/s (a probe with count 3 sends 3; p99 2.65–5.08 ms, ~26 % of a core), tcp
+# 500/s (p99 median 4.8 ms, ~19 %), http 500/s with a fresh connection (~36 %). A machine busy with other
+# work misses the 5 ms sooner. Not measured, set by what a probe does: dns (one UDP exchange, like a TCP
+# connect), tls (a handshake, costlier than an HTTP GET), speed (moves megabytes: one a second fills it).
+PROBE_BUDGET: dict[str, float] = {
+    "icmp": 1000.0,
+    "tcp": 500.0,
+    "http": 500.0,
+    "dns": 500.0,
+    "tls": 250.0,
+    "speed": 1.0,
+}
+OTHER_BUDGET = 250.0  # a kind not listed above
+
+
+@dataclass(frozen=True)
+class ProbeLoad:
+    """What the targets ask: probes/s in all and by kind, and the share of the machine that is (1.0 = full)."""
+
+    targets: int
+    rate: float
+    by_kind: dict[str, float]  # kind -> probes/s (ICMP: echo requests/s)
+    load: float
+
+    def describe(self) -> str:
+        """``icmp 3,000 echo requests/s, tcp 200/s``: the asked rates, kind by kind."""
+        return ", ".join(f"{kind} {_per_s(kind, rate)}" for kind, rate in sorted(self.by_kind.items()))
+
+    def budgets(self) -> str:
+        """``icmp 1,000 echo requests/s, tcp 500/s``: what each of these kinds alone sustains."""
+        return ", ".join(f"{kind} {_per_s(kind, budget(kind))}" for kind in sorted(self.by_kind))
+
+
+def _per_s(kind: str, rate: float) -> str:
+    return f"{rate:,.0f} echo requests/s" if kind == "icmp" else f"{rate:,.0f}/s" if rate >= 1 else f"{rate:.2g}/s"
+
+
+def budget(kind: str) -> float:
+    """Probes per second ``kind`` alone sustains on the reference machine."""
+    return PROBE_BUDGET.get(kind, OTHER_BUDGET)
+
+
+def probe_load(targets: Sequence[Target]) -> ProbeLoad:
+    """The probe rate ``targets`` ask for, weighted by kind (ICMP by echo requests)."""
+    by_kind: dict[str, float] = {}
+    for target in targets:
+        weight = float(getattr(target.options, "count", 1)) if target.kind == "icmp" else 1.0
+        by_kind[target.kind] = by_kind.get(target.kind, 0.0) + weight / target.interval_s
+    load = sum(rate / budget(kind) for kind, rate in by_kind.items())
+    rate = sum(1 / t.interval_s for t in targets)
+    return ProbeLoad(len(targets), rate, by_kind, load)
+
+
+def capacity_warning(filename: str, targets: Sequence[Target]) -> str | None:
+    """A warning when ``targets`` ask for more than the reference machine sustains, else None."""
+    asked = probe_load(targets)
+    if asked.load <= 1.0:
+        return None
+    return (
+        f"{filename}: {asked.targets} targets ask for {asked.rate:,.0f} probes/s ({asked.describe()}), "
+        f"{asked.load:.1f}× what a 2-core machine sustains with probes starting on time (each kind alone: "
+        f"{asked.budgets()}): probes would start late or be skipped (lengthen intervals or split the targets "
+        "over agents)"
+    )
