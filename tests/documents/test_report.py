@@ -142,3 +142,22 @@ def test_standalone_html_report_has_a_page_margin(made: tuple[Path, Config]) -> 
     for lang in ("en", "ru"):
         html = render(r, "report.html.j2", lang=lang)  # type: ignore[arg-type]
         assert "margin: 2em auto; padding: 0 1.5em; max-width: 72em;" in html and "@page { margin: 15mm; }" in html
+
+
+@pytest.mark.parametrize(
+    ("lang", "whose", "incident"), [("en", "Whose fault:", "An incident is"), ("ru", "Чья вина:", "Инцидент —")]
+)
+def test_the_method_keeps_its_paragraphs_without_quality_limits(
+    made: tuple[Path, Config], lang: str, whose: str, incident: str
+) -> None:
+    """No quality limits and no speed tests: "whose fault" and "an incident" stay two paragraphs (the optional
+    degraded and speed paragraphs between them once took the blank line with them)."""
+    _, config = made
+    with Journal.open(config.journal_path, readonly=True) as journal:
+        data = report_json(build_report(journal, config, "broker", PERIOD, msk(10, 0)))
+    assert not data["method"].get("quality") and not data["method"].get("speed_tests")
+    paragraphs = render(data, "method.txt.j2", lang=lang).split("\n\n")
+    starts = [p.lstrip()[: len(whose)] for p in paragraphs]
+    assert whose in starts and [p.lstrip().startswith(incident) for p in paragraphs].count(True) == 1
+    at = starts.index(whose)
+    assert paragraphs[at + 1].lstrip().startswith(incident)
