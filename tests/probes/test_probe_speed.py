@@ -19,7 +19,7 @@ from conftest import NetnsPair
 from probes import REGISTRY
 from probes.speed import SPEED_GATE_KEY, SpeedOptions
 from watchdog.agent.runner import run_probe
-from watchdog.model import FailureKind, Role, Target
+from watchdog.model import FailureKind, Result, Role, Target
 from watchdog.probe import ProbeContext
 
 RATE_BPS = 40e6  # the throttle: 40 Mbit/s = 5 MB/s
@@ -113,17 +113,22 @@ def speed_target(address: str, timeout_s: float = 20.0, provider: str | None = "
     )
 
 
+async def measure(target: Target) -> Result:
+    """One speed test of ``target`` through the runner, in a context of its own."""
+    ctx = ProbeContext()
+    try:
+        return await run_probe(REGISTRY["speed"], target, ctx)
+    finally:
+        await ctx.aclose()
+
+
 def within(measured: float, truth: float, share: float = 0.10) -> bool:
     return abs(measured - truth) <= share * truth
 
 
 async def test_plain_file_download_is_within_10_percent_of_the_throttle(throttled: Throttled) -> None:
     target = speed_target(f"http://127.0.0.1:{throttled.port}/big.bin", max_seconds="2s", max_bytes=64 * 1024**2)
-    ctx = ProbeContext()
-    try:
-        result = await run_probe(REGISTRY["speed"], target, ctx)
-    finally:
-        await ctx.aclose()
+    result = await measure(target)
     assert result.ok, result.detail
     m = result.metrics
     assert within(m["download_bps"], RATE_BPS), m
@@ -139,11 +144,7 @@ async def test_a_sized_body_is_counted_from_the_socket_within_10_percent(
     """A Content-Length body (a plain file server's) is counted straight from the socket (the probe's cheap
     path, probes.speed._Counter): the same figures, the same bounds, the byte bound exact."""
     target = speed_target(f"http://127.0.0.1:{throttled.port}/sized.bin", **({"max_bytes": 64 * 1024**2} | options))
-    ctx = ProbeContext()
-    try:
-        result = await run_probe(REGISTRY["speed"], target, ctx)
-    finally:
-        await ctx.aclose()
+    result = await measure(target)
     assert result.ok, result.detail
     m = result.metrics
     assert within(m["download_bps"], RATE_BPS), m
@@ -232,11 +233,7 @@ async def test_librespeed_download_and_upload_bounded_by_bytes(throttled: Thrott
         max_bytes=8 * 1024**2,
         upload=True,
     )
-    ctx = ProbeContext()
-    try:
-        result = await run_probe(REGISTRY["speed"], target, ctx)
-    finally:
-        await ctx.aclose()
+    result = await measure(target)
     assert result.ok, result.detail
     m = result.metrics
     assert throttled.requests[:2] == ["/backend/garbage?ckSize=8", "/backend/empty"]
@@ -315,11 +312,7 @@ async def test_a_line_gone_to_a_trickle_still_ends_at_the_time_bound() -> None:
     timeout as a failure."""
     async with RawServer(64 * 1024**2, 8 * 1024**2, False, trickle=True) as server:
         target = speed_target(f"http://127.0.0.1:{server.port}/file", timeout_s=10.0, max_seconds="1s")
-        ctx = ProbeContext()
-        try:
-            result = await run_probe(REGISTRY["speed"], target, ctx)
-        finally:
-            await ctx.aclose()
+        result = await measure(target)
     assert result.ok, result.detail
     m = result.metrics
     assert 8 * 1024**2 <= m["download_bytes"] < 8 * 1024**2 + 100 and 1.0 <= m["download_s"] < 1.5, m
