@@ -267,6 +267,16 @@ class _GcPauses:
         }
 
 
+def _run(coro: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """``asyncio.run``, on uvloop's event loop when the spec says ``"loop": "uvloop"`` (issue 19)."""
+    if spec.get("loop") == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)  # type: ignore[no-any-return]
+    return asyncio.run(coro)  # type: ignore[no-any-return]
+
+
 def main() -> None:
     """Entry point: run the spec, print the answer as one JSON line."""
     spec = json.loads(sys.stdin.read())
@@ -288,7 +298,7 @@ def main() -> None:
         loader.start()
     mode = spec["mode"]
     if mode == "agent":
-        out = asyncio.run(_agent(spec))
+        out = _run(_agent(spec), spec)
     else:
         probes = dict(REGISTRY)
         if mode == "legacy":
@@ -301,7 +311,7 @@ def main() -> None:
             loop = asyncio.new_event_loop()
             out = loop.run_until_complete(_prober(spec, probes))
         else:
-            out = asyncio.run(_prober(spec, probes))
+            out = _run(_prober(spec, probes), spec)
     stop.set()
     if loader is not None:
         loader.join()
