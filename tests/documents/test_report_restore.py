@@ -170,3 +170,77 @@ def test_a_report_without_the_contact_log_says_why_it_counts_from_the_start(tmp_
     for lang in ("en", "ru"):
         assert "no report logged" not in render(shared, "report.html.j2", lang=lang)
         assert "обращение не записано" not in render(shared, "report.html.j2", lang=lang)
+
+
+def promise_only(tmp_path: Path) -> Case:
+    """Seed 004 with a contract that names no restore time (no sla.restore_within, so no penalty rule either)."""
+    import complaint_cases
+
+    text = complaint_cases.ISP_CONFIG.replace("    sla: {restore_within: 72h}\n", "").replace(
+        "    compensation:\n      - {rule: ru.zozpp.28.5}\n", ""
+    )
+    original = complaint_cases.ISP_CONFIG
+    complaint_cases.ISP_CONFIG = text
+    try:
+        return isp_case(tmp_path)
+    finally:
+        complaint_cases.ISP_CONFIG = original
+
+
+def log_promise(case: Case, promised: str) -> None:
+    with Journal.open(case.journal, create=False) as journal:
+        add_contact(journal, provider="isp", channel="phone", note="нет интернета", ref="№ 123456",
+                    at_ns=msk(2, 20, 45), now_ns=case.now_ns, direction="out", promised=promised)  # fmt: skip
+
+
+def test_the_report_counts_with_the_promise_made_on_a_call_when_the_contract_names_none(tmp_path: Path) -> None:
+    """No restore time in the contract; the operator named 72 h on my call at 20:45: the report counts with it, says
+    where it comes from (text, HTML, JSON), and states the deadline the letter states (5 Oct 20:45, 4 d 22 h late)."""
+    case = promise_only(tmp_path)
+    log_promise(case, "72h")
+    data = report(case)
+    figures = data["figures"]
+    assert data["provider"]["sla"]["restore_within_s"] is None  # the contract's, as before
+    assert (figures["restore_within_s"], figures["restore_within_from"], figures["past_restore_within"]) == (
+        259_200.0,
+        "promise",
+        1,
+    )
+    assert figures["restore_promise"] == {
+        "promised": "72h",
+        "promised_s": 259_200.0,
+        "at": {"ns": msk(2, 20, 45), "utc": "2026-10-02T17:45:00.000Z", "local": "2026-10-02T20:45:00.000+03:00"},
+        "channel": "phone",
+        "ref": "№ 123456",
+        "direction": "out",
+        "counted": True,
+    }
+    [incident] = data["incidents"]
+    assert (incident["restore_from"], incident["restore_excess_s"]) == ("report", 4 * 86_400 + 22 * 3600)
+    assert (
+        'Promised        3d 00h 00m to restore ("72h"), named by the provider on the contact of 2026-10-02 20:45:00 '
+        "MSK (UTC+03:00) (phone, ref 123456): the contract names no restore time, so the deadlines count with this "
+        "promise\n"
+    ) in render(data, "report.txt.j2")
+    assert (
+        f"Обещано провайдером     восстановление за 3{NB}суток («72h») — при обращении 02.10.2026 20:45:00 МСК "
+        "(UTC+03:00) (телефон, № 123456): договор срока восстановления не устанавливает, сроки считаются по этому "
+        "обещанию\n"
+    ) in render(data, "report.txt.j2", lang="ru")
+    assert '<tr><th>Promised on a contact</th><td class="num">3d 00h 00m</td>' in render(data, "report.html.j2")
+    assert "<tr><th>Обещано провайдером</th>" in render(data, "report.html.j2", lang="ru")
+
+
+def test_the_contracts_restore_time_is_counted_and_a_different_promise_shown_beside_it(tmp_path: Path) -> None:
+    """The contract says 72 h; the operator named 24 h on the call: the deadlines count with the contract's 72 h, and
+    the report shows the promise for the record."""
+    case = isp_case(tmp_path)
+    log_promise(case, "24h")
+    data = report(case)
+    figures = data["figures"]
+    assert (figures["restore_within_s"], figures["restore_within_from"]) == (259_200.0, "contract")
+    assert (figures["restore_promise"]["promised_s"], figures["restore_promise"]["counted"]) == (86_400.0, False)
+    assert (
+        'Promised        1d 00h 00m to restore ("24h"), named by the provider on the contact of 2026-10-02 20:45:00 '
+        "MSK (UTC+03:00) (phone, ref 123456); the deadlines count with the contract's 3d 00h 00m\n"
+    ) in render(data, "report.txt.j2")
