@@ -174,17 +174,9 @@ def test_a_report_without_the_contact_log_says_why_it_counts_from_the_start(tmp_
 
 def promise_only(tmp_path: Path) -> Case:
     """Seed 004 with a contract that names no restore time (no sla.restore_within, so no penalty rule either)."""
-    import complaint_cases
-
-    text = complaint_cases.ISP_CONFIG.replace("    sla: {restore_within: 72h}\n", "").replace(
-        "    compensation:\n      - {rule: ru.zozpp.28.5}\n", ""
-    )
-    original = complaint_cases.ISP_CONFIG
-    complaint_cases.ISP_CONFIG = text
-    try:
-        return isp_case(tmp_path)
-    finally:
-        complaint_cases.ISP_CONFIG = original
+    case = isp_case(tmp_path, promise_only=True)
+    assert case.config.provider("isp").sla.restore_within is None
+    return case
 
 
 def log_promise(case: Case, promised: str) -> None:

@@ -14,7 +14,7 @@ from watchdog.analysis.restore import first_promise, log_since, restore_term
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
-from watchdog.documents.compensation.values import ContactEntry, Money
+from watchdog.documents.compensation.values import ContactEntry, Duration, Money
 from watchdog.documents.letter.account import balance_lines, lookback, messages_before, reminder_lines
 from watchdog.documents.letter.context import letter_context
 from watchdog.documents.letter.quality import degraded_hours, degraded_windows, speed_lines
@@ -95,7 +95,17 @@ def build_letter(
         "details": _details(request, provider, fmt),
         "ru_law": ru_law,
         "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
+        # where the restore time comes from: the contract's sla.restore_within, or only the promise on a call
+        "restore_source": None if term is None else term.source,
     }
+    if term is not None and term.source == "promise" and context["restore_rows"]:
+        # the customer should know the deadline rests on an oral promise, and why no penalty is claimed for it
+        first = first_promise(request.contacts)
+        assert first is not None
+        key = "restore_promise_only_ru" if ru_law else "restore_promise_only"
+        params = {"promise": Duration(term.within_s, in_hours=True), "contact": fmt.contact_line(first[0])}
+        text = fmt.fill(str(fmt.words["notices"][key]), params)
+        context["notes"]["notices"].append(text[:1].upper() + text[1:] + ".")
     if about == "warning":
         fee = provider.contract.fee
         currency = provider.account.currency if provider.account else fee.currency if fee else "RUB"
