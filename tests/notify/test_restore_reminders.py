@@ -22,6 +22,7 @@ from watchdog.agent.detector import State
 from watchdog.agent.sinks import AgentContext
 from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
+from watchdog.analysis.sla import parse_period
 from watchdog.config import Config, loads
 from watchdog.documents.report import build_report, report_json
 from watchdog.journal.contacts import add_contact
@@ -29,6 +30,7 @@ from watchdog.journal.store import Journal
 from watchdog.model import NS
 from watchdog.notify.sink import NotifySink
 from watchdog.timefmt import to_ns
+from watchdog.web.data import load_report
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 1, tzinfo=MSK))
@@ -245,8 +247,9 @@ REPORT_OCT = to_ns(dt.datetime(2026, 10, 31, 22, 30, tzinfo=MSK))  # reported be
 async def test_an_incident_from_before_the_period_has_one_deadline_in_reminder_and_report(
     isp_down, language: str
 ) -> None:
-    """Down since 31 Oct 22:00, reported 31 Oct 22:30: the November report read the contact log from 1 Nov and
-    counted 72 h from the start (due 3 Nov 22:00) while the reminder counted from the report (3 Nov 22:30)."""
+    """Down since 31 Oct 22:00, reported 31 Oct 22:30: the November report (and the status page) read the contact
+    log from 1 Nov and counted 72 h from the start (due 3 Nov 22:00) while the reminder counted from the report
+    (3 Nov 22:30); all three say 22:30 now."""
     check = isp_down(language, start=START_OCT, report_at=REPORT_OCT)
     now = at(3, 21)
     sent = await check(now)
@@ -257,6 +260,11 @@ async def test_an_incident_from_before_the_period_has_one_deadline_in_reminder_a
     assert [(t, ref) for t, _, ref in sent] == [(title[language], f"restore-due/isp/{START_OCT}/{REPORT_OCT}/24h")]
     with Journal.open(check.config.journal_path, create=False, readonly=True) as journal:
         data = report_json(build_report(journal, check.config, "isp", "2026-11", now))
+        period = parse_period("2026-11", MSK)
+        web = load_report(journal, check.config, check.config.provider("isp"), period, now)  # the status page's
+    assert [(i.restore.report_ns, i.restore.due_ns) for i in web.incidents if i.restore] == [
+        (REPORT_OCT, to_ns(dt.datetime(2026, 11, 3, 22, 30, tzinfo=MSK)))
+    ]
     [incident] = data["incidents"]
     due = to_ns(dt.datetime(2026, 11, 3, 22, 30, tzinfo=MSK))
     assert (incident["restore_from"], incident["restore_report"]["ns"], incident["restore_due"]["ns"]) == (
