@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from complaint_cases import MSK, Case, isp_case
 
 from watchdog.documents.compensation.values import ContactEntry
 from watchdog.documents.letter.rendering import render as render_letter
-from watchdog.documents.report import build_report, render, report_json
+from watchdog.documents.report import build_report, environment, render, report_json, template_for
 from watchdog.journal.contacts import add_contact
 from watchdog.journal.store import Journal
 from watchdog.timefmt import to_ns
@@ -221,6 +222,16 @@ def test_the_report_counts_with_the_promise_made_on_a_call_when_the_contract_nam
     ) in render(data, "report.txt.j2", lang="ru")
     assert '<tr><th>Promised on a contact</th><td class="num">3d 00h 00m</td>' in render(data, "report.html.j2")
     assert "<tr><th>Обещано провайдером</th>" in render(data, "report.html.j2", lang="ru")
+    # the pack's summary says where the time comes from, in its restore row
+    pack = {"files": {}, "chain": {"journal_id": "j", "blocks": [], "head": None}}
+    rows = {
+        "en": "<td>3d 00h 00m (promised on a call, none in the contract) from the fault report (else the start)</td>",
+        "ru": f"<td>3{NB}суток (обещано при обращении, в договоре срока нет) от обращения (без него — от начала)</td>",
+    }
+    for lang, row in rows.items():
+        env = environment(ZoneInfo("Europe/Moscow"), lang)
+        summary = env.get_template(template_for("summary.pdf.html.j2", lang)).render(r=data, method="", pack=pack)
+        assert row in summary, lang
 
 
 def test_the_contracts_restore_time_is_counted_and_a_different_promise_shown_beside_it(tmp_path: Path) -> None:
