@@ -72,8 +72,13 @@ async def isp_down(tmp_path: Path) -> AsyncIterator[Callable[..., Check]]:
 
     seen: set[str] = set()
 
-    def make(language: str, *, report: bool = True, start: int = START, report_at: int = REPORT) -> Check:
-        config: Config = loads(config_text(tmp_path / language, rx, language), env={})
+    def make(
+        language: str, *, report: bool = True, start: int = START, report_at: int = REPORT, promised: str = ""
+    ) -> Check:
+        text = config_text(tmp_path / language, rx, language)
+        if promised:  # the contract names no restore time: only the promise on the call does
+            text = text.replace("    sla: {restore_within: 72h}\n", "")
+        config: Config = loads(text, env={})
         origin = min(ORIGIN, start - 86400 * NS)
         scripted = ScriptedJournal(config.journal_path, config.targets, origin_ns=origin)
         scripted.run(0, None)
@@ -84,7 +89,7 @@ async def isp_down(tmp_path: Path) -> AsyncIterator[Callable[..., Check]]:
                     at_ns=at_in, now_ns=at_in)  # fmt: skip
         if report:
             add_contact(scripted.journal, provider="isp", channel="phone", note="нет интернета", ref="№ 123456",
-                        direction="out", at_ns=report_at, now_ns=report_at)  # fmt: skip
+                        direction="out", at_ns=report_at, now_ns=report_at, promised=promised)  # fmt: skip
         scripted.journal.seal(now_ns=max(report_at, at_in))
         scripted.journal.close()
 
@@ -278,3 +283,12 @@ async def test_an_incident_from_before_the_period_has_one_deadline_in_reminder_a
         (REPORT_OCT, "out"),
         (START_OCT + 3600 * NS, "in"),
     ]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_a_restore_time_promised_on_the_call_sets_the_reminders(isp_down, language: str) -> None:
+    """No restore time in the contract; the operator named 72 h on my call at 12:00 on 17 Nov: the reminders run
+    from that promise as they would from the contract's (the same 24 h reminder, the same deadline)."""
+    check = isp_down(language, promised="72h")
+    assert check.config.provider("isp").sla.restore_within is None
+    assert [(t, b) for t, b, _ in await check(at(19, 13))] == [FROM_REPORT[language][0]]
