@@ -134,12 +134,18 @@ providers:
 )
 
 
-def isp_case(tmp_path: Path, extra_rules: str = "") -> Case:
+def isp_case(tmp_path: Path, extra_rules: str = "", *, promise_only: bool = False) -> Case:
     """Seed 004: no internet for eight days against a promised 72 hours, a 600 ₽ monthly fee.
 
     All three internet anchors and the ISP's gateway fail from Fri 2 Oct 2026 20:15 MSK to Sat 10 Oct
-    18:45 (190.5 h) while the router answers; the fault was reported by phone at 20:45.
+    18:45 (190.5 h) while the router answers; the fault was reported by phone at 20:45. ``promise_only``: the
+    contract names no restore time (no ``sla.restore_within``, so no penalty rule either); only a call can.
     """
+    text = ISP_CONFIG % extra_rules
+    if promise_only:
+        text = text.replace("    sla: {restore_within: 72h}\n", "").replace(
+            "    compensation:\n      - {rule: ru.zozpp.28.5}\n", ""
+        )
 
     def script(j: ScriptedJournal, at: Callable[..., float]) -> None:
         for key in (*INTERNET, "isp/gateway"):
@@ -153,7 +159,7 @@ def isp_case(tmp_path: Path, extra_rules: str = "") -> Case:
 
     return _case(
         tmp_path,
-        ISP_CONFIG % extra_rules,
+        text,
         MSK,
         dt.datetime(2026, 10, 1, tzinfo=MSK),
         dt.datetime(2026, 11, 1, 12, tzinfo=MSK),

@@ -202,6 +202,20 @@ def warning_case(tmp_path: Path) -> Seed:
     return Seed("003-warning", case, "isp", "2026-04", "warning", dt.date(2026, 4, 13), details, contacts)
 
 
+def promise_call(at_ns: int) -> ContactEntry:
+    """Seed 004's call: the fault reported by phone, the operator naming 72 h to repair it."""
+    return ContactEntry(
+        at_ns, "phone", "№ 123456", "заявка: нет интернета; оператор назвал срок устранения", "out", 420.0, "72h"
+    )
+
+
+def promise_only_case(tmp_path: Path) -> Seed:
+    """Seed 004 with a contract that names no restore time: the 72 h rest on the operator's promise on the call."""
+    isp = isp_case(tmp_path, promise_only=True)
+    promised = (promise_call(isp.contacts[0].at_ns),)
+    return Seed("004-promise", isp, "isp", "2026-10", "restore", dt.date(2026, 11, 2), (), promised)
+
+
 def seeds(tmp_path: Path) -> list[Seed]:
     """All five, each in its own directory."""
     dirs = [tmp_path / n for n in ("000", "001", "002", "003", "004")]
@@ -209,17 +223,7 @@ def seeds(tmp_path: Path) -> list[Seed]:
         d.mkdir()
     broker = broker_case(dirs[0])
     isp = isp_case(dirs[4])
-    promised = (
-        ContactEntry(
-            isp.contacts[0].at_ns,
-            "phone",
-            "№ 123456",
-            "заявка: нет интернета; оператор назвал срок устранения",
-            "out",
-            420.0,
-            "72h",
-        ),
-    )
+    promised = (promise_call(isp.contacts[0].at_ns),)
     return [
         Seed("000-outage", broker, "broker", "2026-11", "outage", dt.date(2026, 11, 20)),
         billing_case(dirs[1]),

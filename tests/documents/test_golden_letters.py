@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from seed_cases import Seed, seeds
+from seed_cases import Seed, promise_only_case, seeds
 
 from watchdog.documents.compensation.context import COVERAGE_MIN
 from watchdog.documents.letter import LetterRequest, build_letter, render, render_pdf
@@ -78,6 +78,28 @@ def test_golden_pdf_text(all_seeds: list[Seed], index: int, lang: str, tmp_path:
     pdf.write_bytes(render_pdf(build(seed, lang)))
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     compare(f"{seed.name}-{lang}.pdf.txt", text)
+
+
+@pytest.fixture(scope="module")
+def promise_seed(tmp_path_factory: pytest.TempPathFactory) -> Seed:
+    return promise_only_case(tmp_path_factory.mktemp("promise"))
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_golden_promise_only_restore_letter(promise_seed: Seed, lang: str, tmp_path: Path) -> None:
+    """Seed 004 with no restore time in the contract: the deadline is the 72 h the operator named on the call,
+    the letter says so (date, time, channel, request number), and no penalty is claimed (none is in the contract,
+    and the law's rests on a deadline the consumer sets, which the notes explain)."""
+    letter = build(promise_seed, lang)
+    text = render(letter, "md")
+    compare(f"{promise_seed.name}-{lang}.md", text)
+    check_letter(letter, text, lang)
+    assert [i.rule.id for i in letter.assessment.items] == ["ru.telematics.prorata"]
+    if shutil.which("pdftotext") is not None:
+        pdf = tmp_path / "letter.pdf"
+        pdf.write_bytes(render_pdf(letter))
+        out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True)
+        compare(f"{promise_seed.name}-{lang}.pdf.txt", out.stdout)
 
 
 def check_letter(letter: Letter, text: str, lang: str) -> None:

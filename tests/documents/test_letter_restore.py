@@ -33,13 +33,13 @@ CALLS = (call(2, 20, 30, "in"), call(2, 20, 45, ref="123456"), call(3, 10, 0, re
 
 FROM_REPORT = {
     "ru": (
-        "О неисправности я сообщил по телефону 02.10.2026 в 20:45 МСК, обращение № 123456.\n"
+        "О неисправности я сообщил по телефону 02.10.2026 в 20:45 МСК, обращение №\xa0123456.\n"
         f"Срок восстановления услуги по договору — 72{NB}ч. По перерыву № 1 срок отсчитывается от моего первого "
         "обращения о нём (02.10.2026 в 20:45 МСК) и истёк 05.10.2026 в 20:45 МСК, а услуга восстановлена только "
         f"10.10.2026 в 18:45 МСК — с опозданием на 4{NB}суток 22{NB}ч.\n"
     ),
     "en": (
-        "I reported the fault by phone on 2 Oct 2026 at 20:45 MSK, ref. 123456.\n"
+        "I reported the fault by phone on 2 Oct 2026 at 20:45 MSK, ref.\xa0123456.\n"
         f"You promised to restore service within 72{NB}h. For outage 1 that time runs from my first report of it "
         "(on 2 Oct 2026 at 20:45 MSK) and ran out on 5 Oct 2026 at 20:45 MSK, but service returned only on "
         f"10 Oct 2026 at 18:45 MSK, 4{NB}days 22{NB}h late.\n"

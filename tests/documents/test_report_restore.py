@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from complaint_cases import MSK, Case, isp_case
 
 from watchdog.documents.compensation.values import ContactEntry
 from watchdog.documents.letter.rendering import render as render_letter
-from watchdog.documents.report import build_report, render, report_json
+from watchdog.documents.report import build_report, environment, render, report_json, template_for
 from watchdog.journal.contacts import add_contact
 from watchdog.journal.store import Journal
 from watchdog.timefmt import to_ns
@@ -170,3 +171,79 @@ def test_a_report_without_the_contact_log_says_why_it_counts_from_the_start(tmp_
     for lang in ("en", "ru"):
         assert "no report logged" not in render(shared, "report.html.j2", lang=lang)
         assert "обращение не записано" not in render(shared, "report.html.j2", lang=lang)
+
+
+def promise_only(tmp_path: Path) -> Case:
+    """Seed 004 with a contract that names no restore time (no sla.restore_within, so no penalty rule either)."""
+    case = isp_case(tmp_path, promise_only=True)
+    assert case.config.provider("isp").sla.restore_within is None
+    return case
+
+
+def log_promise(case: Case, promised: str) -> None:
+    with Journal.open(case.journal, create=False) as journal:
+        add_contact(journal, provider="isp", channel="phone", note="нет интернета", ref="№ 123456",
+                    at_ns=msk(2, 20, 45), now_ns=case.now_ns, direction="out", promised=promised)  # fmt: skip
+
+
+def test_the_report_counts_with_the_promise_made_on_a_call_when_the_contract_names_none(tmp_path: Path) -> None:
+    """No restore time in the contract; the operator named 72 h on my call at 20:45: the report counts with it, says
+    where it comes from (text, HTML, JSON), and states the deadline the letter states (5 Oct 20:45, 4 d 22 h late)."""
+    case = promise_only(tmp_path)
+    log_promise(case, "72h")
+    data = report(case)
+    figures = data["figures"]
+    assert data["provider"]["sla"]["restore_within_s"] is None  # the contract's, as before
+    assert (figures["restore_within_s"], figures["restore_within_from"], figures["past_restore_within"]) == (
+        259_200.0,
+        "promise",
+        1,
+    )
+    assert figures["restore_promise"] == {
+        "promised": "72h",
+        "promised_s": 259_200.0,
+        "at": {"ns": msk(2, 20, 45), "utc": "2026-10-02T17:45:00.000Z", "local": "2026-10-02T20:45:00.000+03:00"},
+        "channel": "phone",
+        "ref": "№ 123456",
+        "direction": "out",
+        "counted": True,
+    }
+    [incident] = data["incidents"]
+    assert (incident["restore_from"], incident["restore_excess_s"]) == ("report", 4 * 86_400 + 22 * 3600)
+    assert (
+        'Promised        3d 00h 00m to restore ("72h"), named by the provider on the contact of 2026-10-02 20:45:00 '
+        "MSK (UTC+03:00) (phone, ref 123456): the contract names no restore time, so the deadlines count with this "
+        "promise\n"
+    ) in render(data, "report.txt.j2")
+    assert (
+        f"Обещано провайдером     восстановление за 3{NB}суток («72h») — при обращении 02.10.2026 20:45:00 МСК "
+        "(UTC+03:00) (телефон, № 123456): договор срока восстановления не устанавливает, сроки считаются по этому "
+        "обещанию\n"
+    ) in render(data, "report.txt.j2", lang="ru")
+    assert '<tr><th>Promised on a contact</th><td class="num">3d 00h 00m</td>' in render(data, "report.html.j2")
+    assert "<tr><th>Обещано провайдером</th>" in render(data, "report.html.j2", lang="ru")
+    # the pack's summary says where the time comes from, in its restore row
+    pack = {"files": {}, "chain": {"journal_id": "j", "blocks": [], "head": None}}
+    rows = {
+        "en": "<td>3d 00h 00m (promised on a call, none in the contract) from the fault report (else the start)</td>",
+        "ru": f"<td>3{NB}суток (обещано при обращении, в договоре срока нет) от обращения (без него — от начала)</td>",
+    }
+    for lang, row in rows.items():
+        env = environment(ZoneInfo("Europe/Moscow"), lang)
+        summary = env.get_template(template_for("summary.pdf.html.j2", lang)).render(r=data, method="", pack=pack)
+        assert row in summary, lang
+
+
+def test_the_contracts_restore_time_is_counted_and_a_different_promise_shown_beside_it(tmp_path: Path) -> None:
+    """The contract says 72 h; the operator named 24 h on the call: the deadlines count with the contract's 72 h, and
+    the report shows the promise for the record."""
+    case = isp_case(tmp_path)
+    log_promise(case, "24h")
+    data = report(case)
+    figures = data["figures"]
+    assert (figures["restore_within_s"], figures["restore_within_from"]) == (259_200.0, "contract")
+    assert (figures["restore_promise"]["promised_s"], figures["restore_promise"]["counted"]) == (86_400.0, False)
+    assert (
+        'Promised        1d 00h 00m to restore ("24h"), named by the provider on the contact of 2026-10-02 20:45:00 '
+        "MSK (UTC+03:00) (phone, ref 123456); the deadlines count with the contract's 3d 00h 00m\n"
+    ) in render(data, "report.txt.j2")

@@ -59,7 +59,7 @@ def _copy_catalogue(tmp_path: Path) -> Path:
 def test_a_broken_rule_file_names_file_line_and_key(tmp_path: Path) -> None:
     folder = _copy_catalogue(tmp_path)
     text = (RULES_DIR / "sla.tiered.yaml").read_text(encoding="utf-8")
-    broken = text.replace("version: 1\n", "version: one\n").replace("confidence: contract\n", "confidence: sure\n")
+    broken = text.replace("version: 2\n", "version: one\n").replace("confidence: contract\n", "confidence: sure\n")
     (folder / "sla.tiered.yaml").write_text(broken, encoding="utf-8")
     with pytest.raises(RuleError) as caught:
         load_rulebook(folder)
@@ -200,3 +200,52 @@ def test_a_right_rule_needs_its_fact_and_no_calculator(tmp_path: Path) -> None:
         f"uk.ofcom.speeds.exit.yaml:{id_line}: (top level): a right rule needs 'cited_when' (the fact that makes"
         " it apply); other rules have none"
     ]
+
+
+MIRRORS = (
+    "docs.cntd.ru",
+    "garant.ru",
+    "buzer.de",
+    "wired-gov.net",
+    "dftcommunications.com",
+    "aws.amazon",
+    "amazon.com",
+)
+
+
+def test_every_rule_cites_primary_sources_and_the_generic_sla_rule_no_provider() -> None:
+    """Russian rules cite the official portals, ConsultantPlus, the Bank of Russia (issue 14); a verified UK, US or
+    German rule cites legislation, the regulator or the official law site; no rule cites a copy of the text, and the
+    generic tiered-SLA rule cites no cloud provider's SLA page (its tiers are the customer's contract)."""
+    from watchdog.documents.rulebook import PRIMARY, PRIMARY_RU
+
+    book = load_rulebook()
+    for rule in book.rules.values():
+        for url in rule.source_url:
+            host = url.split("/")[2].lower()
+            assert not any(m in url for m in MIRRORS), (rule.id, url)
+            if "RU" in rule.jurisdictions:
+                assert host.endswith(PRIMARY_RU), (rule.id, url)
+            for code in {j.split("-")[0] for j in rule.jurisdictions} & set(PRIMARY):
+                assert rule.confidence != "verified" or host.endswith(PRIMARY[code]), (rule.id, url)
+    tiered = (RULES_DIR / "sla.tiered.yaml").read_text(encoding="utf-8").lower()
+    assert not book.get("sla.tiered").source_url
+    assert "aws" not in tiered and "amazon" not in tiered
+
+
+def test_a_verified_rule_citing_a_copy_is_refused(tmp_path: Path) -> None:
+    folder = _copy_catalogue(tmp_path)
+    text = (RULES_DIR / "de.tkg.58.3.yaml").read_text(encoding="utf-8")
+    text = text.replace("https://www.gesetze-im-internet.de/tkg_2021/__58.html", "https://buzer.de/58_TKG.htm")
+    (folder / "de.tkg.58.3.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(RuleError) as caught:
+        load_rulebook(folder)
+    assert "a verified DE rule cites primary sources only (gesetze-im-internet.de, bundesnetzagentur.de)" in str(
+        caught.value
+    )
+    ru = (RULES_DIR / "ru.svyaz.55.deadline.yaml").read_text(encoding="utf-8")
+    (folder / "de.tkg.58.3.yaml").unlink()
+    ru = ru.replace("https://www.consultant.ru/document/cons_doc_LAW_43224/", "https://docs.cntd.ru/copy-of-the-law")
+    (folder / "ru.svyaz.55.deadline.yaml").write_text(ru, encoding="utf-8")
+    with pytest.raises(RuleError, match="a Russian rule cites primary sources only"):
+        load_rulebook(folder)

@@ -22,11 +22,15 @@ from watchdog.agent.detector import State
 from watchdog.agent.sinks import AgentContext
 from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
+from watchdog.analysis.sla import parse_period
 from watchdog.config import Config, loads
+from watchdog.documents.report import build_report, report_json
 from watchdog.journal.contacts import add_contact
+from watchdog.journal.store import Journal
 from watchdog.model import NS
 from watchdog.notify.sink import NotifySink
 from watchdog.timefmt import to_ns
+from watchdog.web.data import load_report
 
 MSK = ZoneInfo("Europe/Moscow")
 ORIGIN = to_ns(dt.datetime(2026, 11, 1, tzinfo=MSK))
@@ -68,19 +72,25 @@ async def isp_down(tmp_path: Path) -> AsyncIterator[Callable[..., Check]]:
 
     seen: set[str] = set()
 
-    def make(language: str, *, report: bool = True) -> Check:
-        config: Config = loads(config_text(tmp_path / language, rx, language), env={})
-        scripted = ScriptedJournal(config.journal_path, config.targets, origin_ns=ORIGIN)
+    def make(
+        language: str, *, report: bool = True, start: int = START, report_at: int = REPORT, promised: str = ""
+    ) -> Check:
+        text = config_text(tmp_path / language, rx, language)
+        if promised:  # the contract names no restore time: only the promise on the call does
+            text = text.replace("    sla: {restore_within: 72h}\n", "")
+        config: Config = loads(text, env={})
+        origin = min(ORIGIN, start - 86400 * NS)
+        scripted = ScriptedJournal(config.journal_path, config.targets, origin_ns=origin)
         scripted.run(0, None)
-        scripted.outage("isp/gateway", (START - ORIGIN) / NS - 30, (START - ORIGIN) / NS, None, None)
+        scripted.outage("isp/gateway", (start - origin) / NS - 30, (start - origin) / NS, None, None)
         # HomeNet's own call to me is not my report: the deadline does not run from it
-        at_in = at(17, 11)
+        at_in = start + 3600 * NS
         add_contact(scripted.journal, provider="isp", channel="phone", note="они звонили", direction="in",
                     at_ns=at_in, now_ns=at_in)  # fmt: skip
         if report:
             add_contact(scripted.journal, provider="isp", channel="phone", note="нет интернета", ref="№ 123456",
-                        direction="out", at_ns=REPORT, now_ns=REPORT)  # fmt: skip
-        scripted.journal.seal(now_ns=REPORT)
+                        direction="out", at_ns=report_at, now_ns=report_at, promised=promised)  # fmt: skip
+        scripted.journal.seal(now_ns=max(report_at, at_in))
         scripted.journal.close()
 
         async def check(now_ns: int) -> list[tuple[str, str, str]]:
@@ -110,6 +120,7 @@ async def isp_down(tmp_path: Path) -> AsyncIterator[Callable[..., Check]]:
                     out.append((r.title, r.body, ref))
             return out
 
+        check.config = config  # type: ignore[attr-defined]  # the report of the same journal reads it
         return check
 
     yield make
@@ -231,3 +242,53 @@ FROM_START = {
 async def test_without_a_report_the_reminder_counts_from_the_start_and_says_so(isp_down, language: str) -> None:
     check = isp_down(language, report=False)
     assert [(t, b) for t, b, _ in await check(at(19, 13))] == [FROM_START[language]]
+
+
+START_OCT = to_ns(dt.datetime(2026, 10, 31, 22, 0, tzinfo=MSK))  # before the report's period, November
+REPORT_OCT = to_ns(dt.datetime(2026, 10, 31, 22, 30, tzinfo=MSK))  # reported before it too: due 3 Nov 22:30
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_an_incident_from_before_the_period_has_one_deadline_in_reminder_and_report(
+    isp_down, language: str
+) -> None:
+    """Down since 31 Oct 22:00, reported 31 Oct 22:30: the November report (and the status page) read the contact
+    log from 1 Nov and counted 72 h from the start (due 3 Nov 22:00) while the reminder counted from the report
+    (3 Nov 22:30); all three say 22:30 now."""
+    check = isp_down(language, start=START_OCT, report_at=REPORT_OCT)
+    now = at(3, 21)
+    sent = await check(now)
+    title = {
+        "en": "HomeNet: restore due within 24 h (by 22:30 MSK)",
+        "ru": "HomeNet: срок восстановления истекает в течение 24 ч (до 22:30 МСК)",
+    }
+    assert [(t, ref) for t, _, ref in sent] == [(title[language], f"restore-due/isp/{START_OCT}/{REPORT_OCT}/24h")]
+    with Journal.open(check.config.journal_path, create=False, readonly=True) as journal:
+        data = report_json(build_report(journal, check.config, "isp", "2026-11", now))
+        period = parse_period("2026-11", MSK)
+        web = load_report(journal, check.config, check.config.provider("isp"), period, now)  # the status page's
+    assert [(i.restore.report_ns, i.restore.due_ns) for i in web.incidents if i.restore] == [
+        (REPORT_OCT, to_ns(dt.datetime(2026, 11, 3, 22, 30, tzinfo=MSK)))
+    ]
+    [incident] = data["incidents"]
+    due = to_ns(dt.datetime(2026, 11, 3, 22, 30, tzinfo=MSK))
+    assert (incident["restore_from"], incident["restore_report"]["ns"], incident["restore_due"]["ns"]) == (
+        "report",
+        REPORT_OCT,
+        due,
+    )
+    assert incident["start"]["ns"] == START_OCT
+    # the report's contact table lists the report the deadline runs from, though it was made in October
+    assert [(c["at_ns"], c["direction"]) for c in data["contacts"]] == [
+        (REPORT_OCT, "out"),
+        (START_OCT + 3600 * NS, "in"),
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_a_restore_time_promised_on_the_call_sets_the_reminders(isp_down, language: str) -> None:
+    """No restore time in the contract; the operator named 72 h on my call at 12:00 on 17 Nov: the reminders run
+    from that promise as they would from the contract's (the same 24 h reminder, the same deadline)."""
+    check = isp_down(language, promised="72h")
+    assert check.config.provider("isp").sla.restore_within is None
+    assert [(t, b) for t, b, _ in await check(at(19, 13))] == [FROM_REPORT[language][0]]

@@ -3,17 +3,24 @@
 A provider's promise to restore service "within 72 h" runs from when it learnt of the fault: the first
 entry of the customer's contact log inside the incident that is not the provider's own call to them
 (``direction == "in"``). When the log has no such entry the deadline is counted from the incident's start,
-and whoever states it says so. Letters, claims and the notifier's reminders all take the deadline from
-here, so they never disagree about when it ran out.
+and whoever states it says so. Letters, claims, the report and the notifier's reminders all take the deadline
+from here, so they never disagree about when it ran out.
+
+The promised time is the contract's ``sla.restore_within``; where the contract names none, the restore time
+the provider named on a logged contact (``watchdog contact add … --promised 72h``) stands in its place
+(:func:`restore_term`), and whoever states it says it comes from that contact. The contact log is read from
+the start of the earliest incident counted (:func:`log_since`), not only from the period's start: an outage
+that began before the period may have been reported before it too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from watchdog.model import NS
+from watchdog.units import parse_duration
 
 
 class Logged(Protocol):
@@ -27,6 +34,60 @@ class Logged(Protocol):
 
 
 L = TypeVar("L", bound=Logged)
+
+
+class Promising(Logged, Protocol):
+    """A contact-log entry that may record a promised restore time (``promised``: "72h", or any text)."""
+
+    @property
+    def promised(self) -> str: ...
+
+
+P = TypeVar("P", bound=Promising)
+
+
+def promised_s(entry: Promising) -> float | None:
+    """The restore time an entry records as promised, in seconds; None when it records none or not a duration."""
+    if not entry.promised:
+        return None
+    try:
+        seconds = parse_duration(entry.promised)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def first_promise(contacts: Iterable[P]) -> tuple[P, float] | None:
+    """The first contact (by time) on which the provider named a restore time, with that time in seconds."""
+    for c in sorted(contacts, key=lambda c: c.at_ns):
+        seconds = promised_s(c)
+        if seconds is not None:
+            return c, seconds
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreTerm:
+    """The restore time the deadlines count with, and where it comes from."""
+
+    within_s: float
+    source: Literal["contract", "promise"]
+    promise_ns: int | None = None  # source "promise": when the contact that named it took place
+
+
+def restore_term(contract_s: float | None, contacts: Iterable[Promising]) -> RestoreTerm | None:
+    """The contract's restore time, else the first one the provider promised on a logged contact, else None."""
+    if contract_s is not None:
+        return RestoreTerm(contract_s, "contract")
+    found = first_promise(contacts)
+    if found is None:
+        return None
+    return RestoreTerm(found[1], "promise", found[0].at_ns)
+
+
+def log_since(period_start_ns: int, incident_starts: Iterable[int]) -> int:
+    """Where the contact log is read from for a period's deadlines: its start, or an earlier incident's start."""
+    return min([period_start_ns, *incident_starts])
 
 
 def first_report(contacts: Iterable[L], start_ns: int, end_ns: int) -> L | None:

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import Interval, intersect, subtract, total, union
 from watchdog.analysis.outages import Analysis
-from watchdog.analysis.restore import Logged, RestoreDeadline, restore_deadline
+from watchdog.analysis.restore import Promising, RestoreDeadline, RestoreTerm, restore_deadline, restore_term
 from watchdog.config import MaintenanceWindow, ProviderSection, ServiceHours
 from watchdog.model import NS, AttributedOutage, Attribution
 from watchdog.timefmt import to_ns
@@ -181,12 +181,13 @@ class SlaFigures:
     incidents: tuple[Incident, ...]
     target: float | None  # the SLA's availability promise, percent
     breached: bool | None  # None when there is no promise or nothing was counted
-    restore_within_s: float | None
+    restore_within_s: float | None  # the restore time the deadlines count with (the contract's, else a promise)
     degraded_s: float = 0.0  # provider-attributed degraded time in counted time, outside any downtime
     degraded_inconclusive_s: float = 0.0
     degraded_customer_line_s: float = 0.0
     counts_degraded: bool = False  # sla.counts_degraded: degraded time is in ``availability``
     degraded: tuple[AttributedOutage, ...] = field(default=(), repr=False)  # the windows overlapping the period
+    restore_term: RestoreTerm | None = None  # where restore_within_s comes from: the contract or a logged promise
 
     @property
     def counted_incidents(self) -> list[Incident]:
@@ -226,12 +227,14 @@ def compute(
     provider: ProviderSection,
     period: Period,
     zone: ZoneInfo,
-    contacts: Iterable[Logged] = (),
+    contacts: Iterable[Promising] = (),
 ) -> SlaFigures:
     """The SLA figures of one provider over one period (the analysis must cover the period).
 
     ``contacts`` is the provider's contact log: each incident's restore deadline runs from the first fault
-    report in it (none given: from the incident's start, as ``Incident.restore`` then says).
+    report in it (none given: from the incident's start, as ``Incident.restore`` then says). Where the contract
+    names no restore time, the first one the provider promised on a logged contact is counted with instead
+    (``restore_term`` says which); read the log from :func:`watchdog.analysis.restore.log_since`.
     """
     logged = tuple(contacts)
     now = analysis.now_ns
@@ -262,7 +265,8 @@ def compute(
     lost_s = downtime_s + (degraded_by[Attribution.PROVIDER] if counts_degraded else 0.0)
     availability = None if counted_s <= 0 else 100.0 * (1.0 - lost_s / counted_s)
     promise = provider.sla.availability
-    restore = provider.sla.restore_within
+    term = restore_term(provider.sla.restore_within, logged)
+    restore = None if term is None else term.within_s
 
     incidents = []
     spans = union((o.outage.start_ns, o.outage.end_ns if o.outage.end_ns is not None else now) for o in outages)
@@ -322,4 +326,5 @@ def compute(
         degraded_customer_line_s=degraded_by[Attribution.CUSTOMER_LINE],
         counts_degraded=counts_degraded,
         degraded=tuple(windows),
+        restore_term=term,
     )

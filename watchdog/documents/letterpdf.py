@@ -47,6 +47,7 @@ class PdfText:
     notes_banner_one: str  # the same when the letter fits on one page
     parties_right: bool  # Russian letters put the parties block in the right half
     footer_tail: str = ""  # kept whole: the contract and the customer ("договор № 248393 · Петров В. А.")
+    keep_whole: str = ""  # the heading of a section kept on one page (the attachments: "Приложения")
 
 
 @dataclass
@@ -74,34 +75,58 @@ class _Doc(FPDF):
         else:
             pages = self.words.page.format(page=self.page_no(), pages=self.letter_pages or "?")
             room = self.epw - self.get_string_width(pages) - 6
-            head, tail = self.words.footer, self.words.footer_tail
-            text = f"{head} · {tail}" if tail else head
-            # a long title is cut, never the contract or the customer's name, and never runs into the page no.
-            while head and self.get_string_width(text) > room:
-                head = head[:-2] + "…"
-                text = f"{head} · {tail}" if tail else head
-            self.cell(room, 5, text, align="L")
+            self.cell(room, 5, self._footer_text(room), align="L")
             self.cell(0, 5, pages, align="R")
         self.set_text_color(0, 0, 0)
 
+    def _footer_text(self, room: float) -> str:
+        """The letter pages' footer in ``room`` mm: a long title is cut, never the contract or the customer's name.
 
+        When the contract and the name alone are wider than the room, the title goes and the type gets smaller
+        (down to FOOTER_MIN_PT); the name is never cut and never runs into the page number.
+        """
+        head, tail = self.words.footer, self.words.footer_tail
+        text = f"{head} · {tail}" if tail else head
+        while self.get_string_width(text) > room and len(head) > 12:
+            head = head[:-2].rstrip() + "…"
+            text = f"{head} · {tail}" if tail else head
+        if self.get_string_width(text) > room and tail:
+            text = tail
+        size = self.font_size_pt
+        while self.get_string_width(text) > room and size > FOOTER_MIN_PT:
+            size -= 0.5
+            self.set_font(SERIF, "", size)
+        return text
+
+
+FOOTER_MIN_PT = 5.0
 KEEP_ABOVE_MM = 15.0  # the closing (date, signature) needs at least this much of the letter above it on its page
 
 
 def letter_pdf(parts: Mapping[str, str], text: PdfText, *, created: dt.datetime) -> bytes:
     """Render the letter's Markdown parts (``header``, ``body``, ``notes``) to PDF bytes.
 
-    The first pass counts the letter's pages (for "page N of M") and finds where the closing falls; when
-    the date and signature would open a page with (next to) nothing of the letter above them, the second
-    pass starts that page one block or list item earlier, so a signature never sits on a page of its own.
+    The first pass counts the letter's pages (for "page N of M") and finds where the attachments and the
+    closing fall. An attachments list that would be split across two pages starts a new page when it fits on
+    one (the list of files and their hashes reads as one piece, and half a page left blank is better than a
+    hash list torn in two). When the date and signature would open a page with (next to) nothing of the
+    letter above them, the next pass starts that page one block or list item earlier, so a signature never
+    sits on a page of its own.
     """
+    breaks: set[int] = set()
     draft, letter_pages = _render(parts, text, created, letter_pages=0)
     _close_fonts(draft)
+    whole = _keep_section(draft)
+    if whole is not None:  # the attachments start a page of their own: lay out again before placing the closing
+        breaks.add(whole)
+        draft, letter_pages = _render(parts, text, created, letter_pages=0, breaks=breaks)
+        _close_fonts(draft)
     keep = _keep_closing(draft)
     if keep is not None:  # moving a block may change the page count: count again
-        again, letter_pages = _render(parts, text, created, letter_pages=0, break_at=keep)
+        breaks.add(keep)
+        again, letter_pages = _render(parts, text, created, letter_pages=0, breaks=breaks)
         _close_fonts(again)
-    pdf, _ = _render(parts, text, created, letter_pages=letter_pages, break_at=keep)
+    pdf, _ = _render(parts, text, created, letter_pages=letter_pages, breaks=breaks)
     return bytes(pdf.output())
 
 
@@ -111,6 +136,21 @@ def _close_fonts(pdf: FPDF) -> None:
         close = getattr(font, "close", None)
         if close is not None:
             close()
+
+
+def _keep_section(draft: _Doc) -> int | None:
+    """The mark of the kept-whole section's heading, when the section runs onto a second page but fits on one."""
+    writer = draft.writer
+    if writer.section is None or writer.section_end is None:
+        return None
+    mark, page, y = writer.section
+    end_page, end_y = writer.section_end
+    if end_page == page or y <= draft.t_margin + 1:
+        return None  # on one page already, or already at the top of a page
+    height = (end_page - page) * draft.eph + end_y - y
+    if height > draft.eph - 1:
+        return None  # longer than a page: it must run on whatever happens
+    return mark
 
 
 def _keep_closing(draft: _Doc) -> int | None:
@@ -123,6 +163,10 @@ def _keep_closing(draft: _Doc) -> int | None:
         return None  # date and signature together, under enough of the letter
     # the last block (or list item) before the date that starts on an earlier page goes over with them
     before = [m for m in writer.marks if m[0] < date_mark and m[1] < sign_page]
+    if writer.section is not None and before and before[-1][0] > writer.section[0]:
+        # the block to move is part of the kept-whole section (the attachments): the section goes over whole
+        heading = writer.marks[writer.section[0]]
+        before = [heading] if heading[1] < sign_page else []
     if not before or before[-1][2] <= draft.t_margin + 1:  # moving it would only move a whole page along
         return None
     return before[-1][0]
@@ -134,7 +178,7 @@ def _render(
     created: dt.datetime,
     *,
     letter_pages: int,
-    break_at: int | None = None,
+    breaks: set[int] | None = None,
 ) -> tuple[_Doc, int]:
     pdf = _Doc(text, letter_pages)
     pdf.set_creation_date(created)
@@ -164,7 +208,7 @@ def _render(
         pdf.set_x(left)
     body = md.parse(parts.get("body", ""))
     starts = [i for i, t in enumerate(body) if t.level == 0 and t.nesting != -1]  # where top-level blocks open
-    writer.break_at = break_at
+    writer.breaks = frozenset(breaks or ())
     writer.closing_tokens = tuple(starts[-2:]) if len(starts) >= 3 else ()  # the date, then the signature
     writer.marking = True
     writer.blocks(body, size=BODY_PT)
@@ -194,16 +238,18 @@ class _Writer:
         self.marking = False
         self.depth = 0
         self.marks: list[tuple[int, int, float]] = []  # (mark, page, y at its start)
-        self.break_at: int | None = None  # start a new page at this mark
+        self.breaks: frozenset[int] = frozenset()  # start a new page at these marks
         self.closing_tokens: tuple[int, ...] = ()
         self.closing: list[tuple[int, int, float]] = []  # (mark, page, y) of the date and of the signature
+        self.section: tuple[int, int, float] | None = None  # (mark, page, y) of the kept-whole section's heading
+        self.section_end: tuple[int, float] | None = None  # (page, y) where it ends
 
     def mark(self) -> None:
         """A place a page may start at: recorded, and the page started there when asked to."""
         if not self.marking or self.depth > 1:
             return
         no = len(self.marks)
-        if no == self.break_at and self.pdf.get_y() > self.pdf.t_margin + 1:
+        if no in self.breaks and self.pdf.get_y() > self.pdf.t_margin + 1:
             self.pdf.add_page()
         self.marks.append((no, self.pdf.page_no(), self.pdf.get_y()))
 
@@ -232,15 +278,27 @@ class _Writer:
         i = 0
         while i < len(tokens):
             closing = self.marking and self.depth == 0 and i in self.closing_tokens
+            tracked = self.marking and self.depth == 0
+            if tracked and self.section is not None and self.section_end is None:
+                if closing or tokens[i].type == "heading_open":  # the kept-whole section ends here
+                    self.section_end = (self.pdf.page_no(), self.pdf.get_y())
             if self.depth == 0:
                 self.mark()
             start = (len(self.marks) - 1, self.pdf.page_no(), self.pdf.get_y())
+            heading = tokens[i].type == "heading_open" and i + 1 < len(tokens)
+            keep = tracked and heading and bool(self.pdf.words.keep_whole)
+            keep = keep and _plain(tokens[i + 1]) == self.pdf.words.keep_whole and self.section is None
             i = self.block(tokens, i)
+            if keep:  # where its heading was drawn (a heading near a page's foot moves to the next page itself)
+                moved = self.pdf.page_no() != start[1]
+                self.section = (start[0], self.pdf.page_no(), self.pdf.t_margin if moved else start[2])
             if closing:
                 mark, page, y = start
                 if self.pdf.page_no() != page:  # it broke onto the next page: that is where it stands
                     page, y = self.pdf.page_no(), self.pdf.t_margin
                 self.closing.append((mark, page, y))
+        if self.marking and self.section is not None and self.section_end is None:
+            self.section_end = (self.pdf.page_no(), self.pdf.get_y())
 
     def block(self, tokens: Sequence[Token], i: int) -> int:
         """Draw the block starting at ``tokens[i]``; return the index after it."""

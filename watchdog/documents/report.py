@@ -34,6 +34,7 @@ from watchdog.analysis.attribution import Interval, intersect, subtract, union
 from watchdog.analysis.clock import ClockSummary, summarize
 from watchdog.analysis.outages import Analysis, analyse, run_intervals
 from watchdog.analysis.quality import HourQuality, SpeedSummary, measured_over, quality_by_hour, speed_summary
+from watchdog.analysis.restore import first_promise, log_since
 from watchdog.analysis.sla import Incident, Period, SlaFigures, compute, parse_period, window_interval
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.words import Formatter, load_words
@@ -137,9 +138,10 @@ def build_report(
 ) -> Report:
     """The report of one provider over one period; ``now_ns`` fixes "as of" (default: the period's end or now).
 
-    The contact log of the period is listed, and each incident's restore deadline runs from the first fault
-    report in it, as in the letters; ``with_contacts=False`` (a pack shared with an advocate) leaves the log
-    out, and the deadlines then run from the incidents' starts.
+    The contact log of the period (from the start of an incident that began before it) is listed, and each
+    incident's restore deadline runs from the first fault report in it, as in the letters and the notifier;
+    ``with_contacts=False`` (a pack shared with an advocate) leaves the log out, and the deadlines then run from
+    the incidents' starts.
     """
     provider = config.provider(provider_id)
     zone = config.provider_zone(provider_id)
@@ -156,7 +158,9 @@ def build_report(
         until_ns=per.end_ns,
         now_ns=as_of,
     )
-    contacts = tuple(list_contacts(journal, provider_id, per.start_ns, per.end_ns)) if with_contacts else ()
+    # from the start of an incident that began before the period: its fault report may predate the period too
+    since = log_since(per.start_ns, (a.outage.start_ns for a in analysis.for_provider(provider_id)))
+    contacts = tuple(list_contacts(journal, provider_id, since, per.end_ns)) if with_contacts else ()
     figures = compute(analysis, provider, per, zone, contacts)
     window = (per.start_ns, as_of)
     outages = tuple(a for a in analysis.for_provider(provider_id) if _overlaps(a, *window, as_of))
@@ -284,6 +288,29 @@ def _spans(event: Any, runs: Sequence[Any], window: Interval) -> bool:
 
 def _t(ts_ns: int | None, zone: ZoneInfo) -> dict[str, Any]:
     return {"ns": ts_ns, "utc": utc_iso(ts_ns), "local": local_iso(ts_ns, zone)}
+
+
+def _promise(r: Report, zone: ZoneInfo) -> dict[str, Any] | None:
+    """The first restore time the provider named on a logged contact, and whether the deadlines count with it.
+
+    Shown beside the contract's ``sla.restore_within``: where the contract names none, this promise is the one the
+    deadlines (and the letters) count with; where it names one, the contract's is counted and this is for the
+    record.
+    """
+    found = first_promise(r.contacts)
+    if found is None:
+        return None
+    c, seconds = found
+    term = r.figures.restore_term
+    return {
+        "promised": c.promised,
+        "promised_s": seconds,
+        "at": _t(c.at_ns, zone),
+        "channel": c.channel,
+        "ref": c.ref,
+        "direction": c.direction,
+        "counted": term is not None and term.source == "promise",
+    }
 
 
 def _restore(i: Incident, zone: ZoneInfo) -> dict[str, Any]:
@@ -476,6 +503,8 @@ def report_json(r: Report) -> dict[str, Any]:
             "longest_s": f.longest_s,
             "mttr_s": f.mttr_s,
             "restore_within_s": f.restore_within_s,
+            "restore_within_from": None if f.restore_term is None else f.restore_term.source,
+            "restore_promise": _promise(r, zone),
             "past_restore_within": len(f.past_restore),
             "degraded_s": f.degraded_s,
             "counts_degraded": f.counts_degraded,

@@ -59,8 +59,17 @@ Calculator = Literal[
     "generic_reply",
 ]
 ParamType = Literal["decimal", "integer", "boolean", "duration", "choice", "text", "money", "percent", "tiers", "date"]
-# where the text of a Russian legal act is published or kept by its official keepers and the legal databases
-PRIMARY_RU = ("pravo.gov.ru", "consultant.ru", "garant.ru", "docs.cntd.ru", "cbr.ru", "finombudsman.ru", "kremlin.ru")
+# where the text of a Russian legal act is published: the official legal portals (pravo.gov.ru, including
+# publication.pravo.gov.ru; kremlin.ru), the Bank of Russia and the financial ombudsman for their own rules, and
+# ConsultantPlus; other sites' copies (legal databases that are not the publisher, mirrors) are not cited
+PRIMARY_RU = ("pravo.gov.ru", "consultant.ru", "cbr.ru", "finombudsman.ru", "kremlin.ru")
+# a rule marked verified elsewhere cites the law's or the regulator's own pages: UK legislation and Ofcom, US
+# federal rules (eCFR, the FCC, Cornell's LII) and New York State, German federal law and its regulator
+PRIMARY = {
+    "UK": ("legislation.gov.uk", "ofcom.org.uk", "gov.uk"),
+    "US": ("ecfr.gov", "fcc.gov", "law.cornell.edu", "govinfo.gov", "ny.gov"),
+    "DE": ("gesetze-im-internet.de", "bundesnetzagentur.de"),
+}
 COMMON_KEYS = ("rule", "enabled", "clause", "clause_en", "allow_unverified")
 _ID_RE = r"^[a-z]{2,}(\.[a-z0-9_]+)+$"
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -212,6 +221,12 @@ class Rule(_Strict):
                     f"source_url {url!r}: a Russian rule cites primary sources only ({', '.join(PRIMARY_RU)}), "
                     "not copies of the text on other sites"
                 )
+            for code in {j.split("-")[0] for j in self.jurisdictions} & set(PRIMARY):
+                if self.confidence == "verified" and not host.endswith(PRIMARY[code]):
+                    raise ValueError(
+                        f"source_url {url!r}: a verified {code} rule cites primary sources only "
+                        f"({', '.join(PRIMARY[code])}); mark it secondary to cite another site"
+                    )
         if self.fee_param is not None and self.parameters.get(self.fee_param, None) is None:
             raise ValueError(f"fee_param {self.fee_param!r} is not one of the parameters")
         clash = set(self.parameters) & set(COMMON_KEYS)

@@ -37,9 +37,10 @@ class LetterError(WatchdogError):
 def md_escape(text: str) -> str:
     """Text from config or the contact log, made inert in Markdown (one line, specials escaped).
 
-    Values never start a line in the templates, so line-start markers (``-``, ``1.``) need no escape.
+    Values never start a line in the templates, so line-start markers (``-``, ``1.``) need no escape. Runs of
+    whitespace become one space, except the no-break spaces (U+00A0, U+202F) that keep "№ 123456" together.
     """
-    out = " ".join(str(text).split())
+    out = re.sub(r"[^\S\u00a0\u202f]+", " ", str(text)).strip()
     out = re.sub(r"([\\`*\[\]<>|#&])", r"\\\1", out)
     return re.sub(r"(?<![0-9A-Za-zА-Яа-яЁё])_|_(?![0-9A-Za-zА-Яа-яЁё])", r"\\_", out)
 

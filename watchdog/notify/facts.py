@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from watchdog.analysis.attribution import intersect, total
 from watchdog.analysis.outages import analyse
+from watchdog.analysis.restore import log_since
 from watchdog.analysis.sla import (
     Incident,
     Period,
@@ -66,7 +67,7 @@ class Snapshot:
     by_outage: dict[int, dict[Attribution, float]]  # outage id → seconds per attribution
     head: Head | None
     deadlines: tuple[Event, ...]
-    # the contact log of each provider since its earliest open incident began: fault reports start restore deadlines
+    # the contact log of each provider from its period's start or an earlier incident's: fault reports start deadlines
     contacts: dict[str, tuple[Contact, ...]] = field(default_factory=dict)
 
 
@@ -95,26 +96,31 @@ def snapshot(config: Config, path: Path, now_ns: int, *, with_deadlines: bool = 
             since_ns=since,
             now_ns=now_ns,
         )
+        # the contact log as the report reads it (watchdog.analysis.restore.log_since): each incident's restore
+        # deadline runs from the first fault report in it, even one logged before the period began
+        log_from = {
+            p.id: log_since(periods[p.id][0].start_ns, (a.outage.start_ns for a in analysis.for_provider(p.id)))
+            for p in config.providers
+        }
+        log = list_contacts(journal, since_ns=min(log_from.values(), default=now_ns))
         standings = {}
+        contacts: dict[str, tuple[Contact, ...]] = {}
         for provider in config.providers:
             period, zone = periods[provider.id]
-            figures = compute(analysis, provider, period, zone)
+            logged = tuple(c for c in log if c.provider == provider.id and c.at_ns >= log_from[provider.id])
+            figures = compute(analysis, provider, period, zone, logged)
             standings[provider.id] = ProviderStanding(
                 provider.id, period, period.label, figures, allowed_downtime_s(provider, period, zone)
             )
+            if logged:
+                contacts[provider.id] = logged
         by_outage = {
             a.outage.id: {k: v / NS for k, v in a.time_by_attribution().items()}
             for a in analysis.outages
             if a.outage.id >= 0
         }
         deadlines = tuple(journal.events([EV_DEADLINE])) if with_deadlines else ()
-        starts = [i.start_ns for s in standings.values() for i in s.open_incidents()]
-        contacts: dict[str, list[Contact]] = {}
-        if starts:
-            for c in list_contacts(journal, since_ns=min(starts)):
-                contacts.setdefault(c.provider, []).append(c)
-        grouped = {k: tuple(v) for k, v in contacts.items()}
-        return Snapshot(now_ns, standings, by_outage, journal.head(), deadlines, grouped)
+        return Snapshot(now_ns, standings, by_outage, journal.head(), deadlines, contacts)
 
 
 def period_start_date(period: Period, zone: ZoneInfo) -> dt.date:

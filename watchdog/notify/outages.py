@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from watchdog.agent.sinks import OutageNotice
-from watchdog.analysis.restore import first_report, restore_deadline
+from watchdog.analysis.restore import first_report
 from watchdog.analysis.sla import Period, service_intervals
 from watchdog.config import Config, ProviderSection
 from watchdog.model import NS, Attribution, FailureKind, Outage, Target
@@ -171,18 +171,24 @@ class OutageMessages:
         """Reminders of each open incident's restore deadline: 24 h and 1 h before it, then once a day past it.
 
         The deadline runs from the customer's first fault report of the incident in the contact log, else from
-        its start (the message says which), as in the letter (watchdog.analysis.restore). Each reminder has a
-        stable key, so a restart does not send it again; a report logged later moves the deadline, and the
-        reminders of the new deadline go out under keys of their own.
+        its start (the message says which): it is the incident's own deadline in the snapshot's SLA figures, so
+        the report of the period states the same one (watchdog.analysis.restore). Where the contract names no
+        restore time, the one the provider promised on a logged contact is counted with, as in the letter. Each
+        reminder has a stable key, so a restart does not send it again; a report logged later moves the deadline,
+        and the reminders of the new deadline go out under keys of their own.
         """
         for provider in self.config.providers:
-            promise = provider.sla.restore_within
             standing = snap.standings.get(provider.id)
-            if promise is None or standing is None:
+            term = None if standing is None else standing.figures.restore_term
+            if standing is None or term is None:
                 continue
+            promise = term.within_s
             contacts = snap.contacts.get(provider.id, ())
             for incident in standing.open_incidents():
-                deadline = restore_deadline(incident.start_ns, snap.now_ns, promise, contacts)
+                # the deadline the report states for this incident (computed with the same contact log)
+                deadline = incident.restore
+                if deadline is None:
+                    continue
                 report = first_report(contacts, incident.start_ns, snap.now_ns)
                 late_s = deadline.late_s(snap.now_ns)
                 facts: dict[str, Any] = {

@@ -23,6 +23,7 @@ from watchdog.agent.detector import State
 from watchdog.agent.state import Board, LineStatus
 from watchdog.analysis.attribution import Interval, intersect
 from watchdog.analysis.outages import Analysis, analyse, coverage, stall_intervals
+from watchdog.analysis.restore import log_since
 from watchdog.analysis.sla import Period, SlaFigures, compute, current_period
 from watchdog.config import Config, ProviderSection
 from watchdog.journal.backup import NAME_RE
@@ -554,7 +555,11 @@ def load_history(journal: Journal, config: Config, now_ns: int, audit: StampAudi
     contacts = tuple(journal.events([EV_CONTACT]))
     figures = {
         p.id: compute(
-            analysis, p, periods[p.id], config.provider_zone(p.id), period_contacts(contacts, p.id, periods[p.id])
+            analysis,
+            p,
+            periods[p.id],
+            config.provider_zone(p.id),
+            period_contacts(contacts, p.id, periods[p.id], analysis),
         )
         for p in config.providers
     }
@@ -582,18 +587,27 @@ def load_report(journal: Journal, config: Config, provider: ProviderSection, per
         until_ns=period.end_ns,
         now_ns=now_ns,
     )
-    contacts = period_contacts(journal.events([EV_CONTACT]), provider.id, period)
+    contacts = period_contacts(journal.events([EV_CONTACT]), provider.id, period, analysis)
     return compute(analysis, provider, period, config.provider_zone(provider.id), contacts)
 
 
-def period_contacts(events: Iterable[Event], provider_id: str, period: Period) -> list[Contact]:
-    """The provider's contact-log entries in the period: what restore deadlines run from, as in the report."""
+def period_contacts(
+    events: Iterable[Event], provider_id: str, period: Period, analysis: Analysis | None = None
+) -> list[Contact]:
+    """The provider's contact-log entries in the period: what restore deadlines run from, as in the report.
+
+    With ``analysis``, from the start of an incident that began before the period (log_since), as the report
+    and the notifier read them: its fault report may predate the period.
+    """
+    since = period.start_ns
+    if analysis is not None:
+        since = log_since(period.start_ns, (a.outage.start_ns for a in analysis.for_provider(provider_id)))
     out = []
     for e in events:
         if e.type != EV_CONTACT:
             continue
         c = from_event(e.seq, e.ts_ns, e.data)
-        if c.provider == provider_id and period.start_ns <= c.at_ns < period.end_ns:
+        if c.provider == provider_id and since <= c.at_ns < period.end_ns:
             out.append(c)
     return out
 

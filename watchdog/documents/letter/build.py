@@ -10,10 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from watchdog.analysis.outages import Analysis, analyse
+from watchdog.analysis.restore import first_promise, log_since, restore_term
 from watchdog.analysis.sla import Period, SlaFigures, compute, parse_period
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.engine import assess, total_loss_intervals
-from watchdog.documents.compensation.values import ContactEntry, Money
+from watchdog.documents.compensation.values import ContactEntry, Duration, Money
 from watchdog.documents.letter.account import balance_lines, lookback, messages_before, reminder_lines
 from watchdog.documents.letter.context import letter_context
 from watchdog.documents.letter.quality import degraded_hours, degraded_windows, speed_lines
@@ -23,10 +24,10 @@ from watchdog.documents.report import trace_paths
 from watchdog.documents.rulebook import Rulebook, load_rulebook
 from watchdog.documents.words import Formatter, Lang, LetterError, load_words, md_escape
 from watchdog.errors import NothingToClaim
+from watchdog.journal.contacts import list_contacts
 from watchdog.journal.store import Journal
 from watchdog.journal.tsa import StampCheck, newest_stamp
 from watchdog.model import ProviderKind
-from watchdog.units import parse_duration
 
 TEMPLATE_PREFIX = "complaint_"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -59,11 +60,14 @@ def build_letter(
         raise LetterError(str(exc)) from None
     _check_attachments(request)
     book = rulebook or load_rulebook()
-    promised = promise_of(request.contacts)
-    if provider.sla.restore_within is None and promised is not None:
+    analysis = _analysis(config, journal, period, now_ns)
+    request = _with_earlier_reports(journal, analysis, provider.id, period, request)
+    term = restore_term(provider.sla.restore_within, request.contacts)
+    if term is not None and term.source == "promise":
         # the restore time the operator named on a call stands where the contract names none (the letter says so)
-        provider = provider.model_copy(update={"sla": provider.sla.model_copy(update={"restore_within": promised[1]})})
-    analysis, figures = _figures(config, journal, provider, period, now_ns, request.contacts)
+        sla = provider.sla.model_copy(update={"restore_within": term.within_s})
+        provider = provider.model_copy(update={"sla": sla})
+    figures = compute(analysis, provider, period, zone, request.contacts)
     about = resolve_about(figures, request)
     check_claimable(figures, about, request)
     loss = total_loss_intervals(analysis) if provider.kind is ProviderKind.ISP else []
@@ -91,7 +95,17 @@ def build_letter(
         "details": _details(request, provider, fmt),
         "ru_law": ru_law,
         "about_basis": list(fmt.words["basis_about"].get(about, [])) if ru_law else [],
+        # where the restore time comes from: the contract's sla.restore_within, or only the promise on a call
+        "restore_source": None if term is None else term.source,
     }
+    if term is not None and term.source == "promise" and context["restore_rows"]:
+        # the customer should know the deadline rests on an oral promise, and why no penalty is claimed for it
+        first = first_promise(request.contacts)
+        assert first is not None
+        key = "restore_promise_only_ru" if ru_law else "restore_promise_only"
+        params = {"promise": Duration(term.within_s, in_hours=True), "contact": fmt.contact_line(first[0])}
+        text = fmt.fill(str(fmt.words["notices"][key]), params)
+        context["notes"]["notices"].append(text[:1].upper() + text[1:] + ".")
     if about == "warning":
         fee = provider.contract.fee
         currency = provider.account.currency if provider.account else fee.currency if fee else "RUB"
@@ -192,26 +206,12 @@ def _details(request: LetterRequest, provider: ProviderSection, fmt: Formatter) 
 
 def promise_of(contacts: Sequence[ContactEntry]) -> tuple[ContactEntry, float] | None:
     """The first restore time the provider promised on a contact ("72h"), when the log records one."""
-    for c in sorted(contacts, key=lambda c: c.at_ns):
-        try:
-            seconds = parse_duration(c.promised) if c.promised else None
-        except ValueError:
-            continue
-        if seconds:
-            return c, seconds
-    return None
+    return first_promise(contacts)
 
 
-def _figures(
-    config: Config,
-    journal: Journal,
-    provider: ProviderSection,
-    period: Period,
-    now_ns: int,
-    contacts: Sequence[ContactEntry],
-) -> tuple[Analysis, SlaFigures]:
-    """The analysis and figures; the restore deadlines run from the letter's contacts, as in the report."""
-    analysis = analyse(
+def _analysis(config: Config, journal: Journal, period: Period, now_ns: int) -> Analysis:
+    """The analysis of the period (outages overlapping it, with their whole attribution)."""
+    return analyse(
         journal,
         provider_kinds={p.id: p.kind for p in config.providers},
         quorum=config.quorum,
@@ -219,7 +219,30 @@ def _figures(
         until_ns=period.end_ns,
         now_ns=now_ns,
     )
-    return analysis, compute(analysis, provider, period, config.provider_zone(provider.id), contacts)
+
+
+def _with_earlier_reports(
+    journal: Journal, analysis: Analysis, provider_id: str, period: Period, request: LetterRequest
+) -> LetterRequest:
+    """The request with the contacts logged before the period within an incident that began before it.
+
+    A fault reported before the period started is the report its restore deadline runs from, as in the report and
+    the notifier (watchdog.analysis.restore.log_since); the contacts given for the period do not hold it.
+    """
+    since = log_since(period.start_ns, (a.outage.start_ns for a in analysis.for_provider(provider_id)))
+    if since >= period.start_ns:
+        return request
+    have = {(c.at_ns, c.channel, c.ref, c.note) for c in request.contacts}
+    earlier = [
+        ContactEntry(
+            c.at_ns, c.channel, c.ref, c.note, c.direction, c.duration_s, c.promised, c.ref_given, c.recorded_ns
+        )
+        for c in list_contacts(journal, provider_id, since, period.start_ns)
+        if (c.at_ns, c.channel, c.ref, c.note) not in have
+    ]
+    if not earlier:
+        return request
+    return replace(request, contacts=tuple(sorted([*earlier, *request.contacts], key=lambda c: c.at_ns)))
 
 
 def resolve_about(figures: SlaFigures, request: LetterRequest) -> str:

@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from watchdog import __version__
-from watchdog.analysis.restore import first_report, restore_deadline
+from watchdog.analysis.restore import first_promise, first_report, restore_deadline
 from watchdog.analysis.sla import Period, SlaFigures
 from watchdog.config import Config, ProviderSection
 from watchdog.documents.compensation.context import COVERAGE_MIN
@@ -21,7 +21,6 @@ from watchdog.documents.words import Formatter, Lang, md_escape
 from watchdog.journal.tsa import StampCheck
 from watchdog.model import ProviderKind, Role, Target
 from watchdog.timefmt import to_datetime
-from watchdog.units import parse_duration
 
 LOW_COVERAGE = COVERAGE_MIN  # below this share of the period with data no availability-based claim is made
 
@@ -375,14 +374,10 @@ def feminine(customer: str, override: str | None) -> bool | None:
 
 def _promise(contacts: Sequence[ContactEntry], restore_within: float | None) -> dict[str, Any] | None:
     """The restore time promised on a call, when it is the one the letter counts with (else the contract's)."""
-    for c in sorted(contacts, key=lambda c: c.at_ns):
-        try:
-            seconds = parse_duration(c.promised) if c.promised else None
-        except ValueError:
-            continue
-        if seconds:
-            return {"contact": c, "seconds": seconds} if restore_within in (None, seconds) else None
-    return None
+    found = first_promise(contacts)
+    if found is None or restore_within not in (None, found[1]):
+        return None
+    return {"contact": found[0], "seconds": found[1]}
 
 
 def _attachment(name: str, digest: str, fmt: Formatter) -> dict[str, str]:

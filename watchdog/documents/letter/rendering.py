@@ -132,6 +132,7 @@ def render_pdf(letter: Letter) -> bytes:
         notes_banner=str(words["banner"]),
         notes_banner_one=str(words["banner_one"]),
         parties_right=letter.lang == "ru",
+        keep_whole=str(words["attachments"]),
     )
     created = to_datetime(letter.figures.now_ns)
     return letter_pdf(parts, text, created=created)
