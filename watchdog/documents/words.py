@@ -24,6 +24,7 @@ from watchdog.config import ServiceHours
 from watchdog.documents.compensation.values import Breakdown, ContactEntry, Duration, Instant, Money, Percent
 from watchdog.errors import WatchdogError
 from watchdog.timefmt import duration_text, local_text, tenths, to_datetime
+from watchdog.units import parse_duration
 
 Lang = Literal["ru", "en"]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -204,10 +205,17 @@ class Formatter:
         if value.duration_s is not None:
             parts.append(str(w["duration"]).format(duration=self.duration(value.duration_s)))
         if value.promised:
-            parts.append(str(w["promised"]).format(promised=value.promised))
+            parts.append(str(w["promised"]).format(promised=self.promise(value.promised)))
         if value.backdated and value.recorded_ns is not None:
             parts.append(str(w["backdated"]).format(recorded=self.short(value.recorded_ns)))
         return "; ".join(parts)
+
+    def promise(self, text: str) -> str:
+        """A promise as logged: a duration (``72h``) in this language's words (``72 ч``), else as written."""
+        try:
+            return self.duration(Duration(parse_duration(text), in_hours=True))  # "72 ч", as the letter's body says
+        except ValueError:
+            return text
 
     def contact(self, value: ContactEntry) -> str:
         """``телефон, № 123456``."""
