@@ -1,0 +1,412 @@
+"""ICMP targets with an IP address, run by one timer wheel instead of one task per target (issue 19).
+
+Per probe the task-per-target path (:func:`~watchdog.agent.scheduler.run_target` → :func:`run_probe` →
+:func:`probes.icmp.probe_icmp`) pays for a ``TimerHandle`` per sleep and per timeout, a Future per echo
+request and the task switches between them; at thousands of ICMP probes a second that was most of the
+agent's CPU. Here one driver runs every eligible ICMP target of an agent:
+
+* a **wheel** of ``TICK_S`` slots, woken by one ``loop.call_at`` for the earliest slot that holds
+  something, starts each target's probe at its slot (the same fixed-rate grid, stagger offsets, lateness
+  records, skipped-slot accounting and ``probe slots missed`` log as ``run_target``), sends the next echo
+  request of a probe ``packet_interval`` after the last one ended, and expires requests nobody answered;
+* the **shared socket's reader** (:class:`probes.icmp.EchoSocket`, the same one names still use) hands
+  replies and ICMP errors straight to the target's probe state: no Future;
+* each request is the target's packet built once (:class:`probes.icmp.EchoPacket`), with only the
+  sequence, the nonce and the checksum patched;
+* a finished probe becomes its ``Result`` through the runner's own :func:`~watchdog.agent.runner.settle`
+  and :func:`probes.icmp.verdict`, so the journal gets the same failure kinds, details, metrics,
+  latency and timestamps as from the task-per-target path.
+
+Results go to ``on_result`` in the order they finished, from one task that runs each handler inline up to
+its first real wait (only a handler that has to wait, e.g. for an outage event's commit, gets a task of its
+own). With ``submit`` (the journal writer), each result is queued for the journal the moment it is made,
+and the handler (``after``) runs once its row is durable. A target's next probe is scheduled only when the
+handling of its last result is over, as ``run_target`` does, so a slow journal holds the probes back
+instead of queueing results without end.
+
+What this path does not do (such targets keep the task-per-target path, see :func:`wheel_targets`): names
+(resolved on every probe), a probe whose requests may outlast its timeout (the runner's timeout result),
+an ICMP mode that is not known at start. The agent's concurrency limit does not apply here: a request in
+flight holds no descriptor, only an entry in the shared socket's table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
+from typing import Any
+
+from probes import icmp
+from probes._net import is_ip
+from watchdog.agent.runner import RunState, _one_line, run_state, settle
+from watchdog.agent.scheduler import SKIPPED_LOG, ScheduleStats
+from watchdog.errors import CannotProbe
+from watchdog.model import Result, Target, steady_ns
+from watchdog.probe import Measurement, Probe, ProbeContext
+
+_LOGGER = logging.getLogger(__name__)
+
+TICK_S = 0.001
+"""Slot width: a probe starts, a request is sent or expires at most this long after its time (plus the loop's lag)."""
+
+OnResult = Callable[[Target, Result], Coroutine[Any, Any, None]]
+Submit = Callable[[Result], "asyncio.Future[int | None]"]
+After = Callable[[Target, Result, "int | None"], Coroutine[Any, Any, None]]
+
+_START, _SEND, _EXPIRE = 0, 1, 2
+
+
+def wheel_targets(targets: Sequence[Target], probes: dict[str, Probe], ctx: ProbeContext) -> list[Target]:
+    """The targets the driver can run exactly as the task-per-target path would; the rest keep their tasks.
+
+    ICMP (the registry's own probe, not a replacement) to an IP literal, with the ICMP mode known (setup ran
+    and found raw or ping sockets), whose requests all end on their own before the runner's timeout, and
+    whose address needs no cleaning for the detail line.
+    """
+    mode = ctx.resources.get(icmp.MODE_KEY)
+    if mode is None:
+        return []
+    chosen = []
+    for target in targets:
+        probe = probes.get(target.kind)
+        if target.kind != "icmp" or probe is None or probe.run is not icmp.probe_icmp:
+            continue
+        if not is_ip(target.address) or _one_line(target.address) != target.address:
+            continue
+        options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+        wait_s = icmp.reply_wait_s(target.timeout_s, options)
+        # every request: its wait, plus up to two slots late (sent, expired), plus the gaps between them
+        worst_s = options.count * (wait_s + 2 * TICK_S) + (options.count - 1) * (options.packet_interval + TICK_S)
+        if worst_s + 0.005 < target.timeout_s:
+            chosen.append(target)
+    return chosen
+
+
+class _Resume:
+    """Awaitable that continues a coroutine already run up to its first suspension (``first`` is what it yielded)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, value = self.coro, self.first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation and the like go to the coroutine, as a task would pass them
+                try:
+                    value = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _finish(resume: _Resume) -> None:
+    await resume
+
+
+class _Probe:
+    """One target: its schedule, its packet, and its probe in flight (also the echo request in the socket's table)."""
+
+    __slots__ = (
+        "dest",
+        "driver",
+        "errors",
+        "gen",
+        "interval",
+        "ip",
+        "key",
+        "next_at",
+        "nonce",
+        "options",
+        "packet",
+        "rtts",
+        "sent",
+        "sent_mono",
+        "sent_wall_ns",
+        "seq",
+        "shared",
+        "stats",
+        "steady",
+        "t0",
+        "target",
+        "ts_ns",
+        "wait_s",
+        "who",
+    )
+
+    def __init__(self, driver: IcmpDriver, target: Target, stats: ScheduleStats) -> None:
+        self.driver = driver
+        self.target = target
+        self.key = target.key
+        self.ip = target.address
+        self.who = target.address
+        self.options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+        self.wait_s = icmp.reply_wait_s(target.timeout_s, self.options)
+        self.interval = target.interval_s
+        self.stats = stats
+        self.shared: icmp.EchoSocket | None = None
+        self.packet: icmp.EchoPacket | None = None
+        self.dest = ""
+        self.nonce = b""
+        self.sent_wall_ns = 0
+        self.sent_mono = 0.0
+        self.seq = -1  # the request in flight, -1 when none
+        self.gen = 0  # counts requests sent: an expiry for an older one is stale
+        self.sent = 0
+        self.rtts: list[float] = []
+        self.errors: list[str] = []
+        self.ts_ns = 0
+        self.steady = 0
+        self.t0 = 0.0
+        self.next_at = 0.0
+
+    def answer(self, answer: icmp.Answer) -> None:
+        """The shared socket's reader (or an expiry) ended the request in flight."""
+        self.seq = -1
+        if isinstance(answer, float):
+            self.rtts.append(answer)
+        elif answer is not None:  # an ICMP error came back instead of an echo reply
+            self.errors.append(str(answer))
+        driver = self.driver
+        try:
+            if self.sent < self.options.count:
+                driver.wheel_add(driver.loop.time() + self.options.packet_interval, (_SEND, self, 0))
+            else:
+                driver.finish(self, icmp.verdict(self.who, self.sent, self.rtts, self.errors, self.options))
+        except Exception as exc:  # called by the socket's reader: a bug must not leave the target unscheduled
+            driver._crash(self, exc)
+
+
+class IcmpDriver:
+    """Runs every target given to it on one timer wheel; ``await run()`` until cancelled."""
+
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        ctx: ProbeContext,
+        on_result: OnResult,
+        *,
+        offsets: dict[str, float],
+        stats: dict[str, ScheduleStats],
+        submit: Submit | None = None,
+        after: After | None = None,
+    ) -> None:
+        if (submit is None) != (after is None):
+            raise ValueError("submit and after go together")
+        self.ctx = ctx
+        self.on_result = on_result
+        self.submit = submit
+        self.after = after
+        self.offsets = offsets
+        self.probes = [_Probe(self, t, stats.setdefault(t.key, ScheduleStats())) for t in targets]
+        self.loop = asyncio.get_running_loop()
+        self.state: RunState = run_state(ctx)
+        self.privileged = bool(ctx.resources.get(icmp.MODE_KEY))
+        self._slots: dict[int, list[tuple[int, _Probe, int]]] = {}
+        self._heap: list[int] = []
+        self._armed: int | None = None  # the slot the timer is set for
+        self._timer: asyncio.TimerHandle | None = None
+        self._done: list[tuple[_Probe, Result, asyncio.Future[int | None] | None]] = []
+        self._wakeup: asyncio.Future[None] | None = None
+        self._waiting: set[asyncio.Task[None]] = set()  # handlers that had to wait
+        self.results = 0  # probes run to a Result by this driver (tells which path ran)
+
+    # ------------------------------------------------------------------------------------ wheel
+
+    def wheel_add(self, at: float, item: tuple[int, _Probe, int]) -> None:
+        """Do ``item`` in the first slot that starts at or after ``at`` (never early)."""
+        slot = -int(-at // TICK_S)
+        bucket = self._slots.get(slot)
+        if bucket is not None:
+            bucket.append(item)
+            return
+        self._slots[slot] = [item]
+        heapq.heappush(self._heap, slot)
+        if self._armed is None or slot < self._armed:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._armed = slot
+            self._timer = self.loop.call_at(slot * TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._armed = None
+        heap, slots = self._heap, self._slots
+        now = self.loop.time()
+        current = int(now // TICK_S)
+        while heap and heap[0] <= current:
+            for kind, probe, gen in slots.pop(heapq.heappop(heap)):
+                try:
+                    if kind == _START:
+                        self._start(probe, now)
+                    elif kind == _SEND:
+                        self._send(probe)
+                    elif probe.gen == gen and probe.seq >= 0 and probe.shared is not None:  # _EXPIRE
+                        probe.shared.expire(probe.seq, probe)
+                except Exception as exc:  # a bug here must not stop every other target's schedule
+                    self._crash(probe, exc)
+        if heap and self._armed is None:
+            self._armed = heap[0]
+            self._timer = self.loop.call_at(max(heap[0] * TICK_S, now + TICK_S / 2), self._tick)
+
+    # ------------------------------------------------------------------------------------ probes
+
+    def _start(self, probe: _Probe, now: float) -> None:
+        """The probe's slot came: account for lateness as run_target does, then send its first request."""
+        late = now - probe.next_at
+        interval = probe.interval
+        if late >= interval:
+            missed = int(late // interval)
+            probe.next_at += missed * interval
+            probe.stats.skipped(missed)
+            SKIPPED_LOG.note(now, probe.key, missed, late)
+        probe.stats.record(max(0.0, now - probe.next_at))
+        probe.ts_ns = time.time_ns()
+        probe.steady = steady_ns()
+        probe.t0 = time.monotonic()
+        probe.sent = 0
+        probe.rtts = []
+        probe.errors = []
+        try:
+            shared = icmp.echo_socket(self.ctx, probe.ip, self.privileged)  # reopens one closed under us
+        except CannotProbe as exc:
+            self.finish(probe, exc)
+            return
+        if shared is not probe.shared:
+            probe.shared = shared
+            probe.packet = icmp.EchoPacket(shared, probe.options.payload_size)
+            probe.dest = shared._canonical_ip(probe.ip)
+        self._send(probe)
+
+    def _send(self, probe: _Probe) -> None:
+        shared, packet = probe.shared, probe.packet
+        assert shared is not None and packet is not None
+        if shared.closed:
+            self.finish(probe, CannotProbe("the shared ICMP socket was closed (the agent is stopping)"))
+            return
+        try:
+            seq = shared.register(probe)
+        except CannotProbe as exc:
+            self.finish(probe, exc)
+            return
+        data, probe.nonce = packet.fill(seq, shared.next_nonce())
+        probe.seq = seq
+        probe.sent_mono = time.monotonic()
+        probe.sent_wall_ns = time.time_ns()
+        try:
+            shared.sock.sendto(data, (probe.ip, 0))
+        except BlockingIOError:  # the send buffer is full: try again in the next slot (rare)
+            shared.unregister(seq, probe)
+            probe.seq = -1
+            self.wheel_add(self.loop.time() + TICK_S, (_SEND, probe, 0))
+            return
+        except OSError as exc:  # the OS refused to send (no route, network down)
+            shared.unregister(seq, probe)
+            probe.seq = -1
+            error = icmp.send_failed(probe.who, probe.sent, probe.rtts, exc)
+            error.__cause__ = exc  # as `raise … from exc`: the runner looks for local errors in the chain
+            self.finish(probe, error)
+            return
+        probe.sent += 1
+        probe.gen += 1
+        self.wheel_add(probe.sent_mono + probe.wait_s, (_EXPIRE, probe, probe.gen))
+
+    def _crash(self, probe: _Probe, exc: Exception) -> None:
+        if probe.seq >= 0 and probe.shared is not None:
+            probe.shared.unregister(probe.seq, probe)
+            probe.seq = -1
+        self.finish(probe, exc)
+
+    def finish(self, probe: _Probe, outcome: Measurement | Exception) -> None:
+        """The probe came to ``outcome``: its Result goes to the journal now and to the handler in order."""
+        result = settle(self.state, probe.target, probe.ts_ns, probe.steady, probe.t0, outcome)
+        self.results += 1
+        future = self.submit(result) if self.submit is not None else None
+        self._done.append((probe, result, future))
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    # ------------------------------------------------------------------------------------ results
+
+    def _handled(self, probe: _Probe) -> None:
+        probe.next_at += probe.interval
+        self.wheel_add(probe.next_at, (_START, probe, 0))
+
+    def _after_task(self, probe: _Probe, task: asyncio.Task[None]) -> None:
+        self._waiting.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            _LOGGER.error("result handling failed target=%s", probe.key, exc_info=task.exception())
+        self._handled(probe)
+
+    def _handle(self, probe: _Probe, coro: Coroutine[Any, Any, None]) -> None:
+        """Run the handler inline up to its first wait; if it has to wait, let a task of its own finish it."""
+        try:
+            first = coro.send(None)
+        except StopIteration:
+            self._handled(probe)
+            return
+        except Exception:  # journaling and dispatch log their own failures; the schedule must go on
+            _LOGGER.exception("result handling failed target=%s", probe.key)
+            self._handled(probe)
+            return
+        task = self.loop.create_task(_finish(_Resume(coro, first)), name=f"result:{probe.key}")
+        self._waiting.add(task)
+        task.add_done_callback(lambda t: self._after_task(probe, t))
+
+    async def run(self) -> None:
+        """Probe every target until cancelled; then nothing of this driver is left in flight."""
+        start = self.loop.time()
+        for probe in self.probes:
+            probe.next_at = start + self.offsets.get(probe.key, 0.0)
+            self.wheel_add(probe.next_at, (_START, probe, 0))
+        _LOGGER.debug(
+            "icmp timer wheel running targets=%d tick_ms=%g (the other targets keep a task each)",
+            len(self.probes),
+            TICK_S * 1e3,
+        )
+        try:
+            while True:
+                if not self._done:
+                    self._wakeup = self.loop.create_future()
+                    await self._wakeup
+                    self._wakeup = None
+                batch, self._done = self._done, []
+                for probe, result, future in batch:
+                    if future is None:
+                        self._handle(probe, self.on_result(probe.target, result))
+                        continue
+                    seq = future.result() if future.done() else await future
+                    assert self.after is not None
+                    self._handle(probe, self.after(probe.target, result, seq))
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._slots.clear()
+        self._heap.clear()
+        for probe in self.probes:  # requests in flight are forgotten: no result is made for them
+            if probe.seq >= 0 and probe.shared is not None:
+                probe.shared.unregister(probe.seq, probe)
+                probe.seq = -1
+        for task in self._waiting:
+            task.cancel()
