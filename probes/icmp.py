@@ -343,6 +343,10 @@ class EchoSocket:
                 self._resolve(seq, echo, None)
         self._sweeper = self._loop.call_at(max(deadlines[0][0], now + _SWEEP_S), self._sweep) if deadlines else None
 
+    def read_ready(self) -> None:
+        """Read whatever answers are waiting now (the agent's ICMP driver, right after a burst of requests)."""
+        self._on_readable()
+
     def _on_readable(self) -> None:
         sock, view, buffer = self.sock, self._view, self._buffer
         for _ in range(_READS_PER_WAKEUP):
