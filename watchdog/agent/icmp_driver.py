@@ -54,6 +54,8 @@ TICK_S = 0.004
 fall on slot boundaries (see :meth:`IcmpDriver.run`). Each slot that holds something costs one wakeup of the
 event loop, and on a shared 2-core machine a wakeup from sleep cost ~50–100 µs of CPU (measured): with 1 ms slots
 1,000 targets at 1 s paid ~190 µs per probe, with 4 ms ~100 µs."""
+_READ_EVERY = 64  # requests sent in a row before the replies are read: loopback answers during sendto, and
+# after a stall thousands of due requests in one tick overflowed the socket's buffer (dropped replies = false loss)
 _SLACK = 1e-6  # of a slot: float error in slot arithmetic
 
 OnResult = Callable[[Target, Result], Coroutine[Any, Any, None]]
@@ -265,6 +267,8 @@ class IcmpDriver:
         self._wakeup: asyncio.Future[None] | None = None
         self._waiting: set[asyncio.Task[None]] = set()  # handlers that had to wait
         self._sent_on: set[icmp.EchoSocket] = set()  # sockets sent on in this tick
+        self._sockets: set[icmp.EchoSocket] = set()  # every socket the targets use
+        self._burst = 0  # requests sent since the last read
         self.results = 0  # probes run to a Result by this driver (tells which path ran)
 
     # ------------------------------------------------------------------------------------ wheel
@@ -297,6 +301,11 @@ class IcmpDriver:
         tick = self.tick_s
         current = int(loop.time() / tick + _SLACK)
         sent_on = self._sent_on
+        # Answers waiting in a socket are taken before any request of this tick is declared lost: after a stall
+        # (GC, the journal thread holding the interpreter) they would otherwise expire while already here.
+        for shared in self._sockets:
+            if not shared.closed:
+                shared.read_ready()
         while heap and heap[0] <= current:
             for kind, probe, gen in slots.pop(heapq.heappop(heap)):
                 try:
@@ -310,6 +319,7 @@ class IcmpDriver:
                     self._crash(probe, exc)
         # Replies that came back while the burst went out (loopback, a LAN) are read now, not after another
         # turn of the event loop: on a busy machine each turn from sleep costs as much as a probe.
+        self._burst = 0
         while sent_on:
             shared = sent_on.pop()
             if not shared.closed:
@@ -342,6 +352,7 @@ class IcmpDriver:
             self.finish(probe, exc)
             return
         if shared is not probe.shared:
+            self._sockets.add(shared)
             probe.shared = shared
             probe.packet = icmp.EchoPacket(shared, probe.options.payload_size)
             probe.dest = shared._canonical_ip(probe.ip)
@@ -377,6 +388,10 @@ class IcmpDriver:
             self.finish(probe, error)
             return
         self._sent_on.add(shared)
+        self._burst += 1
+        if self._burst >= _READ_EVERY:  # a long burst (after a stall) must not overflow the socket's buffer
+            self._burst = 0
+            shared.read_ready()
         probe.sent += 1
         probe.gen += 1
         self.wheel_add(probe.sent_mono + probe.wait_s, (_EXPIRE, probe, probe.gen))

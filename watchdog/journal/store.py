@@ -54,7 +54,7 @@ BLOCK_MAX_ROWS = 1000
 TEXT_CACHE_MAX = 4096  # interned texts whose id the writer remembers
 TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among them is interned
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
-TEMPLATE_CACHE_MAX = 4096  # template ids the writer remembers
+TEMPLATE_CACHE_MAX = 65_536  # template ids the writer remembers (an ICMP target has its own: its address)
 
 _RTT_KEYS = (("rtt_min_s", "\x04"), ("rtt_avg_s", "\x05"), ("rtt_max_s", "\x06"))
 _CONTROL = frozenset(chr(c) for c in range(1, 7))
