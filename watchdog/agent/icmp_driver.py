@@ -56,6 +56,7 @@ event loop, and on a shared 2-core machine a wakeup from sleep cost ~50–100 µ
 1,000 targets at 1 s paid ~190 µs per probe, with 4 ms ~100 µs."""
 _READ_EVERY = 64  # requests sent in a row before the replies are read: loopback answers during sendto, and
 # after a stall thousands of due requests in one tick overflowed the socket's buffer (dropped replies = false loss)
+_IN_TICK = -(1 << 62)  # IcmpDriver._armed while a tick runs
 _SLACK = 1e-6  # of a slot: float error in slot arithmetic
 
 OnResult = Callable[[Target, Result], Coroutine[Any, Any, None]]
@@ -296,7 +297,7 @@ class IcmpDriver:
 
     def _tick(self) -> None:
         self._timer = None
-        self._armed = None
+        self._armed = _IN_TICK  # nothing added while the tick runs sets a timer: the tick sets one when done
         heap, slots, loop = self._heap, self._slots, self.loop
         tick = self.tick_s
         current = int(loop.time() / tick + _SLACK)
@@ -324,9 +325,11 @@ class IcmpDriver:
             shared = sent_on.pop()
             if not shared.closed:
                 shared.read_ready()
-        if heap and self._armed is None:
+        if heap:
             self._armed = heap[0]
             self._timer = loop.call_at(max(heap[0] * tick, loop.time() + tick / 2), self._tick)
+        else:
+            self._armed = None
 
     # ------------------------------------------------------------------------------------ probes
 
