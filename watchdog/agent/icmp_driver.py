@@ -26,7 +26,9 @@ instead of queueing results without end.
 
 What this path does not do (such targets keep the task-per-target path, see :func:`wheel_targets`): names
 (resolved on every probe), a probe whose requests may outlast its timeout (the runner's timeout result),
-an ICMP mode that is not known at start. The agent's concurrency limit does not apply here: a request in
+an ICMP mode that is not known at start. (An event loop late by more than the margin left to the timeout
+is the one case where the paths differ: a probe here still ends with its own verdict, where the runner would
+have cut it short with ``no answer within``.) The agent's concurrency limit does not apply here: a request in
 flight holds no descriptor, only an entry in the shared socket's table.
 """
 
@@ -49,13 +51,15 @@ from watchdog.probe import Measurement, Probe, ProbeContext
 
 _LOGGER = logging.getLogger(__name__)
 
-TICK_S = 0.004
+TICK_S = 0.008
 """Slot width: a request is sent or expires at most this long after its time (plus the loop's lag); probe starts
-fall on slot boundaries (see :meth:`IcmpDriver.run`). Each slot that holds something costs one wakeup of the
-event loop, and on a shared 2-core machine a wakeup from sleep cost ~50–100 µs of CPU (measured): with 1 ms slots
-1,000 targets at 1 s paid ~190 µs per probe, with 4 ms ~100 µs."""
+fall on slot boundaries (see :meth:`IcmpDriver.run`), so they are not made late by it. Each slot that holds
+something costs one wakeup of the event loop, and on the shared 2-core development VM a wakeup from sleep cost
+~50–100 µs of CPU (an empty ``call_at`` loop, measured): 1,000 targets at 1 s paid ~190 µs per probe with 1 ms
+slots, ~110 µs with 4 ms and ~93 µs with 8 ms, with the same start lateness (p99 ~4 ms on that machine)."""
 _READ_EVERY = 64  # requests sent in a row before the replies are read: loopback answers during sendto, and
 # after a stall thousands of due requests in one tick overflowed the socket's buffer (dropped replies = false loss)
+_HANDLE_RUN = 128  # results handled in a row before the loop may run a tick
 _IN_TICK = -(1 << 62)  # IcmpDriver._armed while a tick runs
 _SLACK = 1e-6  # of a slot: float error in slot arithmetic
 
@@ -85,8 +89,9 @@ def wheel_targets(targets: Sequence[Target], probes: dict[str, Probe], ctx: Prob
             continue
         options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
         wait_s = icmp.reply_wait_s(target.timeout_s, options)
-        # every request: its wait, plus up to two slots late (sent, expired), plus the gaps between them
-        worst_s = options.count * (wait_s + 2 * TICK_S) + (options.count - 1) * (options.packet_interval + TICK_S)
+        # the first request leaves at the start; each expires up to a slot after its wait, and the next one
+        # leaves up to a slot after its packet_interval
+        worst_s = options.count * (wait_s + TICK_S) + (options.count - 1) * (options.packet_interval + TICK_S)
         if worst_s + 0.005 < target.timeout_s:
             chosen.append(target)
     return chosen
@@ -349,11 +354,13 @@ class IcmpDriver:
         probe.sent = 0
         probe.rtts = []
         probe.errors = []
-        try:
-            shared = icmp.echo_socket(self.ctx, probe.ip, self.privileged)  # reopens one closed under us
-        except CannotProbe as exc:
-            self.finish(probe, exc)
-            return
+        shared = probe.shared
+        if shared is None or shared.closed:
+            try:
+                shared = icmp.echo_socket(self.ctx, probe.ip, self.privileged)  # opens or reopens it
+            except CannotProbe as exc:
+                self.finish(probe, exc)
+                return
         if shared is not probe.shared:
             self._sockets.add(shared)
             probe.shared = shared
@@ -468,7 +475,9 @@ class IcmpDriver:
                     await self._wakeup
                     self._wakeup = None
                 batch, self._done = self._done, []
-                for probe, result, future in batch:
+                for n, (probe, result, future) in enumerate(batch, 1):
+                    if n % _HANDLE_RUN == 0:  # a commit of hundreds of rows: let the wheel's ticks in between
+                        await asyncio.sleep(0)
                     if future is None:
                         self._handle(probe, self.on_result(probe.target, result))
                         continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import sqlite3
 import time
 import uuid
@@ -114,7 +115,11 @@ def rtt_template(
     detail_tpl = detail[: -len(suffix)] + "rtt min/avg/max \x01/\x02/\x03 ms"
     metrics_tpl = metrics_text
     for key, code in _RTT_KEYS:
-        fragment = f'"{key}":{_json(metrics[key])}'
+        value = metrics[key]
+        # json.dumps writes a finite float as its repr: the same text without the encoder (a row each, at
+        # thousands of ICMP results a second)
+        text = repr(value) if type(value) is float and math.isfinite(value) else _json(value)
+        fragment = f'"{key}":{text}'
         if metrics_tpl.count(fragment) != 1:
             return None
         metrics_tpl = metrics_tpl.replace(fragment, f'"{key}":{code}')
