@@ -308,3 +308,19 @@ async def test_the_agent_runs_literal_icmp_targets_on_the_wheel(tmp_path: Path, 
     }
     board = agent.board.targets["lo/literal"]
     assert board.last_ok_ns == by_target["lo/literal"][-1].ts_ns  # the detector and the board saw them too
+
+
+async def test_a_bug_in_the_wheel_is_an_internal_result_once(caplog: pytest.LogCaptureFixture) -> None:
+    target = icmp_target(1, "127.0.0.1", count=1)
+    driver = IcmpDriver([target], ProbeContext(resources={icmp.MODE_KEY: True}), _ignore, offsets={}, stats={})
+    probe = driver.probes[0]
+    probe.running, probe.ts_ns = True, 1_790_000_000_000_000_000
+    with caplog.at_level(logging.ERROR):
+        driver._crash(probe, ZeroDivisionError("a bug"))
+        driver._crash(probe, ZeroDivisionError("a bug"))  # its Result is made: no second one
+    [(_, result, _)] = driver._done
+    assert (result.ok, result.failure, result.detail) == (False, "internal", "internal error: ZeroDivisionError: a bug")
+    assert [r.getMessage() for r in caplog.records] == [
+        "probe crashed target=lo/1 kind=icmp (the same crash again is not logged)",
+        "icmp timer wheel failed after a result target=lo/1",
+    ]

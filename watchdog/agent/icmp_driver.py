@@ -146,6 +146,7 @@ class _Probe:
         "options",
         "packet",
         "rtts",
+        "running",
         "sent",
         "sent_mono",
         "sent_wall_ns",
@@ -185,6 +186,7 @@ class _Probe:
         self.steady = 0
         self.t0 = 0.0
         self.next_at = 0.0
+        self.running = False  # between its start and its Result
 
     def answer(self, answer: icmp.Answer) -> None:
         """The shared socket's reader (or an expiry) ended the request in flight."""
@@ -348,6 +350,7 @@ class IcmpDriver:
             probe.stats.skipped(missed)
             SKIPPED_LOG.note(now, probe.key, missed, late)
         probe.stats.record(max(0.0, now - probe.next_at))
+        probe.running = True
         probe.ts_ns = time.time_ns()
         probe.steady = steady_ns()
         probe.t0 = time.monotonic()
@@ -407,6 +410,9 @@ class IcmpDriver:
         self.wheel_add(probe.sent_mono + probe.wait_s, (_EXPIRE, probe, probe.gen))
 
     def _crash(self, probe: _Probe, exc: Exception) -> None:
+        if not probe.running:  # its Result is already made: a second one would schedule the target twice
+            _LOGGER.error("icmp timer wheel failed after a result target=%s", probe.key, exc_info=exc)
+            return
         if probe.seq >= 0 and probe.shared is not None:
             probe.shared.unregister(probe.seq, probe)
             probe.seq = -1
@@ -418,6 +424,7 @@ class IcmpDriver:
 
     def deliver(self, probe: _Probe, result: Result) -> None:
         """``probe``'s Result: to the journal now (with ``submit``), to the handler in order."""
+        probe.running = False
         self.results += 1
         future = self.submit(result) if self.submit is not None else None
         self._done.append((probe, result, future))
@@ -459,7 +466,7 @@ class IcmpDriver:
         start = self.loop.time()
         for probe in self.probes:
             # The first probe at the first slot boundary at or after its stagger offset: with an interval that is a
-            # whole number of slots (1 s, 30 s: 250, 7,500 slots) every later probe falls on a boundary too, so a
+            # whole number of slots (1 s, 30 s: 125, 3,750 slots) every later probe falls on a boundary too, so a
             # probe starts as late as the loop wakes, not up to a slot later than its time.
             probe.next_at = self._slot(start + self.offsets.get(probe.key, 0.0)) * self.tick_s
             self.wheel_add(probe.next_at, (_START, probe, 0))
