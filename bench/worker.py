@@ -8,6 +8,9 @@
   journal in ``data_dir``; ``legacy`` — like ``prober`` but ICMP through the socket-per-probe path this
   branch replaced (``bench/legacy_icmp.py``).
 * ``targets``: ``[{"kind", "address", "options"}]``; ``interval_s``, ``timeout_s``.
+* ``icmp_wheel``: false runs every ICMP target as a task of its own (``run_target``), as before issue 19's
+  timer wheel; by default ICMP targets with an IP address go to :class:`watchdog.agent.icmp_driver.IcmpDriver`
+  in both modes, as in the agent.
 * ``warmup_s``, ``duration_s``: CPU is measured over the window after the warm-up; only results whose
   probe started inside the window count.
 * ``load``: optional ``{"journal", "config", "period", "where"}``: generate SLA reports over that journal
@@ -34,6 +37,7 @@ from typing import Any
 
 from bench.common import percentile, proc_rss_kb, rusage_cpu
 from probes import REGISTRY
+from watchdog.agent.icmp_driver import IcmpDriver, wheel_targets
 from watchdog.agent.scheduler import ScheduleStats, run_target, stagger_offsets
 from watchdog.model import NS, Result, Role, Target
 from watchdog.probe import Probe, ProbeContext
@@ -175,12 +179,18 @@ async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str
 
     offsets = stagger_offsets(targets)
     limiter = asyncio.Semaphore(int(spec.get("concurrency", 64)))
+    # the agent's dispatch: ICMP targets with an IP address on the timer wheel, the others a task each
+    wheel = wheel_targets(targets, probe_for, ctx) if spec.get("icmp_wheel", True) else []
+    on_wheel = {t.key for t in wheel}
     tasks = [
         asyncio.create_task(
             run_target(t, probe_for[t.kind], ctx, on_result, limiter, offset_s=offsets[t.key], stats=stats[t.key])
         )
         for t in targets
+        if t.key not in on_wheel
     ]
+    if wheel:
+        tasks.append(asyncio.create_task(IcmpDriver(wheel, ctx, on_result, offsets=offsets, stats=stats).run()))
     await asyncio.sleep(float(spec["warmup_s"]))
     for st in stats.values():
         st.keep_samples = KEEP_SAMPLES  # lateness from the window on (start-up staggering is not lateness)
@@ -203,7 +213,9 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
 
     data_dir = Path(spec.get("data_dir") or tempfile.mkdtemp(prefix="wd-bench-"))
     config = loads(_config_text(spec, data_dir), env={})
-    agent = Agent(config, sink_factories=[], tune_gc=bool(spec.get("tune_gc", True)))
+    agent = Agent(
+        config, sink_factories=[], tune_gc=bool(spec.get("tune_gc", True)), icmp_wheel=spec.get("icmp_wheel", True)
+    )
     stats = {t.key: ScheduleStats() for t in config.targets}
     agent.handle.stats.update(stats)
     window = _Window()

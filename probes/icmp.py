@@ -33,6 +33,7 @@ import struct
 import sys
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from icmplib import ICMPReply, ICMPv4Socket, ICMPv6Socket, async_ping  # type: ignore[import-untyped]
 from icmplib.exceptions import ICMPError, ICMPSocketError, SocketPermissionError  # type: ignore[import-untyped]
@@ -40,7 +41,7 @@ from icmplib.utils import unique_identifier  # type: ignore[import-untyped]
 from pydantic import Field
 
 from probes._net import is_ip, os_reason, resolve_ip
-from watchdog.errors import CannotProbe, ConnectError, ProbeTimeout, UnexpectedAnswer
+from watchdog.errors import CannotProbe, ConnectError, ProbeError, ProbeTimeout, UnexpectedAnswer
 from watchdog.model import Target
 from watchdog.probe import Measurement, ProbeContext, ProbeOptions
 from watchdog.units import Duration
@@ -158,15 +159,36 @@ Answer = float | Exception | None
 """What an echo request came to: its RTT in seconds, the ICMP error sent back, or None (no reply in time)."""
 
 
+class InFlight(Protocol):
+    """An echo request in ``EchoSocket._pending``: where it went, its nonce, when it left, and who hears the answer."""
+
+    dest: str
+    nonce: bytes
+    sent_wall_ns: int
+    sent_mono: float
+
+    def answer(self, answer: Answer) -> None:
+        """What came back (called once, after the request left the socket's table)."""
+
+
 @dataclass(slots=True)
 class _Echo:
-    """One echo request in flight."""
+    """One echo request in flight, awaited by :meth:`EchoSocket.ping`.
+
+    Anything in ``EchoSocket._pending`` needs these four fields and ``answer``: the agent's ICMP driver
+    (``watchdog.agent.icmp_driver``) puts its own per-target objects there, without a Future.
+    """
 
     dest: str
     nonce: bytes
     future: asyncio.Future[Answer]
     sent_wall_ns: int = 0
     sent_mono: float = 0.0
+
+    def answer(self, answer: Answer) -> None:
+        """What came back (called once, after the request left ``_pending``)."""
+        if not self.future.done():
+            self.future.set_result(answer)
 
 
 class EchoSocket:
@@ -201,10 +223,10 @@ class EchoSocket:
             else:
                 self._try_setsockopt(_SOL_IP, _IP_RECVERR, 1)
             self.ident = 0
-        self._pending: dict[int, _Echo] = {}
+        self._pending: dict[int, InFlight] = {}
         self._next_seq = 0
         self._nonces = itertools.count(1)
-        self._deadlines: list[tuple[float, int, int, _Echo]] = []
+        self._deadlines: list[tuple[float, int, int, InFlight]] = []
         self._order = itertools.count()
         self._sweeper: asyncio.TimerHandle | None = None
         self._canonical: dict[str, str] = {}
@@ -265,6 +287,21 @@ class EchoSocket:
             header = header[:2] + struct.pack("=H", _checksum(header + payload)) + header[4:]
         return header + payload
 
+    def register(self, echo: InFlight) -> int:
+        """Put ``echo`` in flight under a free sequence number (raises CannotProbe when none is free)."""
+        seq = self._allocate()
+        self._pending[seq] = echo
+        return seq
+
+    def unregister(self, seq: int, echo: InFlight) -> None:
+        """Take ``echo`` out of flight without an answer (it was never sent, or its probe was abandoned)."""
+        if self._pending.get(seq) is echo:
+            del self._pending[seq]
+
+    def next_nonce(self) -> int:
+        """The next payload nonce (shared by every request on this socket)."""
+        return next(self._nonces)
+
     async def ping(self, ip: str, payload_size: int, wait_s: float) -> Answer:
         """Send one echo request to ``ip`` and wait at most ``wait_s`` for what comes back.
 
@@ -290,7 +327,7 @@ class EchoSocket:
             if self._pending.get(seq) is echo:
                 del self._pending[seq]
 
-    def _expire_at(self, deadline: float, seq: int, echo: _Echo) -> None:
+    def _expire_at(self, deadline: float, seq: int, echo: InFlight) -> None:
         # One sweep timer for all requests instead of a timer each: a heap push is far cheaper than a
         # TimerHandle created and cancelled per packet. A loss is declared at most _SWEEP_S late.
         heapq.heappush(self._deadlines, (deadline, next(self._order), seq, echo))
@@ -305,6 +342,10 @@ class EchoSocket:
             if self._pending.get(seq) is echo:
                 self._resolve(seq, echo, None)
         self._sweeper = self._loop.call_at(max(deadlines[0][0], now + _SWEEP_S), self._sweep) if deadlines else None
+
+    def read_ready(self) -> None:
+        """Read whatever answers are waiting now (the agent's ICMP driver, right after a burst of requests)."""
+        self._on_readable()
 
     def _on_readable(self) -> None:
         sock, view, buffer = self.sock, self._view, self._buffer
@@ -395,10 +436,14 @@ class EchoSocket:
                 self._resolve(seq, echo, _icmp_error(offender, self.v6, 0, seq, kind, code, size))
         return found
 
-    def _resolve(self, seq: int, echo: _Echo, answer: Answer) -> None:
+    def _resolve(self, seq: int, echo: InFlight, answer: Answer) -> None:
         del self._pending[seq]
-        if not echo.future.done():
-            echo.future.set_result(answer)
+        echo.answer(answer)
+
+    def expire(self, seq: int, echo: InFlight) -> None:
+        """No reply in time: ``echo`` (still in flight as ``seq``) ends as lost; nothing if it already ended."""
+        if self._pending.get(seq) is echo:
+            self._resolve(seq, echo, None)
 
     async def aclose(self) -> None:
         """Stop reading and close the socket; requests still in flight end as lost."""
@@ -412,6 +457,48 @@ class EchoSocket:
         for seq, echo in list(self._pending.items()):
             self._resolve(seq, echo, None)
         self._icmp.close()
+
+
+class EchoPacket:
+    """One target's echo request built once: each send patches the sequence number, the nonce and the checksum.
+
+    :meth:`fill` gives the same bytes as :meth:`EchoSocket.ping` builds for the same sequence and nonce.
+    """
+
+    __slots__ = ("_base_sum", "_buf", "_checksum", "_shared", "_size")
+
+    def __init__(self, shared: EchoSocket, payload_size: int) -> None:
+        self._shared = shared
+        self._size = payload_size
+        self._buf = bytearray(struct.pack("!BBHHH", shared._types.request, 0, 0, shared.ident, 0) + bytes(payload_size))
+        self._checksum = shared.privileged and not shared.v6  # the kernel fills it in everywhere else
+        self._base_sum = (shared._types.request << 8) + shared.ident
+
+    def fill(self, seq: int, nonce: int) -> tuple[bytes | bytearray, bytes]:
+        """The packet to send (valid until the next call) and the nonce its reply must carry."""
+        if self._size < 8:
+            short = nonce.to_bytes(8, "big")[: self._size]
+            return self._shared._packet(seq, short), short
+        buf = self._buf
+        nonce_bytes = nonce.to_bytes(8, "big")
+        buf[6] = seq >> 8
+        buf[7] = seq & 0xFF
+        buf[8:16] = nonce_bytes
+        if self._checksum:
+            total = (
+                self._base_sum
+                + seq
+                + (nonce >> 48)
+                + ((nonce >> 32) & 0xFFFF)
+                + ((nonce >> 16) & 0xFFFF)
+                + (nonce & 0xFFFF)
+            )
+            total = (total & 0xFFFF) + (total >> 16)
+            total = (total & 0xFFFF) + (total >> 16)
+            total = ~total & 0xFFFF
+            buf[2] = total >> 8
+            buf[3] = total & 0xFF
+        return buf, nonce_bytes
 
 
 def _offender(sockaddr: bytes, v6: bool) -> str | None:
@@ -475,21 +562,36 @@ async def probe_icmp(ctx: ProbeContext, target: Target) -> Measurement:
         try:
             answer = await shared.ping(ip, options.payload_size, wait_s)
         except OSError as exc:  # the OS refused to send (no route, network down)
-            raise ConnectError(f"ping {who}: {os_reason(exc)}", metrics=_metrics(sent, rtts)) from exc
+            raise send_failed(who, sent, rtts, exc) from exc
         sent += 1
         if isinstance(answer, float):
             rtts.append(answer)
         elif isinstance(answer, ICMPError):  # an ICMP error came back instead of an echo reply
             errors.append(str(answer))
 
+    outcome = verdict(who, sent, rtts, errors, options)
+    if isinstance(outcome, ProbeError):
+        raise outcome
+    return outcome
+
+
+def send_failed(who: str, sent: int, rtts: list[float], exc: OSError) -> ConnectError:
+    """The verdict when the OS refused to send an echo request (no route, network down)."""
+    return ConnectError(f"ping {who}: {os_reason(exc)}", metrics=_metrics(sent, rtts))
+
+
+def verdict(
+    who: str, sent: int, rtts: list[float], errors: list[str], options: IcmpOptions
+) -> Measurement | ProbeError:
+    """What ``sent`` echo requests came to: the measurement, or the error to raise (not raised here)."""
     metrics = _metrics(sent, rtts)
     lost = sent - len(rtts)
     if not rtts:
         if errors:
-            raise ConnectError(f"ping {who}: {errors[-1]} ({len(errors)} of {sent} requests)", metrics=metrics)
-        raise ProbeTimeout(f"no reply to {sent} ICMP echo requests to {who}", metrics=metrics)
+            return ConnectError(f"ping {who}: {errors[-1]} ({len(errors)} of {sent} requests)", metrics=metrics)
+        return ProbeTimeout(f"no reply to {sent} ICMP echo requests to {who}", metrics=metrics)
     if metrics["loss_ratio"] > options.max_loss_ratio:
-        raise UnexpectedAnswer(
+        return UnexpectedAnswer(
             f"{lost} of {sent} ICMP echo requests to {who} lost "
             f"(loss {metrics['loss_ratio']:.0%} > max_loss_ratio {options.max_loss_ratio:g})",
             metrics=metrics,

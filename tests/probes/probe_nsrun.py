@@ -4,7 +4,9 @@
 ``targets`` (kind, address, options, timeout_s), ``setup`` (kinds whose setup to run first),
 ``drop_net_raw`` (lose CAP_NET_RAW before anything else: root without raw sockets, to test the
 unprivileged paths; changing uid instead would lock us out of a Python installed under /root) and
-``resolver`` (serve DNS on 127.0.0.1:53 inside the namespace, answering NXDOMAIN to everything).
+``resolver`` (serve DNS on 127.0.0.1:53 inside the namespace, answering NXDOMAIN to everything), ``wheel``
+(run the ICMP targets through the agent's timer wheel instead of the runner, one probe each, ``gap_s``
+apart).
 
 ``probe_nsrun.py echo MODE`` answers ICMP echo requests itself on a raw socket (run it in a namespace
 whose kernel ignores echo requests): MODE ``even`` answers even sequence numbers only (an exact,
@@ -95,8 +97,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             assert setup is not None
             out["setup"][kind] = await setup(ctx, [t for t in targets if t.kind == kind])
         out["resources"] = {k: v for k, v in ctx.resources.items() if v is None or isinstance(v, bool)}
-        for target in targets:
-            result = await run_probe(REGISTRY[target.kind], target, ctx)
+        if spec.get("wheel"):
+            results = await _on_the_wheel(ctx, targets, float(spec.get("gap_s", 1.0)))
+        else:
+            results = [await run_probe(REGISTRY[target.kind], target, ctx) for target in targets]
+        for result in results:
             out["results"].append(
                 {
                     "ok": result.ok,
@@ -111,6 +116,30 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         if responder is not None:
             await responder.stop()
     return out
+
+
+async def _on_the_wheel(ctx: Any, targets: list[Any], gap_s: float) -> list[Any]:
+    """One probe of each target through the agent's ICMP timer wheel, ``gap_s`` apart (one at a time)."""
+    from probes import REGISTRY
+    from watchdog.agent.icmp_driver import IcmpDriver, wheel_targets
+
+    assert wheel_targets(targets, REGISTRY, ctx) == targets, "every target must be one the wheel runs"
+    got: dict[str, Any] = {}
+    every = asyncio.Event()
+
+    async def on_result(target: Any, result: Any) -> None:
+        got.setdefault(target.key, result)
+        if len(got) == len(targets):
+            every.set()
+
+    offsets = {t.key: i * gap_s for i, t in enumerate(targets)}
+    task = asyncio.create_task(IcmpDriver(targets, ctx, on_result, offsets=offsets, stats={}).run())
+    try:
+        await asyncio.wait_for(every.wait(), 20 + gap_s * len(targets))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return [got[t.key] for t in targets]
 
 
 def main() -> None:

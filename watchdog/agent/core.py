@@ -32,6 +32,7 @@ from probes import REGISTRY
 from probes.speed import SPEED_GATE_KEY
 from watchdog import __version__
 from watchdog.agent.detector import Closed, Detector, Opened, State
+from watchdog.agent.icmp_driver import IcmpDriver, wheel_targets
 from watchdog.agent.limits import check_fd_limit
 from watchdog.agent.quality import DegradedOpened, QualityTracker, closed_data, opened_data
 from watchdog.agent.scheduler import LatenessWindow, ScheduleStats, run_target, stagger_offsets
@@ -145,6 +146,7 @@ class AgentHandle:
     writer: JournalWriter
     run_id: str
     stats: dict[str, ScheduleStats] = field(default_factory=dict)
+    icmp_driver: IcmpDriver | None = None  # runs the ICMP targets with an IP address, when any
     started: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -226,8 +228,10 @@ class Agent:
         duration_s: float | None = None,
         install_signal_handlers: bool = False,
         tune_gc: bool = False,
+        icmp_wheel: bool = True,
     ) -> None:
         self.config = config
+        self.icmp_wheel = icmp_wheel  # ICMP targets with an IP address on one timer wheel (icmp_driver)
         self.tune_gc = tune_gc  # the process is the agent's own (``watchdog run``): see _tune_gc
         self.sink_factories = list(sink_factories)
         self.duration_s = duration_s
@@ -260,6 +264,14 @@ class Agent:
     async def on_result(self, target: Target, result: Result) -> None:
         """Journal first; then the detector, the outage events, the board and the sinks."""
         seq = await self.writer.write(result)
+        await self.after_write(target, result, seq)
+
+    def submit_result(self, result: Result) -> asyncio.Future[int | None]:
+        """Queue ``result`` for the journal; the future resolves once it is durable (the ICMP driver's first half)."""
+        return self.writer.submit(result)[1]
+
+    async def after_write(self, target: Target, result: Result, seq: int | None) -> None:
+        """Everything after the journal: the detector, the outage events, the board and the sinks."""
         if result.ok and result.metrics.get("expiry_warning"):
             self._note_certificate(target, result)
         if target.key in self._balance_of:
@@ -672,9 +684,13 @@ class Agent:
                     tg.create_task(self._monitor(), name="monitor"),
                     tg.create_task(self._watch_lateness(pooled), name="lateness"),
                 ]
+                wheel = wheel_targets(config.targets, REGISTRY, ctx) if self.icmp_wheel else []
+                on_wheel = {t.key for t in wheel}
                 for target in config.targets:
                     stats = self.handle.stats.setdefault(target.key, ScheduleStats())
                     stats.pooled = pooled
+                    if target.key in on_wheel:
+                        continue
                     tasks.append(
                         tg.create_task(
                             run_target(
@@ -689,6 +705,18 @@ class Agent:
                             name=f"watch:{target.key}",
                         )
                     )
+                if wheel:
+                    driver = IcmpDriver(
+                        wheel,
+                        ctx,
+                        self.on_result,
+                        offsets=offsets,
+                        stats=self.handle.stats,
+                        submit=self.submit_result,
+                        after=self.after_write,
+                    )
+                    self.handle.icmp_driver = driver
+                    tasks.append(tg.create_task(driver.run(), name="icmp-wheel"))
                 if self.tune_gc:
                     tasks.append(tg.create_task(self._tune_gc_later(gc_before), name="gc-tune"))
                 self.handle.started.set()

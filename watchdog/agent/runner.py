@@ -18,7 +18,7 @@ import time
 
 from watchdog.errors import ProbeError
 from watchdog.model import FailureKind, Result, Target, steady_ns
-from watchdog.probe import Probe, ProbeContext
+from watchdog.probe import Measurement, Probe, ProbeContext
 from watchdog.safetext import printable
 from watchdog.units import redact_url
 
@@ -153,37 +153,57 @@ async def run_probe(probe: Probe, target: Target, ctx: ProbeContext) -> Result:
     try:
         async with asyncio.timeout(target.timeout_s):
             measured = await probe.run(ctx, target)
-    except ProbeError as exc:
-        oserror = local_error(exc)
-        if oserror is not None:
-            return _internal(state, target, ts_ns, steady, t0, oserror)
-        _local_recovered(state)
-        return _failed(target, ts_ns, steady, t0, exc.failure, _one_line(exc.detail), dict(exc.metrics))
     except TimeoutError:
         _local_recovered(state)
         return _failed(target, ts_ns, steady, t0, FailureKind.TIMEOUT, f"no answer within {target.timeout_s:g}s")
     except Exception as exc:  # the one broad catch: a probe bug must not stop the schedule
-        oserror = local_error(exc)
-        if oserror is not None:
-            return _internal(state, target, ts_ns, steady, t0, oserror)
-        if state.once.seen(f"crash:{target.key}", f"{type(exc).__name__}: {exc}"):
-            _LOGGER.exception(
-                "probe crashed target=%s kind=%s (the same crash again is not logged)", target.key, target.kind
-            )
-        return _failed(
-            target, ts_ns, steady, t0, FailureKind.INTERNAL, _one_line(f"internal error: {type(exc).__name__}: {exc}")
+        return settle(state, target, ts_ns, steady, t0, exc)
+    return settle(state, target, ts_ns, steady, t0, measured)
+
+
+def settle(
+    state: RunState, target: Target, ts_ns: int, steady: int, t0: float, outcome: Measurement | Exception
+) -> Result:
+    """The Result of a probe that started at ``ts_ns``/``steady``/``t0`` (monotonic) and came to ``outcome``.
+
+    A ``ProbeError`` is the probe's verdict, a local resource error (anywhere in the exception's chain) an
+    ``internal`` result, any other exception a probe crash (logged once). Shared by :func:`run_probe` and the
+    agent's ICMP driver, so both journal the same text for the same outcome.
+    """
+    if isinstance(outcome, Measurement):
+        elapsed = time.monotonic() - t0
+        _local_recovered(state)
+        crash = f"crash:{target.key}"
+        if crash in state.once.last:
+            state.once.clear(crash)
+        return Result(
+            target=target.key,
+            ts_ns=ts_ns,
+            steady_ns=steady,
+            ok=True,
+            latency_s=elapsed if outcome.latency_s is None else float(outcome.latency_s),
+            failure=None,
+            detail=_one_line(outcome.detail),
+            metrics=dict(outcome.metrics),
         )
-    elapsed = time.monotonic() - t0
-    _local_recovered(state)
-    if f"crash:{target.key}" in state.once.last:
-        state.once.clear(f"crash:{target.key}")
-    return Result(
-        target=target.key,
-        ts_ns=ts_ns,
-        steady_ns=steady,
-        ok=True,
-        latency_s=elapsed if measured.latency_s is None else float(measured.latency_s),
-        failure=None,
-        detail=_one_line(measured.detail),
-        metrics=dict(measured.metrics),
+    oserror = local_error(outcome)
+    if oserror is not None:
+        return _internal(state, target, ts_ns, steady, t0, oserror)
+    if isinstance(outcome, ProbeError):
+        _local_recovered(state)
+        return _failed(target, ts_ns, steady, t0, outcome.failure, _one_line(outcome.detail), dict(outcome.metrics))
+    if state.once.seen(f"crash:{target.key}", f"{type(outcome).__name__}: {outcome}"):
+        _LOGGER.error(
+            "probe crashed target=%s kind=%s (the same crash again is not logged)",
+            target.key,
+            target.kind,
+            exc_info=outcome,
+        )
+    return _failed(
+        target,
+        ts_ns,
+        steady,
+        t0,
+        FailureKind.INTERNAL,
+        _one_line(f"internal error: {type(outcome).__name__}: {outcome}"),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import sqlite3
 import time
 import uuid
@@ -54,7 +55,7 @@ BLOCK_MAX_ROWS = 1000
 TEXT_CACHE_MAX = 4096  # interned texts whose id the writer remembers
 TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among them is interned
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
-TEMPLATE_CACHE_MAX = 4096  # template ids the writer remembers
+TEMPLATE_CACHE_MAX = 65_536  # template ids the writer remembers (an ICMP target has its own: its address)
 
 _RTT_KEYS = (("rtt_min_s", "\x04"), ("rtt_avg_s", "\x05"), ("rtt_max_s", "\x06"))
 _CONTROL = frozenset(chr(c) for c in range(1, 7))
@@ -114,7 +115,11 @@ def rtt_template(
     detail_tpl = detail[: -len(suffix)] + "rtt min/avg/max \x01/\x02/\x03 ms"
     metrics_tpl = metrics_text
     for key, code in _RTT_KEYS:
-        fragment = f'"{key}":{_json(metrics[key])}'
+        value = metrics[key]
+        # json.dumps writes a finite float as its repr: the same text without the encoder (a row each, at
+        # thousands of ICMP results a second)
+        text = repr(value) if type(value) is float and math.isfinite(value) else _json(value)
+        fragment = f'"{key}":{text}'
         if metrics_tpl.count(fragment) != 1:
             return None
         metrics_tpl = metrics_tpl.replace(fragment, f'"{key}":{code}')
