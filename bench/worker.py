@@ -308,6 +308,8 @@ def main() -> None:
             sys.setswitchinterval(float(load["switch_interval"]))
         loader = threading.Thread(target=_report_load, args=(load, stop, reports), daemon=True)
         loader.start()
+    if spec.get("switch_interval"):  # the interpreter's thread switch interval for the whole run (default 5 ms)
+        sys.setswitchinterval(float(spec["switch_interval"]))
     mode = spec["mode"]
     if mode == "agent":
         out = _run(_agent(spec), spec)
