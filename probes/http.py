@@ -513,7 +513,7 @@ async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str
             raise ConnectError(f"{url}: the server closed the connection without an answer")
         m = _STATUS_LINE.match(first)
         if m is None:
-            shown = repr(first[:100])
+            shown = f"{first[:100]!r} ^"
             if not first.startswith(b"HTTP/"):
                 raise _Invalid(f"Bad status line: Expected HTTP/, RTSP/ or ICE/: {shown}")
             raise _Invalid(f"Bad status line: Invalid status code: {shown}")
@@ -533,16 +533,20 @@ async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str
                 continue
             name_bytes, colon, value_bytes = line.partition(b":")
             if not colon or not _TOKEN.match(name_bytes):
-                raise _Invalid(f"Invalid header token: {line[:100]!r}")
+                raise _Invalid(f"Invalid header token: {line[:100]!r} ^")
             value_bytes = value_bytes.strip(b" \t")
             if _BAD_VALUE.search(value_bytes):
-                raise _Invalid(f"Invalid header value char: {line[:100]!r}")
+                raise _Invalid(f"Invalid HTTP header: {value_bytes[:100]!r}")
             if len(raw) >= _MAX_HEADERS:
                 raise _Invalid("Too many headers received")
             raw.append((name_bytes.decode("ascii"), value_bytes.decode("utf-8", "surrogateescape")))
         if 100 <= status < 200 and status != 101:
             continue
+        _framing(raw)
         headers = {name.lower(): value for name, value in raw}
+        encoding = headers.get("content-encoding", "")
+        if encoding.isascii() and encoding.lower() in _NO_DECODER:  # aiohttp refuses these at the head
+            raise _Invalid(_NO_DECODER[encoding.lower()])
         content_type = next((v for n, v in raw if n.lower() == "content-type"), None)
         charset = (parse_content_type(content_type)[1].get("charset") if content_type else None) or "utf-8"
         return status, reason, headers, charset, raw
@@ -550,26 +554,12 @@ async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str
 
 async def _read_payload(reader: _Reader, headers: dict[str, str], raw: list[tuple[str, str]], limit: int) -> bytes:
     """At most ``limit`` bytes of the body (decoded, for gzip and deflate), framed as the headers say."""
-    lengths = [v for n, v in raw if n.lower() == "content-length"]
-    transfer = headers.get("transfer-encoding")
-    if transfer is not None and lengths:
-        raise _Invalid("Transfer-Encoding can't be present with Content-Length")
-    if len(lengths) > 1:
-        raise _Invalid("Duplicate Content-Length")
-    length: int | None = None
-    if lengths:
-        if not lengths[0].isdigit() or not lengths[0].isascii():
-            raise _Invalid(f"Invalid character in Content-Length: {lengths[0][:40]!r}")
-        length = int(lengths[0])
+    length, transfer = _framing(raw)
     chunked = transfer is not None and transfer.rsplit(",", 1)[-1].strip().lower() == "chunked"
     encoding = headers.get("content-encoding")
     decoder: _Decoder | None = None
-    if encoding is not None and encoding.isascii():
-        encoding = encoding.lower()
-        if encoding in _NO_DECODER:
-            raise _Invalid(_NO_DECODER[encoding])
-        if encoding in _ENCODINGS:
-            decoder = _Decoder(encoding)
+    if encoding is not None and encoding.isascii() and encoding.lower() in _ENCODINGS:
+        decoder = _Decoder(encoding.lower())
     out = bytearray()
     if limit <= 0:
         return b""
@@ -599,6 +589,24 @@ async def _read_payload(reader: _Reader, headers: dict[str, str], raw: list[tupl
     if decoder is not None:
         decoder.finish()
     return bytes(out)
+
+
+def _framing(raw: list[tuple[str, str]]) -> tuple[int | None, str | None]:
+    """Content-Length and Transfer-Encoding, refused where aiohttp's parser refuses them (also for HEAD)."""
+    lengths = [(n, v) for n, v in raw if n.lower() == "content-length"]
+    transfer = next(((n, v) for n, v in raw if n.lower() == "transfer-encoding"), None)
+    if transfer is not None and lengths:
+        raise _Invalid(f"Transfer-Encoding can't be present with Content-Length: {_shown(transfer)}")
+    if len(lengths) > 1:
+        raise _Invalid(f"Duplicate Content-Length: {_shown(lengths[1])}")
+    if lengths and (not lengths[0][1].isdigit() or not lengths[0][1].isascii()):
+        raise _Invalid(f"Invalid character in Content-Length: {_shown(lengths[0])}")
+    return (int(lengths[0][1]) if lengths else None), (transfer[1] if transfer is not None else None)
+
+
+def _shown(header: tuple[str, str]) -> str:
+    """A header line quoted as aiohttp's parser quotes the line it stopped at."""
+    return f"{f'{header[0]}: {header[1]}'.encode('utf-8', 'surrogateescape')[:100]!r} ^"
 
 
 def _take(out: bytearray, piece: bytes, decoder: _Decoder | None, limit: int) -> bool:
@@ -647,7 +655,7 @@ async def _chunks(reader: _Reader) -> AsyncIterator[bytes]:
             raise _BrokenBody("400, message: Not enough data to satisfy transfer length header.")
         size_text = line.split(b";", 1)[0].strip(b" \t")
         if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
-            raise _Invalid(f"Invalid character in chunk size: {size_text[:40]!r}")
+            raise _Invalid(f"Invalid character in chunk size: {size_text[:40]!r} ^")
         size = int(size_text, 16)
         if size == 0:
             for _ in range(_MAX_HEADERS + 1):
