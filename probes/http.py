@@ -303,13 +303,14 @@ async def _judge(
     body: bytes,
     elapsed: float,
 ) -> Measurement:
-    redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
-    where = f"{final_url} (redirected from {url})" if redirected else url
+    where = _where(final_url, url)
     metrics: dict[str, float] = {"status_code": status, "body_bytes": len(body)}
     conditions, readings = options.parsed()
     answer = Answer(status, elapsed, headers, body, charset)
     try:
-        if any(r.pattern is not None for r in readings.values()):  # a search may take its half second: off the loop
+        if not readings:
+            read: dict[str, float] = {}
+        elif any(r.pattern is not None for r in readings.values()):  # a search may take its half second: off the loop
             read = await asyncio.to_thread(_read_metrics, readings, answer)
         else:
             read = _read_metrics(readings, answer)
@@ -468,13 +469,49 @@ class _Reader:
             if not await self.more():
                 return None
 
+    async def head(self, url: str) -> list[bytes]:
+        """The lines of one head (status line first), their ends (CRLF or LF) cut, without the blank line.
+
+        At most aiohttp's line length and header count are read: past them the answer is refused.
+        """
+        start = 0
+        while True:
+            crlf, lf = self.buf.find(b"\n\r\n", start), self.buf.find(b"\n\n", start)
+            if crlf >= 0 or lf >= 0:
+                end, skip = (crlf, 3) if crlf >= 0 and (lf < 0 or crlf < lf) else (lf, 2)
+                lines = bytes(self.buf[:end]).split(b"\n")
+                del self.buf[: end + skip]
+                if len(lines) > _MAX_HEADERS + 1:
+                    raise _Invalid("Too many headers received")
+                for i, line in enumerate(lines):
+                    if line.endswith(b"\r"):
+                        line = lines[i] = line[:-1]
+                    if len(line) > _MAX_LINE:
+                        raise _Invalid(f"Got more than {_MAX_LINE} bytes when reading {_what(i)}")
+                return lines
+            last, count = self.buf.rfind(b"\n"), self.buf.count(b"\n")
+            if len(self.buf) - last - 1 > _MAX_LINE + 1:
+                raise _Invalid(f"Got more than {_MAX_LINE} bytes when reading {_what(count)}")
+            if count > _MAX_HEADERS + 1:
+                raise _Invalid("Too many headers received")
+            start = max(0, len(self.buf) - 2)
+            if not await self.more():
+                if not self.buf:
+                    raise ConnectError(f"{url}: the server closed the connection without an answer")
+                if last < 0:
+                    raise _Invalid("the answer ended inside the status line")
+                raise _Invalid("the answer ended inside its headers")
+
+
+def _what(index: int) -> str:
+    return "the status line" if index == 0 else "a header line"
+
 
 async def _lean_fetch(lean: _Lean, url: str, limit: int) -> _Fetched:
     loop = asyncio.get_running_loop()
     t0 = time.monotonic()
-    sock = socket.socket(lean.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(lean.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, socket.IPPROTO_TCP)
     try:
-        sock.setblocking(False)
         try:
             await loop.sock_connect(sock, (lean.host, lean.port))
         except OSError as exc:
@@ -506,11 +543,8 @@ async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str
     1xx answers before the final one are skipped, as aiohttp does (101 is final).
     """
     while True:
-        first = await reader.line(_MAX_LINE, "the status line")
-        if first is None:
-            if reader.buf:
-                raise _Invalid("the answer ended inside the status line")
-            raise ConnectError(f"{url}: the server closed the connection without an answer")
+        lines = await reader.head(url)
+        first = lines[0]
         m = _STATUS_LINE.match(first)
         if m is None:
             shown = f"{first[:100]!r} ^"
@@ -520,12 +554,7 @@ async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str
         status = int(m.group(3))
         reason = (m.group(4) or b"").decode("utf-8", "surrogateescape").strip()
         raw: list[tuple[str, str]] = []
-        while True:
-            line = await reader.line(_MAX_LINE, "a header line")
-            if line is None:
-                raise _Invalid("the answer ended inside its headers")
-            if not line:
-                break
+        for line in lines[1:]:
             if line[:1] in (b" ", b"\t") and raw:  # an obsolete folded line continues the value before
                 name, value = raw[-1]
                 more = line.strip(b" \t").decode("utf-8", "surrogateescape")
@@ -537,8 +566,6 @@ async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str
             value_bytes = value_bytes.strip(b" \t")
             if _BAD_VALUE.search(value_bytes):
                 raise _Invalid(f"Invalid HTTP header: {value_bytes[:100]!r}")
-            if len(raw) >= _MAX_HEADERS:
-                raise _Invalid("Too many headers received")
             raw.append((name_bytes.decode("ascii"), value_bytes.decode("utf-8", "surrogateescape")))
         if 100 <= status < 200 and status != 101:
             continue
@@ -676,6 +703,13 @@ async def _chunks(reader: _Reader) -> AsyncIterator[bytes]:
             raise _BrokenBody("400, message: Not enough data to satisfy transfer length header.")
         if end:
             raise _Invalid(f"Invalid character in chunk data end: {end[:40]!r}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _where(final_url: str, url: str) -> str:
+    """The URL a detail names: the answer's, and the target's when a redirect was followed."""
+    redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
+    return f"{final_url} (redirected from {url})" if redirected else url
 
 
 def _failed(conditions: list[Condition], answer: Answer) -> list[tuple[Condition, str]]:
