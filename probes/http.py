@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import functools
+import os
 import re
 import socket
 import ssl
@@ -513,12 +515,13 @@ async def _lean_fetch(lean: _Lean, url: str, limit: int) -> _Fetched:
     sock = socket.socket(lean.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, socket.IPPROTO_TCP)
     try:
         try:
-            await loop.sock_connect(sock, (lean.host, lean.port))
+            sent = await _connect_and_send(loop, sock, lean)
         except OSError as exc:
             raise ConnectError(f"connect {host_port(lean.host, lean.port)}: {os_reason(exc)}") from exc
         reader = _Reader(loop, sock)
         try:
-            await loop.sock_sendall(sock, lean.request)
+            if sent < len(lean.request):
+                await loop.sock_sendall(sock, lean.request[sent:])
             status, reason, headers, charset, raw = await _read_head(reader, url)
             body = (
                 b""
@@ -535,6 +538,42 @@ async def _lean_fetch(lean: _Lean, url: str, limit: int) -> _Fetched:
     finally:
         sock.close()
     return status, reason, lean.final_url, charset, headers, body, elapsed
+
+
+async def _connect_and_send(loop: asyncio.AbstractEventLoop, sock: socket.socket, lean: _Lean) -> int:
+    """Connect, and send what the socket takes at once; returns how many bytes of the request went out.
+
+    On loopback and fast links the handshake is often done by the time ``connect`` returns "in progress":
+    the request is then sent at once, without waiting a turn of the event loop for the socket to become
+    writable. An OSError here is a connection that did not open.
+    """
+    code = sock.connect_ex((lean.host, lean.port))
+    if code not in (0, errno.EINPROGRESS, errno.EAGAIN, errno.EINTR):
+        raise OSError(code, os.strerror(code))
+    if code != 0:
+        try:
+            return sock.send(lean.request)
+        except BlockingIOError:  # still connecting: wait until the socket is writable, then ask how it went
+            await _writable(loop, sock)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code)) from None
+    return 0
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    fd = sock.fileno()
+    loop.add_writer(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_writer(fd)
 
 
 async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str], str, list[tuple[str, str]]]:

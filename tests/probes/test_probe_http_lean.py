@@ -411,3 +411,63 @@ async def test_hostile_answers(
         assert (result.failure, result.detail) == (FailureKind.TIMEOUT, expected)
     else:
         assert (result.failure, result.detail) == (FailureKind.UNEXPECTED, f"{canned.url(path)}: {expected}")
+
+
+# ------------------------------------------------------------------------------ a handshake that takes time
+
+
+@pytest.fixture
+async def full_backlog() -> AsyncIterator[tuple[socket.socket, list[socket.socket]]]:
+    """A listener whose accept queue is full (backlog 0, two connections nobody accepted): new SYNs are dropped."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    waiting = []
+    for _ in range(2):
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setblocking(False)
+        client.connect_ex(listener.getsockname())
+        waiting.append(client)
+    await asyncio.sleep(0.05)
+    yield listener, waiting
+    for sock in (listener, *waiting):
+        sock.close()
+
+
+async def test_handshake_never_done(ctx: ProbeContext, full_backlog: tuple[socket.socket, list[socket.socket]]) -> None:
+    port = full_backlog[0].getsockname()[1]
+    lean, slow = await _both(ctx, make_target("http", f"http://127.0.0.1:{port}/", timeout_s=0.3))
+    _same(lean, slow)
+    assert (lean.failure, lean.detail) == (FailureKind.TIMEOUT, "no answer within 0.3s")
+
+
+async def test_handshake_done_late(ctx: ProbeContext, full_backlog: tuple[socket.socket, list[socket.socket]]) -> None:
+    """The SYN is dropped once and retransmitted (after about a second): the request waits for the connection."""
+    listener, _ = full_backlog
+    listener.setblocking(False)
+    loop = asyncio.get_running_loop()
+
+    async def serve() -> None:
+        await asyncio.sleep(0.2)  # the probe's first SYN has been dropped by now
+        while True:
+            conn, _ = await loop.sock_accept(listener)
+            with conn:
+                try:
+                    request = await asyncio.wait_for(loop.sock_recv(conn, 4096), 0.5)
+                except TimeoutError:
+                    continue  # one of the fixture's connections: it sends nothing
+                if request:
+                    await loop.sock_sendall(conn, ANSWERS["ok"])
+
+    server = asyncio.create_task(serve())
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/ok"
+        result = await probe(ctx, make_target("http", url, timeout_s=5))
+    finally:
+        server.cancel()
+    assert ctx.resources[http.LEAN_KEY]["test/http"][2] is not None
+    assert (result.ok, result.detail, dict(result.metrics)) == (
+        True,
+        f"HTTP 200 OK from {url}",
+        {"status_code": 200, "body_bytes": len(TEXT)},
+    )
