@@ -356,7 +356,7 @@ _MAX_CHUNK_LINE = 8190
 _TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _STATUS_LINE = re.compile(rb"^HTTP/(\d)\.(\d) (\d{3})(?: (.*))?$", re.S)
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # aiohttp refuses to send these in a header
 _ENCODINGS = ("gzip", "deflate")
 _NO_DECODER = {
     "br": "Can not decode content-encoding: brotli (br). Please install `Brotli`",

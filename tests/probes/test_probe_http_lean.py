@@ -236,6 +236,8 @@ async def test_ipv6_literal(ctx: ProbeContext) -> None:
         ("http://localhost/", {}, False),
         ("http://127.1/", {}, False),
         ("http://127.0.0.1/", {"headers": {"X-Bad": "a\r\nInjected: yes"}}, False),
+        ("http://127.0.0.1/", {"headers": {"X-Bad": "a\x7fb"}}, False),
+        ("http://127.0.0.1/", {"headers": {"X-Tab": "a\tb"}}, True),
     ],
 )
 def test_which_targets_go_lean(address: str, options: dict[str, Any], lean: bool) -> None:
