@@ -76,27 +76,39 @@ def icmp_round(warmup_s: float, window_s: float) -> Figures:
     return figures
 
 
-def tcp_http_round(warmup_s: float, window_s: float, rate: int = 500) -> Figures:
+def tcp_http_round(warmup_s: float, window_s: float, rate: int = 500, *, aiohttp_too: bool = False) -> Figures:
+    """TCP and HTTP against blackbox_exporter; with ``aiohttp_too`` HTTP also through aiohttp's client.
+
+    The agent's plain ``http://`` GET to an IP address goes through its lean client; the same targets with
+    ``follow_redirects: true`` (the bench servers never redirect, so the answer is the same) go through
+    aiohttp, which gives the lean client's gain against the same peer figure in the same run.
+    """
     figures: Figures = {}
     hosts = [f"127.0.3.{i}" for i in range(1, 21)]
     with servers({"tcp": hosts, "http": hosts}) as listening:
         for kind, module in (("tcp", "tcp_connect"), ("http", "http_2xx")):
             addresses = [listening[kind][i % len(hosts)] for i in range(rate)]
-            prefix = kind if kind == "tcp" else "http (fresh connection)"
             peer = run_blackbox(module, addresses, warmup_s, window_s)
             peer_us = peer["cpu_s"] / max(1, peer["probes"]) * 1e6
-            figures[f"{prefix}: blackbox_exporter CPU per probe"] = (peer_us, "µs")
-            for mode in ("prober", "agent"):
-                spec = {**_spec(kind, addresses, warmup_s, window_s), "mode": mode}
-                r = run_worker(spec, timeout_s=window_s * 4 + 180)
-                _ours(figures, prefix, mode, r, rate)
-                label = "probe path" if mode == "prober" else "whole agent"
-                figures[f"{prefix}: {label} ÷ blackbox_exporter CPU"] = (_us(r) / peer_us, "×")
-            figures[f"{prefix}: outside the probe ÷ probe path"] = (
-                figures[f"{prefix}: whole agent CPU per probe"][0] / figures[f"{prefix}: probe path CPU per probe"][0]
-                - 1,
-                "×",
-            )
+            variants: list[tuple[str, dict[str, Any]]] = [(kind if kind == "tcp" else "http (fresh connection)", {})]
+            if kind == "http" and aiohttp_too:
+                variants.append(("http (fresh connection, aiohttp's client)", {"follow_redirects": True}))
+            for prefix, options in variants:
+                figures[f"{prefix}: blackbox_exporter CPU per probe"] = (peer_us, "µs")
+                for mode in ("prober", "agent"):
+                    spec = {**_spec(kind, addresses, warmup_s, window_s), "mode": mode}
+                    if options:
+                        spec["targets"] = [{**t, "options": options} for t in spec["targets"]]
+                    r = run_worker(spec, timeout_s=window_s * 4 + 180)
+                    _ours(figures, prefix, mode, r, rate)
+                    label = "probe path" if mode == "prober" else "whole agent"
+                    figures[f"{prefix}: {label} ÷ blackbox_exporter CPU"] = (_us(r) / peer_us, "×")
+                figures[f"{prefix}: outside the probe ÷ probe path"] = (
+                    figures[f"{prefix}: whole agent CPU per probe"][0]
+                    / figures[f"{prefix}: probe path CPU per probe"][0]
+                    - 1,
+                    "×",
+                )
     return figures
 
 
@@ -125,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=20.0, help="measured seconds per run (after a warm-up)")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--only", default="icmp,tcp_http")
+    parser.add_argument(
+        "--aiohttp", action="store_true", help="also run the HTTP targets through aiohttp's client (follow_redirects)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS-whole-agent.md")
     args = parser.parse_args(argv)
     chosen = args.only.split(",")
@@ -135,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         if "icmp" in chosen:
             figures.update(icmp_round(args.warmup, args.window))
         if "tcp_http" in chosen:
-            figures.update(tcp_http_round(args.warmup, args.window))
+            figures.update(tcp_http_round(args.warmup, args.window, aiohttp_too=args.aiohttp))
         for name, (value, unit) in figures.items():
             print(f"  run {n + 1}: {name}: {_cell(value)} {unit}", flush=True)
         rounds.append(figures)
@@ -145,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Measured {utc_now_text()} on `{info['host']}`: {info['cpu']}, {info['os']}, Python {info['python']}, "
         f"SQLite {info['sqlite']}. Command: `python -m bench.whole_agent --runs {args.runs} --window "
-        f"{args.window:g} --only {args.only}`; {args.runs} runs, {time.monotonic() - t0:.0f} s in all.",
+        f"{args.window:g} --only {args.only}{' --aiohttp' if args.aiohttp else ''}`; {args.runs} runs, "
+        f"{time.monotonic() - t0:.0f} s in all.",
         "",
         *table(rounds),
         "",

@@ -10,22 +10,44 @@ Every probe opens a fresh connection (resolve, connect, TLS, request), like blac
 keep-alives off: a pooled socket would only prove that an old flow still works, while the question is
 whether a new client can get through. The aiohttp session is shared (one per agent) only to reuse its
 machinery; its connector closes every connection and caches no DNS answers.
+
+A plain ``http://`` GET or HEAD to an IP address (no redirects to follow, no credentials in the URL) goes
+through a lean client instead (:func:`_lean_probe`, issue 19): a bare non-blocking socket, the request
+bytes built once per target exactly as aiohttp would send them (same request line, Host, User-Agent,
+Accept, Accept-Encoding, Connection and configured headers, in the same order), and a small HTTP/1.x
+response reader with aiohttp's limits (8,190 bytes per line, 128 headers) that frames the body by
+Content-Length, chunks or the close, decodes gzip and deflate like aiohttp, and stops at
+``max_body_bytes``. It gives the same result for the same answer: the same failure kinds and, for the
+answers aiohttp words in a fixed way, the same detail. aiohttp's client machinery was a third of the probe's
+CPU. Everything else (https, redirects followed, credentials, other methods or a body, host names,
+whose cookies the shared session keeps) goes through aiohttp; the choice is made once per target.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import functools
+import os
 import re
+import socket
 import ssl
 import time
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import hdrs
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.helpers import is_canonical_ipv4_address, is_ip_address, parse_content_type
+from multidict import CIMultiDict
 from pydantic import AfterValidator, Field, field_validator, model_validator
+from yarl import URL
 
 import watchdog
 from probes._net import host_port, os_reason
@@ -211,6 +233,25 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     """Request the URL on a fresh connection, read at most ``max_body_bytes``, check status and text."""
     options: HttpOptions = target.options or HttpOptions()
     url = target.address  # what messages say: credentials in the config's URL are redacted here
+    plans: dict[str, tuple[HttpOptions, str, _Lean | None]] = ctx.resources.setdefault(LEAN_KEY, {})
+    known = plans.get(target.key)
+    if known is None or known[0] is not options or known[1] != target.probe_address:
+        known = plans[target.key] = (options, target.probe_address, _lean_plan(target.probe_address, options))
+    lean = known[2]
+    if lean is not None:
+        status, reason, final_url, charset, headers, body, elapsed = await _lean_fetch(
+            lean, url, options.max_body_bytes
+        )
+    else:
+        status, reason, final_url, charset, headers, body, elapsed = await _aiohttp_fetch(ctx, target, options)
+    return await _judge(options, url, status, reason, final_url, charset, headers, body, elapsed)
+
+
+_Fetched = tuple[int, str, str, str, dict[str, str], bytes, float]
+
+
+async def _aiohttp_fetch(ctx: ProbeContext, target: Target, options: HttpOptions) -> _Fetched:
+    url = target.address
     session = _session(ctx)
     ssl_option = _ssl(ctx, options)
     t0 = time.monotonic()
@@ -250,14 +291,28 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
         raise UnexpectedAnswer(f"{url}: broken response body: {_cause(exc)}") from exc
     except aiohttp.ClientResponseError as exc:  # an answer that is not valid HTTP
         raise UnexpectedAnswer(f"{url}: invalid HTTP response: {exc.message}") from exc
+    return status, reason, final_url, charset, headers, body, elapsed
 
-    redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
-    where = f"{final_url} (redirected from {url})" if redirected else url
+
+async def _judge(
+    options: HttpOptions,
+    url: str,
+    status: int,
+    reason: str,
+    final_url: str,
+    charset: str,
+    headers: dict[str, str],
+    body: bytes,
+    elapsed: float,
+) -> Measurement:
+    where = _where(final_url, url)
     metrics: dict[str, float] = {"status_code": status, "body_bytes": len(body)}
     conditions, readings = options.parsed()
     answer = Answer(status, elapsed, headers, body, charset)
     try:
-        if any(r.pattern is not None for r in readings.values()):  # a search may take its half second: off the loop
+        if not readings:
+            read: dict[str, float] = {}
+        elif any(r.pattern is not None for r in readings.values()):  # a search may take its half second: off the loop
             read = await asyncio.to_thread(_read_metrics, readings, answer)
         else:
             read = _read_metrics(readings, answer)
@@ -289,6 +344,411 @@ async def probe_http(ctx: ProbeContext, target: Target) -> Measurement:
     if read:
         detail += "; " + ", ".join(f"{k}={v:g}" for k, v in read.items())
     return Measurement(latency_s=elapsed, detail=detail, metrics=metrics)
+
+
+# ------------------------------------------------------------------------------------- the lean client
+
+LEAN_KEY = "http.lean"
+"""``ctx.resources`` key: per target key, its options, address and lean plan (None: aiohttp)."""
+_MAX_LINE = 8190  # aiohttp's max_line_size and max_field_size
+_MAX_HEADERS = 128  # aiohttp's max_headers
+_MAX_CHUNK_LINE = 8190
+_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_STATUS_LINE = re.compile(rb"^HTTP/(\d)\.(\d) (\d{3})(?: (.*))?$", re.S)
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # aiohttp refuses to send these in a header
+_ENCODINGS = ("gzip", "deflate")
+_NO_DECODER = {
+    "br": "Can not decode content-encoding: brotli (br). Please install `Brotli`",
+    "zstd": "Can not decode content-encoding: zstandard (zstd). Please install `backports.zstd`",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Lean:
+    """What the lean client needs for one target, built once: where to connect and the request's bytes."""
+
+    host: str
+    port: int
+    family: int
+    request: bytes
+    head: bool
+    final_url: str
+
+
+def _lean_plan(address: str, options: HttpOptions) -> _Lean | None:
+    """The lean client's plan for a target, or None when only aiohttp does exactly what the options ask."""
+    if options.method not in ("GET", "HEAD") or options.body is not None or options.follow_redirects:
+        return None
+    if ClientRequest.DEFAULT_HEADERS.get(hdrs.ACCEPT_ENCODING) != "gzip, deflate":
+        return None  # aiohttp would ask for (and decode) br or zstd too: those answers are its own
+    try:
+        url = URL(address)
+        port = url.port
+    except ValueError:
+        return None
+    host = url.raw_host
+    if url.scheme != "http" or not host or port is None or url.raw_user or url.raw_password or "%" in host:
+        return None  # https, credentials (aiohttp sends them as Basic auth), an IPv6 zone
+    if not is_ip_address(host) or (":" not in host and not is_canonical_ipv4_address(host)):
+        return None  # a name: aiohttp resolves it (every address, happy eyeballs) and keeps its cookies
+    # the request's headers, built with the steps aiohttp takes (ClientSession._prepare_headers, then
+    # ClientRequest.update_headers, update_auto_headers and send with a force_close connector)
+    merged: CIMultiDict[str] = CIMultiDict({hdrs.USER_AGENT: USER_AGENT})
+    added: set[str] = set()
+    for key, value in CIMultiDict(options.headers).items():
+        if key in added:
+            merged.add(key, value)
+        else:
+            merged[key] = value
+            added.add(key)
+    headers: CIMultiDict[str] = CIMultiDict()
+    authority = url.host_port_subcomponent
+    if authority is None:
+        return None
+    headers[hdrs.HOST] = authority
+    for key, value in merged.items():
+        if key in hdrs.HOST_ALL:
+            headers[key] = value
+        else:
+            headers.add(key, value)
+    for key, value in ClientRequest.DEFAULT_HEADERS.items():
+        if key not in headers:
+            headers[key] = value
+    if hdrs.CONNECTION not in headers:
+        headers[hdrs.CONNECTION] = "close"
+    request_line = f"{options.method} {url.raw_path_qs} HTTP/1.1"
+    if any(_FORBIDDEN.search(text) for pair in headers.items() for text in pair) or _FORBIDDEN.search(request_line):
+        return None  # aiohttp refuses to send it: its error, not ours
+    lines = [request_line, *(f"{k}: {v}" for k, v in headers.items())]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    final = url.with_fragment(None) if url.raw_fragment else url
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return _Lean(host, port, family, request, options.method == "HEAD", redact_url(str(final)))
+
+
+class _Invalid(Exception):
+    """The answer is not HTTP/1.x as aiohttp reads it (worded like aiohttp's parser where it is fixed)."""
+
+
+class _BrokenBody(Exception):
+    """The head was fine, the body is not (worded like aiohttp's payload errors)."""
+
+
+class _Reader:
+    """Bytes from a connected non-blocking socket, read as they come, at most ``_READ_CHUNK`` at a time."""
+
+    __slots__ = ("buf", "eof", "loop", "sock")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.loop, self.sock, self.buf, self.eof = loop, sock, bytearray(), False
+
+    async def more(self) -> bool:
+        """Read what the server sent next; False at the end of the stream."""
+        if self.eof:
+            return False
+        data = await self.loop.sock_recv(self.sock, _READ_CHUNK)
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    async def line(self, limit: int, what: str) -> bytes | None:
+        """One line without its end (CRLF or LF); None if the stream ends first."""
+        start = 0
+        while True:
+            end = self.buf.find(b"\n", start)
+            if end >= 0:
+                if end > limit + 1:
+                    raise _Invalid(f"Got more than {limit} bytes when reading {what}")
+                line = bytes(self.buf[:end])
+                del self.buf[: end + 1]
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(self.buf) > limit + 1:
+                raise _Invalid(f"Got more than {limit} bytes when reading {what}")
+            start = len(self.buf)
+            if not await self.more():
+                return None
+
+    async def head(self, url: str) -> list[bytes]:
+        """The lines of one head (status line first), their ends (CRLF or LF) cut, without the blank line.
+
+        At most aiohttp's line length and header count are read: past them the answer is refused.
+        """
+        start = 0
+        while True:
+            crlf, lf = self.buf.find(b"\n\r\n", start), self.buf.find(b"\n\n", start)
+            if crlf >= 0 or lf >= 0:
+                end, skip = (crlf, 3) if crlf >= 0 and (lf < 0 or crlf < lf) else (lf, 2)
+                lines = bytes(self.buf[:end]).split(b"\n")
+                del self.buf[: end + skip]
+                if len(lines) > _MAX_HEADERS + 1:
+                    raise _Invalid("Too many headers received")
+                for i, line in enumerate(lines):
+                    if line.endswith(b"\r"):
+                        line = lines[i] = line[:-1]
+                    if len(line) > _MAX_LINE:
+                        raise _Invalid(f"Got more than {_MAX_LINE} bytes when reading {_what(i)}")
+                return lines
+            last, count = self.buf.rfind(b"\n"), self.buf.count(b"\n")
+            if len(self.buf) - last - 1 > _MAX_LINE + 1:
+                raise _Invalid(f"Got more than {_MAX_LINE} bytes when reading {_what(count)}")
+            if count > _MAX_HEADERS + 1:
+                raise _Invalid("Too many headers received")
+            start = max(0, len(self.buf) - 2)
+            if not await self.more():
+                if not self.buf:
+                    raise ConnectError(f"{url}: the server closed the connection without an answer")
+                if last < 0:
+                    raise _Invalid("the answer ended inside the status line")
+                raise _Invalid("the answer ended inside its headers")
+
+
+def _what(index: int) -> str:
+    return "the status line" if index == 0 else "a header line"
+
+
+async def _lean_fetch(lean: _Lean, url: str, limit: int) -> _Fetched:
+    loop = asyncio.get_running_loop()
+    t0 = time.monotonic()
+    sock = socket.socket(lean.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, socket.IPPROTO_TCP)
+    try:
+        try:
+            sent = await _connect_and_send(loop, sock, lean)
+        except OSError as exc:
+            raise ConnectError(f"connect {host_port(lean.host, lean.port)}: {os_reason(exc)}") from exc
+        reader = _Reader(loop, sock)
+        try:
+            if sent < len(lean.request):
+                await loop.sock_sendall(sock, lean.request[sent:])
+            status, reason, headers, charset, raw = await _read_head(reader, url)
+            body = (
+                b""
+                if lean.head or status in (204, 304) or 100 <= status < 200
+                else await _read_payload(reader, headers, raw, limit)
+            )
+        except _Invalid as exc:
+            raise UnexpectedAnswer(f"{url}: invalid HTTP response: {exc}") from None
+        except _BrokenBody as exc:
+            raise UnexpectedAnswer(f"{url}: broken response body: {exc}") from None
+        except OSError as exc:
+            raise ConnectError(f"{url}: {os_reason(exc)}") from exc
+        elapsed = time.monotonic() - t0
+    finally:
+        sock.close()
+    return status, reason, lean.final_url, charset, headers, body, elapsed
+
+
+async def _connect_and_send(loop: asyncio.AbstractEventLoop, sock: socket.socket, lean: _Lean) -> int:
+    """Connect, and send what the socket takes at once; returns how many bytes of the request went out.
+
+    On loopback and fast links the handshake is often done by the time ``connect`` returns "in progress":
+    the request is then sent at once, without waiting a turn of the event loop for the socket to become
+    writable. An OSError here is a connection that did not open.
+    """
+    code = sock.connect_ex((lean.host, lean.port))
+    if code not in (0, errno.EINPROGRESS, errno.EAGAIN, errno.EINTR):
+        raise OSError(code, os.strerror(code))
+    if code != 0:
+        try:
+            return sock.send(lean.request)
+        except BlockingIOError:  # still connecting: wait until the socket is writable, then ask how it went
+            await _writable(loop, sock)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code)) from None
+    return 0
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    fd = sock.fileno()
+    loop.add_writer(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_writer(fd)
+
+
+async def _read_head(reader: _Reader, url: str) -> tuple[int, str, dict[str, str], str, list[tuple[str, str]]]:
+    """Status, reason, headers (lower-case names, the last of each name), charset, and the headers as sent.
+
+    1xx answers before the final one are skipped, as aiohttp does (101 is final).
+    """
+    while True:
+        lines = await reader.head(url)
+        first = lines[0]
+        m = _STATUS_LINE.match(first)
+        if m is None:
+            shown = f"{first[:100]!r} ^"
+            if not first.startswith(b"HTTP/"):
+                raise _Invalid(f"Bad status line: Expected HTTP/, RTSP/ or ICE/: {shown}")
+            raise _Invalid(f"Bad status line: Invalid status code: {shown}")
+        status = int(m.group(3))
+        reason = (m.group(4) or b"").decode("utf-8", "surrogateescape").strip()
+        raw: list[tuple[str, str]] = []
+        for line in lines[1:]:
+            if line[:1] in (b" ", b"\t") and raw:  # an obsolete folded line continues the value before
+                name, value = raw[-1]
+                more = line.strip(b" \t").decode("utf-8", "surrogateescape")
+                raw[-1] = (name, f"{value} {more}")
+                continue
+            name_bytes, colon, value_bytes = line.partition(b":")
+            if not colon or not _TOKEN.match(name_bytes):
+                raise _Invalid(f"Invalid header token: {line[:100]!r} ^")
+            value_bytes = value_bytes.strip(b" \t")
+            if _BAD_VALUE.search(value_bytes):
+                raise _Invalid(f"Invalid HTTP header: {value_bytes[:100]!r}")
+            raw.append((name_bytes.decode("ascii"), value_bytes.decode("utf-8", "surrogateescape")))
+        if 100 <= status < 200 and status != 101:
+            continue
+        _framing(raw)
+        headers = {name.lower(): value for name, value in raw}
+        encoding = headers.get("content-encoding", "")
+        if encoding.isascii() and encoding.lower() in _NO_DECODER:  # aiohttp refuses these at the head
+            raise _Invalid(_NO_DECODER[encoding.lower()])
+        content_type = next((v for n, v in raw if n.lower() == "content-type"), None)
+        charset = (parse_content_type(content_type)[1].get("charset") if content_type else None) or "utf-8"
+        return status, reason, headers, charset, raw
+
+
+async def _read_payload(reader: _Reader, headers: dict[str, str], raw: list[tuple[str, str]], limit: int) -> bytes:
+    """At most ``limit`` bytes of the body (decoded, for gzip and deflate), framed as the headers say."""
+    length, transfer = _framing(raw)
+    chunked = transfer is not None and transfer.rsplit(",", 1)[-1].strip().lower() == "chunked"
+    encoding = headers.get("content-encoding")
+    decoder: _Decoder | None = None
+    if encoding is not None and encoding.isascii() and encoding.lower() in _ENCODINGS:
+        decoder = _Decoder(encoding.lower())
+    out = bytearray()
+    if limit <= 0:
+        return b""
+    if chunked:
+        async for piece in _chunks(reader):
+            if _take(out, piece, decoder, limit):
+                return bytes(out)
+    elif length is not None:
+        received = 0
+        while received < length:
+            if not reader.buf and not await reader.more():
+                raise _BrokenBody(
+                    "400, message: Not enough data to satisfy content length header "
+                    f"(received {received} of {length} bytes)."
+                )
+            piece = bytes(reader.buf[: length - received])
+            del reader.buf[: len(piece)]
+            received += len(piece)
+            if _take(out, piece, decoder, limit):
+                return bytes(out)
+    else:  # until the server closes
+        while reader.buf or await reader.more():
+            piece = bytes(reader.buf)
+            reader.buf.clear()
+            if _take(out, piece, decoder, limit):
+                return bytes(out)
+    if decoder is not None:
+        decoder.finish()
+    return bytes(out)
+
+
+def _framing(raw: list[tuple[str, str]]) -> tuple[int | None, str | None]:
+    """Content-Length and Transfer-Encoding, refused where aiohttp's parser refuses them (also for HEAD)."""
+    lengths = [(n, v) for n, v in raw if n.lower() == "content-length"]
+    transfer = next(((n, v) for n, v in raw if n.lower() == "transfer-encoding"), None)
+    if transfer is not None and lengths:
+        raise _Invalid(f"Transfer-Encoding can't be present with Content-Length: {_shown(transfer)}")
+    if len(lengths) > 1:
+        raise _Invalid(f"Duplicate Content-Length: {_shown(lengths[1])}")
+    if lengths and (not lengths[0][1].isdigit() or not lengths[0][1].isascii()):
+        raise _Invalid(f"Invalid character in Content-Length: {_shown(lengths[0])}")
+    return (int(lengths[0][1]) if lengths else None), (transfer[1] if transfer is not None else None)
+
+
+def _shown(header: tuple[str, str]) -> str:
+    """A header line quoted as aiohttp's parser quotes the line it stopped at."""
+    return f"{f'{header[0]}: {header[1]}'.encode('utf-8', 'surrogateescape')[:100]!r} ^"
+
+
+def _take(out: bytearray, piece: bytes, decoder: _Decoder | None, limit: int) -> bool:
+    """Add a piece of the body (decoded) to ``out``, up to ``limit``; True once the limit is reached."""
+    if decoder is not None:
+        piece = decoder.feed(piece, limit - len(out))
+    out += piece[: limit - len(out)]
+    return len(out) >= limit
+
+
+class _Decoder:
+    """gzip or deflate, decoded as aiohttp's ZLibDecompressor does (deflate with or without its zlib header)."""
+
+    __slots__ = ("encoding", "fed", "z")
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.fed = 0
+        self.z: zlib._Decompress | None = None
+
+    def feed(self, data: bytes, most: int) -> bytes:
+        if not data:
+            return b""
+        if self.z is None:
+            if self.encoding == "gzip":
+                wbits = 16 + zlib.MAX_WBITS
+            else:  # RFC 1950's header or raw deflate, as aiohttp guesses from the first byte
+                wbits = zlib.MAX_WBITS if data[0] & 0xF == 8 else -zlib.MAX_WBITS
+            self.z = zlib.decompressobj(wbits=wbits)
+        self.fed += len(data)
+        try:
+            return self.z.decompress(data, max(1, most))  # at most what is still wanted: no bomb unpacks here
+        except zlib.error:
+            raise _BrokenBody(f"400, message: Can not decode content-encoding: {self.encoding}") from None
+
+    def finish(self) -> None:
+        if self.fed and self.encoding == "deflate" and self.z is not None and not self.z.eof:
+            raise _BrokenBody("400, message: deflate")
+
+
+async def _chunks(reader: _Reader) -> AsyncIterator[bytes]:
+    """The chunks of a chunked body, as they come (trailers are read and dropped)."""
+    while True:
+        line = await reader.line(_MAX_CHUNK_LINE, "a chunk size")
+        if line is None:
+            raise _BrokenBody("400, message: Not enough data to satisfy transfer length header.")
+        size_text = line.split(b";", 1)[0].strip(b" \t")
+        if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise _Invalid(f"Invalid character in chunk size: {size_text[:40]!r} ^")
+        size = int(size_text, 16)
+        if size == 0:
+            for _ in range(_MAX_HEADERS + 1):
+                trailer = await reader.line(_MAX_LINE, "a trailer")
+                if not trailer:  # the empty line, or the end of the stream: the body is whole
+                    return
+            raise _Invalid("Too many trailers received")
+        left = size
+        while left:
+            if not reader.buf and not await reader.more():
+                raise _BrokenBody("400, message: Not enough data to satisfy transfer length header.")
+            piece = bytes(reader.buf[:left])
+            del reader.buf[: len(piece)]
+            left -= len(piece)
+            yield piece
+        end = await reader.line(2, "a chunk's end")
+        if end is None:
+            raise _BrokenBody("400, message: Not enough data to satisfy transfer length header.")
+        if end:
+            raise _Invalid(f"Invalid character in chunk data end: {end[:40]!r}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _where(final_url: str, url: str) -> str:
+    """The URL a detail names: the answer's, and the target's when a redirect was followed."""
+    redirected = without_userinfo(final_url) != without_userinfo(url)  # aiohttp moves credentials to a header
+    return f"{final_url} (redirected from {url})" if redirected else url
 
 
 def _failed(conditions: list[Condition], answer: Answer) -> list[tuple[Condition, str]]:

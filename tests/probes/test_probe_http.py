@@ -147,7 +147,7 @@ async def test_not_http(ctx: ProbeContext, garbage_port: int) -> None:
 
 
 async def test_fresh_connection_per_probe(ctx: ProbeContext, http_server: WebServer) -> None:
-    target = make_target("http", f"{http_server.base}/ok")
+    target = make_target("http", f"{http_server.base}/redirect", follow_redirects=True)  # aiohttp's path
     assert (await probe(ctx, target)).ok and (await probe(ctx, target)).ok
     session = ctx.resources[http.SESSION_KEY]
     assert session.connector.force_close and not session.connector.use_dns_cache
