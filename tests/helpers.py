@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from watchdog.model import NS, FailureKind, Outage, Result, Role, Target
 
 T0 = 1_790_000_000 * NS  # 2026-09-21T14:13:20Z, an arbitrary fixed origin for scripted histories
@@ -70,14 +72,20 @@ class Switch:
     """
 
     def __init__(self) -> None:
-        import socket
-
         self.server = None
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
+        # The port stays bound (not listening: a connect is refused, as when the service is down) from here
+        # on, so no other test's outgoing connection can take it as its ephemeral port before ``up`` listens
+        # on it (CI saw "address already in use" when the port was only picked and closed).
+        self._reserved: socket.socket | None = self._bind(0)
+        self.port = self._reserved.getsockname()[1]
         self.changes: list[tuple[str, int]] = []
+
+    @staticmethod
+    def _bind(port: int) -> socket.socket:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        return sock
 
     @property
     def address(self) -> str:
@@ -90,7 +98,12 @@ class Switch:
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.close()
 
-        self.server = await asyncio.start_server(accept, "127.0.0.1", self.port, reuse_address=True)
+        sock, self._reserved = self._reserved or self._bind(self.port), None
+        try:
+            self.server = await asyncio.start_server(accept, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         self.changes.append(("up", time.time_ns()))
 
     async def down(self) -> None:
@@ -100,7 +113,17 @@ class Switch:
             self.server.close()
             await self.server.wait_closed()
             self.server = None
+            self._reserved = self._bind(self.port)  # held again at once: refused, and nobody else's port
         self.changes.append(("down", time.time_ns()))
+
+    def close(self) -> None:
+        """Give the port back (a test that is done with the switch; also when it is collected)."""
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class ScriptedJournal:
