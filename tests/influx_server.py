@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -17,14 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from web_helpers import free_port
+
 INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def available() -> bool:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from collective_helpers import ORIGIN, households
-from influx_server import free_port
+from web_helpers import free_port
 
 from watchdog.analysis.outages import analyse
 from watchdog.analysis.sla import parse_period

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import pytest
 from aiohttp import web
 from helpers import Switch
 from notify_helpers import Receiver, wait_until
+from web_helpers import free_port
 
 from watchdog.agent.core import Agent
 from watchdog.analysis.sla import current_period
@@ -44,12 +44,6 @@ from watchdog.timefmt import duration_text, local_text
 from watchdog.web.i18n import language
 
 DOWN_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Site:

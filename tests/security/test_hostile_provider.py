@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fpdf import FPDF
 from PIL import Image
+from web_helpers import free_port
 
 from watchdog.documents.pdf import SafePDF
 from watchdog.documents.report import environment
@@ -78,12 +78,6 @@ def provider() -> Iterator[int]:
         loop.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _watchdog(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
@@ -124,7 +118,7 @@ controls:
 providers:
   - id: svc
     targets: [{{name: web, kind: http, address: "http://127.0.0.1:{provider}/"}}]
-web: {{listen: "127.0.0.1:{_free_port()}"}}
+web: {{listen: "127.0.0.1:{free_port()}"}}
 ntp: {{enabled: false}}
 """
     )

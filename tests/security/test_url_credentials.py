@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from web_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "canary-url-pass-3e1f77"
@@ -76,12 +76,6 @@ def server() -> Iterator[int]:
         httpd.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _watchdog(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "CANARY_TOKEN": TOKEN}
     return subprocess.run(
@@ -90,7 +84,7 @@ def _watchdog(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_url_credentials_and_an_echoed_token_appear_in_no_output(tmp_path: Path, server: int) -> None:
-    web_port = _free_port()
+    web_port = free_port()
     config = tmp_path / "watchdog.yaml"
     config.write_text(
         f"""
