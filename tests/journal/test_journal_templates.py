@@ -167,3 +167,64 @@ def test_a_schema_2_journal_stays_schema_2_when_appended_to(tmp_path: Path, monk
     assert kinds == [("text",)]
     assert details[:6] == [icmp_result(i, [1000, 1100, 1300 + i]).detail for i in range(6)]
     assert verify_journal(path).ok
+
+
+def _variants(rng: random.Random) -> list[Result]:
+    """ICMP-like results, most fitting the target's last shape and some differing in one way each."""
+    out: list[Result] = []
+    for i in range(600):
+        rtts = [rng.randrange(0, 400) for _ in range(3)]
+        r = icmp_result(i, rtts, address=rng.choice(("127.0.9.10", "127.0.9.10", "127.0.9.11")))
+        m = dict(r.metrics)
+        change = rng.randrange(14)
+        if change == 0:
+            m["rtt_min_s"] = -0.0 if m["rtt_min_s"] == 0 else m["rtt_min_s"]
+        elif change == 1:
+            m["sent"] = True if m["sent"] == 1 else 3.0
+        elif change == 2:
+            m["loss_ratio"] = -0.0 if m["loss_ratio"] == 0 else m["loss_ratio"]
+        elif change == 3:
+            m["note"] = '"rtt_min_s":0.0001'
+        elif change == 4:
+            m["rtt_avg_s"] = int(m["rtt_avg_s"] * 1e6)
+        elif change == 5:
+            m["rtt_max_s"] = m["rtt_max_s"] + 1e-9
+        elif change == 6:
+            m["extra"] = None
+        elif change == 7:
+            del m["sent"]
+        elif change == 8:
+            m["rtt_max_s"] = float("inf")
+        elif change == 9:
+            r = Result(r.target, r.ts_ns, r.ok, r.latency_s, None, r.detail + " ", m)
+        elif change == 10:
+            r = Result(r.target, r.ts_ns, r.ok, r.latency_s, None, "x\x01 " + r.detail, m)
+        elif change == 11:
+            r = Result(r.target, r.ts_ns, r.ok, None if rng.random() < 0.5 else 0.5, None, r.detail, m)
+        out.append(Result(r.target, r.ts_ns, r.ok, r.latency_s, None, r.detail, m) if change < 9 else r)
+    return out
+
+
+def test_a_row_stored_from_the_targets_shape_is_the_row_the_full_check_makes(tmp_path: Path) -> None:
+    """The writer checks a target's templated rows against the shape of its last one (issue 19: a fifth of the cost);
+    every row, fitting or not, must be what the full check (:func:`rtt_template` on the texts) stores."""
+    written = _variants(random.Random(1919))
+    with Journal.open(tmp_path / "fast.sqlite3") as fast, Journal.open(tmp_path / "full.sqlite3") as full:
+        for journal in (fast, full):
+            journal.register_targets([target(KEY, kind="icmp")], now_ns=T0)
+        fitted = 0
+        for seq, r in enumerate(written):
+            with full.transaction():
+                full._rtt_shapes.clear()  # no shape: the full check, every row
+                expected = full._result_row(seq, r)
+            with fast.transaction():
+                had_shape = bool(fast._rtt_shapes)
+                got = fast._result_row(seq, r)
+            fitted += had_shape and isinstance(got[5], int) and got[5] < 0
+            assert got == expected, (seq, r)
+        assert fitted > 250  # the shape really served most rows
+        fast.append(written)
+        read = [r for _, r in fast.iter_results()]
+    assert [(r.detail, store._json(dict(r.metrics))) for r in read] == [
+        (w.detail, store._json(dict(w.metrics))) for w in written
+    ]

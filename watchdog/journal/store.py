@@ -128,6 +128,76 @@ def rtt_template(
     return detail_tpl, metrics_tpl, mn, av, mx
 
 
+_SUFFIX_TPL = "rtt min/avg/max \x01/\x02/\x03 ms"
+_SCALARS = (int, float, bool, type(None))  # metric values whose JSON text is fixed by value and type (no strings)
+
+
+@dataclass(frozen=True, slots=True)
+class RttShape:
+    """What a target's templated results share: the detail before its times, the other metrics, the template.
+
+    A result with the same detail prefix, the same other metric values (same types) and round-trip times whose
+    texts are what the template renders renders back exactly, so :meth:`Journal._result_row` stores it without
+    building and comparing the texts again (:func:`rtt_template`'s checks, done once per target instead of per row).
+    """
+
+    prefix: str
+    others: tuple[tuple[str, Any, type], ...]
+    size: int
+    key: tuple[str, str]
+
+    @classmethod
+    def of(cls, detail_tpl: str, metrics_tpl: str, metrics: Mapping[str, Any]) -> RttShape | None:
+        """The shape of a result :func:`rtt_template` accepted; None when its other metrics are not plain scalars."""
+        others = tuple((k, v, type(v)) for k, v in metrics.items() if k not in _RTT_NAMES)
+        if not detail_tpl.endswith(_SUFFIX_TPL) or any(kind not in _SCALARS for _, _, kind in others):
+            return None
+        return cls(detail_tpl[: -len(_SUFFIX_TPL)], others, len(metrics), (detail_tpl, metrics_tpl))
+
+    def fits(self, r: Result, latency_us: int) -> int | None:
+        """The packed min/max spread of ``r`` (what schema 3 stores in ``metrics``) when it renders back exactly."""
+        m = r.metrics
+        if len(m) != self.size:
+            return None
+        vmin, vavg, vmax = m.get("rtt_min_s"), m.get("rtt_avg_s"), m.get("rtt_max_s")
+        if type(vmin) is not float or type(vavg) is not float or type(vmax) is not float:
+            return None
+        try:
+            mn, av, mx = round(vmin * 1_000_000), round(vavg * 1_000_000), round(vmax * 1_000_000)
+        except (OverflowError, ValueError):  # inf, nan
+            return None
+        if av != latency_us or not 0 <= mn <= av <= mx or av - mn >= TEMPLATE_SPREAD or mx >= 10**15:
+            return None
+        for key, value, kind in self.others:
+            x = m.get(key, _MISSING)
+            if type(x) is not kind or (repr(x) != repr(value) if kind is float else x != value):
+                return None
+        tmin, tavg, tmax = _texts(mn), _texts(av), _texts(mx)
+        if repr(vmin) != tmin[1] or repr(vavg) != tavg[1] or repr(vmax) != tmax[1]:
+            return None
+        if r.detail != f"{self.prefix}rtt min/avg/max {tmin[0]}/{tavg[0]}/{tmax[0]} ms":
+            return None
+        return (av - mn) + TEMPLATE_SPREAD * (mx - av)
+
+
+_RTT_NAMES = frozenset(key for key, _ in _RTT_KEYS)
+_TEXTS: dict[int, tuple[str, str]] = {}
+_TEXTS_MAX = 65_536
+
+
+def _texts(us: int) -> tuple[str, str]:
+    """``(_ms3(us), _float_s(us))``, remembered: a target's round-trip times repeat to the microsecond."""
+    texts = _TEXTS.get(us)
+    if texts is None:
+        if len(_TEXTS) >= _TEXTS_MAX:
+            _TEXTS.clear()
+        texts = _TEXTS[us] = (_ms3(us), _float_s(us))
+    return texts
+
+
+_MISSING = object()
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
@@ -164,6 +234,7 @@ class Journal(JournalReader):
         # may be given to another text later).
         self._text_ids: dict[str, int] = {}
         self._template_ids: dict[tuple[str, str], int] = {}  # schema 3, hints like _text_ids
+        self._rtt_shapes: dict[int, RttShape] = {}  # schema 3: per target id, the shape of its last templated row
         self._recent_texts: dict[tuple[int, int], deque[str]] = {}
 
     # ------------------------------------------------------------------------------------- opening
@@ -387,12 +458,21 @@ class Journal(JournalReader):
     def _result_row(self, seq: int, r: Result) -> tuple[Any, ...]:
         latency = None if r.latency_s is None else round(r.latency_s * 1_000_000)
         target = self.target_id(r.target)
+        if self.schema_version >= 3 and r.failure is None and latency is not None:
+            shape = self._rtt_shapes.get(target)
+            packed = None if shape is None else shape.fits(r, latency)
+            if packed is not None:
+                assert shape is not None
+                return (seq, target, r.ts_ns, latency, None, -self._template_id(*shape.key), packed)
         detail = r.detail or None
         metrics = _json(dict(r.metrics)) if r.metrics else None
         if self.schema_version >= 3 and r.failure is None:
             template = rtt_template(detail, metrics, r.metrics, latency)
             if template is not None:
                 detail_tpl, metrics_tpl, mn, av, mx = template
+                shape = RttShape.of(detail_tpl, metrics_tpl, r.metrics)
+                if shape is not None:
+                    self._rtt_shapes[target] = shape
                 return (
                     seq,
                     target,
