@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -903,12 +904,18 @@ class Config:
         """The provider's zone (its own, else the agent's)."""
         return ZoneInfo(self.provider(provider_id).timezone or self.model.agent.timezone)
 
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Target]:
+        return {t.key: t for t in self.targets}
+
+    @functools.cached_property
+    def target_roles(self) -> dict[str, Role]:
+        """Each target's role, by key."""
+        return {t.key: t.role for t in self.targets}
+
     def target(self, key: str) -> Target:
         """The target with this key."""
-        for target in self.targets:
-            if target.key == key:
-                return target
-        raise KeyError(key)
+        return self._by_key[key]
 
     def targets_of(self, provider_id: str) -> list[Target]:
         """A provider's targets."""

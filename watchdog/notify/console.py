@@ -33,6 +33,9 @@ VERDICTS = {
 }
 
 
+FIRST_ROUND_LISTED = 50  # targets the first-round summary names one by one; past that, only those down
+
+
 class ConsoleSink(Sink):
     """Writes state changes to ``out`` (stdout); ``hint`` lines follow the first-round summary."""
 
@@ -76,19 +79,28 @@ class ConsoleSink(Sink):
             return
         up = sum(1 for r in self.first.values() if r.ok)
         total = len(self.first)
-        width = max(len(k) for k in self.first)
-        addr_width = max(len(self.config.target(k).address) for k in self.first)
+        targets = self.config.targets
+        if total > FIRST_ROUND_LISTED:  # thousands of targets: name only those down (a line each would flood)
+            targets = tuple(t for t in targets if not self.first[t.key].ok)[:FIRST_ROUND_LISTED]
         lines = [f"{self._time(self.clock())} first round: {up} of {total} up"]
-        for target in self.config.targets:
-            r = self.first[target.key]
-            state = "up" if r.ok else f"DOWN {r.failure or ''}: {r.detail}".rstrip(": ")
-            lines.append(f"  {target.key:<{width}}  {target.kind:<4}  {target.address:<{addr_width}}  {state}")
+        if targets:
+            width = max(len(t.key) for t in targets)
+            addr_width = max(len(t.address) for t in targets)
+            for target in targets:
+                r = self.first[target.key]
+                state = "up" if r.ok else f"DOWN {r.failure or ''}: {r.detail}".rstrip(": ")
+                lines.append(f"  {target.key:<{width}}  {target.kind:<4}  {target.address:<{addr_width}}  {state}")
+        if len(targets) < total:
+            down = total - up - sum(1 for t in targets if not self.first[t.key].ok)
+            rest = f"{up:,} up" + (f", {down:,} more down" if down else "")
+            lines.append(f"  not listed: {rest} (past {FIRST_ROUND_LISTED} targets only those down are listed)")
         lines.append(f"  your line: {self._line_words()}")
         self._print(*lines, *self.hint)
 
     def _line_words(self) -> str:
-        lan = [r for k, r in self.first.items() if self.config.target(k).role is Role.LAN]
-        net = [r for k, r in self.first.items() if self.config.target(k).role is Role.INTERNET]
+        role = self.config.target_roles
+        lan = [r for k, r in self.first.items() if role[k] is Role.LAN]
+        net = [r for k, r in self.first.items() if role[k] is Role.INTERNET]
         lan_ok = all(r.ok for r in lan)
         net_up = sum(1 for r in net if r.ok)
         quorum = self.config.quorum
