@@ -1,9 +1,11 @@
-"""``watchdog backup``, ``watchdog restore`` and ``watchdog archive``: copies of the evidence outside the journal.
+"""``watchdog backup``, ``restore``, ``archive`` and ``migrate``: copies of the journal and of its evidence.
 
 * ``backup [DEST]``  an online, verified copy of the journal (safe while the agent runs), rotated in a folder;
 * ``restore FILE``   a verified backup put in place of the journal (the agent stopped; the old file kept aside);
 * ``archive --period 2026-10``  a closed period sealed into one verified evidence pack per provider, kept
-  beside the journal in ``<data_dir>/archive/<period>/<provider>.zip``.
+  beside the journal in ``<data_dir>/archive/<period>/<provider>.zip``;
+* ``migrate --to 2|3``  the journal rewritten in another results schema, verified, swapped in (the agent stopped;
+  the old file kept aside): 2 for the version before schema 3, 3 to make an older journal compact.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from watchdog.timefmt import parse_time
 
 
 def register(sub: Any) -> None:
-    """Add ``backup``, ``restore`` and ``archive``."""
+    """Add ``backup``, ``restore``, ``archive`` and ``migrate``."""
     parser = sub.add_parser("backup", help="a verified online copy of the journal (to a folder or a file)")
     parser.add_argument(
         "dest",
@@ -65,6 +67,22 @@ def register(sub: Any) -> None:
     add_config_arg(parser)
     add_json_arg(parser)
     parser.set_defaults(handler=handle_archive)
+
+    parser = sub.add_parser(
+        "migrate", help="rewrite the journal in another results schema, verified (stop the agent first)"
+    )
+    parser.add_argument(
+        "--to",
+        type=int,
+        choices=(2, 3),
+        required=True,
+        metavar="N",
+        help="3: compact (what a new journal gets); 2: what the version before schema 3 reads",
+    )
+    parser.add_argument("--no-keep", action="store_true", help="do not keep the old file beside the journal")
+    add_config_arg(parser)
+    add_json_arg(parser)
+    parser.set_defaults(handler=handle_migrate)
 
 
 def handle_backup(args: argparse.Namespace) -> int:
@@ -138,6 +156,47 @@ def handle_restore(args: argparse.Namespace) -> int:
         print(f"  the journal it replaced is kept as {aside}")
     for line in token_lines(verdict.timestamp_problems, "it was restored"):
         print(line)
+    return EXIT_OK
+
+
+def handle_migrate(args: argparse.Namespace) -> int:
+    """Rewrite, verify, swap in; the old file kept as ``journal.sqlite3.schema<N>-<UTC time>``."""
+    from watchdog.agent.core import AgentLockedError, lock_data_dir
+    from watchdog.journal.migrate import MigrateResult, migrate_journal
+
+    config = load_config(args)
+    journal = config.journal_path
+    require_owner(journal)
+    try:
+        lock = lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
+    except AgentLockedError as exc:
+        print(f"{exc}: stop it first, then migrate", file=sys.stderr)
+        return EXIT_DOWN
+    try:
+        result = migrate_journal(journal, args.to, keep=not args.no_keep)
+    except JournalError as exc:
+        print(f"migrate failed: {exc}", file=sys.stderr)
+        return EXIT_DOWN
+    finally:
+        os.close(lock)
+    if args.json:
+        print_json(result.as_dict())
+        return EXIT_OK
+    if not result.changed:
+        print(f"{journal} already has schema {result.to_schema}: nothing to do")
+        return EXIT_OK
+    head = result.head or {}
+    before = MigrateResult.per_result(result.bytes_before, result.results)
+    after = MigrateResult.per_result(result.bytes_after, result.results)
+    per = "" if before is None else f" ({before} → {after} B per result)"
+    print(
+        f"migrated {journal} from schema {result.from_schema} to schema {result.to_schema}: {result.results} results "
+        f"and {result.events} events, verified (head block {head.get('block', '-')} {head.get('hash', '-')}, "
+        f"as before) in {result.seconds:.1f} s"
+    )
+    print(f"  {result.bytes_before} → {result.bytes_after} bytes{per}")
+    if result.kept is not None:
+        print(f"  the schema {result.from_schema} journal is kept as {result.kept}")
     return EXIT_OK
 
 

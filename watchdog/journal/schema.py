@@ -10,7 +10,8 @@ Layout (schema version 3, what a new journal gets; schema 3 adds ``templates``, 
   the values schema 1 stored. No per-row hash and no index. Schema 3 stores an ICMP result's texts as
   a template id plus its round-trip times as integers (see ``RESULTS_V3``). A schema 1 journal
   (``results`` a table holding the texts) or schema 2 journal is read, appended to and verified as it
-  is; it is never converted.
+  is; the agent never converts it (``watchdog migrate``, :mod:`watchdog.journal.migrate`, rewrites a
+  journal in another schema on request).
 * ``events``   everything else that is evidence: target definitions, agent start/stop/alive, outages
   opened and closed, stalls, clock samples and steps, contact-log entries (``seq, ts_ns, type, target,
   ref, data``; ``data`` is JSON).
