@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 from helpers import T0, result, target
 
 from watchdog.errors import JournalError
+from watchdog.journal.chain import result_row_hash
 from watchdog.journal.schema import EV_CLOCK_STEP, EV_OUTAGE_CLOSE, EV_OUTAGE_OPEN
 from watchdog.journal.store import Journal, PendingEvent, Ticket
 from watchdog.journal.verify import verify_journal
@@ -457,3 +460,20 @@ def test_sealing_a_block_at_a_time_up_to_a_seq_gives_a_chain_that_verifies(tmp_p
     verdict = verify_journal(path)
     assert (verdict.ok, verdict.rows, verdict.blocks, verdict.unsealed) == (True, 301, 4, 0)
     journal.close()
+
+
+def test_a_result_row_hash_is_sha256_of_the_canonical_json_whatever_the_texts() -> None:
+    """The row hash is written without json.dumps per row (issue 19: the seal hashes every row); it must stay
+    SHA-256 of the canonical JSON the module docstring gives, for any text and for odd types a file may hold."""
+    texts = ["plain", 'quote " and \\ backslash', "tab\tnew\nline\x00\x1f\x7f", "кириллица ✓ 😀", "", "\u2028\u2029"]
+    rows = [
+        (1, 2, 3, None, None, "d", "m"),
+        (10**18, 0, -5, 174, "timeout", "d", "m"),
+        (7, 1, T0, 0, None, None, None),  # no texts
+        (7, 1, T0, 1.5, None, "d", "m"),  # a float latency (not what the writer stores)
+        (7, 1, T0, True, None, "d", "m"),
+    ]
+    rows += [(5, 1, T0, 12, text, text, text[::-1]) for text in texts]
+    for row in rows:
+        canon = json.dumps(["result", *row], ensure_ascii=False, separators=(",", ":"))
+        assert result_row_hash(*row) == hashlib.sha256(canon.encode()).digest()

@@ -77,18 +77,31 @@ def _float_s(us: int) -> str:
     return f"{us // 1000000}.{(f'{us % 1000000:06d}'.rstrip('0') or '0')}"
 
 
+_TEXTS: dict[int, tuple[str, str]] = {}
+_TEXTS_MAX = 65_536
+
+
+def _texts(us: int) -> tuple[str, str]:
+    """``(_ms3(us), _float_s(us))``, remembered: a target's round-trip times repeat to the microsecond."""
+    texts = _TEXTS.get(us)
+    if texts is None:
+        if len(_TEXTS) >= _TEXTS_MAX:
+            _TEXTS.clear()
+        texts = _TEXTS[us] = (_ms3(us), _float_s(us))
+    return texts
+
+
 def render_template(text: str, min_us: int, avg_us: int, max_us: int) -> str:
     """A schema 3 template with its round-trip times filled in (the view does the same in SQL)."""
-    for code, value in (
-        ("\x01", _ms3(min_us)),
-        ("\x02", _ms3(avg_us)),
-        ("\x03", _ms3(max_us)),
-        ("\x04", _float_s(min_us)),
-        ("\x05", _float_s(avg_us)),
-        ("\x06", _float_s(max_us)),
-    ):
-        text = text.replace(code, value)
-    return text
+    lo, mid, hi = _texts(min_us), _texts(avg_us), _texts(max_us)  # digits, '.', 'e' and '-': no code
+    return (
+        text.replace("\x01", lo[0])
+        .replace("\x02", mid[0])
+        .replace("\x03", hi[0])
+        .replace("\x04", lo[1])
+        .replace("\x05", mid[1])
+        .replace("\x06", hi[1])
+    )
 
 
 def rtt_template(
@@ -181,18 +194,6 @@ class RttShape:
 
 
 _RTT_NAMES = frozenset(key for key, _ in _RTT_KEYS)
-_TEXTS: dict[int, tuple[str, str]] = {}
-_TEXTS_MAX = 65_536
-
-
-def _texts(us: int) -> tuple[str, str]:
-    """``(_ms3(us), _float_s(us))``, remembered: a target's round-trip times repeat to the microsecond."""
-    texts = _TEXTS.get(us)
-    if texts is None:
-        if len(_TEXTS) >= _TEXTS_MAX:
-            _TEXTS.clear()
-        texts = _TEXTS[us] = (_ms3(us), _float_s(us))
-    return texts
 
 
 _MISSING = object()
@@ -234,6 +235,7 @@ class Journal(JournalReader):
         # may be given to another text later).
         self._text_ids: dict[str, int] = {}
         self._template_ids: dict[tuple[str, str], int] = {}  # schema 3, hints like _text_ids
+        self._renderer: _Renderer | None = None  # schema 3: renders rows for the seal (see _Renderer)
         self._rtt_shapes: dict[int, RttShape] = {}  # schema 3: per target id, the shape of its last templated row
         self._recent_texts: dict[tuple[int, int], deque[str]] = {}
 
@@ -452,6 +454,8 @@ class Journal(JournalReader):
                 ticket.seq = None
             self._text_ids.clear()  # ids handed out in the rolled-back transaction may not exist
             self._template_ids.clear()
+            if self._renderer is not None:
+                self._renderer.forget()
             raise
         return seqs
 
@@ -586,7 +590,10 @@ class Journal(JournalReader):
                 (int(last[0]), int(last[1]), bytes(last[2])) if last else (0, 0, genesis_hash(self.journal_id))
             )
             # read a block's worth at a time: a minute of 5,000 probes/s is 300,000 rows
-            rows = _rows_after(self.conn, last_seq, max_rows, upto_seq)
+            renderer = None
+            if self.schema_version >= 3:
+                renderer = self._renderer = self._renderer or _Renderer(self.conn)
+            rows = _rows_after(self.conn, last_seq, max_rows, upto_seq, renderer=renderer)
             while (max_blocks is None or len(sealed) < max_blocks) and (
                 chunk := list(itertools.islice(rows, max_rows))
             ):
@@ -650,21 +657,108 @@ class PendingEvent:
     ref: int | Ticket | None = None
 
 
+class _Renderer:
+    """Schema 3 rows as the ``results`` view gives them, rendered here from ``result_rows`` (issue 19).
+
+    The view renders a templated row in SQL at ~20 µs a row on the development VM, a plain read of
+    ``result_rows`` costs ~1.5 µs and filling the template in here ~2 µs; sealing reads every row once. Only
+    rows the writer makes are rendered here (a template or text id that exists, times ≥ 0); any other row is
+    read from the view itself, so what is hashed is always what the view shows (tests/journal hold both equal).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        # the writer's own journal keeps them between seals (an ICMP target has its own template); forgotten with
+        # the writer's other hints when a write fails (a rolled-back id may be given to another text later)
+        self.templates: dict[int, tuple[str, str] | None] = {}
+        self.texts: dict[int, str | None] = {}
+
+    def forget(self) -> None:
+        self.templates.clear()
+        self.texts.clear()
+
+    def _template(self, template_id: int) -> tuple[str, str] | None:
+        if template_id not in self.templates:
+            if len(self.templates) >= TEMPLATE_CACHE_MAX:
+                self.templates.clear()
+            row = self.conn.execute("SELECT detail, metrics FROM templates WHERE id = ?", (template_id,)).fetchone()
+            ok = row is not None and type(row[0]) is str and type(row[1]) is str
+            self.templates[template_id] = (row[0], row[1]) if ok else None
+        return self.templates[template_id]
+
+    def _text(self, text_id: int) -> str | None:
+        if text_id not in self.texts:
+            if len(self.texts) >= TEXT_CACHE_MAX:
+                self.texts.clear()
+            row = self.conn.execute("SELECT text FROM texts WHERE id = ?", (text_id,)).fetchone()
+            self.texts[text_id] = row[0] if row is not None and type(row[0]) is str else None
+        return self.texts[text_id]
+
+    def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        seq, target, ts_ns, latency, failure, detail, metrics = raw
+        if type(detail) is int and detail < 0:
+            template = self._template(-detail)
+            if template is not None and type(latency) is int and type(metrics) is int and latency >= 0 <= metrics:
+                mn, mx = latency - metrics % TEMPLATE_SPREAD, latency + metrics // TEMPLATE_SPREAD
+                if mn >= 0:
+                    return (
+                        seq,
+                        target,
+                        ts_ns,
+                        latency,
+                        failure,
+                        render_template(template[0], mn, latency, mx),
+                        render_template(template[1], mn, latency, mx),
+                    )
+            return self.from_view(seq)
+        if type(detail) is int:
+            detail = self._text(detail) if detail > 0 else None
+            if detail is None:
+                return self.from_view(seq)
+        if type(metrics) is int:
+            metrics = self._text(metrics)
+            if metrics is None:
+                return self.from_view(seq)
+        return seq, target, ts_ns, latency, failure, detail, metrics
+
+    def from_view(self, seq: int) -> tuple[Any, ...]:
+        row = self.conn.execute(
+            "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results WHERE seq = ?", (seq,)
+        ).fetchone()
+        return tuple(row)
+
+
 def _rows_after(
-    conn: sqlite3.Connection, last_seq: int, page: int = BLOCK_MAX_ROWS, upto_seq: int | None = None
+    conn: sqlite3.Connection,
+    last_seq: int,
+    page: int = BLOCK_MAX_ROWS,
+    upto_seq: int | None = None,
+    *,
+    renderer: _Renderer | None = None,
 ) -> Iterator[tuple[int, int, bytes, int]]:
     """``(seq, ts_ns, row_hash, stream)`` for every row after ``last_seq`` (up to ``upto_seq``), in seq order.
 
     Read ``page`` rows at a time: the first ``page`` rows in seq order are among the first ``page`` of each
     table, so each page is both tables' first ``page`` rows merged and cut; only the kept rows are hashed.
+    With a ``renderer`` (schema 3), ``result_rows`` is read and rendered as the view does (:class:`_Renderer`).
     """
     upto = (1 << 62) if upto_seq is None else upto_seq
     while True:
-        results = conn.execute(
-            "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results "
-            "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-            (last_seq, upto, page),
-        ).fetchall()
+        if renderer is not None:
+            results = [
+                renderer.row(raw)
+                for raw in conn.execute(
+                    "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM result_rows "
+                    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                    (last_seq, upto, page),
+                )
+            ]
+        else:
+            results = conn.execute(
+                "SELECT seq, target, ts_ns, latency_us, failure, detail, metrics FROM results "
+                "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (last_seq, upto, page),
+            ).fetchall()
         events = conn.execute(
             "SELECT seq, ts_ns, type, target, ref, data FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (last_seq, upto, page),
