@@ -233,7 +233,12 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
     await task
     with Journal.open(config.journal_path, create=False, readonly=True) as journal:
         results = [r for _, r in journal.iter_results(window.start_ns, window.end_ns)]
+        sealed = journal.conn.execute(
+            "SELECT count(*), coalesce(sum(last_seq - first_seq + 1), 0) FROM blocks WHERE sealed_ns BETWEEN ? AND ?",
+            (window.start_ns, window.end_ns),
+        ).fetchone()
     out = _summary(results, window, stats, float(spec["interval_s"]))
+    out["sealed_in_window"] = {"blocks": int(sealed[0]), "rows": int(sealed[1])}
     out["journal_bytes"] = config.journal_path.stat().st_size
     out["rows_per_commit"] = agent.writer.written / max(1, agent.writer.commits)
     out["rss_kb_samples"] = rss_kb
