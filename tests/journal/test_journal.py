@@ -477,3 +477,28 @@ def test_a_result_row_hash_is_sha256_of_the_canonical_json_whatever_the_texts() 
     for row in rows:
         canon = json.dumps(["result", *row], ensure_ascii=False, separators=(",", ":"))
         assert result_row_hash(*row) == hashlib.sha256(canon.encode()).digest()
+
+
+def test_whole_blocks_sealed_as_they_fill_are_the_blocks_the_minutes_seal_makes(tmp_path: Path) -> None:
+    """At thousands of results a second the agent seals each whole block as it fills (issue 19); the chain must
+    be the one a single seal of the same rows gives: same blocks, same hashes."""
+    rows = [result("broker/trading", i * 0.01, i % 7 != 0) for i in range(2_500)]
+    heads = []
+    for name in ("as_they_fill", "at_once"):
+        with Journal.open(tmp_path / f"{name}.sqlite3") as journal:
+            journal.conn.execute("UPDATE meta SET value = 'same-id' WHERE key = 'journal_id'")
+            journal.journal_id = "same-id"
+            journal.register_targets([target()], now_ns=T0)
+            journal.append(rows)
+            if name == "as_they_fill":
+                first = journal.seal_whole_block(now_ns=T0 + NS)
+                second = journal.seal_whole_block(now_ns=T0 + NS)
+                assert first is not None and second is not None
+                assert (first.block, first.last_seq, second.block, second.last_seq) == (1, 1_000, 2, 2_000)
+                assert journal.seal_whole_block(now_ns=T0 + NS) is None  # 501 rows wait: not a whole block
+            journal.seal(now_ns=T0 + NS)
+            blocks = journal.conn.execute("SELECT no, first_seq, last_seq, hash FROM blocks ORDER BY no").fetchall()
+            heads.append(blocks)
+        assert verify_journal(tmp_path / f"{name}.sqlite3").ok
+    assert heads[0] == heads[1]
+    assert [(no, first, last) for no, first, last, _ in heads[0]] == [(1, 1, 1000), (2, 1001, 2000), (3, 2001, 2501)]

@@ -569,6 +569,19 @@ class Journal(JournalReader):
         """The seq of the last row written (0 in an empty journal)."""
         return self._next_seq() - 1
 
+    def seal_whole_block(self, now_ns: int | None = None) -> Head | None:
+        """Seal the next block if a whole one (``BLOCK_MAX_ROWS`` rows) is waiting; its head, or None.
+
+        At thousands of results a second the agent seals as blocks fill instead of a minute's rows at once;
+        the blocks are the same as the minute's seal would make (it cuts every ``BLOCK_MAX_ROWS`` rows too).
+        """
+        last = self.conn.execute("SELECT last_seq FROM blocks ORDER BY no DESC LIMIT 1").fetchone()
+        sealed_upto = int(last[0]) if last else 0
+        if self.last_seq() - sealed_upto < BLOCK_MAX_ROWS:
+            return None
+        heads = self.seal(now_ns, upto_seq=sealed_upto + BLOCK_MAX_ROWS, max_blocks=1)
+        return heads[0] if heads else None
+
     def seal(
         self,
         now_ns: int | None = None,
