@@ -79,7 +79,7 @@ def _reference_redaction(text: str) -> str:
 def _outcome(redact: Any, text: str) -> str | tuple[str, str]:
     try:
         return str(redact(text))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # a syntax error, or a date that does not exist (2026-02-30)
         return (type(exc).__name__, str(exc))
 
 
@@ -199,6 +199,13 @@ BROKEN = {
     "unset-env": (
         HEAD + "agent:\n  id: ${WATCHDOG_TEST_SURELY_UNSET}\n",
         ["c.yaml:3: agent.id: environment variable WATCHDOG_TEST_SURELY_UNSET is not set"],
+    ),
+    "impossible-date": (
+        HEAD + "agent:\n  id: 2026-02-30\n",
+        [
+            "c.yaml:3: agent.id: '2026-02-30' is not a valid timestamp (day is out of range for month): "
+            "quote it if it is text"
+        ],
     ),
     "not-a-mapping": ("- a\n- b\n", ["c.yaml:1: (top level): expected a mapping of sections, got list"]),
     "two-documents": (HEAD + "---\nagent: {}\n", ["c.yaml:2: (syntax): but found another document"]),

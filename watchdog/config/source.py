@@ -116,7 +116,17 @@ class Walker:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = self.constructor.construct_object(node, deep=True)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except (ValueError, KeyError, AttributeError, OverflowError) as exc:
+            # a value YAML resolves to a type it then cannot build: 2026-02-30 (a date), !!int abc, !!bool maybe
+            line = node.start_mark.line + 1
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            reason = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
+            raise BadScalar(
+                f"{self.filename}:{line}: {format_path(path)}: {node.value!r} is not a valid {kind}{reason}: "
+                "quote it if it is text"
+            ) from None
         if isinstance(value, str) and "$" in value:
             value = self.expand(value, path, node.start_mark.line + 1)
         return value
@@ -146,6 +156,10 @@ _COLLECTION_TAGS: dict[type[yaml.Node], str] = {
 
 class TooBig(Exception):
     pass
+
+
+class BadScalar(yaml.YAMLError):
+    """A scalar YAML resolves to a type it cannot build (``2026-02-30``); the message is the problem line."""
 
 
 MAX_DEPTH = 50  # flow brackets open at once; a config needs a handful, PyYAML recurses per level
@@ -259,6 +273,8 @@ def _read_yaml_pure(text: str, filename: str, env: Mapping[str, str]) -> tuple[D
     walker = Walker(filename, env, problems)
     try:
         data = walker.walk(node, ())
+    except BadScalar as exc:
+        raise_config([str(exc)])
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
