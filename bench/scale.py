@@ -1,12 +1,15 @@
 """Issue 19: the whole agent past its capacity — N ICMP targets at 1 s, ``/healthz`` polled all along.
 
-``python -m bench.scale [--targets 10000] [--interval 1] [--window 30] [--warmup 10]``
+``python -m bench.scale [--targets 10000] [--interval 1] [--window 30] [--warmup 10] [--start-timeout 600]``
 
 Starts ``python -m watchdog run`` as a user does (journal, detectors, web server with ``/healthz``,
-group commit, GC tuning) on N loopback ICMP targets, asks ``/healthz`` once a second with a 2 s
-timeout, and after the window reads the journal: how many of the asked probes ran, and how late; and
-the agent's log: how many lines, and whether it told the user (``probes start late:``, logged once a
-run after a 60 s window — use ``--window 60`` or more to see it).
+group commit, GC tuning) on N loopback ICMP targets and waits until its log says ``agent started``
+(config loaded, journal open, every target scheduled: ``startup_s``, seconds from the process start,
+polled every 0.1 s); then ``--warmup`` seconds more, then the window: it asks ``/healthz`` once a second
+with a 2 s timeout, and after the window reads the journal: how many of the asked probes ran, and how
+late; and the agent's log: how many lines, and whether it told the user (``probes start late:``, logged
+once a run after a 60 s window — use ``--window 60`` or more to see it). Start-up is thus never counted
+as probes skipped (at 10,000 targets loading the config alone took longer than the warm-up).
 CPU is the agent process's, from /proc. Every address is in 127.0.0.0/8.
 """
 
@@ -30,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--window", type=float, default=30.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after 'agent started' before the window")
+    parser.add_argument("--start-timeout", type=float, default=600.0, help="give up if the agent has not started")
     parser.add_argument("--keep-log", type=Path, help="copy the agent's log here")
     args = parser.parse_args(argv)
     port = free_port()
@@ -50,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             *(f"      - {{name: t{i}, kind: icmp, address: {h}, icmp: {{count: 1}}}}" for i, h in enumerate(hosts)),
         ]
         config.write_text("\n".join(lines) + "\n")
-        log = (Path(tmp) / "agent.log").open("wb")
+        log_path = Path(tmp) / "agent.log"
+        log = log_path.open("wb")
+        spawned = time.monotonic()
         proc = subprocess.Popen(
             [sys.executable, "-m", "watchdog", "run", "-c", str(config)],
             stdout=log,
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         answers: list[float] = []
         failures = 0
         try:
+            startup_s = _wait_started(proc, log_path, spawned, args.start_timeout)
             time.sleep(args.warmup)
             cpu0, start_ns = proc_cpu(proc.pid), time.time_ns()
             deadline = time.monotonic() + args.window
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
                 proc.wait()
             log.close()
-        text = (Path(tmp) / "agent.log").read_text(errors="replace")
+        text = log_path.read_text(errors="replace")
         if args.keep_log:
             args.keep_log.write_text(text)
         logged = text.splitlines()
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "targets": args.targets,
             "interval_s": args.interval,
+            "startup_s": round(startup_s, 1),
             "window_s": round(window_s, 1),
             "probes_asked": round(asked),
             "probes_ran": len(results),
@@ -115,6 +123,19 @@ def main(argv: list[str] | None = None) -> int:
         }
     print(json.dumps(out))
     return 0
+
+
+def _wait_started(proc: subprocess.Popen[bytes], log: Path, spawned: float, timeout_s: float) -> float:
+    """Seconds from spawning the agent until its log says ``agent started``; exit if it dies or never does."""
+    while True:
+        if b"agent started" in log.read_bytes():
+            return time.monotonic() - spawned
+        if proc.poll() is not None:
+            text = log.read_text(errors="replace")
+            raise SystemExit(f"the agent exited ({proc.returncode}) before starting:\n{text}")
+        if time.monotonic() - spawned > timeout_s:
+            raise SystemExit(f"the agent did not start within {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

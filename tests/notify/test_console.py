@@ -16,8 +16,12 @@ import pytest
 from helpers import Switch
 
 from watchdog.agent.core import Agent
-from watchdog.config import loads
-from watchdog.notify.console import ConsoleSink
+from watchdog.agent.sinks import AgentContext
+from watchdog.agent.state import Board
+from watchdog.agent.writer import JournalWriter
+from watchdog.config import Config, loads
+from watchdog.model import NS, FailureKind, Result
+from watchdog.notify.console import FIRST_ROUND_LISTED, ConsoleSink
 
 
 @pytest.fixture
@@ -132,3 +136,87 @@ async def test_console_quorum_lost(tmp_path: Path, net: tuple[Switch, Switch, li
         "<T> UP   internet/a2 after <D>",
     ]
     assert lines[4] == "<T> LINE UP after <D>"
+
+
+# The first-round summary driven directly (no probes run): the sink prints once every target has answered.
+NOON_NS = 1_767_268_800 * NS  # 2026-01-01 12:00:00 UTC
+
+
+def many_targets_config(data_dir: Path, providers: int) -> Config:
+    isp = ", ".join(f'{{name: t{i}, kind: tcp, address: "127.0.0.1:9"}}' for i in range(1, providers + 1))
+    return loads(f"""
+agent: {{id: console, timezone: UTC, data_dir: "{data_dir}"}}
+controls:
+  lan: [{{name: router, kind: tcp, address: "127.0.0.1:9"}}]
+  internet: [{{name: a1, kind: tcp, address: "127.0.0.1:9"}}, {{name: a2, kind: tcp, address: "127.0.0.1:9"}}]
+  quorum: 1
+providers:
+  - {{id: isp, kind: isp, targets: [{isp}]}}
+ntp: {{enabled: false}}
+web: {{enabled: false}}
+""")
+
+
+async def first_round(config: Config, down: set[str]) -> list[str]:
+    """The console's lines after one result per target, those in ``down`` timed out."""
+    buf = io.StringIO()
+    # the console only prints: the journal writer is never opened (nothing is written)
+    ctx = AgentContext(config, Board.for_targets(config.targets, config.quorum), JournalWriter(config.journal_path))
+    sink = ConsoleSink(ctx, hint=["(the hint)"], out=buf, clock=lambda: NOON_NS)
+    for i, target in enumerate(config.targets):
+        ok = target.key not in down
+        result = Result(
+            target.key,
+            NOON_NS - 5 * NS + i,
+            ok,
+            0.001 if ok else 0.5,
+            None if ok else FailureKind.TIMEOUT,
+            "" if ok else "no answer in 500ms",
+        )
+        await sink.on_result(result, i + 1)
+    return buf.getvalue().splitlines()
+
+
+async def test_first_round_lists_every_target_up_to_fifty(tmp_path: Path) -> None:
+    config = many_targets_config(tmp_path / "data", 47)  # 1 + 2 + 47 = 50 targets
+    lines = await first_round(config, {"internet/a2", "isp/t7"})
+    assert len(config.targets) == FIRST_ROUND_LISTED == 50
+    assert lines == [
+        "12:00:00 first round: 48 of 50 up",
+        "  lan/router   tcp   127.0.0.1:9  up",
+        "  internet/a1  tcp   127.0.0.1:9  up",
+        "  internet/a2  tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms",
+        *(f"  isp/t{i:<6}  tcp   127.0.0.1:9  up" for i in range(1, 7)),
+        "  isp/t7       tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms",
+        *(f"  isp/t{i:<6}  tcp   127.0.0.1:9  up" for i in range(8, 48)),
+        "  your line: working (router answers, 1 of 2 anchors up, quorum 1)",
+        "(the hint)",
+    ]
+
+
+async def test_past_fifty_targets_only_those_down_are_named(tmp_path: Path) -> None:
+    config = many_targets_config(tmp_path / "data", 57)  # 60 targets
+    lines = await first_round(config, {"internet/a2", "isp/t10", "isp/t57"})
+    assert lines == [
+        "12:00:00 first round: 57 of 60 up",
+        "  internet/a2  tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms",
+        "  isp/t10      tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms",
+        "  isp/t57      tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms",
+        "  not listed: 57 up (past 50 targets only those down are listed)",
+        "  your line: working (router answers, 1 of 2 anchors up, quorum 1)",
+        "(the hint)",
+    ]
+
+
+async def test_past_fifty_targets_at_most_fifty_down_are_named(tmp_path: Path) -> None:
+    config = many_targets_config(tmp_path / "data", 57)  # 60 targets, the router and 54 of the ISP's down
+    down = {"lan/router", *(f"isp/t{i}" for i in range(1, 55))}
+    lines = await first_round(config, down)
+    assert lines == [
+        "12:00:00 first round: 5 of 60 up",
+        "  lan/router  tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms",
+        *(f"  isp/t{i:<5}  tcp   127.0.0.1:9  DOWN timeout: no answer in 500ms" for i in range(1, 50)),
+        "  not listed: 5 up, 5 more down (past 50 targets only those down are listed)",
+        "  your line: NOT working (router does NOT answer, 2 of 2 anchors up, quorum 1)",
+        "(the hint)",
+    ]

@@ -2,7 +2,8 @@
 
 Loading works in four steps:
 
-1. read at most 1 MiB and compose it with PyYAML's *safe* loader (no Python tags, no code);
+1. read at most 1 MiB and compose it with PyYAML's *safe* loader (no Python tags, no code): libyaml's where it
+   reads the text as PyYAML's pure-Python one does, that one otherwise and for every error (``source``);
 2. walk the node tree into plain data, recording the line of every key and rejecting duplicate keys,
    and expand ``${VAR}`` / ``${VAR:-default}`` in string values (``$$`` is a literal ``$``);
 3. validate the data with strict pydantic models (unknown keys and wrong types are errors);
@@ -32,7 +33,7 @@ from pydantic import (
 from watchdog.config.capacity import capacity_warning
 from watchdog.config.models import Config, ConfigModel, TargetSpec
 from watchdog.config.quality import resolve_quality
-from watchdog.config.redact import redact_config
+from watchdog.config.redact import redact_composed
 from watchdog.config.source import Problems, format_path, pydantic_message, raise_config, read_yaml
 from watchdog.model import Role, Target
 from watchdog.units import format_duration, redact_url
@@ -193,7 +194,7 @@ def loads(
         raise_config(report.lines())
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     try:
-        packed = hashlib.sha256(redact_config(text).encode("utf-8")).hexdigest()
+        packed = hashlib.sha256(redact_composed(doc.node).encode("utf-8")).hexdigest()  # the text, parsed once
     except (yaml.YAMLError, RecursionError, ValueError):
         packed = ""  # validated above, so not expected; a pack's config.yaml is then simply not bound
     rate_warning = capacity_warning(filename, targets)

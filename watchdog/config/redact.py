@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from watchdog.config.source import compose_libyaml
+
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key|authorization|cookie|credential)", re.I)
 _SECRET_PATHS = {
@@ -35,8 +37,28 @@ def redact_config(text: str) -> str:
     there — a literal, or a reference with a default — is redacted. Keys that look like credentials
     anywhere (http headers included) and passwords inside URLs are redacted too.
     """
-    data = yaml.safe_load(text) or {}
+    node = compose_libyaml(text)
+    if node is not None:
+        try:
+            return redact_composed(node)
+        except Exception:  # the pure-Python path below raises it, as before
+            pass
+    return redact_composed(yaml.compose(text, Loader=yaml.SafeLoader))
 
+
+def redact_composed(node: yaml.Node | None) -> str:
+    """:func:`redact_config` of the text ``node`` was composed from, without parsing the text again.
+
+    The data is what ``yaml.safe_load`` gives (merge keys merged, aliases shared, keys as typed, nothing
+    expanded); ``node`` is not used afterwards (merging rewrites the node tree).
+    """
+    data = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
+    return _emit(data or {})
+
+
+def _emit(data: Any) -> str:
+    # PyYAML's pure-Python emitter, never libyaml's: this text's SHA-256 binds a pack to the journal, so it must not
+    # change with the machine (libyaml present or not, and its version) that ran the agent or made the pack
     def walk(node: Any, path: tuple[str, ...]) -> Any:
         if isinstance(node, dict):
             return {k: walk(v, (*path, str(k))) for k, v in node.items()}
