@@ -490,12 +490,16 @@ def test_whole_blocks_sealed_as_they_fill_are_the_blocks_the_minutes_seal_makes(
             journal.journal_id = "same-id"
             journal.register_targets([target()], now_ns=T0)
             journal.append(rows)
-            if name == "as_they_fill":
-                first = journal.seal_whole_block(now_ns=T0 + NS)
-                second = journal.seal_whole_block(now_ns=T0 + NS)
-                assert first is not None and second is not None
-                assert (first.block, first.last_seq, second.block, second.last_seq) == (1, 1_000, 2, 2_000)
-                assert journal.seal_whole_block(now_ns=T0 + NS) is None  # 501 rows wait: not a whole block
+            if name == "as_they_fill":  # as the agent does: hashed in parts of 300 rows, then sealed
+                for expected_first in (1, 1001):
+                    first = journal.whole_block_waiting()
+                    assert first == expected_first
+                    parts = [journal.hash_rows(a, min(a + 299, first + 999)) for a in range(first, first + 1000, 300)]
+                    head = journal.seal_block([row for part in parts for row in part], now_ns=T0 + NS)
+                    assert (head.block, head.last_seq) == (1 + first // 1000, first + 999)
+                assert journal.whole_block_waiting() is None  # 501 rows wait: not a whole block
+                with pytest.raises(JournalError, match="sequence gap"):  # not the rows after the last block
+                    journal.seal_block(journal.hash_rows(2002, 2101), now_ns=T0 + NS)
             journal.seal(now_ns=T0 + NS)
             blocks = journal.conn.execute("SELECT no, first_seq, last_seq, hash FROM blocks ORDER BY no").fetchall()
             heads.append(blocks)

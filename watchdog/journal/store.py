@@ -569,18 +569,59 @@ class Journal(JournalReader):
         """The seq of the last row written (0 in an empty journal)."""
         return self._next_seq() - 1
 
-    def seal_whole_block(self, now_ns: int | None = None) -> Head | None:
-        """Seal the next block if a whole one (``BLOCK_MAX_ROWS`` rows) is waiting; its head, or None.
-
-        At thousands of results a second the agent seals as blocks fill instead of a minute's rows at once;
-        the blocks are the same as the minute's seal would make (it cuts every ``BLOCK_MAX_ROWS`` rows too).
-        """
+    def whole_block_waiting(self) -> int | None:
+        """The first seq of the next block when a whole one (``BLOCK_MAX_ROWS`` rows) waits to be sealed, else None."""
         last = self.conn.execute("SELECT last_seq FROM blocks ORDER BY no DESC LIMIT 1").fetchone()
         sealed_upto = int(last[0]) if last else 0
-        if self.last_seq() - sealed_upto < BLOCK_MAX_ROWS:
-            return None
-        heads = self.seal(now_ns, upto_seq=sealed_upto + BLOCK_MAX_ROWS, max_blocks=1)
-        return heads[0] if heads else None
+        return sealed_upto + 1 if self.last_seq() - sealed_upto >= BLOCK_MAX_ROWS else None
+
+    def hash_rows(self, first_seq: int, last_seq: int) -> list[tuple[int, int, bytes, int]]:
+        """``(seq, ts_ns, row_hash, stream)`` of the rows ``first_seq``..``last_seq``, for a block sealed in parts.
+
+        At thousands of results a second the agent hashes a block a few hundred rows at a time, with pauses
+        between (:meth:`watchdog.agent.core.Agent._seal_whole_blocks`), and seals it with :meth:`seal_block`.
+        """
+        renderer = None
+        if self.schema_version >= 3:
+            renderer = self._renderer = self._renderer or _Renderer(self.conn)
+        return list(_rows_after(self.conn, first_seq - 1, BLOCK_MAX_ROWS, last_seq, renderer=renderer))
+
+    def seal_block(self, rows: Sequence[tuple[int, int, bytes, int]], now_ns: int | None = None) -> Head:
+        """Seal ``rows`` (from :meth:`hash_rows`, in seq order) as the next block: the same block :meth:`seal` makes.
+
+        Refused (JournalError) unless they are the next rows after the last block, without a gap, and no more
+        than a block holds.
+        """
+        now = time.time_ns() if now_ns is None else now_ns
+        with self.transaction():
+            no, last_seq, prev = self._chain_end()
+            if len(rows) > BLOCK_MAX_ROWS:
+                raise JournalError(f"cannot seal {len(rows)} rows in one block (at most {BLOCK_MAX_ROWS})")
+            return self._add_block(no + 1, prev, last_seq, list(rows), now)
+
+    def _chain_end(self) -> tuple[int, int, bytes]:
+        """``(no, last_seq, hash)`` of the last block (0, 0 and the genesis hash before the first)."""
+        last = self.conn.execute("SELECT no, last_seq, hash FROM blocks ORDER BY no DESC LIMIT 1").fetchone()
+        return (int(last[0]), int(last[1]), bytes(last[2])) if last else (0, 0, genesis_hash(self.journal_id))
+
+    def _add_block(
+        self, no: int, prev: bytes, last_seq: int, chunk: list[tuple[int, int, bytes, int]], now: int
+    ) -> Head:
+        """Insert block ``no`` over ``chunk`` (rows right after ``last_seq``, in order) chained to ``prev``."""
+        first, final = chunk[0][0], chunk[-1][0]
+        if first != last_seq + 1 or final - first + 1 != len(chunk):
+            raise JournalError(
+                f"cannot seal: sequence gap after seq {last_seq} (rows {first}..{final}, {len(chunk)} rows)"
+            )
+        hashes = [h for _, _, h, _ in chunk]
+        digest = block_hash(prev, no, first, final, stream_digests((st, h) for _, _, h, st in chunk))
+        ts = [t for _, t, _, _ in chunk]
+        self.conn.execute(
+            "INSERT INTO blocks (no, first_seq, last_seq, min_ts_ns, max_ts_ns, sealed_ns, prev_hash, "
+            "hash, digests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (no, first, final, min(ts), max(ts), now, prev, digest, b"".join(h[:4] for h in hashes)),
+        )
+        return Head(no, final, digest.hex(), now)
 
     def seal(
         self,
@@ -598,10 +639,7 @@ class Journal(JournalReader):
         sealed: list[Head] = []
         now = time.time_ns() if now_ns is None else now_ns
         with self.transaction():
-            last = self.conn.execute("SELECT no, last_seq, hash FROM blocks ORDER BY no DESC LIMIT 1").fetchone()
-            no, last_seq, prev = (
-                (int(last[0]), int(last[1]), bytes(last[2])) if last else (0, 0, genesis_hash(self.journal_id))
-            )
+            no, last_seq, prev = self._chain_end()
             # read a block's worth at a time: a minute of 5,000 probes/s is 300,000 rows
             renderer = None
             if self.schema_version >= 3:
@@ -610,22 +648,10 @@ class Journal(JournalReader):
             while (max_blocks is None or len(sealed) < max_blocks) and (
                 chunk := list(itertools.islice(rows, max_rows))
             ):
-                first, final = chunk[0][0], chunk[-1][0]
-                if first != last_seq + 1 or final - first + 1 != len(chunk):
-                    raise JournalError(
-                        f"cannot seal: sequence gap after seq {last_seq} (rows {first}..{final}, {len(chunk)} rows)"
-                    )
-                hashes = [h for _, _, h, _ in chunk]
                 no += 1
-                digest = block_hash(prev, no, first, final, stream_digests((st, h) for _, _, h, st in chunk))
-                ts = [t for _, t, _, _ in chunk]
-                self.conn.execute(
-                    "INSERT INTO blocks (no, first_seq, last_seq, min_ts_ns, max_ts_ns, sealed_ns, prev_hash, "
-                    "hash, digests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (no, first, final, min(ts), max(ts), now, prev, digest, b"".join(h[:4] for h in hashes)),
-                )
-                sealed.append(Head(no, final, digest.hex(), now))
-                prev, last_seq = digest, final
+                head = self._add_block(no, prev, last_seq, chunk, now)
+                sealed.append(head)
+                prev, last_seq = bytes.fromhex(head.hash), head.last_seq
         return sealed
 
     # ------------------------------------------------------------------------------------ restoring
