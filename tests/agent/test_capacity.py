@@ -23,9 +23,9 @@ def test_the_probe_load_weights_each_kind_by_its_budget() -> None:
         "http": 100.0,
         "speed": 0.000278,
     }
-    assert round(asked.load, 6) == round(400 / 1000 + 100 / 500 + 1 / 3600, 6) == 0.600278
+    assert round(asked.load, 6) == round(400 / 3000 + 100 / 750 + 1 / 3600, 6) == 0.266944
     assert asked.describe() == "http 100/s, icmp 400 echo requests/s, speed 0.00028/s"
-    assert asked.budgets() == "http 500/s, icmp 1,000 echo requests/s, speed 1/s"
+    assert asked.budgets() == "http 750/s, icmp 3,000 echo requests/s, speed 1/s"
     assert budget("a-plugin-kind") == 250.0
 
 
@@ -54,7 +54,7 @@ def test_the_warning_says_the_config_asks_too_much() -> None:
     assert lateness_warning((78_000, 51_000, 522_000, 2.468), 60.0, targets) == (
         "probes start late: over the last 60 s, 51,000 of 78,000 probes started more than 100 ms after their slot,"
         " the latest 2.47 s, and 522,000 slots were skipped: this machine does not keep up with the 10,000"
-        " probes/s the config asks for (10.0× what a 2-core machine sustains, see `watchdog config check`);"
+        " probes/s the config asks for (3.3× what a 2-core machine sustains, see `watchdog config check`);"
         " outage times lose precision and skipped probes are not made up (lengthen intervals or split the"
         " targets over agents)"
     )

@@ -156,16 +156,18 @@ def test_more_probes_than_the_machine_is_rated_for_is_a_warning(tmp_path: Path) 
     done = _check(config, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        f"warning: {config}: 10000 targets ask for 10,000 probes/s (tcp 10,000/s), 20.0× what a 2-core machine"
-        " sustains with probes starting on time (each kind alone: tcp 500/s): probes would start late or be"
+        f"warning: {config}: 10000 targets ask for 10,000 probes/s (tcp 10,000/s), 10.0× what a 2-core machine"
+        " sustains with probes starting on time (each kind alone: tcp 1,000/s): probes would start late or be"
         " skipped (lengthen intervals or split the targets over agents)"
     ]
 
 
 def test_the_probe_rate_is_weighted_by_kind_and_icmp_by_echo_requests(tmp_path: Path) -> None:
-    # 300 ICMP targets (count 3 by default: 900 echo requests/s of 1,000) and 100 HTTP targets (100/s of 500)
-    # are 400 probes/s, under the old flat 500/s, but 1.1x what the machine sustains.
-    icmp = "".join(f"      - {{name: p{i}, kind: icmp, address: 127.0.1.{i % 250 + 1}}}\n" for i in range(300))
+    # 1,000 ICMP targets (count 3 by default: 3,000 echo requests/s of 3,000) and 100 HTTP targets (100/s of 750)
+    # are 1,100 probes/s: each kind alone within its budget, together 1.1x what the machine sustains.
+    icmp = "".join(
+        f"      - {{name: p{i}, kind: icmp, address: 127.0.{1 + i // 250}.{i % 250 + 1}}}\n" for i in range(1000)
+    )
     http = "".join(f'      - {{name: h{i}, kind: http, address: "http://127.0.0.1:1/"}}\n' for i in range(100))
     config = tmp_path / "c.yaml"
     config.write_text(
@@ -176,8 +178,8 @@ def test_the_probe_rate_is_weighted_by_kind_and_icmp_by_echo_requests(tmp_path: 
     done = _check(config, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        f"warning: {config}: 400 targets ask for 400 probes/s (http 100/s, icmp 900 echo requests/s), 1.1× what"
-        " a 2-core machine sustains with probes starting on time (each kind alone: http 500/s, icmp 1,000 echo"
+        f"warning: {config}: 1100 targets ask for 1,100 probes/s (http 100/s, icmp 3,000 echo requests/s), 1.1× what"
+        " a 2-core machine sustains with probes starting on time (each kind alone: http 750/s, icmp 3,000 echo"
         " requests/s): probes would start late or be skipped (lengthen intervals or split the targets over agents)"
     ]
 
