@@ -47,7 +47,7 @@ class ProbeLoad:
         return ", ".join(f"{kind} {_per_s(kind, rate)}" for kind, rate in sorted(self.by_kind.items()))
 
     def budgets(self) -> str:
-        """``icmp 1,000 echo requests/s, tcp 500/s``: what each of these kinds alone sustains."""
+        """``icmp 3,000 echo requests/s, tcp 1,000/s``: what each of these kinds alone sustains."""
         return ", ".join(f"{kind} {_per_s(kind, budget(kind))}" for kind in sorted(self.by_kind))
 
 
