@@ -128,17 +128,25 @@ def token_lines(problems: Sequence[str], outcome: str) -> list[str]:
     ]
 
 
+def _lock_or_refuse(data_dir: Path, verb: str) -> int | None:
+    """The data directory's lock (release it with ``os.close``), or None once it said why not: an agent runs."""
+    from watchdog.agent.core import AgentLockedError, lock_data_dir
+
+    try:
+        return lock_data_dir(data_dir)
+    except AgentLockedError as exc:
+        print(f"{exc}: stop it first, then {verb}", file=sys.stderr)
+        return None
+
+
 def handle_restore(args: argparse.Namespace) -> int:
     """Verify the backup, set the current journal aside, copy the backup in."""
-    from watchdog.agent.core import AgentLockedError, lock_data_dir
     from watchdog.journal.backup import restore_journal
 
     config = load_config(args)
     require_owner(config.journal_path)
-    try:
-        lock = lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
-    except AgentLockedError as exc:
-        print(f"{exc}: stop it first, then restore", file=sys.stderr)
+    lock = _lock_or_refuse(config.data_dir, "restore")
+    if lock is None:
         return EXIT_DOWN
     try:
         verdict, aside = restore_journal(Path(args.backup), config.journal_path)
@@ -161,16 +169,13 @@ def handle_restore(args: argparse.Namespace) -> int:
 
 def handle_migrate(args: argparse.Namespace) -> int:
     """Rewrite, verify, swap in; the old file kept as ``journal.sqlite3.schema<N>-<UTC time>``."""
-    from watchdog.agent.core import AgentLockedError, lock_data_dir
     from watchdog.journal.migrate import MigrateResult, migrate_journal
 
     config = load_config(args)
     journal = config.journal_path
     require_owner(journal)
-    try:
-        lock = lock_data_dir(config.data_dir)  # refuses while an agent runs on this data_dir
-    except AgentLockedError as exc:
-        print(f"{exc}: stop it first, then migrate", file=sys.stderr)
+    lock = _lock_or_refuse(config.data_dir, "migrate")
+    if lock is None:
         return EXIT_DOWN
     try:
         result = migrate_journal(journal, args.to, keep=not args.no_keep)
