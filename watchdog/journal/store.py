@@ -581,10 +581,7 @@ class Journal(JournalReader):
         At thousands of results a second the agent hashes a block a few hundred rows at a time, with pauses
         between (:meth:`watchdog.agent.core.Agent._seal_whole_blocks`), and seals it with :meth:`seal_block`.
         """
-        renderer = None
-        if self.schema_version >= 3:
-            renderer = self._renderer = self._renderer or _Renderer(self.conn)
-        return list(_rows_after(self.conn, first_seq - 1, BLOCK_MAX_ROWS, last_seq, renderer=renderer))
+        return list(_rows_after(self.conn, first_seq - 1, BLOCK_MAX_ROWS, last_seq, renderer=self._seal_renderer()))
 
     def seal_block(self, rows: Sequence[tuple[int, int, bytes, int]], now_ns: int | None = None) -> Head:
         """Seal ``rows`` (from :meth:`hash_rows`, in seq order) as the next block: the same block :meth:`seal` makes.
@@ -598,6 +595,12 @@ class Journal(JournalReader):
             if len(rows) > BLOCK_MAX_ROWS:
                 raise JournalError(f"cannot seal {len(rows)} rows in one block (at most {BLOCK_MAX_ROWS})")
             return self._add_block(no + 1, prev, last_seq, list(rows), now)
+
+    def _seal_renderer(self) -> _Renderer | None:
+        """What renders schema 3 rows for the seal (kept between seals), None for older schemas (the view then)."""
+        if self.schema_version >= 3 and self._renderer is None:
+            self._renderer = _Renderer(self.conn)
+        return self._renderer
 
     def _chain_end(self) -> tuple[int, int, bytes]:
         """``(no, last_seq, hash)`` of the last block (0, 0 and the genesis hash before the first)."""
@@ -641,10 +644,7 @@ class Journal(JournalReader):
         with self.transaction():
             no, last_seq, prev = self._chain_end()
             # read a block's worth at a time: a minute of 5,000 probes/s is 300,000 rows
-            renderer = None
-            if self.schema_version >= 3:
-                renderer = self._renderer = self._renderer or _Renderer(self.conn)
-            rows = _rows_after(self.conn, last_seq, max_rows, upto_seq, renderer=renderer)
+            rows = _rows_after(self.conn, last_seq, max_rows, upto_seq, renderer=self._seal_renderer())
             while (max_blocks is None or len(sealed) < max_blocks) and (
                 chunk := list(itertools.islice(rows, max_rows))
             ):
