@@ -56,6 +56,8 @@ TEXT_CACHE_MAX = 4096  # interned texts whose id the writer remembers
 TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among them is interned
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
 TEMPLATE_CACHE_MAX = 65_536  # template ids the writer remembers (an ICMP target has its own: its address)
+HASHED_MAX = 64 * BLOCK_MAX_ROWS  # row hashes kept from the writes for the seal; older unsealed rows are read back
+SPOT_CHECK_EVERY = 50  # the seal reads back every so many rows it hashed when written and compares (see _take_hashed)
 
 _RTT_KEYS = (("rtt_min_s", "\x04"), ("rtt_avg_s", "\x05"), ("rtt_max_s", "\x06"))
 _CONTROL = frozenset(chr(c) for c in range(1, 7))
@@ -238,6 +240,10 @@ class Journal(JournalReader):
         self._renderer: _Renderer | None = None  # schema 3: renders rows for the seal (see _Renderer)
         self._rtt_shapes: dict[int, RttShape] = {}  # schema 3: per target id, the shape of its last templated row
         self._recent_texts: dict[tuple[int, int], deque[str]] = {}
+        # (seq, ts_ns, row_hash, stream) of the rows this object wrote since they were last sealed, in seq order and
+        # without a gap: the seal takes them instead of reading the rows back (see _take_hashed)
+        self._hashed: deque[tuple[int, int, bytes, int]] = deque(maxlen=HASHED_MAX)
+        self.hashed_on_write = True  # off after a spot check found a hash that differs from the row read back
 
     # ------------------------------------------------------------------------------------- opening
 
@@ -425,17 +431,24 @@ class Journal(JournalReader):
                 result_rows = []
                 event_rows = []
                 seqs = []
+                hashed = []
                 for n, item in enumerate(items):
                     if tickets is not None:
                         tickets[n].seq = seq
                     if isinstance(item, Result):
-                        result_rows.append(self._result_row(seq, item))
+                        row, detail, metrics = self._built_row(seq, item)
+                        result_rows.append(row)
+                        # the row as the view shows it (what verify hashes): detail and metrics rendered, ids resolved
+                        row_hash = result_row_hash(seq, row[1], row[2], row[3], row[4], detail, metrics)
+                        hashed.append((seq, item.ts_ns, row_hash, row[1]))
                     else:
                         target = self.target_id(item.target) if item.target else None
                         ref = item.ref.seq if isinstance(item.ref, Ticket) else item.ref
                         if isinstance(item.ref, Ticket) and ref is None:
                             raise JournalError(f"event {item.type} refers to a row that was never written")
-                        event_rows.append((seq, item.ts_ns, item.type, target, ref, _json(item.data)))
+                        event = (seq, item.ts_ns, item.type, target, ref, _json(item.data))
+                        event_rows.append(event)
+                        hashed.append((seq, item.ts_ns, event_row_hash(*event), EVENTS_STREAM))
                     seqs.append(seq)
                     seq += 1
                 if result_rows:
@@ -457,9 +470,18 @@ class Journal(JournalReader):
             if self._renderer is not None:
                 self._renderer.forget()
             raise
+        if hashed and self.hashed_on_write:
+            if self._hashed and self._hashed[-1][0] + 1 != hashed[0][0]:
+                self._hashed.clear()  # rows written meanwhile by another path (a target event): read back at the seal
+            self._hashed.extend(hashed)
         return seqs
 
     def _result_row(self, seq: int, r: Result) -> tuple[Any, ...]:
+        """The ``result_rows`` (schema 3) or ``results`` row stored for ``r``."""
+        return self._built_row(seq, r)[0]
+
+    def _built_row(self, seq: int, r: Result) -> tuple[tuple[Any, ...], str | None, str | None]:
+        """``(stored row, detail, metrics)``: the row to insert and its detail and metrics as the view renders them."""
         latency = None if r.latency_s is None else round(r.latency_s * 1_000_000)
         target = self.target_id(r.target)
         if self.schema_version >= 3 and r.failure is None and latency is not None:
@@ -467,7 +489,14 @@ class Journal(JournalReader):
             packed = None if shape is None else shape.fits(r, latency)
             if packed is not None:
                 assert shape is not None
-                return (seq, target, r.ts_ns, latency, None, -self._template_id(*shape.key), packed)
+                # fits() held the detail equal to the template's rendering; the metrics text is the template's (the
+                # other metrics equal in value and type, perhaps not in order: the view shows the template's order)
+                mn, mx = latency - packed % TEMPLATE_SPREAD, latency + packed // TEMPLATE_SPREAD
+                return (
+                    (seq, target, r.ts_ns, latency, None, -self._template_id(*shape.key), packed),
+                    r.detail,
+                    render_template(shape.key[1], mn, latency, mx),
+                )
         detail = r.detail or None
         metrics = _json(dict(r.metrics)) if r.metrics else None
         if self.schema_version >= 3 and r.failure is None:
@@ -477,7 +506,7 @@ class Journal(JournalReader):
                 shape = RttShape.of(detail_tpl, metrics_tpl, r.metrics)
                 if shape is not None:
                     self._rtt_shapes[target] = shape
-                return (
+                row: tuple[Any, ...] = (
                     seq,
                     target,
                     r.ts_ns,
@@ -486,17 +515,20 @@ class Journal(JournalReader):
                     -self._template_id(detail_tpl, metrics_tpl),
                     (av - mn) + TEMPLATE_SPREAD * (mx - av),
                 )
+                return row, detail, metrics  # rtt_template() held both equal to the template's rendering
+        failure = None if r.failure is None else r.failure.value
         if self.schema_version >= 2:
-            return (
+            row = (
                 seq,
                 target,
                 r.ts_ns,
                 latency,
-                None if r.failure is None else r.failure.value,
+                failure,
                 self._stored_text(target, 0, detail),
                 self._stored_text(target, 1, metrics),
             )
-        return (seq, target, r.ts_ns, latency, None if r.failure is None else r.failure.value, detail, metrics)
+            return row, detail, metrics
+        return (seq, target, r.ts_ns, latency, failure, detail, metrics), detail, metrics
 
     def _stored_text(self, target: int, column: int, text: str | None) -> str | int | None:
         """What schema 2 stores for a detail or metrics text: the text, or its id once it repeats.
@@ -581,7 +613,51 @@ class Journal(JournalReader):
         At thousands of results a second the agent hashes a block a few hundred rows at a time, with pauses
         between (:meth:`watchdog.agent.core.Agent._seal_whole_blocks`), and seals it with :meth:`seal_block`.
         """
+        taken = self._take_hashed(first_seq, last_seq)
+        if taken is not None:
+            return taken
         return list(_rows_after(self.conn, first_seq - 1, BLOCK_MAX_ROWS, last_seq, renderer=self._seal_renderer()))
+
+    def _take_hashed(self, first_seq: int, last_seq: int) -> list[tuple[int, int, bytes, int]] | None:
+        """The rows ``first_seq``..``last_seq`` as hashed when this object wrote them, or None to read them back.
+
+        ``append`` hashes each row as the view will show it (detail and metrics rendered, ids resolved), so the seal
+        need not read back and render every row: at 5,000 results/s that was half the writer thread's work. Every
+        ``SPOT_CHECK_EVERY``-th row and the last are still read back and hashed; should one differ, this logs an error,
+        stops hashing on write, and the seal reads everything back as before (``verify`` re-reads it all anyway).
+        """
+        hashed = self._hashed
+        while hashed and hashed[0][0] < first_seq:
+            hashed.popleft()
+        count = last_seq - first_seq + 1
+        if count <= 0 or len(hashed) < count or hashed[0][0] != first_seq or hashed[count - 1][0] != last_seq:
+            return None
+        rows = [hashed.popleft() for _ in range(count)]
+        renderer = self._seal_renderer()
+        for n in (*range(0, count, SPOT_CHECK_EVERY), count - 1):
+            seq = rows[n][0]
+            read = next(_rows_after(self.conn, seq - 1, 1, seq, renderer=renderer), None)
+            if read != rows[n]:
+                _LOGGER.error(
+                    "journal: seq %d hashed when written differs from the row read back; the seal reads every row "
+                    "back from now on (written %s, read %s)",
+                    seq,
+                    rows[n][2].hex()[:16],
+                    "no row" if read is None else read[2].hex()[:16],
+                )
+                self.hashed_on_write = False
+                hashed.clear()
+                return None
+        return rows
+
+    def seal_hashed_block(self, first_seq: int, now_ns: int | None = None) -> Head | None:
+        """Seal the whole block from ``first_seq`` in one call when its rows were hashed as written; else None.
+
+        Sealing a block this way reads back only its spot checks, ~1 ms; otherwise the agent hashes it in parts
+        (:meth:`hash_rows`).
+        """
+        rows = self._take_hashed(first_seq, first_seq + BLOCK_MAX_ROWS - 1)
+        return None if rows is None else self.seal_block(rows, now_ns)
 
     def seal_block(self, rows: Sequence[tuple[int, int, bytes, int]], now_ns: int | None = None) -> Head:
         """Seal ``rows`` (from :meth:`hash_rows`, in seq order) as the next block: the same block :meth:`seal` makes.
@@ -643,11 +719,16 @@ class Journal(JournalReader):
         now = time.time_ns() if now_ns is None else now_ns
         with self.transaction():
             no, last_seq, prev = self._chain_end()
-            # read a block's worth at a time: a minute of 5,000 probes/s is 300,000 rows
-            rows = _rows_after(self.conn, last_seq, max_rows, upto_seq, renderer=self._seal_renderer())
-            while (max_blocks is None or len(sealed) < max_blocks) and (
-                chunk := list(itertools.islice(rows, max_rows))
-            ):
+            final = self.last_seq() if upto_seq is None else min(upto_seq, self.last_seq())
+            # a block's worth at a time: a minute of 5,000 probes/s is 300,000 rows
+            while (max_blocks is None or len(sealed) < max_blocks) and last_seq < final:
+                upto = min(last_seq + max_rows, final)
+                chunk = self._take_hashed(last_seq + 1, upto)
+                if chunk is None:  # the next rows up to ``final`` (a gap among them is refused by _add_block)
+                    rows = _rows_after(self.conn, last_seq, max_rows, final, renderer=self._seal_renderer())
+                    chunk = list(itertools.islice(rows, upto - last_seq))
+                if not chunk:
+                    break
                 no += 1
                 head = self._add_block(no, prev, last_seq, chunk, now)
                 sealed.append(head)
