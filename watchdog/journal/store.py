@@ -57,6 +57,8 @@ TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among t
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
 TEMPLATE_CACHE_MAX = 65_536  # template ids the writer remembers (an ICMP target has its own: its address)
 HASHED_MAX = 64 * BLOCK_MAX_ROWS  # row hashes kept from the writes for the seal; older unsealed rows are read back
+APPEND_RUN = 8  # rows built in Python between inserts; an insert gives up the interpreter, so the event loop's thread
+# (back from a send and waiting for it) waits one run (~0.1 ms), not up to the switch interval (5 ms) — issue 19
 SPOT_CHECK_EVERY = 50  # the seal reads back every so many rows it hashed when written and compares (see _take_hashed)
 
 _RTT_KEYS = (("rtt_min_s", "\x04"), ("rtt_avg_s", "\x05"), ("rtt_max_s", "\x06"))
@@ -451,12 +453,11 @@ class Journal(JournalReader):
                         hashed.append((seq, item.ts_ns, event_row_hash(*event), EVENTS_STREAM))
                     seqs.append(seq)
                     seq += 1
+                    if len(result_rows) >= APPEND_RUN:
+                        self._insert_results(result_rows)
+                        result_rows = []
                 if result_rows:
-                    self.conn.executemany(
-                        f"INSERT INTO {self._rows_table} (seq, target, ts_ns, latency_us, failure, detail, metrics) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        result_rows,
-                    )
+                    self._insert_results(result_rows)
                 if event_rows:
                     self.conn.executemany(
                         "INSERT INTO events (seq, ts_ns, type, target, ref, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -475,6 +476,13 @@ class Journal(JournalReader):
                 self._hashed.clear()  # rows written meanwhile by another path (a target event): read back at the seal
             self._hashed.extend(hashed)
         return seqs
+
+    def _insert_results(self, rows: list[tuple[Any, ...]]) -> None:
+        self.conn.executemany(
+            f"INSERT INTO {self._rows_table} (seq, target, ts_ns, latency_us, failure, detail, metrics) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def _result_row(self, seq: int, r: Result) -> tuple[Any, ...]:
         """The ``result_rows`` (schema 3) or ``results`` row stored for ``r``."""
