@@ -5,7 +5,8 @@
 Each run measures, one after another on the same loopback targets:
 
 * ICMP, N = 1,000 and 5,000 targets at 1 probe/s each: fping in loop mode; the agent's probe path
-  (``bench.worker`` mode ``prober``: scheduler, runner, shared-socket probe, results kept in memory);
+  (``bench.worker`` mode ``prober``: scheduler, runner, shared-socket probe, the collector tuned as the agent
+  tunes it, a tuple per result kept for the summary);
   the whole agent (mode ``agent``: :class:`watchdog.agent.core.Agent` with its journal, detectors,
   board, group commit, GC tuning as ``watchdog run`` does). fping's gap ``-i`` is found by trying so
   that it reaches the asked rate (``bench.icmp.run_fping_matched``; at N=5,000 ``-i 0.19`` reached only
