@@ -540,7 +540,7 @@ class Agent:
         """Seal the whole blocks waiting: at once from the hashes made as the rows were written, else in parts.
 
         A block whose rows the writer hashed as it wrote them (:meth:`Journal.seal_hashed_block`) is sealed in one
-        call of about a millisecond. Any other (rows written before a restart) is read back and hashed
+        call of ~3 ms of CPU. Any other (rows written before a restart) is read back and hashed
         ``SEAL_PART_ROWS`` rows per writer call with pauses between: at 5,000 results/s the minute's seal read back
         and hashed 300,000 rows at once, and a block hashed in one call still kept the writer thread in Python for
         ~10 ms; the event loop's thread, which gives the interpreter up at every send and receive, then waited for

@@ -661,7 +661,8 @@ class Journal(JournalReader):
     def seal_hashed_block(self, first_seq: int, now_ns: int | None = None) -> Head | None:
         """Seal the whole block from ``first_seq`` in one call when its rows were hashed as written; else None.
 
-        Sealing a block this way reads back only its spot checks, ~1 ms; otherwise the agent hashes it in parts
+        Sealing a block this way reads back only its spot checks: ~3 ms of CPU against ~10–15 ms reading all of it back
+        (1,000 ICMP rows, the development VM); otherwise the agent hashes it in parts
         (:meth:`hash_rows`).
         """
         rows = self._take_hashed(first_seq, first_seq + BLOCK_MAX_ROWS - 1)
