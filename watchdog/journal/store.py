@@ -630,7 +630,7 @@ class Journal(JournalReader):
         """The rows ``first_seq``..``last_seq`` as hashed when this object wrote them, or None to read them back.
 
         ``append`` hashes each row as the view will show it (detail and metrics rendered, ids resolved), so the seal
-        need not read back and render every row: at 5,000 results/s that was half the writer thread's work. Every
+        need not read back and render every row: at 5,000 results/s that was a third of the writer thread's work. Every
         ``SPOT_CHECK_EVERY``-th row and the last are still read back and hashed; should one differ, this logs an error,
         stops hashing on write, and the seal reads everything back as before (``verify`` re-reads it all anyway).
         """
