@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable, Coroutine
@@ -25,6 +26,7 @@ from watchdog.agent.core import Agent
 from watchdog.agent.icmp_driver import IcmpDriver, wheel_targets
 from watchdog.agent.runner import RunState, run_probe, settle
 from watchdog.agent.scheduler import ScheduleStats
+from watchdog.agent.writer import LoopTurn
 from watchdog.config import loads
 from watchdog.journal.store import Journal, rtt_template
 from watchdog.model import Result, Role, Target
@@ -186,6 +188,30 @@ async def test_loopback_results_match_the_task_path(icmp_ctx: ProbeContext, tmp_
         assert all(isinstance(detail, int) and detail < 0 for _, _, detail in rows)  # stored as templates
         back = [r for _, r in journal.iter_results(0, 1 << 62)]
     assert back == [wheel[t.key] for t in targets] + [task[t.key] for t in targets]
+
+
+async def test_the_wheel_tells_the_writer_when_it_ticks(icmp_ctx: ProbeContext) -> None:
+    """The writer's LoopTurn learns each tick's start and end and when the next is due; nothing once stopped."""
+    targets = [icmp_target(n, f"127.0.0.{n}", interval_s=0.05, count=1) for n in (1, 2)]
+    turn = LoopTurn()
+    seen: list[tuple[bool, float]] = []
+
+    async def on_result(target: Target, result: Result) -> None:
+        seen.append((turn.busy, turn.next_at))
+
+    driver = IcmpDriver(targets, icmp_ctx, on_result, offsets={t.key: 0.0 for t in targets}, stats={}, turn=turn)
+    task = asyncio.create_task(driver.run())
+    try:
+        await until(lambda: len(seen) >= 6, "three rounds of results")
+        assert turn._ends >= 3 and not turn.busy
+        assert all(not busy for busy, _ in seen)  # handlers run between ticks
+        timer = driver._timer
+        assert timer is not None and turn.next_at == timer.when()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (turn.busy, turn.next_at) == (False, math.inf)
 
 
 async def test_a_late_slot_is_skipped_and_counted_as_run_target_does(

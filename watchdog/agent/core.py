@@ -753,6 +753,7 @@ class Agent:
                         stats=self.handle.stats,
                         submit=self.submit_result,
                         after=self.after_write,
+                        turn=self.writer.turn,
                     )
                     self.handle.icmp_driver = driver
                     tasks.append(tg.create_task(driver.run(), name="icmp-wheel"))

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -49,6 +51,63 @@ class _Entry:
     future: asyncio.Future[int | None]
 
 
+class LoopTurn:
+    """Keeps the writer thread out of the interpreter while the event loop's thread starts probes (issue 19).
+
+    Both threads share one interpreter lock. The loop's thread gives it up at every send and receive of a probe
+    tick; the writer, building rows in Python, takes it back at each SQLite step and gives it up again a few
+    microseconds later, and every such hand-back restarts the loop thread's wait for the lock: a tick came due
+    and waited until the writer's whole batch was done (4-5 ms late at 5,000 ICMP targets a second). So the
+    timer wheel tells this object when its next tick is due and when it runs (:meth:`begin`, :meth:`end`), and
+    the journal calls :meth:`wait` between short runs of its work (every ``APPEND_RUN`` rows, every spot check
+    of a seal, before every call): from ``margin_s`` before a tick until the tick is over the writer waits
+    outside the interpreter, so the tick takes the lock when it needs it. SQLite's own work (the insert, the
+    commit's fsync) runs meanwhile, as it needs no lock. The writer waits at most ``max_wait_s`` for a tick; a
+    tick that has not come and gone by then is not waited for again (a stopped or blocked event loop cannot make
+    the journal crawl from pause to pause).
+    """
+
+    def __init__(self, margin_s: float = 0.0005, max_wait_s: float = 0.02) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self.busy = False  # a tick runs now
+        self.next_at = math.inf  # when the next tick is due (time.monotonic(), the event loop's clock)
+        self.margin_s = margin_s
+        self.max_wait_s = max_wait_s
+        self.waits = 0  # times the writer waited for a tick
+        self.gave_up = 0  # times it stopped waiting after max_wait_s
+        self._given_up: tuple[float, int] | None = None  # (next_at, ends) of the tick last given up on
+        self._ends = 0  # ticks ended so far
+
+    def wait(self) -> None:
+        """In the writer thread: return at once unless a tick runs or is due within ``margin_s``; else wait it out."""
+        if not self.busy and time.monotonic() < self.next_at - self.margin_s:
+            return
+        if self._given_up == (self.next_at, self._ends):
+            return
+        self.waits += 1
+        deadline = time.monotonic() + self.max_wait_s
+        with self._cond:
+            while self.busy or time.monotonic() >= self.next_at - self.margin_s:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.gave_up += 1
+                    self._given_up = (self.next_at, self._ends)
+                    return
+                self._cond.wait(left)
+
+    def begin(self) -> None:
+        """In the loop's thread: a tick starts."""
+        self.busy = True
+
+    def end(self, next_at: float) -> None:
+        """In the loop's thread: the tick is over and the next one is due at ``next_at`` (``math.inf``: none)."""
+        with self._cond:
+            self.busy = False
+            self.next_at = next_at
+            self._ends += 1
+            self._cond.notify_all()
+
+
 class JournalWriter:
     """Owns the journal connection in its own thread; everything that writes goes through it."""
 
@@ -72,6 +131,7 @@ class JournalWriter:
         self.retry_s = retry_s
         self.on_state = on_state  # called with (degraded, message) when the journal fails or recovers
         self._exec = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self.turn = LoopTurn()  # the ICMP timer wheel's ticks go first (see LoopTurn)
         self._journal: Journal | None = None
         self._pending: deque[_Entry] = deque()
         self._wake = asyncio.Event()
@@ -98,6 +158,7 @@ class JournalWriter:
         """
         if self._journal is None:
             self._journal = await self.call(lambda _: self._open_checked())
+            self._journal.pause = self.turn.wait
         if self.set_aside is not None and not self._set_aside_written:
             data = self.set_aside
             await self.call(lambda j: j.add_event(EV_JOURNAL_SET_ASIDE, data))
@@ -130,7 +191,11 @@ class JournalWriter:
     async def call(self, fn: Callable[[Journal], T]) -> T:
         """Run ``fn(journal)`` in the writer thread (reads, seals, registrations)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._exec, lambda: fn(self._journal))  # type: ignore[arg-type]
+        return await loop.run_in_executor(self._exec, self._called, fn)
+
+    def _called(self, fn: Callable[[Journal], T]) -> T:
+        self.turn.wait()
+        return fn(self._journal)  # type: ignore[arg-type]
 
     def submit(self, item: Item) -> tuple[Ticket, asyncio.Future[int | None]]:
         """Queue a row; the future resolves to its seq once durable (``None`` while the disk fails)."""

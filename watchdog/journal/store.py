@@ -20,7 +20,7 @@ import sqlite3
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,8 @@ TEXT_RECENT = 4  # texts remembered per (target, column): one seen again among t
 TEXT_MIN_INTERN = 4  # shorter texts stay inline: an id would not save anything
 TEMPLATE_CACHE_MAX = 65_536  # template ids the writer remembers (an ICMP target has its own: its address)
 HASHED_MAX = 64 * BLOCK_MAX_ROWS  # row hashes kept from the writes for the seal; older unsealed rows are read back
-APPEND_RUN = 8  # rows built in Python between inserts; an insert gives up the interpreter, so the event loop's thread
-# (back from a send and waiting for it) waits one run (~0.1 ms), not up to the switch interval (5 ms) — issue 19
+APPEND_RUN = 8  # rows built in Python between inserts and ``pause`` calls (~0.1-0.2 ms of work): the event loop's
+# thread, back from a send, gets the interpreter at the next pause (an insert gives it up only for µs) — issue 19
 SPOT_CHECK_EVERY = 50  # the seal reads back every so many rows it hashed when written and compares (see _take_hashed)
 
 _RTT_KEYS = (("rtt_min_s", "\x04"), ("rtt_avg_s", "\x05"), ("rtt_max_s", "\x06"))
@@ -240,6 +240,9 @@ class Journal(JournalReader):
         self._text_ids: dict[str, int] = {}
         self._template_ids: dict[tuple[str, str], int] = {}  # schema 3, hints like _text_ids
         self._renderer: _Renderer | None = None  # schema 3: renders rows for the seal (see _Renderer)
+        # called between short runs of work (every APPEND_RUN rows, every spot check of a seal): the agent's writer
+        # waits there while the event loop's thread starts probes (watchdog.agent.writer.LoopTurn)
+        self.pause: Callable[[], object] | None = None
         self._rtt_shapes: dict[int, RttShape] = {}  # schema 3: per target id, the shape of its last templated row
         self._recent_texts: dict[tuple[int, int], deque[str]] = {}
         # (seq, ts_ns, row_hash, stream) of the rows this object wrote since they were last sealed, in seq order and
@@ -456,6 +459,8 @@ class Journal(JournalReader):
                     if len(result_rows) >= APPEND_RUN:
                         self._insert_results(result_rows)
                         result_rows = []
+                        if self.pause is not None:
+                            self.pause()
                 if result_rows:
                     self._insert_results(result_rows)
                 if event_rows:
@@ -643,6 +648,8 @@ class Journal(JournalReader):
         rows = [hashed.popleft() for _ in range(count)]
         renderer = self._seal_renderer()
         for n in (*range(0, count, SPOT_CHECK_EVERY), count - 1):
+            if self.pause is not None:
+                self.pause()
             seq = rows[n][0]
             read = next(_rows_after(self.conn, seq - 1, 1, seq, renderer=renderer), None)
             if read != rows[n]:
