@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh --test
-.venv/bin/ruff check watchdog probes tests bench
-.venv/bin/ruff format --check watchdog probes tests bench
+.venv/bin/ruff check watchdog probes tests bench scripts docs
+.venv/bin/ruff format --check watchdog probes tests bench scripts docs
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
 workers="${WATCHDOG_TEST_WORKERS:-3}"
