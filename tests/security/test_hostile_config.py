@@ -156,8 +156,8 @@ def test_more_probes_than_the_machine_is_rated_for_is_a_warning(tmp_path: Path) 
     done = _check(config, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        f"warning: {config}: 10000 targets ask for 10,000 probes/s (tcp 10,000/s), 10.0× what a 2-core machine"
-        " sustains with probes starting on time (each kind alone: tcp 1,000/s): probes would start late or be"
+        f"warning: {config}: 10000 targets ask for 10,000 probes/s (tcp 10,000/s), 13.3× what a 2-core machine"
+        " sustains with probes starting on time (each kind alone: tcp 750/s): probes would start late or be"
         " skipped (lengthen intervals or split the targets over agents)"
     ]
 
