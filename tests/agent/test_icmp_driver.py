@@ -23,7 +23,7 @@ from probes import REGISTRY, icmp
 from probes.icmp import IcmpOptions
 from watchdog.agent import scheduler
 from watchdog.agent.core import Agent
-from watchdog.agent.icmp_driver import IcmpDriver, wheel_targets
+from watchdog.agent.icmp_driver import IcmpDriver, tick_for, wheel_targets
 from watchdog.agent.runner import RunState, run_probe, settle
 from watchdog.agent.scheduler import ScheduleStats
 from watchdog.agent.writer import LoopTurn
@@ -115,6 +115,33 @@ def test_which_targets_go_on_the_wheel() -> None:
     assert wheel_targets(targets, other, ctx) == []
     assert wheel_targets(targets, REGISTRY, ProbeContext(resources={icmp.MODE_KEY: None})) == []
     assert wheel_targets(targets, REGISTRY, ProbeContext()) == []  # setup did not run: the mode is unknown
+
+
+def test_the_wheel_ticks_wider_the_fewer_requests_a_second() -> None:
+    """Slots of 20, 10 or 8 ms: the widest that holds ≤ 40 requests, divides each interval, ends each probe in time."""
+
+    def many(n: int, interval_s: float = 1.0, timeout_s: float = 0.5) -> list[Target]:
+        return [
+            icmp_target(i, f"127.0.{i // 250}.{i % 250 + 1}", interval_s=interval_s, timeout_s=timeout_s, count=1)
+            for i in range(n)
+        ]
+
+    assert tick_for(many(1000)) == 0.020  # 1,000 requests a second: 20 a slot
+    assert tick_for(many(2000)) == 0.020  # 40 a slot
+    assert tick_for(many(2001)) == 0.010
+    assert tick_for(many(4000)) == 0.010
+    assert tick_for(many(4001)) == 0.008
+    assert tick_for(many(10_000)) == 0.008  # the narrowest, however many
+    assert tick_for([icmp_target(1, "127.0.0.1", timeout_s=2.0)]) == 0.020  # 3 requests a minute
+    # 3 requests 200 ms apart, each waiting 167 ms: with 20 ms slots the last could end after the 1 s timeout
+    assert tick_for([icmp_target(1, "127.0.0.1", timeout_s=1.0)]) == 0.010
+    assert tick_for(many(3, interval_s=0.25)) == 0.010  # 250 ms is 12.5 slots of 20 ms: probes would start late
+    assert tick_for(many(3, interval_s=0.3)) == 0.020
+    assert tick_for(many(3, interval_s=0.123)) == 0.008  # no width divides it: the narrowest, as before
+    # a lost request waits 0.9 of the timeout and may expire a slot late: with 20 ms slots a 200 ms timeout is too short
+    assert tick_for(many(3, timeout_s=0.2)) == 0.010
+    assert tick_for(many(3, timeout_s=0.15)) == 0.008
+    assert tick_for([]) == 0.020
 
 
 async def _other_icmp(ctx: ProbeContext, target: Target) -> Measurement:

@@ -5,10 +5,11 @@ Per probe the task-per-target path (:func:`~watchdog.agent.scheduler.run_target`
 request and the task switches between them; at thousands of ICMP probes a second that was most of the
 agent's CPU. Here one driver runs every eligible ICMP target of an agent:
 
-* a **wheel** of ``TICK_S`` slots, woken by one ``loop.call_at`` for the earliest slot that holds
-  something, starts each target's probe at its slot (the same fixed-rate grid, stagger offsets, lateness
-  records, skipped-slot accounting and ``probe slots missed`` log as ``run_target``), sends the next echo
-  request of a probe ``packet_interval`` after the last one ended, and expires requests nobody answered;
+* a **wheel** of slots (8–20 ms wide, the fewer requests a second the wider: :func:`tick_for`), woken by
+  one ``loop.call_at`` for the earliest slot that holds something, starts each target's probe at its slot
+  (the same fixed-rate grid, stagger offsets, lateness records, skipped-slot accounting and ``probe slots
+  missed`` log as ``run_target``), sends the next echo request of a probe ``packet_interval`` after the last
+  one ended, and expires requests nobody answered;
 * the **shared socket's reader** (:class:`probes.icmp.EchoSocket`, the same one names still use) hands
   replies and ICMP errors straight to the target's probe state: no Future;
 * each request is the target's packet built once (:class:`probes.icmp.EchoPacket`), with only the
@@ -54,11 +55,20 @@ from watchdog.probe import Measurement, Probe, ProbeContext
 _LOGGER = logging.getLogger(__name__)
 
 TICK_S = 0.008
-"""Slot width: a request is sent or expires at most this long after its time (plus the loop's lag); probe starts
-fall on slot boundaries (see :meth:`IcmpDriver.run`), so they are not made late by it. Each slot that holds
-something costs one wakeup of the event loop, and on the shared 2-core development VM a wakeup from sleep cost
-~50–100 µs of CPU (an empty ``call_at`` loop, measured): 1,000 targets at 1 s paid ~190 µs per probe with 1 ms
-slots, ~110 µs with 4 ms and ~93 µs with 8 ms, with the same start lateness (p99 ~4 ms on that machine)."""
+"""The narrowest slot, used from ``PER_TICK / TICK_S`` (5,000) echo requests a second up. A request is sent or expires
+at most a slot after its time (plus the loop's lag); probe starts fall on slot boundaries (see
+:meth:`IcmpDriver.run`), so they are not made late by it. Each slot that holds something costs one wakeup of the
+event loop, and on the shared 2-core development VM a wakeup from sleep cost ~50–100 µs of CPU (an empty
+``call_at`` loop, measured): 1,000 targets at 1 s paid ~190 µs per probe with 1 ms slots, ~110 µs with 4 ms and
+~93 µs with 8 ms, with the same start lateness (p99 ~4 ms on that machine)."""
+TICKS_S = (TICK_S, 0.010, 0.020)
+"""The slot widths the wheel chooses from (:func:`tick_for`); each divides 1 s, so probes at whole-second intervals
+keep falling on slot boundaries."""
+PER_TICK = 40
+"""Echo requests a tick may start on average: the widest slot in :data:`TICKS_S` that holds at most this many at the
+targets' rate is chosen. Fewer, fuller ticks cost fewer wakeups (at 1,000 ICMP targets a second a 20 ms slot
+instead of 8 ms saves ~75 wakeups a second); a probe's place in its tick adds to its start lateness, ~60 µs per
+probe before it, so 40 requests keep a tick within ~2.5 ms (issue 19)."""
 _READ_EVERY = 64  # requests sent in a row before the replies are read: loopback answers during sendto, and
 # after a stall thousands of due requests in one tick overflowed the socket's buffer (dropped replies = false loss)
 _HANDLE_RUN = 128  # results handled in a row at most before the loop may run other work (a tick due goes at once)
@@ -91,14 +101,42 @@ def wheel_targets(targets: Sequence[Target], probes: dict[str, Probe], ctx: Prob
             continue
         if not is_ip(target.address) or _one_line(target.address) != target.address or len(target.address) > 100:
             continue
-        options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
-        wait_s = icmp.reply_wait_s(target.timeout_s, options)
-        # the first request leaves at the start; each expires up to a slot after its wait, and the next one
-        # leaves up to a slot after its packet_interval
-        worst_s = options.count * (wait_s + TICK_S) + (options.count - 1) * (options.packet_interval + TICK_S)
-        if worst_s + 0.005 < target.timeout_s:
+        if _ends_in_time(target, TICK_S):
             chosen.append(target)
     return chosen
+
+
+def _ends_in_time(target: Target, tick_s: float) -> bool:
+    """Whether each request of ``target``'s probe ends on its own before the runner's timeout (slots of ``tick_s``)."""
+    options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+    wait_s = icmp.reply_wait_s(target.timeout_s, options)
+    # the first request leaves at the start; each expires up to a slot after its wait, and the next one leaves up to
+    # a slot after its packet_interval
+    worst_s = options.count * (wait_s + tick_s) + (options.count - 1) * (options.packet_interval + tick_s)
+    return worst_s + 0.005 < target.timeout_s
+
+
+def tick_for(targets: Sequence[Target]) -> float:
+    """The slot width for a wheel of ``targets``: the widest of :data:`TICKS_S` that holds at most :data:`PER_TICK`
+    echo requests at the targets' rate, that every target's interval is a whole number of (so its probes keep
+    starting on slot boundaries, not up to a slot late) and that every probe still ends in time with;
+    :data:`TICK_S` when none does."""
+    rate = 0.0
+    for target in targets:
+        options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+        rate += options.count / target.interval_s
+    for tick in sorted(TICKS_S, reverse=True):
+        if (
+            rate * tick <= PER_TICK * (1 + 1e-9)
+            and all(_whole(t.interval_s / tick) for t in targets)
+            and all(_ends_in_time(t, tick) for t in targets)
+        ):
+            return tick
+    return TICK_S
+
+
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-6
 
 
 class _Resume:
@@ -257,12 +295,13 @@ class IcmpDriver:
         stats: dict[str, ScheduleStats],
         submit: Submit | None = None,
         after: After | None = None,
-        tick_s: float = TICK_S,
+        tick_s: float | None = None,
         turn: LoopTurn | None = None,
     ) -> None:
         if (submit is None) != (after is None):
             raise ValueError("submit and after go together")
-        self.tick_s = tick_s
+        targets = list(targets)
+        self.tick_s = tick_for(targets) if tick_s is None else tick_s
         self.turn = turn  # told when each tick is due and runs, so the journal's writer keeps out of its way
         self.ctx = ctx
         self.on_result = on_result
