@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 from watchdog.cli import main
 from watchdog.config import Config, loads
+from watchdog.notify.outbox import Message, Outbox, read_entries
 from watchdog.notify.sink import NotifySink
 
 SECRET = "CANARY-route-5d1e"
@@ -138,3 +140,29 @@ async def test_cli_notify_test_and_outbox(tmp_path: Path, capsys: pytest.Capture
         assert SECRET not in text
     finally:
         await phone.down()
+
+
+async def test_a_delivery_recorded_while_the_sink_stops_is_written_at_the_end(tmp_path: Path) -> None:
+    """A delivered message whose record was still queued for the writer when shutdown cancelled it is written by
+    the last flush: otherwise the next run sends it again (found as a flaky CI run of the test above)."""
+    writer = JournalWriter(tmp_path / "journal.sqlite")
+    await writer.open()
+    outbox = Outbox(writer, time.time_ns)
+    try:
+        await outbox.load(["url1"])
+        message = Message("k1", "agent", "info", "title", "body", time.time_ns())
+        (entry,) = await outbox.add(message, ["url1"])
+        entry.delivered_ns = entry.last_try_ns = time.time_ns()
+        outbox.delivered(entry)
+        busy = asyncio.ensure_future(writer.call(lambda j: time.sleep(0.3)))  # the writer thread is busy
+        save = asyncio.ensure_future(outbox.save(entry))
+        await asyncio.sleep(0.05)
+        save.cancel()  # the sink's tasks are cancelled at shutdown while the record waits for the writer
+        with pytest.raises(asyncio.CancelledError):
+            await save
+        await busy
+        await outbox.flush()
+        rows = await writer.call(lambda j: read_entries(j.conn, pending_only=False))
+        assert [(r.message.key, r.delivered_ns) for r in rows] == [("k1", entry.delivered_ns)]
+    finally:
+        await writer.aclose()

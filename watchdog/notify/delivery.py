@@ -34,6 +34,7 @@ class Delivery:
         self.outbox = outbox
         self.clock = clock
         self.progress = asyncio.Event()  # set after every attempt (shutdown waits on it)
+        self.inflight = 0  # attempts sent or being recorded right now (shutdown lets them end)
 
     def backoff(self, n: int) -> float:
         """How long to wait after the ``n``-th failure: doubling from ``retry_min``, capped at ``retry_max``."""
@@ -59,10 +60,10 @@ class Delivery:
         )
 
     async def settle(self, channels: Channels | None, settle_s: float) -> None:
-        """At shutdown: let delivery run for up to ``settle_s`` while something is due."""
+        """At shutdown: let delivery run for up to ``settle_s`` while something is due or an attempt is not over."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settle_s
-        while self.anything_due(channels, loop.time()) and (left := deadline - loop.time()) > 0:
+        while (self.inflight or self.anything_due(channels, loop.time())) and (left := deadline - loop.time()) > 0:
             self.progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.progress.wait(), left)
@@ -108,6 +109,14 @@ class Delivery:
                 return
 
     async def _attempt(self, ch: Channel, entry: Entry) -> bool:
+        self.inflight += 1
+        try:
+            return await self._attempt_once(ch, entry)
+        finally:
+            self.inflight -= 1
+            self.progress.set()
+
+    async def _attempt_once(self, ch: Channel, entry: Entry) -> bool:
         loop = asyncio.get_running_loop()
         m = entry.message
         timeout = self.section.timeout if entry.attempts == 0 else self.section.patient_timeout

@@ -15,6 +15,7 @@ Nothing here ever holds a notification URL: channels are stored by name.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -258,6 +259,13 @@ class Outbox:
             return  # not in the journal yet: written with its latest state by flush()
         try:
             await self.writer.call(lambda j: _update(j, [entry]))
+        except asyncio.CancelledError:
+            # shutdown cancelled the sink while the update waited for the writer (it may never run): the last
+            # flush() writes it, or the next run would send a delivered message again
+            entry.saved = False
+            if entry not in self._unsaved:
+                self._unsaved.append(entry)
+            raise
         except Exception as exc:
             entry.saved = False
             self._journal_failed(exc)
