@@ -25,24 +25,33 @@ def _network_rule() -> Iterator[None]:
 
 # Tests whose assertions are deadlines in seconds (restart to first probe, a probe's 0.8 s timeout during a
 # flood, a schedule tick within 0.3 s, a page answering while the agent starts). They hold on a quiet machine
-# but not beside three other workers on two cores, so ./test.sh runs them after the parallel part, two at a
-# time (they mostly sleep through real-time scenarios: ~0.7 of a core together; 244 s one by one, 142 s so).
+# but not beside three other workers on two cores, so ./test.sh runs them alone after the parallel part.
 SERIAL_MODULES = (
     "tests/reliability/test_kill9.py",
     "tests/reliability/test_clock_steps.py",
+    "tests/security/test_page_flood.py",
+    "tests/security/test_url_credentials.py",
+)
+# Real-time scenarios in network namespaces (the first hour, 20 % loss, attribution on a topology): minutes of
+# probing at the agent's own pace, a fraction of a core each, with bounds of a few intervals. Not beside three
+# CPU-bound workers either, but two of them at a time hold: ./test.sh runs these on two workers of their own
+# (marked ``serial`` and ``paired``; 110 s one by one, ~70 s so).
+PAIRED_MODULES = (
     "tests/reliability/test_first_hour_netns.py",
     "tests/reliability/test_attribution_netns.py",
     "tests/reliability/test_loss_netns.py",
-    "tests/security/test_page_flood.py",
-    "tests/security/test_url_credentials.py",
 )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(str(config.rootpath))
     for item in items:
-        if Path(str(item.path)).relative_to(root).as_posix() in SERIAL_MODULES:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        if path in SERIAL_MODULES:
             item.add_marker(pytest.mark.serial)
+        elif path in PAIRED_MODULES:
+            item.add_marker(pytest.mark.serial)
+            item.add_marker(pytest.mark.paired)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
