@@ -58,9 +58,10 @@ TICK_S = 0.008
 """The narrowest slot, used above ``PER_TICK / 0.010`` (2,000) echo requests a second. A request is sent or expires
 at most a slot after its time (plus the loop's lag); probe starts fall on slot boundaries (see
 :meth:`IcmpDriver.run`), so they are not made late by it. Each slot that holds something costs one wakeup of the
-event loop, and on the shared 2-core development VM a wakeup from sleep cost ~50–100 µs of CPU (an empty
-``call_at`` loop, measured): 1,000 targets at 1 s paid ~190 µs per probe with 1 ms slots, ~110 µs with 4 ms and
-~93 µs with 8 ms, with the same start lateness (p99 ~4 ms on that machine)."""
+event loop, and on the shared 2-core development VM a wakeup from sleep costs ~50–250 µs of CPU (an empty
+``call_at`` loop, measured on different days; the longer the sleep, the dearer): 1,000 targets at 1 s paid ~190 µs
+per probe with 1 ms slots, ~110 µs with 4 ms and ~93 µs with 8 ms, with the same start lateness (p99 ~4 ms on that
+machine)."""
 TICKS_S = (TICK_S, 0.010, 0.020)
 """The slot widths the wheel chooses from (:func:`tick_for`); each divides 1 s, so probes at whole-second intervals
 keep falling on slot boundaries."""
@@ -107,9 +108,13 @@ def wheel_targets(targets: Sequence[Target], probes: dict[str, Probe], ctx: Prob
     return chosen
 
 
+def _options(target: Target) -> icmp.IcmpOptions:
+    return target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+
+
 def _ends_in_time(target: Target, tick_s: float) -> bool:
     """Whether each request of ``target``'s probe ends on its own before the runner's timeout (slots of ``tick_s``)."""
-    options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+    options = _options(target)
     wait_s = icmp.reply_wait_s(target.timeout_s, options)
     # the first request leaves at the start; each expires up to a slot after its wait, and the next one leaves up to
     # a slot after its packet_interval
@@ -122,10 +127,7 @@ def tick_for(targets: Sequence[Target]) -> float:
     echo requests at the targets' rate, that every target's interval is a whole number of (so its probes keep
     starting on slot boundaries, not up to a slot late) and that every probe still ends in time with;
     :data:`TICK_S` when none does."""
-    rate = 0.0
-    for target in targets:
-        options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
-        rate += options.count / target.interval_s
+    rate = sum(_options(t).count / t.interval_s for t in targets)
     for tick in sorted(TICKS_S, reverse=True):
         if (
             rate * tick <= PER_TICK * (1 + 1e-9)
@@ -210,7 +212,7 @@ class _Probe:
         self.key = target.key
         self.ip = target.address
         self.who = target.address
-        self.options = target.options if isinstance(target.options, icmp.IcmpOptions) else icmp.IcmpOptions()
+        self.options = _options(target)
         self.wait_s = icmp.reply_wait_s(target.timeout_s, self.options)
         self.interval = target.interval_s
         self.stats = stats

@@ -262,18 +262,20 @@ class Outbox:
         except asyncio.CancelledError:
             # shutdown cancelled the sink while the update waited for the writer (it may never run): the last
             # flush() writes it, or the next run would send a delivered message again
-            entry.saved = False
-            if entry not in self._unsaved:
-                self._unsaved.append(entry)
+            self._hold(entry)
             raise
         except Exception as exc:
-            entry.saved = False
             self._journal_failed(exc)
-            if entry not in self._unsaved:
-                self._unsaved.append(entry)
+            self._hold(entry)
         else:
             entry.saved = True
             self._journal_ok()
+
+    def _hold(self, entry: Entry) -> None:
+        """Keep ``entry``'s state for :meth:`flush` (the journal did not take it)."""
+        entry.saved = False
+        if entry not in self._unsaved:
+            self._unsaved.append(entry)
 
     async def flush(self) -> None:
         """Write what the journal refused earlier (called by the ticker and at shutdown)."""
