@@ -21,7 +21,7 @@ import math
 import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from watchdog.analysis.sla import Period, parse_period
@@ -166,26 +166,27 @@ def _same_evidence(old: PackFacts, new: PackFacts, *, any_time: bool) -> bool:
     )
 
 
-def place_pack(fresh: Path, default: Path, *, any_time: bool) -> tuple[Path, bool]:
+def place_pack(fresh: Path, default: Path, *, any_time: bool) -> tuple[PackFacts, bool]:
     """Put a freshly built pack where the letter lists it, never replacing a pack another letter may cite.
 
     An existing pack of the same provider, period, journal and journal head (and, unless ``any_time``, the
     same "as of" time) is reused and the fresh one dropped; any other existing file keeps its name and
-    the new pack takes the first free name ``<stem>-2.zip``, ``<stem>-3.zip``… Returns (path, reused).
+    the new pack takes the first free name ``<stem>-2.zip``, ``<stem>-3.zip``… Returns the verified facts of
+    the pack where it now lies (each pack is verified once: a rename changes no byte) and whether it was reused.
     """
     new = read_pack(fresh)
     for n in range(1, 1000):
         candidate = default if n == 1 else default.with_name(f"{default.stem}-{n}{default.suffix}")
         if not candidate.exists():
             fresh.replace(candidate)
-            return candidate, False
+            return replace(new, path=candidate, ref=replace(new.ref, name=candidate.name)), False
         try:
             old = read_pack(candidate)
         except (ClaimError, OSError, ValueError, KeyError, zipfile.BadZipFile):
             continue  # not a pack of ours (or damaged): never touched
         if _same_evidence(old, new, any_time=any_time):
             fresh.unlink()
-            return candidate, True
+            return old, True
     fresh.unlink()
     raise ClaimError(f"{default}: 999 packs of that name exist already; choose another -o name")
 
@@ -230,8 +231,10 @@ def write_complaint(
         per = parse_period(period, zone)
     except ValueError as exc:
         raise ClaimError(str(exc)) from None
+    given = None
     if pack is not None:  # a given pack must fit before anything else is said about it
-        _check_match(read_pack(pack), provider_id, per.label, per.start_ns, journal.journal_id)
+        given = read_pack(pack)
+        _check_match(given, provider_id, per.label, per.start_ns, journal.journal_id)
     try:  # the letter as it will read, from the journal: refused here if it would state nothing true
         draft = build_letter(
             config,
@@ -256,7 +259,9 @@ def write_complaint(
         before_pack(draft)  # e.g. journal the answer deadline, so the pack holds it too
     built = pack is None
     reused = False
-    if pack is None:
+    if given is not None:
+        facts = given
+    else:
         from watchdog.documents.pack.build import build_pack  # matplotlib and fpdf2 load only when a pack is made
 
         default = pack_path_for(output)
@@ -267,10 +272,9 @@ def write_complaint(
         except ValueError as exc:
             fresh.unlink(missing_ok=True)
             raise ClaimError(str(exc)) from None
-        pack, reused = place_pack(fresh, default, any_time=any_time)
+        facts, reused = place_pack(fresh, default, any_time=any_time)
         built = not reused
-    facts = read_pack(pack)
-    _check_match(facts, provider_id, per.label, per.start_ns, journal.journal_id)
+        _check_match(facts, provider_id, per.label, per.start_ns, journal.journal_id)
     request = LetterRequest(
         provider_id=provider_id,
         period=period,
