@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+from fontTools import ttLib  # type: ignore[import-untyped]
 from fpdf import FPDF
-from fpdf.fonts import TextStyle
+from fpdf.enums import TextEmphasis
+from fpdf.fonts import SubsetMap, TextStyle, TTFFont
 from fpdf.html import HTML2FPDF
 
 from watchdog.documents.report import Lang, Report, environment, report_json, report_words, template_for
@@ -52,6 +56,85 @@ def font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+# What fpdf2's TTFFont reads from a font file once and never changes: shared by the copies add_fonts makes.
+_SHARED = (
+    "type", "ttffile", "scale", "name", "desc", "cmap", "up", "ut", "sp", "ss",
+    "is_compressed", "is_cff", "is_cid_keyed", "is_symbol", "cff_ros", "collection_font_number",
+)  # fmt: skip
+# The tables TTFFont.__init__ reads (so decompiles): a copy's TTFont reads them too, so output() saves the same bytes.
+_READ_TABLES = ("head", "glyf", "hmtx", "OS/2", "post", "hhea", "name")
+
+
+class _ParsedFont(TTFFont):
+    """A TTFFont made from another one's parsed metrics; its fontTools TTFont is opened when first used.
+
+    fpdf2 re-parses the whole file on every add_font (~0.1 s a font, the glyph table most of it), though only
+    output() needs the parsed tables: it subsets them in place, so each PDF needs a TTFont of its own. A
+    layout pass that is never output (the letter lays itself out up to three times) opens none.
+    """
+
+    __slots__ = ("_tt",)
+    _tt: Any  # ttLib.TTFont | None (fontTools has no type hints)
+
+    @property
+    def ttfont(self) -> Any:
+        """The TTFont, read as TTFFont.__init__ reads it (same tables decompiled: same subset bytes)."""
+        if self._tt is None:
+            tt = ttLib.TTFont(self.ttffile, recalcTimestamp=False, fontNumber=self.collection_font_number, lazy=True)
+            for tag in _READ_TABLES:
+                tt[tag]
+            tt.getBestCmap()
+            self._tt = tt
+        return self._tt
+
+    def close(self) -> None:
+        """Close the TTFont if one was opened."""
+        if self._tt is not None:
+            self._tt.close()
+        self._hbfont = None
+
+
+_PARSED: dict[Path, TTFFont] = {}  # font file → its TTFFont, parsed once per process (metrics only are used)
+
+
+def add_fonts(pdf: FPDF, family: str, files: Iterable[tuple[str, Path]]) -> None:
+    """``pdf.add_font(family, style, file)`` for each (style, file), each file parsed once per process.
+
+    The same PDF bytes as add_font: the copy has the parsed font's widths, glyph ids and descriptor, and its
+    own TTFont (see :class:`_ParsedFont`), subset map and used-glyph state.
+    """
+    for style, path in files:
+        parsed = _PARSED.get(path)
+        if parsed is None:
+            probe = FPDF()
+            probe.add_font(family, style, str(path))
+            [read] = probe.fonts.values()
+            assert isinstance(read, TTFFont)
+            read.close()
+            parsed = _PARSED[path] = read
+        style = "".join(sorted(style.upper()))
+        fontkey = f"{family.lower()}{style}"
+        if parsed.color_font is not None or fontkey in pdf.fonts:  # not ours to copy: fpdf2 as it is
+            pdf.add_font(family, style, str(path))
+            continue
+        font = _ParsedFont.__new__(_ParsedFont)
+        for name in _SHARED:
+            setattr(font, name, getattr(parsed, name))
+        font._tt = None
+        font.i = len(pdf.fonts) + 1
+        font.fontkey = fontkey
+        font.emphasis = TextEmphasis.coerce(style)
+        font.cw = defaultdict(parsed.cw.default_factory, parsed.cw)  # type: ignore[attr-defined]
+        font.glyph_ids = dict(parsed.glyph_ids)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font._hbfont = None
+        font.palette_index = 0
+        font.color_font = None
+        font.subset = SubsetMap(font)
+        pdf.fonts[fontkey] = font
+
+
 def summary_pdf(report: Report, pack: dict[str, Any], png: bytes, lang: Lang = "en") -> bytes:
     """The summary as PDF in ``lang``: figures, incidents, outages, clock, contacts, method, files, the chart."""
     data = report_json(report)
@@ -64,13 +147,16 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes, lang: Lang = "
     pdf = SafePDF(format="A4")
     pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
     fonts = font_dir()
-    for style, name in (
-        ("", "DejaVuSans"),
-        ("B", "DejaVuSans-Bold"),
-        ("I", "DejaVuSans-Oblique"),
-        ("BI", "DejaVuSans-BoldOblique"),
-    ):
-        pdf.add_font(FONT, style, str(fonts / f"{name}.ttf"))
+    add_fonts(
+        pdf,
+        FONT,
+        (
+            ("", fonts / "DejaVuSans.ttf"),
+            ("B", fonts / "DejaVuSans-Bold.ttf"),
+            ("I", fonts / "DejaVuSans-Oblique.ttf"),
+            ("BI", fonts / "DejaVuSans-BoldOblique.ttf"),
+        ),
+    )
     pdf.set_title(str(words["title"]).format(**names))
     pdf.set_author(data["agent"])
     pdf.set_margins(14, 14, 14)
