@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,6 +60,10 @@ def bomb(out: zipfile.ZipFile, name: str, size: int, head: bytes = b"") -> None:
     info.compress_type = zipfile.ZIP_DEFLATED
     chunk = b"A" * (1 << 20)
     with out.open(info, "w", force_zip64=size > 0x7FFFFFFF) as f:
+        # zlib's run-length strategy: the same deflate format and size for a run of one byte, 3x faster to make
+        # (the 2 GiB bomb took 13 s of CPU); zipfile has no parameter for it, so its compressor is swapped
+        rle = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
+        f._compressor = rle  # type: ignore[attr-defined]
         f.write(head)
         left = size - len(head)
         while left > 0:
