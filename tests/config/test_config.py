@@ -162,14 +162,14 @@ def test_bad_durations(bad: object) -> None:
         parse_duration(bad)
 
 
-def test_commit_delay_defaults_to_50ms_and_is_bounded() -> None:
+def test_commit_delay_defaults_to_100ms_and_is_bounded() -> None:
     base = """
 defaults: {interval: 10s, timeout: 5s}
 providers:
   - id: bank
     targets: [{name: web, kind: tcp, address: "127.0.0.1:443"}]
 """
-    assert loads(base, filename="x.yaml", env={}).agent.commit_delay == 0.05
+    assert loads(base, filename="x.yaml", env={}).agent.commit_delay == 0.1
     assert loads("agent: {commit_delay: 0ms}\n" + base, filename="x.yaml", env={}).agent.commit_delay == 0.0
     with pytest.raises(ConfigError) as caught:
         loads("agent: {commit_delay: 2s}\n" + base, filename="x.yaml", env={})

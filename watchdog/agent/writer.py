@@ -1,7 +1,7 @@
 """The agent's single journal writer: one thread, group commit, and no loss when the disk fails.
 
 Probe tasks ``await writer.write(result)``; rows are committed in groups (``synchronous=FULL``): the
-writer starts a commit at most every ``hold_s`` (default 50 ms, ``agent.commit_delay``) — a row that
+writer starts a commit at most every ``hold_s`` (default 100 ms, ``agent.commit_delay``) — a row that
 arrives after a quiet spell is committed at once, one that arrives soon after a commit waits for the
 next — so under load one transaction and one fsync serve every row that arrived meanwhile, no row
 waits longer than ``hold_s`` plus a commit, and each caller resumes only once its row is durable.
@@ -118,7 +118,7 @@ class JournalWriter:
         ring_max: int = 100_000,
         max_batch: int = 2000,
         retry_s: float = 1.0,
-        hold_s: float = 0.05,
+        hold_s: float = 0.1,
         on_state: Callable[[bool, str], None] | None = None,
     ) -> None:
         if not 0.0 <= hold_s <= HOLD_MAX_S:

@@ -205,7 +205,7 @@ class AgentSection(Strict):
     language: Literal["en", "ru"] = "en"
     concurrency: int = Field(64, ge=1, le=10_000)
     # group commit: at most one journal commit per this long; a result is acted on only once committed
-    commit_delay: Annotated[float, BeforeValidator(parse_duration), bounded(1.0)] = 0.05
+    commit_delay: Annotated[float, BeforeValidator(parse_duration), bounded(1.0)] = 0.1
     tags: Annotated[dict[str, str], AfterValidator(_asn)] = Field(default_factory=dict)  # region, asn, connection…
     share: ShareSection | None = None  # what an advocate gets (see ShareSection)
 
