@@ -8,6 +8,7 @@ same bytes.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import logging
@@ -58,7 +59,7 @@ def font_dir() -> Path:
 
 # What fpdf2's TTFFont reads from a font file once and never changes: shared by the copies add_fonts makes.
 _SHARED = (
-    "type", "ttffile", "scale", "name", "desc", "cmap", "up", "ut", "sp", "ss",
+    "type", "ttffile", "scale", "name", "cmap", "up", "ut", "sp", "ss",
     "is_compressed", "is_cff", "is_cid_keyed", "is_symbol", "cff_ros", "collection_font_number",
 )  # fmt: skip
 # The tables TTFFont.__init__ reads (so decompiles): a copy's TTFont reads them too, so output() saves the same bytes.
@@ -124,6 +125,7 @@ def add_fonts(pdf: FPDF, family: str, files: Iterable[tuple[str, Path]]) -> None
         font.i = len(pdf.fonts) + 1
         font.fontkey = fontkey
         font.emphasis = TextEmphasis.coerce(style)
+        font.desc = copy.copy(parsed.desc)  # output() writes its object id and font file into it
         font.cw = defaultdict(parsed.cw.default_factory, parsed.cw)  # type: ignore[attr-defined]
         font.glyph_ids = dict(parsed.glyph_ids)
         font.missing_glyphs = []
