@@ -141,7 +141,7 @@ from watchdog.agent.sinks import AgentContext
 from watchdog.agent.state import Board
 from watchdog.agent.writer import JournalWriter
 
-build_parser()  # every command registered, as `watchdog run` does
+build_parser()  # every command registered (`watchdog run` imports only its own module)
 ctx = AgentContext(loads("agent: {id: a}\\n", env={}), Board.for_targets((), 0), JournalWriter(sys.argv[1]))
 sinks = [f(ctx) for f in default_sink_factories()]
 print(sorted(m for m in ("influxdb_client", "numpy", "apprise") if m in sys.modules))
