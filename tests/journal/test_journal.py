@@ -470,6 +470,8 @@ def test_a_result_row_hash_is_sha256_of_the_canonical_json_whatever_the_texts() 
         (1, 2, 3, None, None, "d", "m"),
         (10**18, 0, -5, 174, "timeout", "d", "m"),
         (7, 1, T0, 0, None, None, None),  # no texts
+        (7, 1, T0, None, "timeout", "d", None),  # a detail without metrics
+        (7, 1, T0, 5, None, None, "m"),  # metrics without a detail
         (7, 1, T0, 1.5, None, "d", "m"),  # a float latency (not what the writer stores)
         (7, 1, T0, True, None, "d", "m"),
     ]

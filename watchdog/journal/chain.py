@@ -42,14 +42,15 @@ def result_row_hash(
         and type(ts_ns) is int
         and (latency_us is None or type(latency_us) is int)
         and (failure is None or type(failure) is str)
-        and type(detail) is str
-        and type(metrics) is str
+        and (detail is None or type(detail) is str)
+        and (metrics is None or type(metrics) is str)
     ):
-        # what json.dumps writes for these types (int repr, the C string encoder), without its encoder per row:
-        # the seal hashes every row (tests/journal/test_chain.py holds both equal)
+        # what json.dumps writes for these types (int repr, the C string encoder, null), without its encoder per
+        # row: the seal and every verify hash every row (tests/journal/test_journal.py holds both equal)
         canon_text = (
             f'["result",{seq},{target},{ts_ns},{"null" if latency_us is None else latency_us},'
-            f"{'null' if failure is None else _string(failure)},{_string(detail)},{_string(metrics)}]"
+            f"{'null' if failure is None else _string(failure)},{'null' if detail is None else _string(detail)},"
+            f"{'null' if metrics is None else _string(metrics)}]"
         )
         return hashlib.sha256(canon_text.encode()).digest()
     canon = ["result", seq, target, ts_ns, latency_us, failure, detail, metrics]
