@@ -32,6 +32,33 @@ def local_iso(ts_ns: int | None, zone: ZoneInfo) -> str | None:
     return d.isoformat(timespec="milliseconds")
 
 
+class IsoStamps:
+    """``(utc_iso(ts), local_iso(ts, zone))`` for many times, each second's text made once (a pack's rows).
+
+    Within a second only the milliseconds differ, so the texts of the whole second are cut around them.
+    """
+
+    def __init__(self, zone: ZoneInfo, keep: int = 4096) -> None:
+        self.zone = zone
+        self.keep = keep  # seconds remembered (rows come in time order: old seconds are not asked for again)
+        self._seconds: dict[int, tuple[str, str, str, str]] = {}
+
+    def __call__(self, ts_ns: int) -> tuple[str, str]:
+        second, rest = divmod(ts_ns, NS)
+        parts = self._seconds.get(second)
+        if parts is None:
+            utc, local = utc_iso(second * NS), local_iso(second * NS, self.zone)
+            assert utc is not None and local is not None
+            # "...T07:32:05.000Z" and "...T10:32:05.000+03:00": the text before and after the ".000"
+            u, lo = utc.index(".", 19) + 1, local.index(".", 19) + 1
+            parts = (utc[:u], utc[u + 3 :], local[:lo], local[lo + 3 :])
+            if len(self._seconds) >= self.keep:
+                self._seconds.clear()
+            self._seconds[second] = parts
+        ms = f"{rest // 1_000_000:03d}"
+        return parts[0] + ms + parts[1], parts[2] + ms + parts[3]
+
+
 def local_text(ts_ns: int, zone: ZoneInfo, *, seconds: bool = True) -> str:
     """``2026-11-20 10:32:05 MSK (UTC+03:00)`` — what a person reads."""
     d = to_datetime(ts_ns, zone)

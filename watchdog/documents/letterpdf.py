@@ -23,7 +23,7 @@ from fpdf.fonts import FontFace
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from watchdog.documents.pdf import add_fonts, font_dir
+from watchdog.documents.pdf import add_fonts, font_dir, four_styles
 
 SERIF = "DejaVuSerif"
 MONO = "DejaVuMono"
@@ -187,16 +187,7 @@ def _render(
     pdf.set_creator("Outage Watchdog")
     pdf.set_lang(text.lang)
     fonts = font_dir()
-    add_fonts(
-        pdf,
-        SERIF,
-        (
-            ("", fonts / "DejaVuSerif.ttf"),
-            ("B", fonts / "DejaVuSerif-Bold.ttf"),
-            ("I", fonts / "DejaVuSerif-Italic.ttf"),
-            ("BI", fonts / "DejaVuSerif-BoldItalic.ttf"),
-        ),
-    )
+    add_fonts(pdf, SERIF, four_styles("DejaVuSerif"))
     add_fonts(pdf, MONO, (("", fonts / "DejaVuSansMono.ttf"), ("B", fonts / "DejaVuSansMono-Bold.ttf")))
     pdf.set_margins(22, 16, 16)
     pdf.set_auto_page_break(True, 18)

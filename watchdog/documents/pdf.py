@@ -98,6 +98,17 @@ class _ParsedFont(TTFFont):
 _PARSED: dict[Path, TTFFont] = {}  # font file → its TTFFont, parsed once per process (metrics only are used)
 
 
+def four_styles(name: str, italic: str = "Italic") -> tuple[tuple[str, Path], ...]:
+    """The regular, bold, italic and bold italic files of the DejaVu face ``name``, as :func:`add_fonts` takes them."""
+    fonts = font_dir()
+    return (
+        ("", fonts / f"{name}.ttf"),
+        ("B", fonts / f"{name}-Bold.ttf"),
+        ("I", fonts / f"{name}-{italic}.ttf"),
+        ("BI", fonts / f"{name}-Bold{italic}.ttf"),
+    )
+
+
 def add_fonts(pdf: FPDF, family: str, files: Iterable[tuple[str, Path]]) -> None:
     """``pdf.add_font(family, style, file)`` for each (style, file), each file parsed once per process.
 
@@ -148,17 +159,7 @@ def summary_pdf(report: Report, pack: dict[str, Any], png: bytes, lang: Lang = "
     html = html.replace("<td>", '<td align="left">')  # fpdf2 justifies cells otherwise: gaps in narrow columns
     pdf = SafePDF(format="A4")
     pdf.set_creation_date(dt.datetime.fromtimestamp(report.as_of_ns // NS, dt.UTC))
-    fonts = font_dir()
-    add_fonts(
-        pdf,
-        FONT,
-        (
-            ("", fonts / "DejaVuSans.ttf"),
-            ("B", fonts / "DejaVuSans-Bold.ttf"),
-            ("I", fonts / "DejaVuSans-Oblique.ttf"),
-            ("BI", fonts / "DejaVuSans-BoldOblique.ttf"),
-        ),
-    )
+    add_fonts(pdf, FONT, four_styles("DejaVuSans", italic="Oblique"))
     pdf.set_title(str(words["title"]).format(**names))
     pdf.set_author(data["agent"])
     pdf.set_margins(14, 14, 14)

@@ -9,7 +9,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from watchdog.analysis.sla import Period
 from watchdog.config import Config
@@ -42,8 +41,7 @@ from watchdog.documents.report import Lang, build_report
 from watchdog.errors import IntegrityError
 from watchdog.journal.chain import EVENTS_STREAM, block_hash, event_row_hash, result_row_hash
 from watchdog.journal.store import Journal
-from watchdog.model import NS
-from watchdog.timefmt import to_datetime
+from watchdog.timefmt import IsoStamps
 
 if TYPE_CHECKING:
     from watchdog.documents.sharing import SharedIdentity
@@ -121,7 +119,7 @@ def build_pack(
         event_rows: list[tuple[int, int, str, str]] = []
         chain_blocks: list[dict[str, Any]] = []
         n_results = n_events = 0
-        row_times = _Stamps(zone)
+        row_times = IsoStamps(zone)
         try:
             rows = segment_rows(conn, blocks[0].first_seq, blocks[-1].last_seq) if blocks else iter(())
             pending = next(rows, None)
@@ -318,26 +316,3 @@ def _write_zip(out: Path, files: dict[str, bytes | Path]) -> None:
                     with open(content, "rb") as src:
                         shutil.copyfileobj(src, dest, 1 << 20)
     partial.replace(out)
-
-
-class _Stamps:
-    """A row's ``utc_iso`` and ``local_iso`` (the same strings), the date and clock formatted once per second.
-
-    The results of all targets of a second share them; only the milliseconds differ from row to row.
-    """
-
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self.seconds: dict[int, tuple[str, str, str]] = {}
-
-    def __call__(self, ts_ns: int) -> tuple[str, str]:
-        second, rest = divmod(ts_ns, NS)
-        parts = self.seconds.get(second)
-        if parts is None:
-            local = to_datetime(second * NS, self.zone).isoformat()  # 2026-11-20T10:32:05+03:00: no fraction
-            parts = (to_datetime(second * NS).strftime("%Y-%m-%dT%H:%M:%S."), local[:19] + ".", local[19:])
-            if len(self.seconds) >= 4096:  # rows come in time order: old seconds are not asked for again
-                self.seconds.clear()
-            self.seconds[second] = parts
-        ms = f"{rest // 1_000_000:03d}"
-        return parts[0] + ms + "Z", parts[1] + ms + parts[2]
