@@ -191,48 +191,6 @@ def setup_logging(level: str = "INFO") -> None:
         handler.addFilter(PrintableLogFilter())
 
 
-def _commands() -> list[ModuleType]:
-    from watchdog.cli import (
-        backup,
-        balance,
-        check,
-        collective,
-        complaint,
-        configcmd,
-        contact,
-        demo,
-        evidence,
-        init,
-        notify,
-        outages,
-        report,
-        run,
-        serve,
-        status,
-        verify,
-    )
-
-    return [
-        run,
-        init,
-        check,
-        configcmd,
-        outages,
-        report,
-        evidence,
-        complaint,
-        contact,
-        balance,
-        verify,
-        backup,
-        status,
-        serve,
-        notify,
-        collective,
-        demo,
-    ]
-
-
 # command -> the module of watchdog.cli that registers it (what ``build_parser`` imports for a command line)
 _COMMAND_MODULES = {
     "run": "run",
@@ -256,6 +214,11 @@ _COMMAND_MODULES = {
     "collective": "collective",
     "demo": "demo",
 }
+
+
+def _commands() -> list[ModuleType]:
+    """Every command module, in the order ``--help`` lists their commands."""
+    return [importlib.import_module(f"watchdog.cli.{name}") for name in dict.fromkeys(_COMMAND_MODULES.values())]
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
