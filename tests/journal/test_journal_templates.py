@@ -346,3 +346,38 @@ def test_rows_written_by_another_path_between_appends_are_read_back(tmp_path: Pa
     assert blocks == [(1, 1), (2, 1001), (1002, 1602)]
     verdict = verify_journal(path)
     assert verdict.ok, verdict.problems
+
+
+def test_a_templated_row_hashed_from_its_shape_escapes_its_texts_as_the_view_s_json(tmp_path: Path) -> None:
+    """A target's templated rows are hashed from its shape's canonical text with only the times filled in (issue 19:
+    no metrics text rendered, no JSON escaping a row). Texts that JSON escapes or that ``str.format`` would read as
+    fields — quotes, backslashes, braces, percent signs, Cyrillic, a line separator — must hash as the view shows
+    them, and a result whose times do not render back (-0.0, more digits than a µs) must not take the shortcut."""
+    path = tmp_path / "j.sqlite3"
+    address = 'шлюз "{0}" 100% \\ {x}\u2028'
+    written = []
+    for i in range(40):
+        r = icmp_result(i, [100 + i, 150 + i, 170 + 2 * i], address=address)
+        m = {**r.metrics, '{1}"\\ %d': 0.5}
+        if i == 30:
+            m["rtt_min_s"] = -0.0
+        if i == 31:
+            m["rtt_max_s"] = m["rtt_max_s"] + 1e-9
+        written.append(Result(KEY, r.ts_ns, True, r.latency_s, None, r.detail, m))
+    with Journal.open(path) as journal:
+        journal.register_targets([target(KEY, kind="icmp")], now_ns=T0)
+        journal.append(written)
+        shape = next(iter(journal._rtt_shapes.values()))
+        assert "{{0}}" in shape.canon and "{{1}}" in shape.canon  # the braces of the texts, escaped for format()
+        hashed = list(journal._hashed)
+        read_back = list(store._rows_after(journal.conn, 1, 10**6))  # what the view shows, hashed
+        assert hashed == read_back
+        stored = journal.conn.execute("SELECT seq, typeof(detail) FROM result_rows ORDER BY seq").fetchall()
+        journal.seal(now_ns=T0 + 10**12)
+    assert [kind for _, kind in stored].count("text") == 2  # rows 30 and 31 stored as written
+    with Journal.open(path, create=False, readonly=True) as journal:
+        assert [(r.detail, dict(r.metrics)) for _, r in journal.iter_results()] == [
+            (w.detail, dict(w.metrics)) for w in written
+        ]
+    verdict = verify_journal(path)
+    assert verdict.ok, verdict.problems

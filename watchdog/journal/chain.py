@@ -57,7 +57,8 @@ def result_row_hash(
     return hashlib.sha256(json.dumps(canon, ensure_ascii=False, separators=(",", ":")).encode()).digest()
 
 
-_string = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False) (the C encoder when present)
+json_string = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False) (the C encoder when present)
+_string = json_string
 
 
 def event_row_hash(seq: int, ts_ns: int, type_: str, target: int | None, ref: int | None, data: str) -> bytes:

@@ -16,12 +16,14 @@ import itertools
 import json
 import logging
 import math
+import re
 import sqlite3
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from watchdog.journal.chain import (
     block_hash,
     event_row_hash,
     genesis_hash,
+    json_string,
     result_row_hash,
     stream_digests,
 )
@@ -147,6 +150,38 @@ def rtt_template(
 
 _SUFFIX_TPL = "rtt min/avg/max \x01/\x02/\x03 ms"
 _SCALARS = (int, float, bool, type(None))  # metric values whose JSON text is fixed by value and type (no strings)
+_CODES = {"\x04": "{3}", "\x05": "{4}", "\x06": "{5}"}  # a metrics template's codes as str.format fields
+
+_RTT_TEXTS: dict[float, tuple[int, str, str]] = {}
+_RTT_TEXTS_MAX = 65_536
+
+
+def _rtt_text(value: float) -> tuple[int, str, str] | None:
+    """``(µs, _ms3(µs), repr(value))`` of an RTT in seconds whose repr the view renders from its µs; remembered.
+
+    None for any other value (negative, inf, nan, more digits than a µs).
+
+    0.0 is never remembered: -0.0 equals it as a key, and its repr ("-0.0") does not render back.
+    """
+    try:
+        us = round(value * 1_000_000)
+    except (OverflowError, ValueError):  # inf, nan
+        return None
+    if us < 0:
+        return None
+    ms, float_s = _texts(us)
+    if repr(value) != float_s:
+        return None
+    if value != 0.0:
+        if len(_RTT_TEXTS) >= _RTT_TEXTS_MAX:
+            _RTT_TEXTS.clear()
+        _RTT_TEXTS[value] = (us, ms, float_s)
+    return us, ms, float_s
+
+
+def _format_piece(text: str) -> str:
+    """``text`` as it stands inside a JSON string (the row hash's canonical form), escaped for ``str.format``."""
+    return json_string(text)[1:-1].replace("{", "{{").replace("}", "}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,45 +191,61 @@ class RttShape:
     A result with the same detail prefix, the same other metric values (same types) and round-trip times whose
     texts are what the template renders renders back exactly, so :meth:`Journal._result_row` stores it without
     building and comparing the texts again (:func:`rtt_template`'s checks, done once per target instead of per row).
+    ``canon`` is the rest of such a row's canonical form (chain.result_row_hash) from its detail on, with the six
+    times as ``str.format`` fields: the row hash without rendering the metrics text or JSON-escaping either text.
     """
 
     prefix: str
-    others: tuple[tuple[str, Any, type], ...]
+    others: tuple[tuple[str, Any, type, str | None], ...]  # (key, value, type, repr when compared by repr: a float
+    # 0.0, inf or nan, which an equal value need not match in text: -0.0 == 0.0, nan != nan)
     size: int
     key: tuple[str, str]
+    canon: str
 
     @classmethod
     def of(cls, detail_tpl: str, metrics_tpl: str, metrics: Mapping[str, Any]) -> RttShape | None:
         """The shape of a result :func:`rtt_template` accepted; None when its other metrics are not plain scalars."""
-        others = tuple((k, v, type(v)) for k, v in metrics.items() if k not in _RTT_NAMES)
-        if not detail_tpl.endswith(_SUFFIX_TPL) or any(kind not in _SCALARS for _, _, kind in others):
+        others = tuple(
+            (k, v, type(v), repr(v) if type(v) is float and (v == 0.0 or not math.isfinite(v)) else None)
+            for k, v in metrics.items()
+            if k not in _RTT_NAMES
+        )
+        if not detail_tpl.endswith(_SUFFIX_TPL) or any(kind not in _SCALARS for _, _, kind, _ in others):
             return None
-        return cls(detail_tpl[: -len(_SUFFIX_TPL)], others, len(metrics), (detail_tpl, metrics_tpl))
+        prefix = detail_tpl[: -len(_SUFFIX_TPL)]
+        pieces = re.split("([\x04-\x06])", metrics_tpl)
+        metrics_fmt = "".join(_CODES.get(piece) or _format_piece(piece) for piece in pieces)
+        canon = f'"{_format_piece(prefix)}rtt min/avg/max {{0}}/{{1}}/{{2}} ms","{metrics_fmt}"]'
+        return cls(prefix, others, len(metrics), (detail_tpl, metrics_tpl), canon)
 
-    def fits(self, r: Result, latency_us: int) -> int | None:
-        """The packed min/max spread of ``r`` (what schema 3 stores in ``metrics``) when it renders back exactly."""
+    def fits(self, r: Result, latency_us: int) -> tuple[int, str] | None:
+        """``(packed min/max spread, canon filled in)`` of ``r`` when it renders back exactly, else None.
+
+        The packed spread is what schema 3 stores in ``metrics``; the text is ``canon`` with the row's times.
+        """
         m = r.metrics
         if len(m) != self.size:
             return None
         vmin, vavg, vmax = m.get("rtt_min_s"), m.get("rtt_avg_s"), m.get("rtt_max_s")
         if type(vmin) is not float or type(vavg) is not float or type(vmax) is not float:
             return None
-        try:
-            mn, av, mx = round(vmin * 1_000_000), round(vavg * 1_000_000), round(vmax * 1_000_000)
-        except (OverflowError, ValueError):  # inf, nan
+        cache = _RTT_TEXTS
+        lo = cache.get(vmin) or _rtt_text(vmin)
+        mid = cache.get(vavg) or _rtt_text(vavg)
+        hi = cache.get(vmax) or _rtt_text(vmax)
+        if lo is None or mid is None or hi is None:
             return None
-        if av != latency_us or not 0 <= mn <= av <= mx or av - mn >= TEMPLATE_SPREAD or mx >= 10**15:
+        mn, av, mx = lo[0], mid[0], hi[0]
+        if av != latency_us or not mn <= av <= mx or av - mn >= TEMPLATE_SPREAD or mx >= 10**15:
             return None
-        for key, value, kind in self.others:
+        for key, value, kind, text in self.others:
             x = m.get(key, _MISSING)
-            if type(x) is not kind or (repr(x) != repr(value) if kind is float else x != value):
+            if type(x) is not kind or (x != value if text is None else repr(x) != text):
                 return None
-        tmin, tavg, tmax = _texts(mn), _texts(av), _texts(mx)
-        if repr(vmin) != tmin[1] or repr(vavg) != tavg[1] or repr(vmax) != tmax[1]:
+        if r.detail != f"{self.prefix}rtt min/avg/max {lo[1]}/{mid[1]}/{hi[1]} ms":
             return None
-        if r.detail != f"{self.prefix}rtt min/avg/max {tmin[0]}/{tavg[0]}/{tmax[0]} ms":
-            return None
-        return (av - mn) + TEMPLATE_SPREAD * (mx - av)
+        text = self.canon.format(lo[1], mid[1], hi[1], lo[2], mid[2], hi[2])
+        return (av - mn) + TEMPLATE_SPREAD * (mx - av), text
 
 
 _RTT_NAMES = frozenset(key for key, _ in _RTT_KEYS)
@@ -441,10 +492,8 @@ class Journal(JournalReader):
                     if tickets is not None:
                         tickets[n].seq = seq
                     if isinstance(item, Result):
-                        row, detail, metrics = self._built_row(seq, item)
+                        row, row_hash = self._built_row(seq, item)
                         result_rows.append(row)
-                        # the row as the view shows it (what verify hashes): detail and metrics rendered, ids resolved
-                        row_hash = result_row_hash(seq, row[1], row[2], row[3], row[4], detail, metrics)
                         hashed.append((seq, item.ts_ns, row_hash, row[1]))
                     else:
                         target = self.target_id(item.target) if item.target else None
@@ -493,25 +542,26 @@ class Journal(JournalReader):
         """The ``result_rows`` (schema 3) or ``results`` row stored for ``r``."""
         return self._built_row(seq, r)[0]
 
-    def _built_row(self, seq: int, r: Result) -> tuple[tuple[Any, ...], str | None, str | None]:
-        """``(stored row, detail, metrics)``: the row to insert and its detail and metrics as the view renders them."""
+    def _built_row(self, seq: int, r: Result) -> tuple[tuple[Any, ...], bytes]:
+        """``(stored row, row hash)``: the row to insert, and the hash of the row as the view shows it (what verify
+        hashes: detail and metrics rendered, ids resolved)."""
         latency = None if r.latency_s is None else round(r.latency_s * 1_000_000)
         target = self.target_id(r.target)
         if self.schema_version >= 3 and r.failure is None and latency is not None:
             shape = self._rtt_shapes.get(target)
-            packed = None if shape is None else shape.fits(r, latency)
-            if packed is not None:
+            fit = None if shape is None or type(r.ts_ns) is not int else shape.fits(r, latency)
+            if fit is not None:
                 assert shape is not None
-                # fits() held the detail equal to the template's rendering; the metrics text is the template's (the
-                # other metrics equal in value and type, perhaps not in order: the view shows the template's order)
-                mn, mx = latency - packed % TEMPLATE_SPREAD, latency + packed // TEMPLATE_SPREAD
+                # fits() held the detail equal to the template's rendering and the metrics equal in value and type
+                # (perhaps not in order: the view shows the template's order, and so does the canonical text)
+                packed, canon = fit
                 return (
                     (seq, target, r.ts_ns, latency, None, -self._template_id(*shape.key), packed),
-                    r.detail,
-                    render_template(shape.key[1], mn, latency, mx),
+                    sha256(f'["result",{seq},{target},{r.ts_ns},{latency},null,{canon}'.encode()).digest(),
                 )
         detail = r.detail or None
         metrics = _json(dict(r.metrics)) if r.metrics else None
+        row: tuple[Any, ...]
         if self.schema_version >= 3 and r.failure is None:
             template = rtt_template(detail, metrics, r.metrics, latency)
             if template is not None:
@@ -519,7 +569,7 @@ class Journal(JournalReader):
                 shape = RttShape.of(detail_tpl, metrics_tpl, r.metrics)
                 if shape is not None:
                     self._rtt_shapes[target] = shape
-                row: tuple[Any, ...] = (
+                row = (
                     seq,
                     target,
                     r.ts_ns,
@@ -528,7 +578,8 @@ class Journal(JournalReader):
                     -self._template_id(detail_tpl, metrics_tpl),
                     (av - mn) + TEMPLATE_SPREAD * (mx - av),
                 )
-                return row, detail, metrics  # rtt_template() held both equal to the template's rendering
+                # rtt_template() held both texts equal to the template's rendering
+                return row, result_row_hash(seq, target, r.ts_ns, latency, None, detail, metrics)
         failure = None if r.failure is None else r.failure.value
         if self.schema_version >= 2:
             row = (
@@ -540,8 +591,9 @@ class Journal(JournalReader):
                 self._stored_text(target, 0, detail),
                 self._stored_text(target, 1, metrics),
             )
-            return row, detail, metrics
-        return (seq, target, r.ts_ns, latency, failure, detail, metrics), detail, metrics
+        else:
+            row = (seq, target, r.ts_ns, latency, failure, detail, metrics)
+        return row, result_row_hash(seq, target, r.ts_ns, latency, failure, detail, metrics)
 
     def _stored_text(self, target: int, column: int, text: str | None) -> str | int | None:
         """What schema 2 stores for a detail or metrics text: the text, or its id once it repeats.
