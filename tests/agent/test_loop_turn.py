@@ -15,20 +15,21 @@ from pathlib import Path
 from helpers import T0, target
 
 from watchdog.agent.writer import JournalWriter, LoopTurn
+from watchdog.journal.chain import STREAMS_RUN
 from watchdog.journal.store import APPEND_RUN, BLOCK_MAX_ROWS, SPOT_CHECK_EVERY, Journal
 from watchdog.model import NS, Result
 
 KEY = "isp/gateway"
 
 
-def ping(i: int) -> Result:
+def ping(i: int, key: str = KEY) -> Result:
     """An ICMP result as the probe words it (one reply)."""
     rtt = (100 + i % 50) / 1e6
     metrics = {"sent": 1, "received": 1, "loss_ratio": 0.0, "rtt_min_s": rtt, "rtt_max_s": rtt, "rtt_avg_s": rtt}
     detail = (
         f"1 of 1 ICMP echo replies from 127.0.9.10, rtt min/avg/max {rtt * 1e3:.3f}/{rtt * 1e3:.3f}/{rtt * 1e3:.3f} ms"
     )
-    return Result(KEY, T0 + i * NS, True, rtt, None, detail, metrics)
+    return Result(key, T0 + i * NS, True, rtt, None, detail, metrics)
 
 
 def _in_thread(fn: object) -> tuple[threading.Thread, list[str]]:
@@ -108,7 +109,24 @@ def test_the_journal_pauses_every_few_rows_and_at_every_spot_check(tmp_path: Pat
         journal.append([ping(i) for i in range(BLOCK_MAX_ROWS)])
         calls.clear()
         assert journal.seal_hashed_block(2) is not None
-    assert len(calls) == BLOCK_MAX_ROWS // SPOT_CHECK_EVERY + 1  # every spot check and the block's last row
+    # every spot check and the block's last row, then its one stream's digest, then before the block's hash
+    assert len(calls) == BLOCK_MAX_ROWS // SPOT_CHECK_EVERY + 1 + 1 + 1
+
+
+def test_a_block_of_many_targets_pauses_while_its_streams_are_digested(tmp_path: Path) -> None:
+    """A block of 1,000 ICMP targets holds 1,000 streams, ~1.5-3 ms of digests in one piece on the development VM,
+    which held a probe tick that came due meanwhile (issue 19): the seal pauses every STREAMS_RUN streams."""
+    keys = [f"isp/t{n}" for n in range(300)]
+    calls: list[int] = []
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        journal.register_targets([target(key, kind="icmp") for key in keys], now_ns=T0)
+        journal.seal(now_ns=T0)
+        first = journal.last_seq() + 1
+        journal.append([ping(i, keys[i % len(keys)]) for i in range(BLOCK_MAX_ROWS)])
+        journal.pause = lambda: calls.append(journal.conn.in_transaction)
+        assert journal.seal_hashed_block(first) is not None
+    streams = -(-len(keys) // STREAMS_RUN)  # 300 streams: a pause before each run of 128
+    assert calls == [False] * (BLOCK_MAX_ROWS // SPOT_CHECK_EVERY + 1) + [True] * (streams + 1)
 
 
 async def test_a_writer_call_made_during_a_tick_runs_after_it(tmp_path: Path) -> None:

@@ -19,8 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 GENESIS_LABEL = b"outage-watchdog journal "
 BLOCK_LABEL = b"OWJ1"
@@ -70,17 +69,31 @@ def event_row_hash(seq: int, ts_ns: int, type_: str, target: int | None, ref: in
 EVENTS_STREAM = 0
 
 
-def stream_digests(rows: Iterable[tuple[int, bytes]]) -> dict[int, tuple[int, bytes]]:
-    """``(stream, row_hash)`` in seq order → ``{stream: (row_count, SHA-256 of its row hashes)}``."""
-    hashers: dict[int, Any] = {}
-    counts: dict[int, int] = {}
+STREAMS_RUN = 128  # streams digested between ``pause`` calls in stream_digests (~0.1-0.2 ms of work)
+
+
+def stream_digests(
+    rows: Iterable[tuple[int, bytes]], pause: Callable[[], object] | None = None
+) -> dict[int, tuple[int, bytes]]:
+    """``(stream, row_hash)`` in seq order → ``{stream: (row_count, SHA-256 of its row hashes)}``.
+
+    Each stream's hashes are joined and hashed at once (the same digest as feeding them one by one). ``pause`` is
+    called every ``STREAMS_RUN`` streams: a block of 1,000 ICMP targets holds 1,000 streams, ~1.5-3 ms of work in one
+    piece, and the agent's writer thread must give the interpreter back to a probe tick that comes due meanwhile.
+    """
+    groups: dict[int, list[bytes]] = {}
     for stream, row_hash in rows:
-        if stream not in hashers:
-            hashers[stream] = hashlib.sha256()
-            counts[stream] = 0
-        hashers[stream].update(row_hash)
-        counts[stream] += 1
-    return {stream: (counts[stream], hashers[stream].digest()) for stream in hashers}
+        group = groups.get(stream)
+        if group is None:
+            groups[stream] = [row_hash]
+        else:
+            group.append(row_hash)
+    digests = {}
+    for n, (stream, hashes) in enumerate(groups.items()):
+        if pause is not None and n % STREAMS_RUN == 0:
+            pause()
+        digests[stream] = (len(hashes), hashlib.sha256(b"".join(hashes)).digest())
+    return digests
 
 
 def block_hash(

@@ -761,7 +761,10 @@ class Journal(JournalReader):
                 f"cannot seal: sequence gap after seq {last_seq} (rows {first}..{final}, {len(chunk)} rows)"
             )
         hashes = [h for _, _, h, _ in chunk]
-        digest = block_hash(prev, no, first, final, stream_digests((st, h) for _, _, h, st in chunk))
+        streams = stream_digests(((st, h) for _, _, h, st in chunk), self.pause)
+        if self.pause is not None:
+            self.pause()
+        digest = block_hash(prev, no, first, final, streams)
         ts = [t for _, t, _, _ in chunk]
         self.conn.execute(
             "INSERT INTO blocks (no, first_seq, last_seq, min_ts_ns, max_ts_ns, sealed_ns, prev_hash, "
