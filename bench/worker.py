@@ -14,6 +14,9 @@
   in both modes, as in the agent.
 * ``warmup_s``, ``duration_s``: CPU is measured over the window after the warm-up; only results whose
   probe started inside the window count.
+* ``stall``: optional ``{"at_s", "for_s"}``: block the event loop's thread once, ``at_s`` after the probes start, for
+  ``for_s`` (``time.sleep`` in a callback: what a long collector pause, a swap-in or the hypervisor taking the CPU
+  away does to the agent), to measure whether and how soon start lateness recovers afterwards.
 * ``load``: optional ``{"journal", "config", "period", "where"}``: generate SLA reports over that journal
   over and over while the probes run: in a thread of this process (``where: thread``, as a status page
   inside the agent would), or in a process of its own (``where: process``); ``switch_interval`` sets
@@ -175,6 +178,13 @@ def _summary(
     }
 
 
+def _stall_later(spec: dict[str, Any]) -> None:
+    """Arrange the spec's ``stall``: the event loop's thread blocked once (see the module's doc)."""
+    stall = spec.get("stall")
+    if stall:
+        asyncio.get_running_loop().call_later(float(stall["at_s"]), time.sleep, float(stall["for_s"]))
+
+
 async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str, Any]:
     targets = _targets(spec)
     ctx = ProbeContext()
@@ -193,6 +203,7 @@ async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str
             results.append(_kept(result))
 
     offsets = stagger_offsets(targets)
+    _stall_later(spec)
     limiter = asyncio.Semaphore(int(spec.get("concurrency", 64)))
     # the agent's dispatch: ICMP targets with an IP address on the timer wheel, the others a task each
     wheel = wheel_targets(targets, probe_for, ctx) if spec.get("icmp_wheel", True) else []
@@ -238,6 +249,7 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
     window = _Window()
     task = asyncio.create_task(agent.run())
     await asyncio.wait_for(agent.handle.started.wait(), 60)
+    _stall_later(spec)
     await asyncio.sleep(float(spec["warmup_s"]))
     for st in stats.values():
         st.keep_samples = int(spec.get("keep_samples", KEEP_SAMPLES))  # few, when RSS growth is measured
