@@ -270,7 +270,8 @@ async def _agent(spec: dict[str, Any]) -> dict[str, Any]:
     out["sealed_in_window"] = {"blocks": int(sealed[0]), "rows": int(sealed[1])}
     out["journal_bytes"] = config.journal_path.stat().st_size
     out["rows_per_commit"] = agent.writer.written / max(1, agent.writer.commits)
-    out["writer_waits"] = {"waits": agent.writer.turn.waits, "gave_up": agent.writer.turn.gave_up}
+    turn = agent.writer.turn
+    out["writer_waits"] = {"waits": turn.waits, "gave_up": turn.gave_up, "behind": turn.behind_waits}
     out["rss_kb_samples"] = rss_kb
     out["gc"] = pauses.summary()
     return out

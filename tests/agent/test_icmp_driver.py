@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,33 @@ async def test_the_wheel_tells_the_writer_when_it_ticks(icmp_ctx: ProbeContext) 
         with pytest.raises(asyncio.CancelledError):
             await task
     assert (turn.busy, turn.next_at) == (False, math.inf)
+
+
+@pytest.mark.serial  # timing: ticks must start within 5 ms of their time, as on a machine not running other tests
+async def test_the_wheel_tells_the_writer_when_the_loop_fell_behind_and_caught_up(icmp_ctx: ProbeContext) -> None:
+    """A tick that starts late by more than LoopTurn.behind_s (the event loop's thread blocked 0.2 s) marks the loop
+    behind; the next ticks on time clear it (issue 19: the writer then stays out of the loop's way)."""
+    targets = [icmp_target(n, f"127.0.0.{n}", interval_s=0.05, count=1) for n in (1, 2)]
+    turn = LoopTurn()
+    seen: list[bool] = []
+
+    async def on_result(target: Target, result: Result) -> None:
+        seen.append(turn.behind)
+
+    driver = IcmpDriver(targets, icmp_ctx, on_result, offsets={t.key: 0.0 for t in targets}, stats={}, turn=turn)
+    task = asyncio.create_task(driver.run())
+    try:
+        await until(lambda: len(seen) >= 4, "two rounds of results")
+        assert not any(seen)
+        time.sleep(0.2)  # noqa: ASYNC251 -- the loop's thread blocked on purpose: the next tick starts ~0.2 s late
+        count = len(seen)
+        await until(lambda: len(seen) >= count + 2 and True in seen[count:], "a result after the late tick")
+        await until(lambda: len(seen) >= count + 12 and not seen[-1], "results after ticks on time")
+        assert not turn.behind
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 async def test_a_late_slot_is_skipped_and_counted_as_run_target_does(

@@ -98,6 +98,54 @@ def test_a_tick_that_never_ends_is_waited_for_once() -> None:
     assert (turn.waits, turn.gave_up) == (2, 2)
 
 
+def test_after_a_late_tick_the_writer_waits_until_a_tick_starts_on_time() -> None:
+    """A tick that starts more than behind_s late means the loop has fallen behind (a stall): the writer stays out of
+    the interpreter between ticks too, until a tick starts within caught_up_s of its time (issue 19: at 5,000 ICMP
+    targets a second the two threads' hand-overs of the lock kept the loop from catching up)."""
+    turn = LoopTurn(max_behind_wait_s=60)
+    turn.begin(late_s=0.5)
+    turn.end(time.monotonic() + 60)  # the next tick is far: only being behind makes the writer wait
+    thread, said = _in_thread(turn.wait)
+    _until(lambda: turn.behind_waits == 1, "the writer to wait")
+    turn.begin(late_s=0.010)  # still late, though less: between caught_up_s and behind_s nothing changes
+    turn.end(time.monotonic() + 60)
+    time.sleep(0.05)
+    assert said == [] and turn.behind
+    turn.begin(late_s=0.001)
+    said.append("a tick on time")
+    turn.end(time.monotonic() + 60)
+    thread.join(10)
+    assert said == ["a tick on time", "writer went on"]
+    assert not turn.behind and (turn.waits, turn.behind_waits) == (0, 1)
+
+
+def test_a_loop_that_stays_behind_leaves_the_writer_half_the_time() -> None:
+    """In a lasting overload the writer waits at most max_behind_wait_s, then works at least as long before it waits
+    for the loop again: the journal keeps up, the rows are only held longer."""
+    turn = LoopTurn(max_behind_wait_s=0.1)
+    turn.begin(late_s=1.0)
+    turn.end(time.monotonic() + 60)
+    start = time.monotonic()
+    turn.wait()  # gives up after 0.1 s
+    waited = time.monotonic() - start
+    assert 0.1 <= waited < 5
+    turn.wait()  # free for as long as it waited
+    assert time.monotonic() - start < waited + 0.09
+    assert turn.behind_waits == 1
+    time.sleep(waited)
+    turn.wait()  # the free time is over: waits again
+    assert turn.behind_waits == 2
+
+
+def test_the_wheel_stopping_ends_being_behind() -> None:
+    turn = LoopTurn(max_behind_wait_s=60)
+    turn.begin(late_s=1.0)
+    turn.end(math.inf)  # the wheel stopped: no tick will ever start on time
+    start = time.monotonic()
+    turn.wait()
+    assert time.monotonic() - start < 5 and turn.behind_waits == 0
+
+
 def test_the_journal_pauses_every_few_rows_and_at_every_spot_check(tmp_path: Path) -> None:
     calls: list[int] = []
     with Journal.open(tmp_path / "j.sqlite3") as journal:

@@ -357,7 +357,8 @@ class IcmpDriver:
         if turn is None:
             self._run_tick()
             return
-        turn.begin()
+        timer = self._timer  # the handle that fired: its time is the tick's
+        turn.begin(0.0 if timer is None else self.loop.time() - timer.when())
         try:
             self._run_tick()
         finally:
