@@ -48,8 +48,9 @@ def result_row_hash(
         # row: the seal and every verify hash every row (tests/journal/test_journal.py holds both equal)
         canon_text = (
             f'["result",{seq},{target},{ts_ns},{"null" if latency_us is None else latency_us},'
-            f"{'null' if failure is None else _string(failure)},{'null' if detail is None else _string(detail)},"
-            f"{'null' if metrics is None else _string(metrics)}]"
+            f"{'null' if failure is None else json_string(failure)},"
+            f"{'null' if detail is None else json_string(detail)},"
+            f"{'null' if metrics is None else json_string(metrics)}]"
         )
         return hashlib.sha256(canon_text.encode()).digest()
     canon = ["result", seq, target, ts_ns, latency_us, failure, detail, metrics]
@@ -57,7 +58,6 @@ def result_row_hash(
 
 
 json_string = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False) (the C encoder when present)
-_string = json_string
 
 
 def event_row_hash(seq: int, ts_ns: int, type_: str, target: int | None, ref: int | None, data: str) -> bytes:

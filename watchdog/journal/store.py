@@ -159,9 +159,8 @@ _RTT_TEXTS_MAX = 65_536
 def _rtt_text(value: float) -> tuple[int, str, str] | None:
     """``(µs, _ms3(µs), repr(value))`` of an RTT in seconds whose repr the view renders from its µs; remembered.
 
-    None for any other value (negative, inf, nan, more digits than a µs).
-
-    0.0 is never remembered: -0.0 equals it as a key, and its repr ("-0.0") does not render back.
+    None for any other value (negative, inf, nan, more digits than a µs). 0.0 is never remembered: -0.0 equals it as
+    a key, and its repr ("-0.0") does not render back.
     """
     try:
         us = round(value * 1_000_000)
