@@ -34,8 +34,9 @@ SERIAL_MODULES = (
 )
 # Real-time scenarios in network namespaces (the first hour, 20 % loss, attribution on a topology): minutes of
 # probing at the agent's own pace, a fraction of a core each, with bounds of a few intervals. Not beside three
-# CPU-bound workers either, but two of them at a time hold: ./test.sh runs these on two workers of their own
-# (marked ``serial`` and ``paired``; 110 s one by one, 82 s so, pytest's start included).
+# CPU-bound workers either, but side by side they hold: ./test.sh runs these on three workers of their own
+# (marked ``serial`` and ``paired``; 110 s one by one, 82 s two at a time, 57 s all three, pytest's start included;
+# together they use 0.8 of a core).
 PAIRED_MODULES = (
     "tests/reliability/test_first_hour_netns.py",
     "tests/reliability/test_attribution_netns.py",

@@ -342,7 +342,7 @@ class NetnsPair:
             timeout=30,
             check=False,
             # this checkout's packages, not whichever one the venv was installed from
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(NSRUN.parents[2])},
+            env={**os.environ, "PYTHONPATH": str(NSRUN.parents[2])},
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)  # type: ignore[no-any-return]

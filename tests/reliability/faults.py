@@ -39,7 +39,7 @@ FAKETIME_LIB = next(
 
 def agent_env(**extra: str) -> dict[str, str]:
     """The environment for a ``watchdog`` subprocess: this checkout first on the path."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
 
 
 @dataclass

@@ -145,7 +145,6 @@ def test_first_hour(net: tuple[Topology, str, Path], tmp_path: Path) -> None:
     env = {
         "PATH": f"{home / '.venv' / 'bin'}:{os.environ['PATH']}",
         "PYTHONPATH": str(home),
-        "PYTHONDONTWRITEBYTECODE": "1",
         "HOME": str(tmp_path),
         "TZ": "Europe/Moscow",
         "WATCHDOG_ANCHORS": ",".join(ANCHORS),

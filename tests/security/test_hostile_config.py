@@ -27,7 +27,7 @@ providers:
 
 
 def _check(config: Path | str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "watchdog", "config", "check", "-c", str(config)],
         capture_output=True,

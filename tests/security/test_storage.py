@@ -41,7 +41,7 @@ IS_ROOT = os.geteuid() == 0
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def _cli(*args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:

@@ -77,7 +77,7 @@ def server() -> Iterator[int]:
 
 
 def _watchdog(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "CANARY_TOKEN": TOKEN}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CANARY_TOKEN": TOKEN}
     return subprocess.run(
         [sys.executable, "-m", "watchdog", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
     )
@@ -101,7 +101,7 @@ ntp: {{enabled: false}}
 """
     )
     config.chmod(0o600)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "CANARY_TOKEN": TOKEN}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CANARY_TOKEN": TOKEN}
     agent = subprocess.Popen(
         [sys.executable, "-m", "watchdog", "run", "-c", str(config), "--for", "6s", "--log-level", "DEBUG"],
         stdout=subprocess.PIPE,
