@@ -20,6 +20,7 @@ import pytest
 from complaint_cases import ISP_CONFIG, UK_CONFIG, isp_case, uk_case
 
 from watchdog.cli import main
+from watchdog.documents import claim
 from watchdog.documents.pack.verify import verify_pack
 from watchdog.journal.contacts import add_contact
 from watchdog.journal.schema import EV_CLOCK_SAMPLE
@@ -159,13 +160,21 @@ def test_pdf_letter_with_its_pack_beside_it(tmp_path: Path, capsys: pytest.Captu
     assert "ru.telematics.prorata" in notes and "ru.telematics.prorata" not in letter
 
 
-def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+def test_same_input_gives_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = isp_setup(tmp_path)
+    verified: list[Path] = []
+
+    def counted(path: Path) -> object:  # the real verifier, counted: a given pack is verified once, not twice
+        verified.append(path)
+        return verify_pack(path)
+
+    monkeypatch.setattr(claim, "verify_pack", counted)
     outputs = []
     for run in ("a", "b"):
         out = tmp_path / run / "letter.pdf"
         assert main(["complaint", "-c", str(config), *ISP_ARGS, "-o", str(out)]) == 0
         md = tmp_path / run / "letter.md"
+        verified.clear()
         assert (
             main(
                 [
@@ -181,6 +190,7 @@ def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
             )
             == 0
         )
+        assert verified == [out.parent / "letter-evidence.zip"]
         outputs.append([p.read_bytes() for p in (out, md, out.parent / "letter-evidence.zip")])
     assert outputs[0] == outputs[1]
     # the Markdown letter made from the PDF's pack lists the same hashes

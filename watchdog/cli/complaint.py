@@ -94,7 +94,7 @@ def _sha256(path: Path) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     """Build or verify the pack, then write the letter that lists it (or print a Markdown preview)."""
-    from watchdog.documents.claim import ClaimError, as_of_text, read_pack, write_complaint
+    from watchdog.documents.claim import ClaimError, PackFacts, as_of_text, read_pack, write_complaint
 
     config = load_config(args)
     provider = provider_of(config, args.provider)
@@ -152,9 +152,10 @@ def handle(args: argparse.Namespace) -> int:
         with open_checked(config.journal_path, readonly=args.no_seal) as journal:
             if pack is None and not args.no_seal:
                 journal.seal()  # the pack holds sealed rows only; safe alongside a running agent
+            given: Path | PackFacts | None = pack
             if pack is not None and args.now:
-                facts = read_pack(pack)
-                if min(now, period.end_ns) != facts.as_of_ns:
+                given = read_pack(pack)  # verified once: write_complaint lists what was read here
+                if min(now, period.end_ns) != given.as_of_ns:
                     print(f"--now differs from the time {pack} was made at; leave --now out", file=sys.stderr)
                     return EXIT_CONFIG
             done = write_complaint(
@@ -166,7 +167,7 @@ def handle(args: argparse.Namespace) -> int:
                 sent_on=sent_on,
                 output=output,
                 now_ns=now,
-                pack=pack,
+                pack=given,
                 attachments=tuple(attachments),
                 include_unverified=args.include_unverified,
                 any_time=not args.now,

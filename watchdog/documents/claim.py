@@ -213,7 +213,7 @@ def write_complaint(
     sent_on: dt.date,
     output: Path,
     now_ns: int,
-    pack: Path | None = None,
+    pack: Path | PackFacts | None = None,
     attachments: tuple[tuple[str, str], ...] = (),
     include_unverified: bool = False,
     any_time: bool = False,
@@ -224,7 +224,8 @@ def write_complaint(
     """Build (or verify) the pack, then write the letter (``.md``, ``.html`` or ``.pdf``) that lists it.
 
     A pack written earlier beside a letter is never replaced (:func:`place_pack`); ``any_time`` lets one of the
-    same journal head be reused whatever its "as of" time (when the customer did not give ``--now``).
+    same journal head be reused whatever its "as of" time (when the customer did not give ``--now``). ``pack``
+    is a pack to list instead: its path (verified here), or what :func:`read_pack` read from it (verified there).
     """
     zone = config.provider_zone(provider_id)
     try:
@@ -233,7 +234,7 @@ def write_complaint(
         raise ClaimError(str(exc)) from None
     given = None
     if pack is not None:  # a given pack must fit before anything else is said about it
-        given = read_pack(pack)
+        given = pack if isinstance(pack, PackFacts) else read_pack(pack)
         _check_match(given, provider_id, per.label, per.start_ns, journal.journal_id)
     try:  # the letter as it will read, from the journal: refused here if it would state nothing true
         draft = build_letter(
