@@ -189,6 +189,24 @@ async def test_bearer_guesses_are_throttled_like_form_guesses(locked: TestClient
     assert right.status == 200  # never the owner
 
 
+async def test_healthz_is_no_unthrottled_oracle_for_the_token(locked: TestClient[Any, Any]) -> None:
+    """/healthz is public, but its details are for the token's holders: a wrong token there is a guess too.
+
+    Without this a guesser could try tokens at /healthz without limit and tell the right one by the longer body.
+    """
+    bodies, statuses = [], []
+    for i in range(11):
+        response = await locked.get("/healthz", headers={"Authorization": f"Bearer guess-{i:02d}-wrong"})
+        statuses.append(response.status)
+        bodies.append(await response.json())
+    assert statuses == [200] * 10 + [429]
+    assert bodies[:10] == [{"ok": True}] * 10  # the public body: a wrong token learns nothing more
+    assert bodies[10] == {"error": "too many failed attempts; wait a minute"}
+    assert (await locked.get("/healthz")).status == 200  # no credential at all is not a guess: monitors go on
+    right = await locked.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status == 200 and {"mode", "problems"} <= set(await right.json())  # the details: never refused
+
+
 async def test_bearer_cookie_and_form_guesses_share_one_budget(locked: TestClient[Any, Any]) -> None:
     statuses = []
     for i in range(4):

@@ -573,11 +573,19 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 while the agent probes and journals (live) or the journal is readable (serve); else 503."""
+    """200 while the agent probes and journals (live) or the journal is readable (serve); else 503.
+
+    Public, but the details are only for holders of the token; a wrong token here counts against the client's
+    budget like anywhere else, or the longer body would make this an unthrottled oracle for guessing it.
+    """
     settings = request.app[SETTINGS]
+    authenticated = _authenticated(request)
+    if not authenticated and _guessed(request):
+        if _count_failure(request, "bearer" if request.headers.get("Authorization") else "cookie"):
+            return _too_many(request)
     ok, details = await settings.service.source.health()
     body: dict[str, Any] = {"ok": ok}
-    if _authenticated(request):  # the details may name paths and errors: only for those holding the token
+    if authenticated:  # the details may name paths and errors: only for those holding the token
         body.update(details)
     return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
 
