@@ -10,11 +10,16 @@ cd "$(dirname "$0")"
 # every pytest worker and every command a test starts compiles the package and the tests again (collection alone
 # 12 s of CPU a process instead of 6).
 unset PYTHONDONTWRITEBYTECODE
+stages=()
+stage() { stages+=("$1 $((SECONDS - mark)) s"); mark=$SECONDS; }  # for the timing line at the end
+mark=$SECONDS
 scripts/bootstrap.sh --test
+stage set-up
 .venv/bin/ruff check watchdog probes tests bench scripts docs
 .venv/bin/ruff format --check watchdog probes tests bench scripts docs
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
+stage checks
 workers="${WATCHDOG_TEST_WORKERS:-4}"
 if [ "$workers" = 0 ]; then
   exec .venv/bin/pytest "$@"
@@ -22,12 +27,18 @@ fi
 status=0
 .venv/bin/pytest -n "$workers" --dist worksteal -m "not serial" "$@" || status=$?
 [ "$status" = 5 ] && status=0  # 5: nothing collected (arguments named only serial tests)
+stage parallel
 paired=0
 .venv/bin/pytest -n 3 -m "serial and paired" "$@" || paired=$?
 [ "$paired" = 5 ] && paired=0  # nothing collected
+stage paired
 alone=0
 .venv/bin/pytest -m "serial and not paired" "$@" || alone=$?
 [ "$alone" = 5 ] && alone=0
+stage alone
+line=""
+for part in "${stages[@]}"; do line+="${line:+, }$part"; done
+echo "test.sh: $line; $SECONDS s in all"
 for code in "$paired" "$alone"; do
   [ "$status" = 0 ] && status=$code
 done
