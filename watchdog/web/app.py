@@ -174,6 +174,13 @@ def _guessed(request: web.Request) -> bool:
     return bool(request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE))
 
 
+def _over_budget(request: web.Request) -> bool:
+    """For an unauthenticated request: a wrong Bearer header or cookie came along, and it spent the budget."""
+    if not _guessed(request):
+        return False
+    return _count_failure(request, "bearer" if request.headers.get("Authorization") else "cookie")
+
+
 def _count_failure(request: web.Request, what: str) -> bool:
     """Count a wrong credential; True when the client is over its budget (answer 429, log once)."""
     settings = request.app[SETTINGS]
@@ -199,7 +206,7 @@ async def _auth_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     """401 without the token (a login form for browsers, JSON for the API)."""
     if is_public(request.path) or _authenticated(request):
         return await handler(request)
-    if _guessed(request) and _count_failure(request, "bearer" if request.headers.get("Authorization") else "cookie"):
+    if _over_budget(request):
         return _too_many(request)
     if _wants_html(request):
         return _render(request, "login.html", http_status=401, next=request.path_qs, error=None)
@@ -580,9 +587,8 @@ async def healthz(request: web.Request) -> web.Response:
     """
     settings = request.app[SETTINGS]
     authenticated = _authenticated(request)
-    if not authenticated and _guessed(request):
-        if _count_failure(request, "bearer" if request.headers.get("Authorization") else "cookie"):
-            return _too_many(request)
+    if not authenticated and _over_budget(request):
+        return _too_many(request)
     ok, details = await settings.service.source.health()
     body: dict[str, Any] = {"ok": ok}
     if authenticated:  # the details may name paths and errors: only for those holding the token
