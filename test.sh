@@ -2,7 +2,7 @@
 # Set up (first time) and run the whole test suite: ruff, mypy (strict), import contracts, then pytest —
 # first everything not marked `serial` on WATCHDOG_TEST_WORKERS workers (default 4 on 2 cores: many tests wait on
 # real servers and clocks, not the CPU), then the timing-sensitive `serial` tests: those also marked `paired`
-# (real-time namespace scenarios, a fraction of a core each) all three at once, then the rest one by one.
+# (real-time namespace scenarios, a fraction of a core each) all three at once, then the rest two modules at a time.
 # Arguments go to pytest (every part); WATCHDOG_TEST_WORKERS=0 runs everything in one process.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,7 +33,7 @@ paired=0
 [ "$paired" = 5 ] && paired=0  # nothing collected
 stage paired
 alone=0
-.venv/bin/pytest -m "serial and not paired" "$@" || alone=$?
+.venv/bin/pytest -n 2 --dist loadfile -m "serial and not paired" "$@" || alone=$?
 [ "$alone" = 5 ] && alone=0
 stage alone
 line=""

@@ -25,7 +25,8 @@ def _network_rule() -> Iterator[None]:
 
 # Tests whose assertions are deadlines in seconds (restart to first probe, a probe's 0.8 s timeout during a
 # flood, a schedule tick within 0.3 s, a page answering while the agent starts). They hold on a quiet machine
-# but not beside three other workers on two cores, so ./test.sh runs them alone after the parallel part.
+# but not beside three other workers on two cores, so ./test.sh runs them after the parallel part, two modules at
+# a time (kill -9's restart to first probe: at most 1.78 s alone, 1.90 s beside the page flood; limit 3 s).
 SERIAL_MODULES = (
     "tests/reliability/test_kill9.py",
     "tests/reliability/test_clock_steps.py",
