@@ -111,8 +111,8 @@ providers:
 
     try:
         agent.start()
-        started = time.monotonic()
         wait_until(lambda: first_result_after(journal, agent.started_ns), 15, "the first probe")
+        started = time.monotonic()  # the schedule's span starts at the first probe, not at the process's start
         time.sleep(1.5)
         fail_then_recover("A", 2.0, STEPS_S)
         time.sleep(1.0)
