@@ -35,7 +35,7 @@ stage paired
 alone=0
 .venv/bin/pytest -n 2 --dist loadfile -m "serial and not paired" "$@" || alone=$?
 [ "$alone" = 5 ] && alone=0
-stage alone
+stage serial
 line=""
 for part in "${stages[@]}"; do line+="${line:+, }$part"; done
 echo "test.sh: $line; $SECONDS s in all"
