@@ -241,7 +241,7 @@ async def test_the_wheel_tells_the_writer_when_it_ticks(icmp_ctx: ProbeContext) 
     assert (turn.busy, turn.next_at) == (False, math.inf)
 
 
-@pytest.mark.serial  # timing: ticks must start within 5 ms of their time, as on a machine not running other tests
+@pytest.mark.serial  # timing: ticks must start within 5 ms of their time, not beside the parallel part's workers
 async def test_the_wheel_tells_the_writer_when_the_loop_fell_behind_and_caught_up(icmp_ctx: ProbeContext) -> None:
     """A tick that starts late by more than LoopTurn.behind_s (the event loop's thread blocked 0.2 s) marks the loop
     behind; the next ticks on time clear it (issue 19: the writer then stays out of the loop's way)."""

@@ -71,7 +71,7 @@ class LoopTurn:
     ``caught_up_s`` of its time, for at most ``max_behind_wait_s``, and then works at least as long as it waited
     before it waits so again (in a lasting overload it keeps half the time). At 5,000 ICMP targets a second, with
     both threads busy after a 1.5 s stall, their hand-overs of the lock kept the loop from catching up in 5 of 11
-    runs (start lateness ~0.1-0.6 s for the rest of the run); with the writer out of the way it caught up in 6 of 6.
+    runs (start lateness ~0.1-0.6 s for the rest of the run); with the writer out of the way it caught up in 9 of 9.
     The rows wait meanwhile; nothing acts on them before they are committed.
     """
 
