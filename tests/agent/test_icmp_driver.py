@@ -269,6 +269,35 @@ async def test_the_wheel_tells_the_writer_when_the_loop_fell_behind_and_caught_u
             await task
 
 
+@pytest.mark.serial  # timing: ticks must start within 20 ms of their time, not beside the parallel part's workers
+async def test_a_probe_rescheduled_late_by_its_handler_does_not_mark_the_loop_behind(icmp_ctx: ProbeContext) -> None:
+    """A target's next probe is set when its result was handled (after the journal's commit). A handler that took
+    0.3 s (a slow commit) puts it in a slot already past, and its tick runs at once: the loop itself is on time, so
+    the writer must not be told it fell behind (issue 19: it would wait for the loop, the commits would come later
+    still, and at 5,000 ICMP targets a second the agent stayed late for the rest of the run)."""
+    targets = [icmp_target(n, f"127.0.0.{n}", interval_s=0.05, count=1) for n in (1, 2)]
+    turn = LoopTurn()
+    seen: list[bool] = []
+    held: list[str] = []
+
+    async def on_result(target: Target, result: Result) -> None:
+        seen.append(turn.behind)
+        if not held:
+            held.append(target.key)
+            await asyncio.sleep(0.3)  # this target's next slots pass meanwhile; the other one runs on
+
+    driver = IcmpDriver(targets, icmp_ctx, on_result, offsets={t.key: 0.0 for t in targets}, stats={}, turn=turn)
+    task = asyncio.create_task(driver.run())
+    try:
+        await until(lambda: len(seen) >= 30, "results after the held one was rescheduled")
+        assert held and not any(seen), seen
+        assert not turn.behind
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_a_late_slot_is_skipped_and_counted_as_run_target_does(
     icmp_ctx: ProbeContext, caplog: pytest.LogCaptureFixture
 ) -> None:

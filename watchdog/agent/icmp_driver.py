@@ -319,6 +319,7 @@ class IcmpDriver:
         self._heap: list[int] = []
         self._armed: int | None = None  # the slot the timer is set for
         self._timer: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0  # loop time the timer was set (a tick's lateness counts from it when its slot had passed)
         self._done: list[tuple[_Probe, Result, asyncio.Future[int | None] | None]] = []
         self._wakeup: asyncio.Future[None] | None = None
         self._waiting: set[asyncio.Task[None]] = set()  # handlers that had to wait
@@ -348,6 +349,7 @@ class IcmpDriver:
             if self._timer is not None:
                 self._timer.cancel()
             self._armed = slot
+            self._armed_at = self.loop.time()
             self._timer = self.loop.call_at(slot * self.tick_s, self._tick)
             if self.turn is not None:
                 self.turn.next_at = slot * self.tick_s
@@ -358,7 +360,11 @@ class IcmpDriver:
             self._run_tick()
             return
         timer = self._timer  # the handle that fired: its time is the tick's
-        turn.begin(0.0 if timer is None else self.loop.time() - timer.when())
+        # How late the event loop ran it: counted from its time, or from when it was set if that time had passed
+        # already (a probe rescheduled late because its result's commit came late: the loop itself is not behind,
+        # and the journal's writer must not wait for it, or commits and reschedules hold each other back: see
+        # LoopTurn).
+        turn.begin(0.0 if timer is None else self.loop.time() - max(timer.when(), self._armed_at))
         try:
             self._run_tick()
         finally:
@@ -396,7 +402,8 @@ class IcmpDriver:
                 shared.read_ready()
         if heap:
             self._armed = heap[0]
-            self._timer = loop.call_at(max(heap[0] * tick, loop.time() + _MIN_GAP * tick), self._tick)
+            self._armed_at = loop.time()
+            self._timer = loop.call_at(max(heap[0] * tick, self._armed_at + _MIN_GAP * tick), self._tick)
         else:
             self._armed = None
 
