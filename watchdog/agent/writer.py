@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -42,6 +43,8 @@ Item = Result | PendingEvent
 
 
 HOLD_MAX_S = 1.0  # the longest a commit may be held (agent.commit_delay is bounded by it)
+
+_yield: Callable[[], None] = getattr(os, "sched_yield", lambda: None)  # see LoopTurn (POSIX; nothing elsewhere)
 
 
 @dataclass(slots=True)
@@ -73,6 +76,14 @@ class LoopTurn:
     both threads busy after a 1.5 s stall, their hand-overs of the lock kept the loop from catching up in 5 of 11
     runs (start lateness ~0.1-0.6 s for the rest of the run); with the writer out of the way it caught up in 9 of 9.
     The rows wait meanwhile; nothing acts on them before they are committed.
+
+    Every call first yields the processor (``os.sched_yield``, which also lets go of the interpreter lock for its
+    duration). At 5,000 ICMP targets a second probes started 5.6-5.8 ms late (p99) in every run, from ticks that
+    started 3.6-4.9 ms late while the writer ran: quantised like the kernel's scheduler tick (4 ms, 250 Hz here), not
+    like the interpreter's switch interval (2 ms instead of 5 changed nothing). Most likely the two threads shared a
+    processor and the woken loop waited for the writer's time slice to end. With the yield at each pause: 2.6-4.2 ms
+    in every run without a start-up hiccup (2026-12-08, ``bench.worker``, ~25 runs); reading the thread's CPU clock
+    there (which makes the kernel check the slice) did the same, another system call (``getppid``) did not.
     """
 
     def __init__(
@@ -102,6 +113,7 @@ class LoopTurn:
     def wait(self) -> None:
         """In the writer thread: return at once unless a tick runs or is due within ``margin_s``, or the loop has
         fallen behind; else wait it out."""
+        _yield()
         if self.behind and time.monotonic() >= self._free_until:
             self._wait_caught_up()
         if not self.busy and time.monotonic() < self.next_at - self.margin_s:
