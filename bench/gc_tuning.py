@@ -4,7 +4,7 @@
 
 Runs ``bench.worker`` mode ``agent`` (the whole agent: journal, group commit, detectors, board) on N
 loopback ICMP targets at 1 s, alternately with ``tune_gc`` off (Python's default collector) and on
-(``gc.collect(); gc.freeze()`` after start, gen-0 threshold ``GC_GEN0_THRESHOLD``), and prints per run:
+(``gc.collect(); gc.freeze()`` before the first probe, gen-0 threshold ``GC_GEN0_THRESHOLD``), and prints per run:
 probes/s, start lateness p50/p99/max, CPU per probe, the collector's pauses in the window (from
 ``gc.callbacks``) and resident memory sampled through the window (does it grow?). Alternating keeps a
 shared machine's load changes from landing on one side only. Every address is in 127.0.0.0/8.

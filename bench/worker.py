@@ -4,7 +4,7 @@
 
 * ``mode``: ``prober`` — the agent's probe path alone: the real scheduler (one task per target, fixed
   rate on the monotonic clock, staggered starts, the agent's concurrency limit), the real runner and the
-  real probes, the collector tuned after the warm-up as the agent tunes it (``tune_gc``, default true), and of
+  real probes, the collector tuned before the first probe as the agent tunes it (``tune_gc``, default true), and of
   each result only what the summary needs kept in memory; ``agent`` — the whole
   :class:`watchdog.agent.core.Agent` with its journal in ``data_dir``; ``legacy`` — like ``prober`` but ICMP
   through the socket-per-probe path this branch replaced (``bench/legacy_icmp.py``).
@@ -203,6 +203,8 @@ async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str
             results.append(_kept(result))
 
     offsets = stagger_offsets(targets)
+    if spec.get("tune_gc", True):
+        _tune_gc()  # what the agent does before its first probe (``watchdog run``): the same collector for both
     _stall_later(spec)
     limiter = asyncio.Semaphore(int(spec.get("concurrency", 64)))
     # the agent's dispatch: ICMP targets with an IP address on the timer wheel, the others a task each
@@ -218,8 +220,6 @@ async def _prober(spec: dict[str, Any], probe_for: dict[str, Probe]) -> dict[str
     if wheel:
         tasks.append(asyncio.create_task(IcmpDriver(wheel, ctx, on_result, offsets=offsets, stats=stats).run()))
     await asyncio.sleep(float(spec["warmup_s"]))
-    if spec.get("tune_gc", True):
-        _tune_gc()  # what the agent does once started (``watchdog run``): the same collector for both
     for st in stats.values():
         st.keep_samples = KEEP_SAMPLES  # lateness from the window on (start-up staggering is not lateness)
     window.open()
