@@ -429,11 +429,11 @@ async def test_the_collector_is_tuned_before_the_first_probe_and_restored_after(
         pytest.skip("the agent's ICMP setup needs raw sockets (root or CAP_NET_RAW) or ping sockets")
     config = loads(agent_config(tmp_path / "data"), env={})
     agent = Agent(config, tune_gc=True)
-    runs_at_tuning: list[int] = []
+    at_tuning: list[tuple[bool, bool]] = []  # (the wheel made yet, the agent said started)
     real_tune = core._tune_gc
 
     def tune() -> tuple[int, int, int]:
-        runs_at_tuning.append(sum(s.runs for s in agent.handle.stats.values()))
+        at_tuning.append((agent.handle.icmp_driver is not None, agent.handle.started.is_set()))
         return real_tune()
 
     monkeypatch.setattr(core, "_tune_gc", tune)
@@ -441,7 +441,7 @@ async def test_the_collector_is_tuned_before_the_first_probe_and_restored_after(
     task = asyncio.create_task(agent.run())
     try:
         await asyncio.wait_for(agent.handle.started.wait(), 20)
-        assert runs_at_tuning == [0]
+        assert at_tuning == [(False, False)]  # once, before the probes were scheduled
         assert gc.get_threshold()[0] == core.GC_GEN0_THRESHOLD and gc.get_freeze_count() > 0
         await until(lambda: agent.handle.stats["lo/literal"].runs >= 1, "a probe", 30)
     finally:

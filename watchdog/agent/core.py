@@ -100,8 +100,9 @@ def _tune_gc() -> tuple[int, int, int]:
     Called once, right before the first probe is scheduled: its full collection (~60-80 ms with a small config on
     the development VM, 110-130 ms at 5,000 targets) then delays the start, not probes. It used to run 2 s after
     the start, with the probes running: at 5,000 ICMP targets a second that collection and the automatic full
-    ones before it set the event loop back by a few hundred probes, and in 5 of 16 runs (2026-12-08) it never
-    caught up (start lateness 0.1-1 s for the rest of the run).
+    ones before it set the event loop back by a few hundred probes, one of the two causes of runs that never caught
+    up (3 of 10 runs on 2026-12-08, start lateness 0.1-0.8 s for the rest of the run; the other cause: see
+    ``IcmpDriver._tick``).
     """
     before = gc.get_threshold()
     gc.collect()

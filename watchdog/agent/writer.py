@@ -78,12 +78,13 @@ class LoopTurn:
     The rows wait meanwhile; nothing acts on them before they are committed.
 
     Every call first yields the processor (``os.sched_yield``, which also lets go of the interpreter lock for its
-    duration). At 5,000 ICMP targets a second probes started 5.6-5.8 ms late (p99) in every run, from ticks that
-    started 3.6-4.9 ms late while the writer ran: quantised like the kernel's scheduler tick (4 ms, 250 Hz here), not
-    like the interpreter's switch interval (2 ms instead of 5 changed nothing). Most likely the two threads shared a
-    processor and the woken loop waited for the writer's time slice to end. With the yield at each pause: 2.6-4.2 ms
-    in every run without a start-up hiccup (2026-12-08, ``bench.worker``, ~25 runs); reading the thread's CPU clock
-    there (which makes the kernel check the slice) did the same, another system call (``getppid``) did not.
+    duration). At 5,000 ICMP targets a second probes started 5.6-5.9 ms late (p99) in every run that held, from
+    ticks that started 3.6-5.0 ms late while the writer ran: quantised like the kernel's scheduler tick (4 ms,
+    250 Hz here), not like the interpreter's switch interval (2 ms instead of 5 changed nothing). Most likely the
+    two threads shared a processor and the woken loop waited for the writer's time slice to end. With the yield at
+    each pause: 2.6-4.2 ms in the 34 runs that held (2026-12-08, ``bench.worker``, some traced); reading the
+    thread's CPU clock there (which makes the kernel check the slice) did the same, another system call
+    (``getppid``) did not.
     """
 
     def __init__(
